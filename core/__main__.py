@@ -1,0 +1,7 @@
+"""`python -m core` is the same CLI as the `opencode-auth-tui` console script."""
+
+import sys
+
+from core.cli import main
+
+sys.exit(main())

@@ -1,0 +1,232 @@
+"""The authorization decision: one pure function, plus a cache that follows the file.
+
+`authorize(index, authorization, method, raw_path, now=...)` decides a request:
+
+    200 ok / public
+    401 missing_token | malformed | bad_checksum | unknown_token | expired
+    403 insufficient_scope | method_not_allowed
+
+Order of checks: the method (anything outside the seven known methods is refused
+whatever the token holds), the public health path, the `Authorization: Bearer`
+header, the token's format and checksum (offline, before any lookup), the digest
+lookup, expiry, then permissions.
+
+Lookup is by SHA-256 digest in a dict, confirmed with `hmac.compare_digest`. The
+dict's own key comparison is not constant-time, but what it compares is the
+digest of the *caller's* guess: its timing can reveal only how close that digest
+is to a stored digest, which says nothing about any stored secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from core.clock import Clock, system_clock
+from core.models import TokenRecord
+from core.permissions import Permission, canonical
+from core.rules import is_public, normalize_path, required_permissions
+from core.store import Fingerprint, read_snapshot
+from core.token_format import DIGEST_PREFIX, check_format, looks_like_ocat
+
+_NOTHING: frozenset[Permission] = frozenset()
+_MAX_LEGACY_LEN = 512
+_TOKEN68 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
+
+
+class Reason(StrEnum):
+    OK = "ok"
+    PUBLIC = "public"
+    MISSING_TOKEN = "missing_token"  # noqa: S105 - a reason, not a secret
+    MALFORMED = "malformed"
+    BAD_CHECKSUM = "bad_checksum"
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - a reason, not a secret
+    EXPIRED = "expired"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: int
+    reason: Reason
+    required: frozenset[Permission]
+    granted: frozenset[Permission]
+    token_id: str | None
+    path: str
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+    def www_authenticate(self, realm: str = "opencode") -> str | None:
+        """The RFC 6750 challenge for a 401/403, or None when allowed.
+
+        A request with no credentials gets no error code (RFC 6750 section 3.1).
+        """
+        if self.allowed:
+            return None
+        if self.reason is Reason.MISSING_TOKEN:
+            return f'Bearer realm="{realm}"'
+        if self.status == 401:
+            return f'Bearer realm="{realm}", error="invalid_token"'
+        if self.reason is Reason.INSUFFICIENT_SCOPE:
+            scope = " ".join(p.value for p in canonical(self.required))
+            return f'Bearer realm="{realm}", error="insufficient_scope", scope="{scope}"'
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "status": self.status,
+            "reason": self.reason.value,
+            "required": [p.value for p in canonical(self.required)],
+            "granted": [p.value for p in canonical(self.granted)],
+            "token_id": self.token_id,
+            "path": self.path,
+        }
+
+
+class TokenIndex:
+    """Records keyed by the raw SHA-256 digest of their secret. Build once per file version."""
+
+    __slots__ = ("_by_digest", "has_legacy")
+
+    def __init__(self, records: tuple[TokenRecord, ...] | list[TokenRecord]) -> None:
+        self._by_digest: dict[bytes, tuple[bytes, TokenRecord]] = {}
+        for record in records:
+            raw = bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX))
+            self._by_digest[raw] = (raw, record)
+        self.has_legacy = any(record.legacy for record in records)
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def lookup(self, token: str) -> TokenRecord | None:
+        computed = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        hit = self._by_digest.get(computed)
+        if hit is None or not hmac.compare_digest(hit[0], computed):
+            return None
+        return hit[1]
+
+
+def bearer_token(authorization: str | None) -> str | Reason:
+    """The token from an `Authorization` header value, or why there is none.
+
+    The scheme is case-insensitive. No header, or another scheme (Basic, ...),
+    means no bearer credentials were given at all: `missing_token`.
+    """
+    parts = (authorization or "").split()
+    if not parts or parts[0].lower() != "bearer":
+        return Reason.MISSING_TOKEN
+    if len(parts) != 2:
+        return Reason.MALFORMED
+    return parts[1]
+
+
+def _deny(
+    status: int,
+    reason: Reason,
+    required: frozenset[Permission],
+    path: str,
+    granted: frozenset[Permission] = _NOTHING,
+    token_id: str | None = None,
+) -> Decision:
+    return Decision(status, reason, required, granted, token_id, path)
+
+
+def authorize(
+    index: TokenIndex,
+    authorization: str | None,
+    method: str,
+    raw_path: str,
+    *,
+    now: datetime,
+) -> Decision:
+    """Decide one request. Pure: same inputs, same decision; no I/O."""
+    path = normalize_path(raw_path)
+    required = required_permissions(method, raw_path)
+    if required is None:
+        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path)
+    if is_public(method, raw_path):
+        return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path)
+
+    token = bearer_token(authorization)
+    if isinstance(token, Reason):
+        return _deny(401, token, required, path)
+
+    if looks_like_ocat(token):
+        bad = check_format(token)
+        if bad is not None:
+            return _deny(401, Reason(bad.value), required, path)
+    elif not index.has_legacy or len(token) > _MAX_LEGACY_LEN or not _TOKEN68.issuperset(token):
+        return _deny(401, Reason.MALFORMED, required, path)
+
+    record = index.lookup(token)
+    if record is None:
+        return _deny(401, Reason.UNKNOWN_TOKEN, required, path)
+    granted = frozenset(record.permissions)
+    if record.expires_at is not None and now >= record.expires_at:
+        return _deny(401, Reason.EXPIRED, required, path, granted, record.id)
+    if not required <= granted:
+        return _deny(403, Reason.INSUFFICIENT_SCOPE, required, path, granted, record.id)
+    return Decision(200, Reason.OK, required, granted, record.id, path)
+
+
+class CachedAuthorizer:
+    """`authorize` over a store file, re-reading it only when it changes.
+
+    Every decision stats the file and compares inode, device, size, mtime_ns and
+    ctime_ns with the version in memory, so a deletion or rotation applies to the
+    very next request - not on a timer. Because a rewrite can land within one
+    timestamp tick of the read and reuse the inode number, a version read less
+    than `racy_window` after its mtime is re-read once more later (git's
+    "racy clean" rule). A missing file means no tokens (everything is denied);
+    an unreadable or corrupt file raises its StoreError on every decision until
+    fixed: fail closed, never fall back to an older, possibly revoked, version.
+    """
+
+    def __init__(
+        self, path: Path, *, clock: Clock = system_clock, racy_window: float = 0.05
+    ) -> None:
+        self.path = path
+        self.clock = clock
+        self._racy_ns = int(racy_window * 1e9)
+        self._fingerprint: Fingerprint | None = None
+        self._index = TokenIndex(())
+        self._loaded = False
+        self._racy = True
+
+    def _stat(self) -> Fingerprint | None:
+        try:
+            return Fingerprint.of(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return Fingerprint(-1, -1, -1, -1, -1)  # let read_snapshot raise the precise error
+
+    def index(self) -> TokenIndex:
+        current = self._stat()
+        if not self._loaded or current != self._fingerprint or self._racy:
+            self._reload()
+        return self._index
+
+    def _reload(self) -> None:
+        self._loaded = False
+        snapshot = read_snapshot(self.path)
+        read_at = time.time_ns()
+        self._index = TokenIndex(snapshot.records)
+        self._fingerprint = snapshot.fingerprint
+        fp = snapshot.fingerprint
+        self._racy = fp is not None and abs(read_at - fp.mtime_ns) < self._racy_ns
+        self._loaded = True
+
+    def decide(self, authorization: str | None, method: str, raw_path: str) -> Decision:
+        return authorize(self.index(), authorization, method, raw_path, now=self.clock())

@@ -1,0 +1,76 @@
+"""Text shown to people, shared by the CLI and the TUI (no printing here).
+
+Names can reach the store file by hand-editing, so anything shown on a terminal
+goes through `escape_controls` first: a name can never inject an escape sequence,
+move the cursor, or reorder text with bidi controls.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime, timedelta
+
+# Characters that must never reach a terminal raw: every C0/C1 control and DEL
+# (category Cc), line/paragraph separators, and the bidirectional overrides and
+# isolates used in "trojan source" tricks.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def is_unsafe_char(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+
+
+def escape_controls(text: str) -> str:
+    r"""Replace unsafe characters with visible escapes: ESC -> `\x1b`, U+202E -> `\u202e`.
+
+    A backslash is left as is: the point is that nothing invisible or active
+    reaches the terminal, not that the result round-trips.
+    """
+    if all(not is_unsafe_char(ch) for ch in text):
+        return text
+    out: list[str] = []
+    for ch in text:
+        if is_unsafe_char(ch):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def relative_time(moment: datetime, now: datetime) -> str:
+    """`in 89 days`, `3 hours ago`, `just now`: short, for tables.
+
+    Days are used up to a year (a 90-day token reads "in 89 days", as people
+    count it), then whole years.
+    """
+    delta = moment - now
+    future = delta > timedelta(0)
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 60:
+        return "in under a minute" if future else "just now"
+    if seconds < 3600:
+        count, unit = seconds // 60, "minute"
+    elif seconds < 86400:
+        count, unit = seconds // 3600, "hour"
+    elif seconds < 365 * 86400:
+        count, unit = seconds // 86400, "day"
+    else:
+        count, unit = seconds // (365 * 86400), "year"
+    label = f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"in {label}" if future else f"{label} ago"
+
+
+def format_timestamp(moment: datetime | None) -> str:
+    """ISO 8601 in UTC with a `Z`, seconds precision; `never` for None."""
+    if moment is None:
+        return "never"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_date(moment: datetime | None, *, none: str = "never") -> str:
+    if moment is None:
+        return none
+    return moment.strftime("%Y-%m-%d")

@@ -1,0 +1,103 @@
+"""Typed errors raised by core.
+
+Every error a user can cause is one of these. Each carries a one-line message
+(`str(err)`) and, where it helps, a `hint` saying how to fix it. The edges (CLI,
+TUI, gateway) turn the *category* into an exit code or a screen in one place each;
+core never prints.
+
+No error message ever contains a token secret: callers pass names, ids, paths
+and reasons, never the secret text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.display import escape_controls
+
+
+class AuthTuiError(Exception):
+    """Base class of every error core raises on purpose."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- bad input: exit code 2, nothing changed -------------------------------------
+
+
+class InputError(AuthTuiError):
+    """The caller gave a value that breaks an input rule."""
+
+
+class InvalidName(InputError):
+    pass
+
+
+class DuplicateName(InputError):
+    pass
+
+
+class InvalidPermissions(InputError):
+    pass
+
+
+class InvalidExpiry(InputError):
+    pass
+
+
+# --- not found: exit code 1 ----------------------------------------------------
+
+
+class TokenNotFound(AuthTuiError):
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no token with id or name {escape_controls(ref)!r}")
+        self.ref = ref
+
+
+# --- the store file: exit code 3, the file is never touched ---------------------
+
+
+class StoreError(AuthTuiError):
+    """Something is wrong with the store file itself; it names the path."""
+
+    def __init__(self, path: Path, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{path}: {problem}", hint=hint)
+        self.path = path
+        self.problem = problem
+
+
+class StoreUnreadable(StoreError):
+    """The file exists but cannot be read (permissions, a directory, I/O error)."""
+
+
+class StoreCorrupt(StoreError):
+    """The file is not a valid store document (bad JSON, truncated, invalid fields)."""
+
+
+class StoreVersionUnsupported(StoreError):
+    """The file declares a `version` this build does not understand."""
+
+
+class LegacyStoreFound(StoreError):
+    """The file is in the PR #8217 format: readable, but it must be migrated first."""
+
+
+class NotLegacyStore(StoreError):
+    """`migrate` was asked for, but the file is not in the PR #8217 format."""
+
+
+class StoreWriteFailed(StoreError):
+    """Writing failed (read-only folder, disk full, ...); the previous file is intact."""
+
+
+class StoreLocked(StoreError):
+    """Another process held the store lock for longer than the timeout."""

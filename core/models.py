@@ -1,0 +1,125 @@
+"""The store file's shape, as pydantic models (the JSON Schema comes from here).
+
+The file is a versioned JSON object:
+
+    {"version": 1, "tokens": [TokenRecord, ...]}
+
+Records never hold a secret, only its SHA-256 digest. Unknown fields are refused
+(`extra="forbid"`): a hand-edited `"expires": ...` typo must not silently mean
+"never expires".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.clock import to_utc
+from core.permissions import Permission, canonical
+from core.token_format import ID_PATTERN
+
+STORE_VERSION = 1
+EXPIRING_WITHIN = timedelta(days=7)
+
+
+class TokenStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRING = "expiring"  # expires within EXPIRING_WITHIN
+    EXPIRED = "expired"
+
+
+class TokenRecord(BaseModel):
+    """One token's metadata. Immutable: the store replaces records, never edits them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN, description="Short public id, stable across rotation.")
+    name: str = Field(min_length=1, description="Unique, human-chosen label.")
+    permissions: tuple[Permission, ...] = Field(
+        min_length=1, description="Subset of read, write, execute, in that order."
+    )
+    created_at: AwareDatetime = Field(description="When the current secret was issued (UTC).")
+    expires_at: AwareDatetime | None = Field(description="Expiry (UTC); null means never.")
+    last_used_at: AwareDatetime | None = Field(
+        default=None,
+        description="Last accepted request (UTC), at most once a minute; null if never.",
+    )
+    hint: str = Field(
+        min_length=1, max_length=64, description="Non-secret label: prefix and last 4 characters."
+    )
+    digest: str = Field(
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="SHA-256 of the full token text. The secret itself is never stored.",
+    )
+    legacy: bool = Field(
+        default=False,
+        description="True for a secret migrated from the PR #8217 format (not ocat_).",
+    )
+
+    @field_validator("permissions")
+    @classmethod
+    def _canonical_permissions(cls, value: tuple[Permission, ...]) -> tuple[Permission, ...]:
+        return canonical(value)
+
+    @field_validator("created_at", "expires_at", "last_used_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else to_utc(value)
+
+    def status(self, now: datetime) -> TokenStatus:
+        if self.expires_at is None:
+            return TokenStatus.ACTIVE
+        if now >= self.expires_at:
+            return TokenStatus.EXPIRED
+        if self.expires_at - now <= EXPIRING_WITHIN:
+            return TokenStatus.EXPIRING
+        return TokenStatus.ACTIVE
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    def public_dict(self, now: datetime) -> dict[str, Any]:
+        """The record as JSON-ready data for output: file field names minus the
+        digest, plus the derived `status`."""
+        data = self.model_dump(mode="json", exclude={"digest"})
+        data["status"] = self.status(now).value
+        return data
+
+
+class StoreDocument(BaseModel):
+    """The whole store file."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        title="opencode-auth-tui token store",
+        json_schema_extra={
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "description": (
+                "auth-tokens.json as written by opencode-auth-tui: token metadata "
+                "and SHA-256 digests, never secrets."
+            ),
+        },
+    )
+
+    version: Literal[1] = Field(description="Format version of this file.")
+    tokens: tuple[TokenRecord, ...] = Field(default=())
+
+    @model_validator(mode="after")
+    def _unique(self) -> StoreDocument:
+        for field in ("id", "name", "digest"):
+            seen: set[str] = set()
+            for record in self.tokens:
+                value = getattr(record, field)
+                if value in seen:
+                    shown = "a digest" if field == "digest" else repr(value)
+                    raise ValueError(f"two tokens share the {field} {shown}")
+                seen.add(value)
+        return self
+
+
+def store_json_schema() -> dict[str, Any]:
+    return StoreDocument.model_json_schema(mode="serialization")

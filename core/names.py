@@ -1,0 +1,29 @@
+"""Token name rules: 1-64 characters after trimming, plain text only."""
+
+from __future__ import annotations
+
+from core.display import escape_controls, is_unsafe_char
+from core.errors import InvalidName
+
+MAX_NAME_LEN = 64
+
+
+def validate_name(raw: str) -> str:
+    """The trimmed name, or InvalidName saying exactly what is wrong.
+
+    Control characters (C0, C1, DEL), line separators and bidi overrides are
+    refused so a name can never carry a terminal escape sequence or disguise
+    itself. Uniqueness is checked by the store, which knows the other names.
+    """
+    name = raw.strip()
+    if not name:
+        raise InvalidName("name is empty; give 1 to 64 characters")
+    if len(name) > MAX_NAME_LEN:
+        raise InvalidName(f"name is {len(name)} characters long; the maximum is {MAX_NAME_LEN}")
+    for ch in name:
+        if is_unsafe_char(ch):
+            raise InvalidName(
+                f"name {escape_controls(name)!r} contains the control character "
+                f"U+{ord(ch):04X}; names must be plain text"
+            )
+    return name

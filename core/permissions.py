@@ -1,0 +1,54 @@
+"""The three permissions a token can hold, and the parser for `--permissions`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from core.errors import InvalidPermissions
+
+
+class Permission(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    EXECUTE = "execute"
+
+
+ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
+_ORDER = {p: i for i, p in enumerate(Permission)}
+
+
+def canonical(perms: Iterable[Permission]) -> tuple[Permission, ...]:
+    """Deduplicated, in the fixed order read, write, execute (stable output everywhere)."""
+    return tuple(sorted(set(perms), key=_ORDER.__getitem__))
+
+
+def parse_permissions(text: str) -> tuple[Permission, ...]:
+    """Parse `read,write,execute` (any case, spaces allowed around commas).
+
+    At least one permission is required; unknown words and empty items are
+    rejected with a message that lists the valid ones.
+    """
+    items = [item.strip().lower() for item in text.split(",")]
+    if all(not item for item in items):
+        raise InvalidPermissions("permissions: at least one of read, write, execute is required")
+    perms: list[Permission] = []
+    for item in items:
+        if not item:
+            raise InvalidPermissions(
+                f"permissions: empty item in {text.strip()!r}; use e.g. read,write"
+            )
+        try:
+            perms.append(Permission(item))
+        except ValueError:
+            from core.display import escape_controls
+
+            raise InvalidPermissions(
+                f"permissions: unknown permission {escape_controls(item)!r}; "
+                "choose from read, write, execute"
+            ) from None
+    return canonical(perms)
+
+
+def format_permissions(perms: Iterable[Permission]) -> str:
+    return ",".join(p.value for p in canonical(perms))

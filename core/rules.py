@@ -1,0 +1,123 @@
+"""Which permissions an HTTP request needs. Pure functions, no I/O.
+
+    GET, HEAD, OPTIONS          -> read
+    POST, PUT, PATCH, DELETE    -> write
+    any other method            -> refused (None): fail closed
+    path contains /pty, /session or /message -> execute as well
+    GET/HEAD /global/health     -> public (exactly that path, nothing else)
+
+The interactive markers are matched, case-insensitively, against *every* reading
+of the path a server might route on: the raw path, each percent-decoding pass,
+backslashes read as slashes, and the fully normalised path with `.`/`..`
+resolved. The union can only add `execute`, so no trick of encoding or dot
+segments makes a request need less than the original substring rule on the raw
+path - the original PR's rule, which this must never be looser than.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, unquote
+
+from core.permissions import Permission
+
+READ, WRITE, EXECUTE = Permission.READ, Permission.WRITE, Permission.EXECUTE
+
+INTERACTIVE_MARKERS = ("/pty", "/session", "/message")
+PUBLIC_PATH = "/global/health"
+PUBLIC_METHODS = frozenset({"GET", "HEAD"})
+
+_METHOD_PERMISSION = {
+    "GET": READ,
+    "HEAD": READ,
+    "OPTIONS": READ,
+    "POST": WRITE,
+    "PUT": WRITE,
+    "PATCH": WRITE,
+    "DELETE": WRITE,
+}
+_NEEDS_WORK = re.compile(r"[%\\]|/\.|//")
+_ABSOLUTE_FORM = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_MAX_DECODE_ROUNDS = 8
+# Left as they are when the normalised path is re-encoded; everything else
+# (%, ?, #, spaces, controls, non-ASCII) is percent-encoded, so the result is
+# printable and normalising it again changes nothing.
+_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def request_path(raw: str) -> str:
+    """The path part of a request target: query and fragment dropped, and the
+    scheme and authority of an absolute-form target (`http://host/x`) removed."""
+    target = _ABSOLUTE_FORM.sub("", raw, count=1)
+    for sep in ("?", "#"):
+        cut = target.find(sep)
+        if cut != -1:
+            target = target[:cut]
+    return target
+
+
+def _decoding_passes(path: str) -> list[str]:
+    passes = [path]
+    for _ in range(_MAX_DECODE_ROUNDS):
+        decoded = unquote(passes[-1], errors="replace")
+        if decoded == passes[-1]:
+            break
+        passes.append(decoded)
+    return passes
+
+
+def _resolve(path: str) -> str:
+    segments: list[str] = []
+    for segment in path.replace("\\", "/").split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    return "/" + "/".join(segments)
+
+
+def path_readings(raw: str) -> tuple[str, ...]:
+    """Every reading of the path the execute rule is checked against (decoded form)."""
+    path = request_path(raw)
+    if path.startswith("/") and _NEEDS_WORK.search(path) is None:
+        return (path,)
+    passes = _decoding_passes(path)
+    readings = [*passes, *(p.replace("\\", "/") for p in passes), _resolve(passes[-1])]
+    return tuple(readings)
+
+
+def normalize_path(raw: str) -> str:
+    """The canonical path: no query, fully percent-decoded, `\\` read as `/`, no
+    empty or `.`/`..` segments, then re-encoded so it is printable. Idempotent."""
+    path = request_path(raw)
+    decoded = _decoding_passes(path)[-1]
+    return quote(_resolve(decoded), safe=_SAFE, errors="surrogatepass")
+
+
+def is_interactive(raw: str) -> bool:
+    return any(
+        marker in reading.lower()
+        for reading in path_readings(raw)
+        for marker in INTERACTIVE_MARKERS
+    )
+
+
+def is_public(method: str, raw: str) -> bool:
+    """Only GET/HEAD of exactly `/global/health` (optionally with a query)."""
+    return method in PUBLIC_METHODS and request_path(raw) == PUBLIC_PATH
+
+
+def required_permissions(method: str, raw: str) -> frozenset[Permission] | None:
+    """What a request needs, or None if its method is refused outright.
+
+    Methods are case-sensitive, as in HTTP: `get` is not `GET` and is refused.
+    """
+    base = _METHOD_PERMISSION.get(method)
+    if base is None:
+        return None
+    if is_interactive(raw):
+        return frozenset((base, EXECUTE))
+    return frozenset((base,))

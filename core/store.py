@@ -1,0 +1,535 @@
+"""The token store: one JSON file, read whole, replaced atomically under a lock.
+
+Reads take no lock (writes are atomic renames, so a reader sees a whole file).
+Every change is a read-modify-write inside `FileLock`, re-reading the file after
+the lock is taken, so concurrent writers in different processes never lose each
+other's tokens. A file that is corrupt, truncated, unreadable, of an unknown
+version or in the old PR #8217 format raises a typed `StoreError` naming the path
+and the problem, and is never written to: only `migrate` converts the old format,
+and only when asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from core import legacy
+from core.atomic import (
+    atomic_write,
+    ensure_private_dir,
+    fsync_dir,
+    remove_stale_temps,
+    write_new_private_file,
+)
+from core.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
+from core.display import escape_controls
+from core.errors import (
+    DuplicateName,
+    InvalidPermissions,
+    LegacyStoreFound,
+    NotLegacyStore,
+    StoreCorrupt,
+    StoreLocked,
+    StoreUnreadable,
+    StoreVersionUnsupported,
+    StoreWriteFailed,
+    TokenNotFound,
+)
+from core.expiry import DEFAULT_EXPIRY, lifetime_of, parse_expiry
+from core.locking import FileLock, LockTimeout
+from core.models import STORE_VERSION, StoreDocument, TokenRecord
+from core.names import validate_name
+from core.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
+from core.token_format import Secret, digest, generate, new_id
+
+T = TypeVar("T")
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+DEFAULT_LOCK_TIMEOUT = 10.0
+_GENERATED_NAME = re.compile(r"token-(\d{1,9})")
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Identity of one version of the file: any write changes at least one field."""
+
+    inode: int
+    device: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Fingerprint:
+        return cls(st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The store as read at one moment. `exists` is False for a missing file."""
+
+    path: Path
+    records: tuple[TokenRecord, ...]
+    exists: bool
+    fingerprint: Fingerprint | None
+    warnings: tuple[str, ...] = ()
+    _by_id: dict[str, TokenRecord] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update((r.id, r) for r in self.records)
+
+    def find(self, ref: str) -> TokenRecord | None:
+        """By id, then exact name, then case-insensitive name."""
+        ref = ref.strip()
+        found = self._by_id.get(ref)
+        if found is not None:
+            return found
+        folded = ref.casefold()
+        loose = None
+        for record in self.records:
+            if record.name == ref:
+                return record
+            if record.name.casefold() == folded:
+                loose = record
+        return loose
+
+    def require(self, ref: str) -> TokenRecord:
+        found = self.find(ref)
+        if found is None:
+            raise TokenNotFound(ref)
+        return found
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A token just created or rotated: its record and its secret (shown once)."""
+
+    record: TokenRecord
+    secret: Secret
+
+
+@dataclass(frozen=True)
+class Migration:
+    records: tuple[TokenRecord, ...]
+    backup: Path
+
+
+def serialize(records: Iterable[TokenRecord]) -> bytes:
+    doc = StoreDocument(version=STORE_VERSION, tokens=tuple(records))
+    return (doc.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The file's bytes and stat, or None if it does not exist (nor its folder)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise StoreUnreadable(
+            path, "permission denied", hint="check the file's owner and mode (chmod 600)"
+        ) from None
+    except NotADirectoryError:
+        raise StoreUnreadable(path, "a parent of this path is not a folder") from None
+    except OSError as exc:
+        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise StoreUnreadable(path, f"is {kind}", hint="point --store at a JSON file")
+        if st.st_size > MAX_FILE_BYTES:
+            raise StoreCorrupt(path, f"is {st.st_size} bytes, far larger than any token store")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), st
+    except OSError as exc:
+        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def _mode_warnings(path: Path, st: os.stat_result) -> tuple[str, ...]:
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return (
+            f"{path} is accessible by group or others (mode {mode:04o}); run: chmod 600 '{path}'",
+        )
+    return ()
+
+
+def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
+    """Validate the file's bytes; raise a StoreError saying exactly what is wrong."""
+    try:
+        return StoreDocument.model_validate_json(data).tokens
+    except ValidationError:
+        pass  # diagnose below, slowly and precisely
+    fix = "restore it from a backup, or move it aside to start an empty store"
+    if not data.strip():
+        raise StoreCorrupt(path, "the file is empty", hint=fix)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreCorrupt(
+            path, f"not UTF-8 text (bad byte at offset {exc.start})", hint=fix
+        ) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        truncated = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        raise StoreCorrupt(
+            path,
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{truncated}",
+            hint=fix,
+        ) from None
+    if isinstance(obj, list):
+        if legacy.looks_legacy(obj):
+            raise LegacyStoreFound(
+                path,
+                f"is in the old PR #8217 format ({len(obj)} tokens, secrets in plain text)",
+                hint="run `opencode-auth-tui migrate` to convert it (a 0600 backup is kept)",
+            )
+        raise StoreCorrupt(path, "is a JSON array but not a PR #8217 token list", hint=fix)
+    if not isinstance(obj, dict):
+        raise StoreCorrupt(path, "expected a JSON object with a version field", hint=fix)
+    if "version" not in obj:
+        raise StoreCorrupt(path, "has no version field", hint=fix)
+    version = obj["version"]
+    if version != STORE_VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > 1
+        raise StoreVersionUnsupported(
+            path,
+            f"store version {json.dumps(version)[:20]} is not supported "
+            f"(this build reads version {STORE_VERSION})",
+            hint="upgrade opencode-auth-tui" if newer else fix,
+        )
+    try:
+        return StoreDocument.model_validate(obj).tokens
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        where = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+        ).lstrip(".")
+        raise StoreCorrupt(path, f"{where or 'document'}: {err['msg']}", hint=fix) from None
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    found = read_file(path)
+    if found is None:
+        return Snapshot(path=path, records=(), exists=False, fingerprint=None)
+    data, st = found
+    records = parse_document(path, data)
+    return Snapshot(
+        path=path,
+        records=records,
+        exists=True,
+        fingerprint=Fingerprint.of(st),
+        warnings=_mode_warnings(path, st),
+    )
+
+
+class TokenStore:
+    """Create, list, find, delete, rotate and prune tokens in one store file.
+
+    `clock` and `token_bytes` are injected so tests and snapshots are deterministic.
+    Methods that change the store return what they did; they raise `InputError`s
+    for bad input before touching anything, `TokenNotFound` for unknown
+    references and `StoreError`s for file problems.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = system_clock,
+        token_bytes: TokenBytes = system_token_bytes,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        # Resolve symlinks once so the atomic rename replaces the real file, not the link.
+        self.path = Path(os.path.realpath(path))
+        self.clock = clock
+        self.token_bytes = token_bytes
+        self.lock_timeout = lock_timeout
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def now(self) -> datetime:
+        return to_utc(self.clock()).replace(microsecond=0)
+
+    # --- reading ------------------------------------------------------------------
+
+    def load(self) -> Snapshot:
+        return read_snapshot(self.path)
+
+    def tokens(self) -> tuple[TokenRecord, ...]:
+        return self.load().records
+
+    def get(self, ref: str) -> TokenRecord:
+        return self.load().require(ref)
+
+    # --- changing -----------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        name: str | None = None,
+        permissions: str | Iterable[Permission] | None = None,
+        expires: str = DEFAULT_EXPIRY,
+    ) -> Issued:
+        """A new token. Defaults: a generated name, all permissions, 90 days."""
+        clean_name = None if name is None else validate_name(name)
+        perms = _permissions(permissions)
+        now = self.now()
+        expires_at = parse_expiry(expires, now)
+        secret = generate(self.token_bytes)
+
+        def change(records: list[TokenRecord]) -> TokenRecord:
+            if clean_name is not None:
+                _check_name_free(clean_name, records)
+            record = TokenRecord(
+                id=self._new_id({r.id for r in records}),
+                name=clean_name or generated_name({r.name for r in records}),
+                permissions=perms,
+                created_at=now,
+                expires_at=expires_at,
+                last_used_at=None,
+                hint=secret.hint,
+                digest=digest(secret.reveal()),
+            )
+            records.append(record)
+            return record
+
+        return Issued(self._mutate(change), secret)
+
+    def delete(self, refs: Sequence[str]) -> tuple[TokenRecord, ...]:
+        """Delete every token named by id or name; all or nothing."""
+
+        def change(records: list[TokenRecord]) -> tuple[TokenRecord, ...]:
+            snapshot = Snapshot(self.path, tuple(records), True, None)
+            doomed = {r.id: r for r in (snapshot.require(ref) for ref in refs)}
+            records[:] = [r for r in records if r.id not in doomed]
+            return tuple(doomed.values())
+
+        return self._mutate(change)
+
+    def rotate(self, ref: str, *, expires: str | None = None) -> Issued:
+        """A new secret for an existing token: same id, name and permissions.
+
+        The old secret stops working at once. Expiry defaults to the token's
+        original lifetime (or never), counted from now.
+        """
+        now = self.now()
+        if expires is not None:
+            parse_expiry(expires, now)  # refuse bad input before taking the lock
+        secret = generate(self.token_bytes)
+
+        def change(records: list[TokenRecord]) -> TokenRecord:
+            old = Snapshot(self.path, tuple(records), True, None).require(ref)
+            spec = expires if expires is not None else lifetime_of(old.created_at, old.expires_at)
+            new = old.model_copy(
+                update={
+                    "created_at": now,
+                    "expires_at": parse_expiry(spec, now),
+                    "last_used_at": None,
+                    "hint": secret.hint,
+                    "digest": digest(secret.reveal()),
+                    "legacy": False,
+                }
+            )
+            records[records.index(old)] = new
+            return new
+
+        return Issued(self._mutate(change), secret)
+
+    def prune(self, only: Collection[str] | None = None) -> tuple[TokenRecord, ...]:
+        """Delete expired tokens (limited to the ids in `only`, if given)."""
+        now = self.now()
+
+        def change(records: list[TokenRecord]) -> tuple[TokenRecord, ...]:
+            gone = tuple(r for r in records if r.is_expired(now) and (only is None or r.id in only))
+            ids = {r.id for r in gone}
+            records[:] = [r for r in records if r.id not in ids]
+            return gone
+
+        return self._mutate(change)
+
+    def record_usage(self, used: Mapping[str, datetime]) -> int:
+        """Set `last_used_at` for the given ids (later times win); returns how many changed.
+
+        Ids no longer in the store (deleted meanwhile) are ignored.
+        """
+
+        def change(records: list[TokenRecord]) -> int:
+            changed = 0
+            for i, record in enumerate(records):
+                when = used.get(record.id)
+                if when is None:
+                    continue
+                when = to_utc(when).replace(microsecond=0)
+                if record.last_used_at is None or when > record.last_used_at:
+                    records[i] = record.model_copy(update={"last_used_at": when})
+                    changed += 1
+            return changed
+
+        return self._mutate(change)
+
+    def migrate(self) -> Migration:
+        """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
+        with self._locked():
+            found = read_file(self.path)
+            if found is None:
+                raise NotLegacyStore(self.path, "does not exist; there is nothing to migrate")
+            data, _ = found
+            try:
+                parse_document(self.path, data)
+            except LegacyStoreFound:
+                pass
+            else:
+                raise NotLegacyStore(
+                    self.path,
+                    f"is already in the current format (version {STORE_VERSION}); "
+                    "nothing to migrate",
+                )
+            try:
+                entries = legacy.parse_legacy(json.loads(data))
+            except legacy.LegacyFormatError as exc:
+                raise StoreCorrupt(self.path, f"old-format {exc}") from None
+            converted = legacy.convert(
+                entries,
+                new_id=self._new_id,
+                generated_name=generated_name,
+            )
+            records = StoreDocument.model_validate(
+                {"version": STORE_VERSION, "tokens": converted}
+            ).tokens
+            backup = self._write_backup(data)
+            self._write(records)
+            return Migration(records=records, backup=backup)
+
+    # --- internals ----------------------------------------------------------------
+
+    def _new_id(self, taken: Collection[str]) -> str:
+        for _ in range(1000):
+            candidate = new_id(self.token_bytes)
+            if candidate not in taken:
+                return candidate
+        raise RuntimeError("token_bytes keeps returning the same bytes")
+
+    def _locked(self) -> FileLock:
+        try:
+            ensure_private_dir(self.path.parent)
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.path.parent, f"cannot create the folder: {exc.strerror or exc}"
+            ) from None
+        return _StoreLock(self.path, self.lock_path, self.lock_timeout)
+
+    def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+        with self._locked():
+            current = read_snapshot(self.path)
+            records = list(current.records)
+            result = change(records)
+            unchanged = len(records) == len(current.records) and all(
+                new is old for new, old in zip(records, current.records, strict=True)
+            )
+            if not unchanged or not current.exists:
+                self._write(records)
+            return result
+
+    def _write(self, records: Iterable[TokenRecord]) -> None:
+        data = serialize(records)
+        try:
+            atomic_write(self.path, data)
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.path,
+                f"could not write: {exc.strerror or exc}; the previous file is unchanged",
+            ) from None
+
+    def _write_backup(self, data: bytes) -> Path:
+        stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
+        for n in range(100):
+            suffix = "" if n == 0 else f".{n}"
+            backup = self.path.with_name(f"{self.path.name}.pr8217-backup-{stamp}{suffix}")
+            try:
+                write_new_private_file(backup, data)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise StoreWriteFailed(
+                    backup, f"could not write the backup: {exc.strerror or exc}; nothing changed"
+                ) from None
+            fsync_dir(backup.parent)
+            return backup
+        raise StoreWriteFailed(self.path, "too many backups with the same timestamp")
+
+
+class _StoreLock(FileLock):
+    """The store's lock, translating OS failures into StoreErrors and sweeping
+    temporary files left by writers that were killed mid-write."""
+
+    def __init__(self, store_path: Path, lock_path: Path, timeout: float) -> None:
+        super().__init__(lock_path, timeout)
+        self.store_path = store_path
+
+    def __enter__(self) -> _StoreLock:
+        try:
+            super().__enter__()
+        except LockTimeout:
+            raise StoreLocked(
+                self.store_path,
+                f"another process has held the lock ({self.path.name}) for over {self.timeout:g} s",
+                hint="wait for the other opencode-auth-tui to finish, then retry",
+            ) from None
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.store_path,
+                f"cannot create the lock file {self.path.name}: {exc.strerror or exc}",
+            ) from None
+        remove_stale_temps(self.store_path)
+        return self
+
+
+def _permissions(value: str | Iterable[Permission] | None) -> tuple[Permission, ...]:
+    if value is None:
+        return canonical(ALL_PERMISSIONS)
+    if isinstance(value, str):
+        return parse_permissions(value)
+    perms = canonical(value)
+    if not perms:
+        raise InvalidPermissions("permissions: at least one of read, write, execute is required")
+    return perms
+
+
+def _check_name_free(name: str, records: Iterable[TokenRecord]) -> None:
+    folded = name.casefold()
+    for record in records:
+        if record.name.casefold() == folded:
+            raise DuplicateName(
+                f"a token named {escape_controls(record.name)!r} already exists (id {record.id})"
+            )
+        if record.id == name:
+            raise DuplicateName(f"{name!r} is another token's id; choose a different name")
+
+
+def generated_name(taken: Collection[str]) -> str:
+    """`token-N`, with N one above the highest generated name in use."""
+    highest = 0
+    for name in taken:
+        match = _GENERATED_NAME.fullmatch(name)
+        if match:
+            highest = max(highest, int(match.group(1)))
+    return f"token-{highest + 1}"

@@ -1,0 +1,151 @@
+"""The token text format, after GitHub's 2021 format.
+
+    ocat_ + base62(128 random bits, 22 chars) + base62(CRC32(text before), 6 chars)
+
+33 characters. The prefix tells people and secret scanners what the string is; the
+checksum lets a typo or a truncated paste be rejected offline, before any store
+lookup. The alphabet is ASCII-ordered (0-9, A-Z, a-z), so for fixed-width strings
+lexicographic order equals numeric order - used to reject non-canonical values
+without converting to an integer.
+
+Only a SHA-256 digest of the full token text is stored. 128 random bits need no
+slow KDF: nothing can be brute-forced back from the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from enum import StrEnum
+
+from core.clock import TokenBytes
+
+PREFIX = "ocat_"
+ENTROPY_BITS = 128
+ENTROPY_LEN = 22
+CHECKSUM_LEN = 6
+TOKEN_LEN = len(PREFIX) + ENTROPY_LEN + CHECKSUM_LEN  # 33
+HINT_CHARS = 4
+DIGEST_PREFIX = "sha256:"
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+ID_LEN = 8
+
+_BODY_RE = re.compile(rf"[0-9A-Za-z]{{{ENTROPY_LEN + CHECKSUM_LEN}}}")
+
+
+def base62(value: int, width: int) -> str:
+    """Encode a non-negative int in base62, zero-padded to exactly `width` chars."""
+    if value < 0:
+        raise ValueError("base62 takes non-negative integers")
+    chars = []
+    while value:
+        value, rem = divmod(value, 62)
+        chars.append(ALPHABET[rem])
+    if len(chars) > width:
+        raise ValueError(f"value does not fit in {width} base62 characters")
+    return "".join(reversed(chars)).rjust(width, "0")
+
+
+_MAX_ENTROPY_TEXT = base62(2**ENTROPY_BITS - 1, ENTROPY_LEN)
+
+
+def checksum(text: str) -> str:
+    """Base62 CRC32 of `text` (the prefix and entropy), 6 characters."""
+    return base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LEN)
+
+
+class FormatProblem(StrEnum):
+    """Why a string is not a well-formed token; values are authorization reasons."""
+
+    MALFORMED = "malformed"
+    BAD_CHECKSUM = "bad_checksum"
+
+
+def check_format(token: str) -> FormatProblem | None:
+    """None if `token` is a well-formed ocat_ token, else what is wrong with it.
+
+    Wrong prefix, length or alphabet, or an entropy part above 2^128-1, is
+    `malformed`; a checksum that does not match is `bad_checksum`.
+    """
+    if len(token) != TOKEN_LEN or not token.startswith(PREFIX):
+        return FormatProblem.MALFORMED
+    body = token[len(PREFIX) :]
+    if _BODY_RE.fullmatch(body) is None:
+        return FormatProblem.MALFORMED
+    entropy = body[:ENTROPY_LEN]
+    if entropy > _MAX_ENTROPY_TEXT:
+        return FormatProblem.MALFORMED
+    if checksum(PREFIX + entropy) != body[ENTROPY_LEN:]:
+        return FormatProblem.BAD_CHECKSUM
+    return None
+
+
+def looks_like_ocat(token: str) -> bool:
+    """True if the string claims to be an ocat_ token (and so must pass check_format)."""
+    return token.startswith(PREFIX)
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Secret:
+    """A token secret that will not print itself.
+
+    `repr`/`str` show only the non-secret hint, so a secret that ends up in a log
+    line, an exception or a traceback by mistake does not leak. Call `reveal()`
+    where the text is meant to be shown (once, at creation).
+    """
+
+    _value: str
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def hint(self) -> str:
+        return make_hint(self._value)
+
+    def __repr__(self) -> str:
+        return f"Secret({self.hint!r})"
+
+    __str__ = __repr__
+
+
+def generate(token_bytes: TokenBytes) -> Secret:
+    """A new token from 16 bytes of the injected CSPRNG."""
+    raw = token_bytes(ENTROPY_BITS // 8)
+    if len(raw) != ENTROPY_BITS // 8:
+        raise ValueError("token_bytes returned the wrong number of bytes")
+    head = PREFIX + base62(int.from_bytes(raw, "big"), ENTROPY_LEN)
+    return Secret(head + checksum(head))
+
+
+def digest(token: str) -> str:
+    """What the store keeps: `sha256:<hex>` of the full token text."""
+    return DIGEST_PREFIX + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def make_hint(token: str) -> str:
+    """A short non-secret label: the prefix and the last four characters.
+
+    For ocat_ tokens the last characters are checksum characters; together they
+    narrow the 128-bit secret by under 24 bits, which leaves more than 104 bits.
+    Legacy tokens (any text) show their last four characters the same way.
+    """
+    head = PREFIX if token.startswith(PREFIX) else ""
+    return f"{head}…{token[-HINT_CHARS:]}"
+
+
+def new_id(token_bytes: TokenBytes) -> str:
+    """A short public id: 8 lowercase base36 characters (about 41 bits)."""
+    value = int.from_bytes(token_bytes(8), "big")
+    chars = []
+    for _ in range(ID_LEN):
+        value, rem = divmod(value, 36)
+        chars.append(_ID_ALPHABET[rem])
+    return "".join(chars)
+
+
+ID_PATTERN = rf"^[0-9a-z]{{{ID_LEN}}}$"
