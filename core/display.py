@@ -43,22 +43,25 @@ def escape_controls(text: str) -> str:
 def relative_time(moment: datetime, now: datetime) -> str:
     """`in 89 days`, `3 hours ago`, `just now`: short, for tables.
 
-    Days are used up to a year (a 90-day token reads "in 89 days", as people
-    count it), then whole years.
+    Days are used up to a year, then years; counts are rounded to the nearest
+    unit, so a fresh 90-day token reads "in 90 days" and one with 88.6 days
+    left reads "in 89 days".
     """
     delta = moment - now
     future = delta > timedelta(0)
-    seconds = int(abs(delta.total_seconds()))
+    seconds = abs(delta.total_seconds())
     if seconds < 60:
         return "in under a minute" if future else "just now"
-    if seconds < 3600:
-        count, unit = seconds // 60, "minute"
-    elif seconds < 86400:
-        count, unit = seconds // 3600, "hour"
-    elif seconds < 365 * 86400:
-        count, unit = seconds // 86400, "day"
-    else:
-        count, unit = seconds // (365 * 86400), "year"
+    # Rounded to the nearest unit: a fresh 30-day token reads "in 30 days".
+    for unit_seconds, unit in (
+        (365 * 86400, "year"),
+        (86400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+    ):
+        if seconds >= unit_seconds or unit == "minute":
+            count = max(1, round(seconds / unit_seconds))
+            break
     label = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {label}" if future else f"{label} ago"
 
@@ -74,3 +77,40 @@ def format_date(moment: datetime | None, *, none: str = "never") -> str:
     if moment is None:
         return none
     return moment.strftime("%Y-%m-%d")
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells `text` occupies: wide East Asian characters take two,
+    combining marks none. (Enough for aligned tables without importing Rich.)"""
+    width = 0
+    for ch in text:
+        if unicodedata.combining(ch):
+            continue
+        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return width
+
+
+def fit(text: str, width: int) -> str:
+    """`text` cut to at most `width` cells (ending in `…` if cut), padded to `width`."""
+    if cell_width(text) > width:
+        out, used = [], 0
+        for ch in text:
+            w = cell_width(ch)
+            if used + w > width - 1:
+                break
+            out.append(ch)
+            used += w
+        text = "".join(out) + "…"
+    return text + " " * (width - cell_width(text))
+
+
+def safe_json(data: object) -> str:
+    """JSON for a terminal: readable Unicode, but every unsafe character (controls,
+    bidi overrides) escaped as \\uXXXX. Such characters can only occur inside
+    JSON strings, where the escape means the same thing."""
+    import json
+
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if all(not is_unsafe_char(ch) for ch in text if ch != "\n"):
+        return text
+    return "".join(f"\\u{ord(ch):04x}" if ch != "\n" and is_unsafe_char(ch) else ch for ch in text)

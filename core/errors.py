@@ -59,7 +59,7 @@ class InvalidExpiry(InputError):
 
 class TokenNotFound(AuthTuiError):
     def __init__(self, ref: str) -> None:
-        super().__init__(f"no token with id or name {escape_controls(ref)!r}")
+        super().__init__(f"no token with id or name '{escape_controls(ref)}'")
         self.ref = ref
 
 

@@ -47,35 +47,35 @@ def parse_expiry(text: str, now: datetime) -> datetime | None:
     if duration is not None:
         digits, unit = duration.group(1), duration.group(2).lower()
         if unit not in _UNITS:
-            raise InvalidExpiry(f"expiry {shown!r}: unknown unit {unit!r}; {_HELP}")
+            raise InvalidExpiry(f"expiry '{shown}': unknown unit '{unit}'; {_HELP}")
         if len(digits.lstrip("0")) > 6:  # bound before int(): no giant numbers
             raise InvalidExpiry(
-                f"expiry {shown!r} is longer than the 10-year maximum; use 'never' for no expiry"
+                f"expiry '{shown}' is longer than the 10-year maximum; use 'never' for no expiry"
             )
         count = int(digits)
         if count == 0:
-            raise InvalidExpiry(f"expiry {shown!r}: must be at least 1 {_UNIT_NAMES[unit][:-1]}")
+            raise InvalidExpiry(f"expiry '{shown}': must be at least 1 {_UNIT_NAMES[unit][:-1]}")
         lifetime = _UNITS[unit] * count
         if lifetime > MAX_LIFETIME:
             raise InvalidExpiry(
-                f"expiry {shown!r} is longer than the 10-year maximum; use 'never' for no expiry"
+                f"expiry '{shown}' is longer than the 10-year maximum; use 'never' for no expiry"
             )
         return now + lifetime
 
     if re.fullmatch(r"[+-]?\d+", raw):
-        raise InvalidExpiry(f"expiry {shown!r} has no unit; {_HELP}")
+        raise InvalidExpiry(f"expiry '{shown}' has no unit; {_HELP}")
     if raw.startswith("-"):
-        raise InvalidExpiry(f"expiry {shown!r}: must be in the future; {_HELP}")
+        raise InvalidExpiry(f"expiry '{shown}': must be in the future; {_HELP}")
 
     moment = _parse_iso(raw)
     if moment is None:
-        raise InvalidExpiry(f"expiry {shown!r} is not understood; {_HELP}")
+        raise InvalidExpiry(f"expiry '{shown}' is not understood; {_HELP}")
     moment = moment.replace(microsecond=0)
     if moment <= now:
-        raise InvalidExpiry(f"expiry {shown!r} ({format_timestamp(moment)}) is not in the future")
+        raise InvalidExpiry(f"expiry '{shown}' ({format_timestamp(moment)}) is not in the future")
     if moment - now > MAX_LIFETIME:
         raise InvalidExpiry(
-            f"expiry {shown!r} is more than 10 years away; use 'never' for no expiry"
+            f"expiry '{shown}' is more than 10 years away; use 'never' for no expiry"
         )
     return moment
 

@@ -23,7 +23,7 @@ def validate_name(raw: str) -> str:
     for ch in name:
         if is_unsafe_char(ch):
             raise InvalidName(
-                f"name {escape_controls(name)!r} contains the control character "
+                f"name '{escape_controls(name)}' contains the control character "
                 f"U+{ord(ch):04X}; names must be plain text"
             )
     return name

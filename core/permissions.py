@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from core.display import escape_controls
 from core.errors import InvalidPermissions
 
 
@@ -36,15 +37,13 @@ def parse_permissions(text: str) -> tuple[Permission, ...]:
     for item in items:
         if not item:
             raise InvalidPermissions(
-                f"permissions: empty item in {text.strip()!r}; use e.g. read,write"
+                f"permissions: empty item in '{escape_controls(text.strip())}'; use e.g. read,write"
             )
         try:
             perms.append(Permission(item))
         except ValueError:
-            from core.display import escape_controls
-
             raise InvalidPermissions(
-                f"permissions: unknown permission {escape_controls(item)!r}; "
+                f"permissions: unknown permission '{escape_controls(item)}'; "
                 "choose from read, write, execute"
             ) from None
     return canonical(perms)

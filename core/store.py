@@ -519,10 +519,10 @@ def _check_name_free(name: str, records: Iterable[TokenRecord]) -> None:
     for record in records:
         if record.name.casefold() == folded:
             raise DuplicateName(
-                f"a token named {escape_controls(record.name)!r} already exists (id {record.id})"
+                f"a token named '{escape_controls(record.name)}' already exists (id {record.id})"
             )
         if record.id == name:
-            raise DuplicateName(f"{name!r} is another token's id; choose a different name")
+            raise DuplicateName(f"'{name}' is another token's id; choose a different name")
 
 
 def generated_name(taken: Collection[str]) -> str:

@@ -89,13 +89,14 @@ def looks_like_ocat(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
-@dataclass(frozen=True, slots=True, repr=False, eq=False)
+@dataclass(frozen=True, slots=True, repr=False, eq=False, weakref_slot=True)
 class Secret:
     """A token secret that will not print itself.
 
     `repr`/`str` show only the non-secret hint, so a secret that ends up in a log
     line, an exception or a traceback by mistake does not leak. Call `reveal()`
-    where the text is meant to be shown (once, at creation).
+    where the text is meant to be shown (once, at creation). Weak-referenceable
+    so tests can prove a UI dropped every reference once it was done.
     """
 
     _value: str

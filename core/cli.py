@@ -1,0 +1,550 @@
+"""The `opencode-auth-tui` command: a thin headless edge over core.
+
+Everything a user can get wrong ends here as one line on stderr and an exit code:
+
+    0 success   1 not found / denied   2 usage or input error   3 store problem
+
+Errors are turned into exit codes in one place (`_exit_code`). The headless path
+never imports Textual: the TUI is imported only by the `tui` command (and by a
+bare `opencode-auth-tui` on a terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import IO, Any, NoReturn
+
+from core import __version__
+from core.display import escape_controls, fit, format_timestamp, relative_time, safe_json
+from core.errors import (
+    AuthTuiError,
+    InputError,
+    LegacyStoreFound,
+    StoreError,
+    TokenNotFound,
+)
+from core.expiry import DEFAULT_EXPIRY
+from core.models import TokenRecord, TokenStatus
+from core.paths import ENV_VAR, resolve_store_path
+from core.permissions import Permission
+from core.store import Issued, Snapshot, TokenStore
+
+PROG = "opencode-auth-tui"
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1  # also: request denied by `token check`
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A usage problem found after parsing (exit code 2)."""
+
+
+# --- output ----------------------------------------------------------------------
+
+
+def _color_enabled(stream: IO[str]) -> bool:
+    if os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
+        return False
+    return stream.isatty()
+
+
+def _style(text: str, code: str, stream: IO[str]) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if _color_enabled(stream) else text
+
+
+def _err(message: str) -> None:
+    print(f"{PROG}: {_style('error:', '31', sys.stderr)} {message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: {_style('warning:', '33', sys.stderr)} {message}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _print_json(data: Any) -> None:
+    print(safe_json(data))
+
+
+_STATUS_STYLE = {TokenStatus.EXPIRING: "33", TokenStatus.EXPIRED: "31"}
+_PERM_LETTERS = ((Permission.READ, "r"), (Permission.WRITE, "w"), (Permission.EXECUTE, "x"))
+
+
+def perm_letters(record: TokenRecord) -> str:
+    """`rwx`, `r--`, `r-x`: compact permissions for the 80-column table."""
+    return "".join(letter if perm in record.permissions else "-" for perm, letter in _PERM_LETTERS)
+
+
+def _describe_expiry(record: TokenRecord, now: datetime) -> str:
+    if record.expires_at is None:
+        return "never expires"
+    verb = "expired" if record.is_expired(now) else "expires"
+    when = relative_time(record.expires_at, now)
+    return f"{verb} {format_timestamp(record.expires_at)} ({when})"
+
+
+def _table(records: Sequence[TokenRecord], now: datetime) -> list[str]:
+    """An aligned table that fits 80 columns; names escaped and cut to fit."""
+    columns = (
+        ("ID", 8),
+        ("NAME", 22),
+        ("PERMS", 5),
+        ("EXPIRES", 15),
+        ("STATUS", 8),
+        ("LAST USED", 12),
+    )
+    gap = "  "
+    lines = [gap.join(fit(title, width) for title, width in columns).rstrip()]
+    for record in records:
+        status = record.status(now)
+        expires = "never" if record.expires_at is None else relative_time(record.expires_at, now)
+        used = "never" if record.last_used_at is None else relative_time(record.last_used_at, now)
+        cells = [
+            record.id,
+            escape_controls(record.name),
+            perm_letters(record),
+            expires,
+            status.value,
+            used,
+        ]
+        fitted = [fit(cell, width) for cell, (_, width) in zip(cells, columns, strict=True)]
+        if status in _STATUS_STYLE:
+            fitted[4] = _style(fitted[4], _STATUS_STYLE[status], sys.stdout)
+        lines.append(gap.join(fitted).rstrip())
+    return lines
+
+
+def _label(record: TokenRecord) -> str:
+    return f"'{escape_controls(record.name)}' (id {record.id})"
+
+
+# --- confirmation ----------------------------------------------------------------
+
+
+def _confirm(question: str, *, yes: bool) -> bool:
+    """True if confirmed: `--yes`, or `y` typed at a terminal. Without a terminal
+    and without --yes, refuse (exit 2) rather than guess."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "refusing to proceed without confirmation: stdin is not a terminal; pass --yes"
+        )
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+# --- commands --------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> TokenStore:
+    return TokenStore(resolve_store_path(args.store))
+
+
+def _load(store: TokenStore) -> Snapshot:
+    snapshot = store.load()
+    for warning in snapshot.warnings:
+        _warn(warning)
+    return snapshot
+
+
+def _show_issued(issued: Issued, args: argparse.Namespace, store: TokenStore, verb: str) -> None:
+    record, secret = issued.record, issued.secret
+    if args.quiet:
+        print(secret.reveal())
+        return
+    if args.json:
+        data = record.public_dict(store.now())
+        data["token"] = secret.reveal()
+        _print_json(data)
+    else:
+        perms = ", ".join(p.value for p in record.permissions)
+        print(f"{verb} token {_label(record)}: {perms}; {_describe_expiry(record, store.now())}")
+        print()
+        print(f"    {secret.reveal()}")
+        print()
+    _note("Copy this token now: it will not be shown again.")
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    store = _store(args)
+    _load(store)
+    issued = store.create(name=args.name, permissions=args.permissions, expires=args.expires)
+    _show_issued(issued, args, store, "Created")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    store = _store(args)
+    snapshot = _load(store)
+    now = store.now()
+    if args.json:
+        _print_json([record.public_dict(now) for record in snapshot.records])
+        return EXIT_OK
+    if not snapshot.records:
+        _note(f"No tokens in {store.path}.")
+        _note(f"Create one with: {PROG} token create --name NAME")
+        return EXIT_OK
+    for line in _table(snapshot.records, now):
+        print(line)
+    return EXIT_OK
+
+
+def _when(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    return f"{format_timestamp(moment)} ({relative_time(moment, now)})"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    record = _load(store).require(args.ref)
+    now = store.now()
+    if args.json:
+        _print_json(record.public_dict(now))
+        return EXIT_OK
+    rows = [
+        ("id", record.id),
+        ("name", escape_controls(record.name)),
+        ("permissions", ", ".join(p.value for p in record.permissions)),
+        ("status", record.status(now).value),
+        ("created", _when(record.created_at, now)),
+        ("expires", _when(record.expires_at, now)),
+        ("last used", _when(record.last_used_at, now)),
+        ("hint", escape_controls(record.hint)),
+    ]
+    if record.legacy:
+        rows.append(("format", "legacy PR #8217 secret (rotate it to get an ocat_ token)"))
+    for key, value in rows:
+        print(f"{key:<12} {value}")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    store = _store(args)
+    snapshot = _load(store)
+    doomed: dict[str, TokenRecord] = {}
+    for ref in args.refs:
+        record = snapshot.require(ref)
+        doomed[record.id] = record
+    listing = ", ".join(_label(r) for r in doomed.values())
+    noun = "token" if len(doomed) == 1 else f"{len(doomed)} tokens"
+    if not _confirm(
+        f"Delete {noun} {listing}? Clients using it will be refused at once.", yes=args.yes
+    ):
+        _note("Nothing deleted.")
+        return EXIT_OK
+    for record in store.delete(list(doomed)):
+        print(f"Deleted token {_label(record)}")
+    return EXIT_OK
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    store = _store(args)
+    _load(store).require(args.ref)
+    issued = store.rotate(args.ref, expires=args.expires)
+    _show_issued(issued, args, store, "Rotated")
+    if not args.quiet:
+        _note("The previous secret no longer works.")
+    return EXIT_OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    store = _store(args)
+    now = store.now()
+    expired = [r for r in _load(store).records if r.is_expired(now)]
+    if not expired:
+        _note("No expired tokens.")
+        return EXIT_OK
+    listing = ", ".join(_label(r) for r in expired)
+    noun = "expired token" if len(expired) == 1 else f"{len(expired)} expired tokens"
+    if not _confirm(f"Delete {noun}: {listing}?", yes=args.yes):
+        _note("Nothing deleted.")
+        return EXIT_OK
+    for record in store.prune(only={r.id for r in expired}):
+        print(f"Deleted expired token {_label(record)}")
+    return EXIT_OK
+
+
+def _read_token_from_stdin() -> str:
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Token: ").strip()
+    line = sys.stdin.readline(4096)
+    return line.strip()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from core.authorize import CachedAuthorizer
+
+    store = _store(args)
+    _load(store)
+    token = _read_token_from_stdin()
+    header = f"Bearer {token}" if token else None
+    method = args.method.upper()
+    decision = CachedAuthorizer(store.path, clock=store.clock).decide(header, method, args.path)
+    if args.json:
+        _print_json(decision.as_dict())
+    else:
+        verdict = "allowed" if decision.allowed else "denied"
+        required = ",".join(p.value for p in Permission if p in decision.required) or "nothing"
+        granted = ",".join(p.value for p in Permission if p in decision.granted) or "nothing"
+        detail = f"{method} {decision.path} needs {required}"
+        if decision.token_id is not None:
+            detail += f"; token {decision.token_id} has {granted}"
+        print(f"{decision.status} {decision.reason.value}: {verdict} ({detail})")
+    return EXIT_OK if decision.allowed else EXIT_NOT_FOUND
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    store = _store(args)
+    try:
+        snapshot = _load(store)
+    except LegacyStoreFound as found:
+        question = (
+            f"{store.path} {found.problem}. Convert it, hashing every secret "
+            "(a 0600 backup of the original is kept)?"
+        )
+        if not _confirm(question, yes=args.yes):
+            _note("Nothing changed.")
+            return EXIT_OK
+        migration = store.migrate()
+        print(f"Migrated {len(migration.records)} tokens; the old secrets keep working.")
+        _warn(
+            f"the backup {migration.backup} holds the old secrets in plain text; "
+            "delete it once you have checked the migration"
+        )
+        return EXIT_OK
+    if not snapshot.exists:
+        _err(f"{store.path} does not exist; there is nothing to migrate")
+        return EXIT_NOT_FOUND
+    _note(f"{store.path} is already in the current format; nothing to migrate.")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from core.models import store_json_schema
+
+    _print_json(store_json_schema())
+    return EXIT_OK
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the TUI needs an interactive terminal; use the `token` commands in scripts"
+        )
+    from tui.app import run_tui
+
+    exit_code: int = run_tui(_store(args))
+    return exit_code
+
+
+# --- parser ----------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        _err(f"{message} (see `{self.prog} --help`)")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_store_flag(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    parser.add_argument(
+        "--store",
+        metavar="PATH",
+        default=default,
+        help=(
+            f"token store file (default: ${ENV_VAR}, "
+            "else $XDG_CONFIG_HOME/opencode/auth-tokens.json)"
+        ),
+    )
+
+
+def _output_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--json", action="store_true", help="print one JSON object including the token"
+    )
+    group.add_argument(
+        "--quiet", action="store_true", help="print only the token (for a file or a pipe)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Per-client API tokens for `opencode serve`. With no arguments on a terminal, "
+            "opens the TUI."
+        ),
+        epilog="Exit codes: 0 ok, 1 not found or denied, 2 usage or input error, 3 store problem.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _add_store_flag(parser, default=None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(
+        sub: Any, name: str, handler: Handler, help_text: str, **kw: Any
+    ) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(
+            name, help=help_text, description=help_text, **kw
+        )
+        _add_store_flag(p, default=argparse.SUPPRESS)
+        p.set_defaults(handler=handler)
+        return p
+
+    command(commands, "tui", cmd_tui, "open the TUI")
+
+    token = commands.add_parser(
+        "token", help="create, list, show, delete, rotate, prune, check tokens"
+    )
+    token.set_defaults(handler=lambda _args: _missing_subcommand(token))
+    tokens = token.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
+
+    p = command(tokens, "create", cmd_create, "create a token; its secret is shown once")
+    p.add_argument("--name", help="unique name, 1-64 characters (default: token-N)")
+    p.add_argument(
+        "--permissions",
+        metavar="LIST",
+        help="comma-separated subset of read,write,execute (default: all three)",
+    )
+    p.add_argument(
+        "--expires",
+        default=DEFAULT_EXPIRY,
+        metavar="WHEN",
+        help="never, 12h, 30d, 2w, 1y or a future ISO date (default: 90d)",
+    )
+    _output_flags(p)
+
+    p = command(tokens, "list", cmd_list, "list tokens (never secrets)")
+    p.add_argument("--json", action="store_true", help="print a JSON array of records")
+
+    p = command(tokens, "show", cmd_show, "show one token's metadata (never the secret)")
+    p.add_argument("ref", metavar="ID_OR_NAME")
+    p.add_argument("--json", action="store_true", help="print a JSON object")
+
+    p = command(
+        tokens, "delete", cmd_delete, "delete tokens; clients using them are refused at once"
+    )
+    p.add_argument("refs", metavar="ID_OR_NAME", nargs="+")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command(tokens, "rotate", cmd_rotate, "issue a new secret for a token (same id and name)")
+    p.add_argument("ref", metavar="ID_OR_NAME")
+    p.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help="new expiry (default: the token's original lifetime, from now)",
+    )
+    _output_flags(p)
+
+    p = command(tokens, "prune", cmd_prune, "delete expired tokens")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    p = command(
+        tokens,
+        "check",
+        cmd_check,
+        "decide a request as the server would; the token is read from stdin",
+    )
+    p.add_argument("method", metavar="METHOD", help="HTTP method, e.g. GET")
+    p.add_argument("path", metavar="PATH", help="request path, e.g. /session?x=1")
+    p.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    p = command(
+        commands, "migrate", cmd_migrate, "convert a PR #8217 token file (hashes every secret)"
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+    command(commands, "schema", cmd_schema, "print the JSON Schema of the store file")
+
+    _register_gateway(commands)
+    return parser
+
+
+def _register_gateway(commands: Any) -> None:
+    try:
+        from core.gateway.cli import register
+    except ModuleNotFoundError as exc:  # the gateway package is not part of this build
+        if exc.name not in ("core.gateway", "core.gateway.cli"):
+            raise
+        return
+    register(commands)
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+# --- entry point -----------------------------------------------------------------
+
+
+def _exit_code(exc: BaseException) -> int:
+    """Every typed error maps to its exit code here, and only here."""
+    if isinstance(exc, InputError | UsageError):
+        return EXIT_USAGE
+    if isinstance(exc, TokenNotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, StoreError):
+        return EXIT_STORE
+    return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            args_list = ["tui"]
+        else:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+    try:
+        args = parser.parse_args(args_list)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return handler(args)
+    except (AuthTuiError, UsageError) as exc:
+        hint = getattr(exc, "hint", None)
+        _err(f"{exc} ({hint})" if hint else str(exc))
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        _note("")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error worth a message.
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("OPENCODE_AUTH_TUI_DEBUG"):
+            raise
+        _err(
+            f"internal error ({type(exc).__name__}: {escape_controls(str(exc))}); "
+            "set OPENCODE_AUTH_TUI_DEBUG=1 to see the traceback"
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
