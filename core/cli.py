@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -358,10 +359,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
 # --- parser ----------------------------------------------------------------------
 
 
+_TOKEN_LIKE = re.compile(r"ocat_[0-9A-Za-z]+")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (and exit code 2)."""
+    """argparse, but a usage error is one line on stderr (and exit code 2), and a
+    token pasted into the wrong place on the command line is not echoed back."""
 
     def error(self, message: str) -> NoReturn:
+        message = _TOKEN_LIKE.sub("ocat_…(redacted)", escape_controls(message))
         _err(f"{message} (see `{self.prog} --help`)")
         raise SystemExit(EXIT_USAGE)
 

@@ -7,19 +7,18 @@ move the cursor, or reorder text with bidi controls.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime, timedelta
 
 # Characters that must never reach a terminal raw: every C0/C1 control and DEL
-# (category Cc), line/paragraph separators, and the bidirectional overrides and
-# isolates used in "trojan source" tricks.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
+# (Unicode category Cc), the line/paragraph separators, and the bidirectional
+# marks, overrides and isolates used in "trojan source" tricks.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def is_unsafe_char(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI_CONTROLS
+    return _UNSAFE.match(ch) is not None
 
 
 def escape_controls(text: str) -> str:
@@ -28,16 +27,12 @@ def escape_controls(text: str) -> str:
     A backslash is left as is: the point is that nothing invisible or active
     reaches the terminal, not that the result round-trips.
     """
-    if all(not is_unsafe_char(ch) for ch in text):
-        return text
-    out: list[str] = []
-    for ch in text:
-        if is_unsafe_char(ch):
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return _UNSAFE.sub(_escape_one, text)
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -82,6 +77,8 @@ def format_date(moment: datetime | None, *, none: str = "never") -> str:
 def cell_width(text: str) -> int:
     """Terminal cells `text` occupies: wide East Asian characters take two,
     combining marks none. (Enough for aligned tables without importing Rich.)"""
+    if text.isascii():
+        return len(text)
     width = 0
     for ch in text:
         if unicodedata.combining(ch):
@@ -92,6 +89,8 @@ def cell_width(text: str) -> int:
 
 def fit(text: str, width: int) -> str:
     """`text` cut to at most `width` cells (ending in `…` if cut), padded to `width`."""
+    if text.isascii():
+        return text[: width - 1] + "…" if len(text) > width else text.ljust(width)
     if cell_width(text) > width:
         out, used = [], 0
         for ch in text:
@@ -111,6 +110,7 @@ def safe_json(data: object) -> str:
     import json
 
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    if all(not is_unsafe_char(ch) for ch in text if ch != "\n"):
-        return text
-    return "".join(f"\\u{ord(ch):04x}" if ch != "\n" and is_unsafe_char(ch) else ch for ch in text)
+    # json.dumps escapes newlines inside strings, so a raw newline is layout.
+    return _UNSAFE.sub(
+        lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text
+    )
