@@ -8,7 +8,7 @@ makes them deterministic.
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,14 +16,14 @@ Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware, in UTC."""
 
 TokenBytes = Callable[[int], bytes]
-"""Returns n bytes from a CSPRNG (`secrets.token_bytes` in production)."""
+"""Returns n bytes from a CSPRNG (`os.urandom`, which is what `secrets.token_bytes` calls)."""
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-system_token_bytes: TokenBytes = secrets.token_bytes
+system_token_bytes: TokenBytes = os.urandom
 
 
 def to_utc(value: datetime) -> datetime:

@@ -26,7 +26,8 @@ _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 
 
 class LegacyEntry(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use: only `migrate` needs it, so no start-up cost elsewhere.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     token: str = Field(min_length=1)
     permissions: tuple[Permission, ...] = Field(min_length=1)
