@@ -4,9 +4,10 @@ Everything a user can get wrong ends here as one line on stderr and an exit code
 
     0 success   1 not found / denied   2 usage or input error   3 store problem
 
-Errors are turned into exit codes in one place (`_exit_code`). The headless path
-never imports Textual: the TUI is imported only by the `tui` command (and by a
-bare `opencode-auth-tui` on a terminal).
+Errors are turned into exit codes in one place (`_exit_code`). core never imports
+the UI: the console script (`tui/launcher.py`) passes `main` a `launch_tui`
+function, used by the `tui` command and by a bare `opencode-auth-tui` on a
+terminal. `python -m core` passes none, so it is purely headless.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
+TuiLauncher = Callable[[TokenStore], int]
 
 
 class UsageError(Exception):
@@ -346,14 +348,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
+    launch: TuiLauncher | None = args.launch_tui
+    if launch is None:
+        raise UsageError(
+            "the TUI is opened by the `opencode-auth-tui` command, not `python -m core`"
+        )
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
             "the TUI needs an interactive terminal; use the `token` commands in scripts"
         )
-    from tui.app import run_tui
-
-    exit_code: int = run_tui(_store(args))
-    return exit_code
+    return launch(_store(args))
 
 
 # --- parser ----------------------------------------------------------------------
@@ -515,17 +519,19 @@ def _exit_code(exc: BaseException) -> int:
     return EXIT_INTERNAL
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, launch_tui: TuiLauncher | None = None) -> int:
+    """Run the CLI; returns the exit code. `launch_tui` opens the TUI (see module doc)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not args_list:
-        if sys.stdin.isatty() and sys.stdout.isatty():
+        if launch_tui is not None and sys.stdin.isatty() and sys.stdout.isatty():
             args_list = ["tui"]
         else:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
     try:
         args = parser.parse_args(args_list)
+        args.launch_tui = launch_tui
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:
             parser.print_help(sys.stderr)

@@ -34,6 +34,18 @@ def test_tui_without_a_terminal_is_a_usage_error(cli: Cli) -> None:
     assert "interactive terminal" in result.err
 
 
+def test_python_dash_m_core_never_opens_the_tui(cli: Cli) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "tui"],
+        capture_output=True,
+        text=True,
+        env=cli.env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "opencode-auth-tui" in proc.stderr
+
+
 def test_python_dash_m_core_is_the_same_cli(cli: Cli) -> None:
     assert cli("token", "create", "--name", "m", "--quiet").code == 0
     proc = subprocess.run(
@@ -51,11 +63,13 @@ def test_headless_path_never_imports_textual(cli: Cli) -> None:
     assert cli("token", "create", "--name", "t", "--quiet").code == 0
     code = (
         "import sys\n"
-        "from core.cli import main\n"
+        "from tui.launcher import main  # what the console script runs\n"
         "commands = [['token', 'list'], ['token', 'list', '--json'], ['token', 'show', 't']]\n"
         "for argv in [*commands, ['schema']]:\n"
         "    assert main(argv) == 0\n"
-        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'tui', 'rich'))\n"
+        "def ui(m):\n"
+        "    return m.split('.')[0] in ('textual', 'rich') or m.startswith('tui.') and m != 'tui.launcher'\n"
+        "leaked = sorted(filter(ui, sys.modules))\n"
         "assert not leaked, leaked\n"
         "print('clean')\n"
     )
