@@ -1,0 +1,38 @@
+"""The README is part of the product: its commands must be the ones CI runs, and its
+examples must be true to the token format."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from core.token_format import check_format
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _shell_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    commands = [
+        line for block in _shell_blocks(README) for line in block.splitlines() if "pytest" in line
+    ]
+    assert len(commands) == 1, commands
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[0].strip() in ci
+
+
+def test_readme_install_command_runs_the_tool() -> None:
+    first = _shell_blocks(README)[0].strip()
+    assert first.startswith("python3 -m venv .venv")
+    assert first.endswith("opencode-auth-tui")
+
+
+def test_example_tokens_are_well_formed() -> None:
+    examples = re.findall(r"ocat_[0-9A-Za-z]{20,}", README)
+    assert examples
+    for token in examples:
+        assert check_format(token) is None, token
