@@ -133,10 +133,13 @@ def make_hint(token: str) -> str:
 
     For ocat_ tokens the last characters are checksum characters; together they
     narrow the 128-bit secret by under 24 bits, which leaves more than 104 bits.
-    Legacy tokens (any text) show their last four characters the same way.
+    Legacy tokens (any text) show their last four characters the same way, but
+    only when that is at most a quarter of the secret: the hint is written to
+    disk, and a short hand-made secret must not end up there whole.
     """
     head = PREFIX if token.startswith(PREFIX) else ""
-    return f"{head}…{token[-HINT_CHARS:]}"
+    tail = token[-HINT_CHARS:] if len(token) >= 4 * HINT_CHARS else ""
+    return f"{head}…{tail}"
 
 
 def new_id(token_bytes: TokenBytes) -> str:

@@ -1,0 +1,1 @@
+"""Tests of core/: the store, the token format and the authorization rules."""
