@@ -105,6 +105,8 @@ def lifetime_of(created_at: datetime, expires_at: datetime | None) -> str:
     if expires_at is None:
         return NEVER
     hours = max(1, round((expires_at - created_at).total_seconds() / 3600))
+    if hours >= MAX_LIFETIME // timedelta(hours=1):  # hand-edited or migrated: cap it
+        return f"{MAX_LIFETIME.days}d"
     if hours % 24 == 0:
-        return f"{min(hours // 24, MAX_LIFETIME.days)}d"
+        return f"{hours // 24}d"
     return f"{hours}h"

@@ -56,7 +56,7 @@ T = TypeVar("T")
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 10.0
-_GENERATED_NAME = re.compile(r"token-(\d{1,9})")
+_GENERATED_NAME = re.compile(r"token-([0-9]{1,9})", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +299,11 @@ class TokenStore:
         def change(records: list[TokenRecord]) -> TokenRecord:
             if clean_name is not None:
                 _check_name_free(clean_name, records)
+            # An id must not equal a name either: lookups try ids first, so
+            # the named token would become unreachable by its name.
+            taken = {r.id for r in records} | {r.name.casefold() for r in records}
             record = TokenRecord(
-                id=self._new_id({r.id for r in records}),
+                id=self._new_id(taken),
                 name=clean_name or generated_name({r.name for r in records}),
                 permissions=perms,
                 created_at=now,
@@ -526,10 +529,18 @@ def _check_name_free(name: str, records: Iterable[TokenRecord]) -> None:
 
 
 def generated_name(taken: Collection[str]) -> str:
-    """`token-N`, with N one above the highest generated name in use."""
+    """`token-N`, with N one above the highest generated name in use.
+
+    Names are unique case-insensitively, so `TOKEN-3` written by hand counts too.
+    """
     highest = 0
+    folded = set()
     for name in taken:
+        folded.add(name.casefold())
         match = _GENERATED_NAME.fullmatch(name)
         if match:
             highest = max(highest, int(match.group(1)))
-    return f"token-{highest + 1}"
+    n = highest + 1
+    while f"token-{n}" in folded:
+        n += 1
+    return f"token-{n}"
