@@ -37,6 +37,8 @@ from core.store import Fingerprint, read_snapshot
 from core.token_format import DIGEST_PREFIX, check_format, looks_like_ocat
 
 _NOTHING: frozenset[Permission] = frozenset()
+_SECOND_NS = 1_000_000_000
+_COARSE_TICK_NS = 2 * _SECOND_NS
 _MAX_LEGACY_LEN = 512
 _TOKEN68 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
 
@@ -220,13 +222,26 @@ class CachedAuthorizer:
 
     def _reload(self) -> None:
         self._loaded = False
+        # Taken before reading: the bytes are at least this old, however long
+        # parsing a large file takes afterwards.
+        started = time.time_ns()
         snapshot = read_snapshot(self.path)
-        read_at = time.time_ns()
         self._index = TokenIndex(snapshot.records)
         self._fingerprint = snapshot.fingerprint
         fp = snapshot.fingerprint
-        self._racy = fp is not None and abs(read_at - fp.mtime_ns) < self._racy_ns
+        self._racy = fp is not None and abs(started - fp.mtime_ns) < self._window(fp)
         self._loaded = True
+
+    def _window(self, fp: Fingerprint) -> int:
+        """How long after its mtime a version may still be rewritten unnoticed.
+
+        That is one timestamp tick. Where mtime and ctime are both whole seconds
+        the file system most likely keeps only seconds (ext3, HFS+, FAT, some
+        network file systems), so the tick is up to 2 s, not a few milliseconds.
+        """
+        if fp.mtime_ns % _SECOND_NS == 0 and fp.ctime_ns % _SECOND_NS == 0:
+            return max(self._racy_ns, _COARSE_TICK_NS)
+        return self._racy_ns
 
     def decide(self, authorization: str | None, method: str, raw_path: str) -> Decision:
         return authorize(self.index(), authorization, method, raw_path, now=self.clock())

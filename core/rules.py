@@ -9,9 +9,10 @@
 The interactive markers are matched, case-insensitively, against *every* reading
 of the path a server might route on: the raw path, each percent-decoding pass,
 backslashes read as slashes, and the fully normalised path with `.`/`..`
-resolved. The union can only add `execute`, so no trick of encoding or dot
-segments makes a request need less than the original substring rule on the raw
-path - the original PR's rule, which this must never be looser than.
+resolved - each also with tabs and newlines deleted, as URL parsers do. The
+union can only add `execute`, so no trick of encoding or dot segments makes a
+request need less than the original substring rule on the raw path - the
+original PR's rule, which this must never be looser than.
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ _METHOD_PERMISSION = {
     "PATCH": WRITE,
     "DELETE": WRITE,
 }
-_NEEDS_WORK = re.compile(r"[%\\]|/\.|//")
+_NEEDS_WORK = re.compile(r"[%\\\t\n\r]|/\.|//")
+# WHATWG URL parsers (Bun, Node, browsers) delete tabs and newlines anywhere in a
+# URL before parsing it, so `/ses<TAB>sion` is routed as `/session`.
+_IGNORED_BY_URL_PARSERS = str.maketrans("", "", "\t\n\r")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _ABSOLUTE_FORM = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 _MAX_DECODE_ROUNDS = 8
 # Left as they are when the normalised path is re-encoded; everything else
@@ -84,17 +90,32 @@ def path_readings(raw: str) -> tuple[str, ...]:
     path = request_path(raw)
     if path.startswith("/") and _NEEDS_WORK.search(path) is None:
         return (path,)
-    passes = _decoding_passes(path)
-    readings = [*passes, *(p.replace("\\", "/") for p in passes), _resolve(passes[-1])]
+    readings: list[str] = []
+    for variant in dict.fromkeys((path, path.translate(_IGNORED_BY_URL_PARSERS))):
+        passes = _decoding_passes(variant)
+        readings += passes
+        readings += (p.replace("\\", "/") for p in passes)
+        readings.append(_resolve(passes[-1]))
     return tuple(readings)
 
 
 def normalize_path(raw: str) -> str:
     """The canonical path: no query, fully percent-decoded, `\\` read as `/`, no
-    empty or `.`/`..` segments, then re-encoded so it is printable. Idempotent."""
+    empty or `.`/`..` segments, then re-encoded so it is printable ASCII. Idempotent.
+
+    Only for showing and forwarding: the execute rule is checked against every
+    reading of the path (`path_readings`), not just this one."""
     path = request_path(raw)
     decoded = _decoding_passes(path)[-1]
-    return quote(_resolve(decoded), safe=_SAFE, errors="surrogatepass")
+    if _PERCENT_ESCAPE.search(decoded):
+        # Still encoded after every decoding round allowed: no client nests
+        # encodings this deep. Disarm the rest, or normalising the result again
+        # would decode further (not idempotent).
+        decoded = decoded.replace("%", "\ufffd")
+    # Lone surrogates cannot be encoded as UTF-8 and would not survive a
+    # second pass either.
+    decoded = _SURROGATE.sub("\ufffd", decoded)
+    return quote(_resolve(decoded), safe=_SAFE)
 
 
 def is_interactive(raw: str) -> bool:
