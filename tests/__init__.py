@@ -1,0 +1,1 @@
+"""Tests (package so modules import as tests.<folder>.<module>)."""

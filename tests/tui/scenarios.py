@@ -1,0 +1,135 @@
+"""Every screen of the TUI as a reproducible scenario: a store file and the keys to press.
+
+The snapshot tests (`tests/snapshots/`) and the screenshot script
+(`screenshots/make_screenshots.py`) both render these, so the committed
+screenshots are exactly what the snapshot suite checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input, Select
+
+from tests.tui.fixtures import Sandbox
+
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait for workers (store writes, clipboard) and the repaint after them."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def nothing(pilot: Pilot[Any]) -> None:
+    await settle(pilot)
+
+
+def keys(*pressed: str) -> RunBefore:
+    async def run(pilot: Pilot[Any]) -> None:
+        await pilot.pause()
+        await pilot.press(*pressed)
+        await settle(pilot)
+
+    return run
+
+
+async def create_with_errors(pilot: Pilot[Any]) -> None:
+    """The create form after typing a taken name, unticking every permission and
+    asking for a zero-length custom expiry, then pressing Create."""
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    screen = pilot.app.screen
+    await pilot.press(*"laptop")
+    for box in screen.query(Checkbox):
+        box.value = False
+    screen.query_one("#expiry", Select).value = "custom"
+    await pilot.pause()
+    screen.query_one("#custom-expiry", Input).value = "0d"
+    await pilot.pause()
+    await pilot.click("#create")
+    await settle(pilot)
+
+
+async def new_secret(pilot: Pilot[Any]) -> None:
+    """Create a token named `deploy-bot` with the defaults: the secret modal."""
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    await pilot.press(*"deploy-bot", "enter")
+    await settle(pilot)
+
+
+async def migrate(pilot: Pilot[Any]) -> None:
+    """On the legacy screen: migrate, confirm (focus starts on Cancel)."""
+    await pilot.pause()
+    await pilot.press("m")
+    await pilot.pause()
+    await pilot.press("right", "enter")
+    await settle(pilot)
+
+
+def prepare_nothing(sandbox: Sandbox) -> None:
+    """No store file at all: what a first run sees."""
+
+
+def prepare_populated(sandbox: Sandbox) -> None:
+    sandbox.populate()
+
+
+def prepare_corrupt(sandbox: Sandbox) -> None:
+    sandbox.corrupt()
+
+
+def prepare_legacy(sandbox: Sandbox) -> None:
+    sandbox.legacy()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    prepare: Callable[[Sandbox], None]
+    run_before: RunBefore = nothing
+    size: tuple[int, int] = (80, 24)
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("empty", "A new, empty store", prepare_nothing),
+        Scenario("main", "Tokens: active, expiring, expired, never", prepare_populated),
+        Scenario(
+            "main-wide", "The same store at 120×36", prepare_populated, size=(120, 36)
+        ),
+        Scenario("filter", "Filtering by name or id", prepare_populated, keys("slash", "a", "g")),
+        Scenario("create", "The create form", prepare_populated, keys("n")),
+        Scenario("create-errors", "Create form with errors", prepare_populated, create_with_errors),
+        Scenario("secret", "The new secret, shown once", prepare_populated, new_secret),
+        Scenario(
+            "secret-close",
+            "Closing the secret without copying",
+            prepare_populated,
+            keys("n", *"deploy-bot", "enter", "escape"),
+        ),
+        Scenario("delete", "Delete confirmation", prepare_populated, keys("d")),
+        Scenario("rotate", "Rotate confirmation", prepare_populated, keys("r")),
+        Scenario("details", "Token details", prepare_populated, keys("down", "down", "enter")),
+        Scenario("help", "Keys", prepare_populated, keys("question_mark")),
+        Scenario("corrupt", "A corrupt store file", prepare_corrupt),
+        Scenario("legacy", "A PR #8217 file: migration offered", prepare_legacy),
+        Scenario("migrated", "After migrating", prepare_legacy, migrate),
+    )
+}
+
+
+def build(scenario: Scenario, sandbox: Sandbox) -> Any:
+    """The app for `scenario`, its store file prepared in `sandbox`."""
+    scenario.prepare(sandbox)
+    return sandbox.app()

@@ -1,0 +1,285 @@
+"""The main screen: what the table shows, filter, sort, details, help, quit, palette."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rich.style import Style
+from textual.command import CommandPalette
+from textual.widgets import DataTable, Input, Static
+
+from tests.tui.fixtures import CONTROL_NAME, NOW, Sandbox
+from tests.tui.helpers import (
+    main_screen,
+    names,
+    screen_text,
+    selected_name,
+    settle,
+    table,
+    text_of,
+)
+from tui.commands import MainCommands
+from tui.screens.details import DetailsScreen
+from tui.screens.help import HelpScreen
+from tui.table_model import COLUMN_KEYS
+
+ESCAPED = "nightly\\x1b[31m[bold]build"
+
+
+async def test_empty_store_says_how_to_create_a_token(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "press n to create a token" in screen_text(pilot)
+        assert not table(pilot).display
+        assert "~/.config/opencode/auth-tokens.json" in screen_text(pilot)
+    assert not sandbox.path.exists(), "looking at an empty store must not create the file"
+
+
+async def test_table_has_explicit_column_keys_and_all_tokens(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        shown = table(pilot)
+        assert [str(key.value) for key in shown.columns] == list(COLUMN_KEYS)
+        assert shown.cursor_type == "row"
+        assert names(pilot) == ["ci-deploy", "grafana-agent", "laptop", ESCAPED, "old-staging"]
+        rows = {shown.get_row_at(i)[0].plain: shown.get_row_at(i) for i in range(5)}
+        cells = {name: [c.plain for c in row] for name, row in rows.items()}
+        assert cells["ci-deploy"][2:] == ["rw-", "2025-06-01", "in 89 days", "active", "3 hours ago"]
+        assert cells["grafana-agent"][4:6] == ["in 5 days", "expiring"]
+        assert cells["old-staging"][4:6] == ["expired 2 days ago", "expired"]
+        assert cells["laptop"][4] == "never"
+        text = screen_text(pilot)
+        assert "5 tokens · 1 expiring · 1 expired" in text
+
+
+async def test_expiring_and_expired_rows_use_the_theme_colours(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        variables = app.get_css_variables()
+        shown = table(pilot)
+        by_name = {shown.get_row_at(i)[0].plain: shown.get_row_at(i) for i in range(5)}
+        assert all(c.style == Style(color=variables["warning"]) for c in by_name["grafana-agent"])
+        assert all(c.style == Style(color=variables["error"]) for c in by_name["old-staging"])
+        assert all(c.style == Style() for c in by_name["laptop"])
+
+
+async def test_names_with_controls_and_markup_display_literally(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert ESCAPED in text  # escape shown as \x1b, [bold] shown as text
+        assert "\x1b" not in text
+        # the record itself still holds the real name
+        screen = main_screen(pilot)
+        table(pilot).select_key(screen.snapshot.find(CONTROL_NAME).id)  # type: ignore[union-attr]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+        assert text_of(app.screen.query_one("#detail-name", Static)) == ESCAPED
+
+
+async def test_at_80_columns_the_name_and_status_columns_stay_visible(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        lines = screen_text(pilot).splitlines()
+        header = lines[1]
+        for label in ("name", "id", "perms", "expires", "status", "last used"):
+            assert label in header
+        assert max(len(line.rstrip()) for line in lines) <= 80
+        assert "expired 2 days ago  expired" in screen_text(pilot)
+
+
+async def test_filter_by_name_or_id_and_escape_clears(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "a", "g")
+        await pilot.pause()
+        assert names(pilot) == ["grafana-agent", "old-staging"]
+        assert "2 of 5 tokens match “ag”" in screen_text(pilot)
+        # ids match too
+        laptop_id = main_screen(pilot).snapshot.find("laptop").id  # type: ignore[union-attr]
+        filter_input = app.screen.query_one("#filter", Input)
+        filter_input.value = laptop_id[:5].upper()
+        await pilot.pause()
+        assert names(pilot) == ["laptop"]
+        filter_input.value = "zzz-nothing"
+        await pilot.pause()
+        assert "press escape to clear the filter" in screen_text(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(names(pilot)) == 5
+        assert not app.screen.query_one("#filter-bar").display
+        assert table(pilot).has_focus
+
+
+async def test_filter_keeps_the_cursor_on_the_same_token(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "down", "down")
+        assert selected_name(pilot) == "old-staging"
+        await pilot.press("slash", "s", "t")
+        await pilot.pause()
+        assert names(pilot) == ["old-staging"]
+        assert selected_name(pilot) == "old-staging"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert selected_name(pilot) == "old-staging"
+
+
+async def test_sort_cycles_and_keeps_the_selection(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert selected_name(pilot) == "laptop"
+        await pilot.press("s")  # expires: soonest first, never last
+        assert names(pilot) == ["old-staging", "grafana-agent", "ci-deploy", ESCAPED, "laptop"]
+        assert "sort: expires soonest first" in screen_text(pilot)
+        assert selected_name(pilot) == "laptop"
+        await pilot.press("s")  # created: newest first
+        assert names(pilot) == ["ci-deploy", ESCAPED, "old-staging", "laptop", "grafana-agent"]
+        await pilot.press("s")  # last used: most recent first, never last
+        assert names(pilot)[:3] == ["ci-deploy", "laptop", "old-staging"]
+        await pilot.press("s")  # back to name
+        assert names(pilot)[0] == "ci-deploy"
+        assert selected_name(pilot) == "laptop"
+
+
+async def test_clicking_a_column_header_sorts_by_it(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        shown = table(pilot)
+        shown.post_message(
+            DataTable.HeaderSelected(shown, shown.ordered_columns[4].key, 4, shown.ordered_columns[4].label)
+        )
+        await pilot.pause()
+        assert main_screen(pilot).sort.value == "expires"
+
+
+async def test_details_show_metadata_and_never_the_secret(sandbox: Sandbox) -> None:
+    issued = sandbox.store().create(name="ci", permissions="read,execute", expires="30d")
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+        text = screen_text(pilot)
+        for expected in (
+            "ci",
+            issued.record.id,
+            "read, execute",
+            "active",
+            "2025-06-02T09:30:00Z",
+            "2025-07-02T09:30:00Z",
+            "in 30 days",
+            issued.secret.hint,
+            "legacy",
+        ):
+            assert expected in text, expected
+        assert issued.secret.reveal() not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DetailsScreen)
+
+
+async def test_clicking_the_selected_row_opens_details(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.click("#tokens", offset=(3, 1))  # first data row, already selected
+        await pilot.pause()
+        assert isinstance(app.screen, DetailsScreen)
+
+
+async def test_help_lists_the_keys(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(pilot)
+        for key in ("n ", "d / delete", "r ", "/ ", "s / click header", "ctrl+p", "q / ctrl+q"):
+            assert key in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_quit_keys(populated: Sandbox, key: str) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_every_binding_has_an_id() -> None:
+    from tui.app import AuthApp
+    from tui.screens import confirm, create, details, help, main, secret, store_error
+    from tui.widgets.token_table import TokenTable
+
+    classes = [
+        AuthApp,
+        main.MainScreen,
+        TokenTable,
+        create.CreateTokenScreen,
+        secret.SecretScreen,
+        confirm.ConfirmScreen,
+        confirm.NoticeScreen,
+        details.DetailsScreen,
+        help.HelpScreen,
+        store_error.StoreErrorScreen,
+        store_error.LegacyStoreScreen,
+    ]
+    for cls in classes:
+        for binding in cls.BINDINGS:
+            assert getattr(binding, "id", None), (cls.__name__, binding)
+
+
+async def test_every_main_action_is_in_the_command_palette(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        provider = MainCommands(main_screen(pilot))
+        titles = [command.title for command in provider.commands()]
+        for title in ("token: New", "token: Delete", "token: Rotate", "token: Details",
+                      "view: Filter", "view: Next sort order", "help: Keys", "app: Quit"):
+            assert title in titles
+        # and they run: open the palette, search, pick
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"token: new")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        from tui.screens.create import CreateTokenScreen
+
+        assert isinstance(app.screen, CreateTokenScreen)
+
+
+async def test_relative_times_move_on_with_the_clock(populated: Sandbox) -> None:
+    now = [NOW]
+    store = populated.store()
+    store.clock = lambda: now[0]
+    app = populated.app(store=store, poll_interval=0.02)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        assert "in 5 days" in screen_text(pilot)
+        now[0] = NOW + timedelta(days=6)
+        await pilot.pause(0.1)
+        await settle(pilot)
+        assert "expired 1 day ago" in screen_text(pilot)

@@ -1,0 +1,234 @@
+"""The Textual app: which screen to show for the store, and the app-wide services.
+
+`AuthApp` receives everything that depends on time or the environment in its
+constructor - the `TokenStore` (with its clock and secret source), the file-poll
+interval, the clipboard backend and the clipboard-clear delay, the home folder
+used to shorten the path in the header, cursor blinking - so tests and snapshots
+can pin every one of them.
+
+The CLI starts it with `run_tui(store)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker
+
+from core.display import escape_controls
+from core.errors import LegacyStoreFound, StoreError
+from core.store import Snapshot, TokenStore
+from tui.clipboard import (
+    DEFAULT_CLEAR_AFTER,
+    ClipboardBackend,
+    CopyRoute,
+    PyperclipBackend,
+    holds,
+)
+from tui.messages import ClipboardCleared
+
+EXIT_OK = 0
+EXIT_STORE_ERROR = 3  # the CLI's code for "store unreadable or corrupt"
+QUIT_CLEAR_TIMEOUT = 3.0  # seconds quitting waits for the clipboard to be cleared
+
+
+def display_path(path: Path, home: Path | None) -> str:
+    """The store path as shown to people: `~/...` under the home folder, escaped."""
+    if home is not None:
+        for base in dict.fromkeys((home, Path(os.path.realpath(home)))):
+            try:
+                relative = path.relative_to(base)
+            except ValueError:
+                continue
+            shown = "~" if relative == Path() else f"~/{relative.as_posix()}"
+            return escape_controls(shown)
+    return escape_controls(str(path))
+
+
+class AuthApp(App[int]):
+    """Manage the API tokens of `opencode serve` in one store file."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "opencode-auth-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Quit and return to the command prompt.",
+            show=False,
+            priority=True,
+            id="app.quit",
+        ),
+        Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help-quit"),
+    ]
+
+    def __init__(
+        self,
+        store: TokenStore,
+        *,
+        poll_interval: float | None = 1.0,
+        clipboard: ClipboardBackend | None = None,
+        clipboard_clear_after: float | None = DEFAULT_CLEAR_AFTER,
+        home: Path | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        """
+        Args:
+            store: The token store (its clock and secret source are used as given).
+            poll_interval: Seconds between checks of the store file for changes
+                made by other processes; None turns live refresh off.
+            clipboard: The system clipboard; pyperclip when None.
+            clipboard_clear_after: Seconds after a copy at which the clipboard is
+                emptied if it still holds the secret; None never clears it.
+            home: Folder shown as `~` in the store path; the user's home when None.
+            cursor_blink: Whether text inputs blink their cursor.
+        """
+        super().__init__()
+        self.store = store
+        self.poll_interval = poll_interval
+        self.clipboard_backend: ClipboardBackend = clipboard or PyperclipBackend()
+        self.clipboard_clear_after = clipboard_clear_after
+        self.cursor_blink = cursor_blink
+        self.home = home if home is not None else _home()
+        self.store_path_text = display_path(store.path, self.home)
+        self._pending_clear: tuple[bytes, CopyRoute] | None = None
+        self._clear_timer: Timer | None = None
+
+    # --- which screen --------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.push_screen(self.screen_for_store())
+
+    def screen_for_store(self) -> Screen[None]:
+        """The main screen if the store can be read, else the screen that explains why."""
+        from tui.screens.main import MainScreen
+        from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
+
+        try:
+            snapshot = self.store.load()
+        except LegacyStoreFound as exc:
+            return LegacyStoreScreen(exc)
+        except StoreError as exc:
+            return StoreErrorScreen(exc)
+        return MainScreen(snapshot)
+
+    def show_store(self, snapshot: Snapshot | None = None) -> None:
+        """Replace the current screen with the main screen (after a fix or a migration)."""
+        from tui.screens.main import MainScreen
+
+        self.switch_screen(MainScreen(snapshot) if snapshot else self.screen_for_store())
+
+    def show_store_error(self, error: StoreError) -> None:
+        from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
+
+        screen = LegacyStoreScreen(error) if isinstance(error, LegacyStoreFound) else None
+        self.switch_screen(screen or StoreErrorScreen(error))
+
+    # --- notifications ---------------------------------------------------------------
+
+    def say(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",
+        timeout: float | None = None,
+    ) -> None:
+        """`notify` without markup: messages carry names and paths from the store file."""
+        level = severity if severity in ("information", "warning", "error") else "information"
+        self.notify(message, title=title, severity=level, timeout=timeout, markup=False)  # type: ignore[arg-type]
+
+    # --- clipboard clearing ------------------------------------------------------------
+
+    def schedule_clipboard_clear(self, digest: bytes, route: CopyRoute) -> None:
+        """Empty the clipboard later if it still holds the text with this digest."""
+        if self._clear_timer is not None:
+            self._clear_timer.stop()
+            self._clear_timer = None
+        if self.clipboard_clear_after is None:
+            self._pending_clear = None
+            return
+        self._pending_clear = (digest, route)
+        self._clear_timer = self.set_timer(self.clipboard_clear_after, self.clear_clipboard_now)
+
+    def clear_clipboard_now(self) -> Worker[None] | None:
+        """Clear a pending copy now (its timer fired, or the app is quitting).
+
+        Returns the thread worker that checks the system clipboard, if one was started.
+        """
+        if self._clear_timer is not None:
+            self._clear_timer.stop()
+            self._clear_timer = None
+        pending, self._pending_clear = self._pending_clear, None
+        if pending is None:
+            return None
+        digest, route = pending
+        if route is CopyRoute.SYSTEM:
+            return self._clear_system_clipboard(digest)
+        if holds(self.clipboard, digest):
+            # The terminal's clipboard cannot be read back; what the app last sent
+            # it is the best knowledge there is.
+            self.copy_to_clipboard("")
+            self.post_message(ClipboardCleared())
+        return None
+
+    @work(thread=True, group="clipboard", exit_on_error=False)
+    def _clear_system_clipboard(self, digest: bytes) -> None:
+        try:
+            if holds(self.clipboard_backend.paste(), digest):
+                self.clipboard_backend.copy("")
+                self.post_message(ClipboardCleared())
+        except Exception:  # noqa: S110 - no clipboard any more: nothing to clear
+            pass
+
+    @on(ClipboardCleared)
+    def _cleared(self) -> None:
+        self.say("The token was cleared from the clipboard.", timeout=4)
+
+    @property
+    def clipboard_clear_pending(self) -> bool:
+        return self._pending_clear is not None
+
+    async def action_quit(self) -> None:
+        """Quit, first clearing a copied secret that is still waiting to be cleared."""
+        worker = self.clear_clipboard_now()
+        if worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.wait(), timeout=QUIT_CLEAR_TIMEOUT)
+        self.exit(EXIT_OK)
+
+    # --- command palette ---------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        from tui.screens.secret import SecretScreen
+
+        for command in super().get_system_commands(screen):
+            # A screenshot of the secret modal would write the secret to a file.
+            if isinstance(screen, SecretScreen) and command.title.lower() == "screenshot":
+                continue
+            yield command
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home()
+    except RuntimeError:
+        return None
+
+
+def run_tui(store: TokenStore) -> int:
+    """Run the TUI on the terminal until the user quits; return the exit code."""
+    app = AuthApp(store)
+    app.run()
+    return app.return_code if app.return_code is not None else EXIT_OK

@@ -1,0 +1,76 @@
+"""Results of blocking work, sent from thread workers back to the UI.
+
+Store reads and writes and the system clipboard run in `@work(thread=True)`
+workers; each posts one of these messages when it is done and the screen handles
+it with `@on(...)` on the UI thread. Errors travel as the typed `core` errors
+they are and are turned into words in one place (`tui.error_text`).
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from core.errors import AuthTuiError, StoreError
+from core.models import TokenRecord
+from core.store import Issued, Migration, Snapshot
+from tui.clipboard import CopyRoute
+
+
+class SnapshotLoaded(Message):
+    """The store file was read again after it changed on disk."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class SnapshotFailed(Message):
+    """The store file changed on disk and can no longer be read."""
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__()
+        self.error = error
+
+
+class TokenIssued(Message):
+    """A token was created or rotated; `issued.secret` is to be shown once."""
+
+    def __init__(self, issued: Issued, verb: str) -> None:
+        super().__init__()
+        self.issued = issued
+        self.verb = verb
+
+
+class TokensDeleted(Message):
+    def __init__(self, records: tuple[TokenRecord, ...]) -> None:
+        super().__init__()
+        self.records = records
+
+
+class StoreActionFailed(Message):
+    """A create, delete, rotate or migrate was refused or failed; nothing changed."""
+
+    def __init__(self, action: str, error: AuthTuiError) -> None:
+        super().__init__()
+        self.action = action
+        self.error = error
+
+
+class Migrated(Message):
+    def __init__(self, migration: Migration) -> None:
+        super().__init__()
+        self.migration = migration
+
+
+class Copied(Message):
+    """The secret went onto a clipboard by `route`; `digest` recognises it later."""
+
+    def __init__(self, route: CopyRoute, digest: bytes, system_error: str | None) -> None:
+        super().__init__()
+        self.route = route
+        self.digest = digest
+        self.system_error = system_error
+
+
+class ClipboardCleared(Message):
+    """The clipboard still held the secret when its time was up, and was emptied."""

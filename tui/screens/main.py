@@ -1,0 +1,468 @@
+"""The main screen: the store's tokens in a table, and every action on them.
+
+Data flows one way: a key or a click starts an action; a change to the store runs
+in a thread worker and reports back with a message from `tui.messages`; the screen
+then re-reads the file (it would notice the change within a second anyway, as it
+notices changes made by the CLI in another terminal).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from rich.style import Style
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from core.errors import AuthTuiError, StoreError
+from core.models import TokenRecord, TokenStatus
+from core.store import Fingerprint, Issued, Snapshot, TokenStore
+from core.token_format import Secret
+from tui.commands import MainCommands, ProviderSet
+from tui.error_text import one_line
+from tui.messages import (
+    SnapshotFailed,
+    SnapshotLoaded,
+    StoreActionFailed,
+    TokenIssued,
+    TokensDeleted,
+)
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.create import CreateTokenScreen
+from tui.screens.details import DetailsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.secret import SecretScreen
+from tui.table_model import (
+    SORT_FOR_COLUMN,
+    RowColours,
+    SortKey,
+    TokenRow,
+    display_name,
+    filter_rows,
+    fit_columns,
+    make_rows,
+    natural_widths,
+    sort_rows,
+)
+from tui.widgets.token_table import TokenTable
+
+if TYPE_CHECKING:
+    from tui.app import AuthApp
+
+_UNREADABLE = Fingerprint(-1, -1, -1, -1, -1)  # stat failed: let a read say why
+
+
+class MainScreen(Screen[None]):
+    """Tokens in a table: create, delete, rotate, inspect, filter, sort."""
+
+    AUTO_FOCUS = "#tokens"
+    COMMANDS: ClassVar[ProviderSet] = {MainCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new_token", "New", id="main.new"),
+        Binding("d", "delete_token", "Delete", id="main.delete"),
+        Binding("r", "rotate_token", "Rotate", id="main.rotate"),
+        Binding("enter", "details", "Details", id="main.details", show=False),
+        Binding("slash", "filter", "Filter", id="main.filter", key_display="/"),
+        Binding("s", "cycle_sort", "Sort", id="main.sort"),
+        Binding("question_mark", "help", "Help", id="main.help", key_display="?"),
+        Binding("q", "app.quit", "Quit", id="main.quit"),
+        Binding("escape", "clear_filter", "Clear filter", id="main.clear-filter", key_display="esc"),
+        Binding("delete", "delete_token", "Delete", show=False, id="main.delete-key"),
+    ]
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.sort = SortKey.NAME
+        self.query_text = ""
+        self._rows: list[TokenRow] = []  # every token, in the current sort order
+        self._shown: Sequence[TokenRow] = []  # the rows the filter lets through
+        self._by_id: dict[str, TokenRow] = {}
+        self._natural: dict[str, int] = {}
+        self._rendered_at: datetime | None = None
+        self._seen: Fingerprint | None = snapshot.fingerprint
+        self._reloading = False
+        self._reload_again = False
+        self._failure: StoreError | None = None
+        self._warned: tuple[str, ...] = ()
+        self._select_next: str | None = None  # a token just created: put the cursor on it
+
+    @property
+    def auth_app(self) -> AuthApp:
+        return cast("AuthApp", self.app)
+
+    @property
+    def store(self) -> TokenStore:
+        return self.auth_app.store
+
+    # --- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="filter-bar"):
+            yield Label("Filter", id="filter-label")
+            filter_input = Input(placeholder="name or id", id="filter", compact=True)
+            filter_input.cursor_blink = self.auth_app.cursor_blink
+            yield filter_input
+        yield TokenTable(id="tokens")
+        yield Static(id="empty")
+        with Horizontal(id="status-bar"):
+            yield Static(id="status")
+            yield Static(id="sort")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.auth_app.store_path_text
+        self.query_one("#filter-bar").display = False
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rebuild())
+        self._rebuild()
+        self._warn_about(self.snapshot)
+        self.query_one(TokenTable).focus()
+        if self.auth_app.poll_interval is not None:
+            self.set_interval(self.auth_app.poll_interval, self.poll_store, name="poll store")
+
+    def on_resize(self) -> None:
+        self._show_rows(keep=self.selected_id)
+
+    def on_screen_resume(self) -> None:
+        if self._failure is not None:
+            self.auth_app.show_store_error(self._failure)
+
+    # --- what the table shows ------------------------------------------------------
+
+    @property
+    def table(self) -> TokenTable:
+        return self.query_one(TokenTable)
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.table.selected_key() if self._shown else None
+
+    @property
+    def selected(self) -> TokenRecord | None:
+        token_id = self.selected_id
+        row = self._by_id.get(token_id) if token_id else None
+        return row.record if row else None
+
+    def _colours(self) -> RowColours:
+        variables = self.app.get_css_variables()
+        return RowColours(
+            expiring=Style(color=variables.get("warning")),
+            expired=Style(color=variables.get("error")),
+        )
+
+    def _rebuild(self) -> None:
+        """Recompute every row from the snapshot (new file version, theme or minute)."""
+        keep = self.selected_id if self.is_mounted and self._shown else None
+        if self._select_next is not None:
+            keep, self._select_next = self._select_next, None
+        now = self.store.now()
+        self._rendered_at = now
+        rows = make_rows(self.snapshot.records, now, self._colours())
+        self._natural = natural_widths(rows)
+        self._rows = sort_rows(rows, self.sort)
+        self._by_id = {row.id: row for row in rows}
+        self._show_rows(keep=keep)
+
+    def _show_rows(self, *, keep: str | None) -> None:
+        """Put the filtered rows in the table, the cursor on `keep` if it is still there."""
+        table = self.table
+        previous_row = table.cursor_row
+        width = self.app.size.width
+        self._shown = filter_rows(self._rows, self.query_text)
+        if table.set_columns(fit_columns(self._natural, width - 1)):
+            pass  # the rows are set below either way
+        table.set_rows([(row.id, row.cells) for row in self._shown])
+        table.select_key(keep, fallback_row=previous_row)
+        has_rows = bool(self._shown)
+        table.display = has_rows
+        empty = self.query_one("#empty", Static)
+        empty.display = not has_rows
+        if not has_rows:
+            empty.update(self._empty_message())
+        self._update_status()
+        self.refresh_bindings()
+
+    def _empty_message(self) -> Content:
+        if not self._rows:
+            return Content.from_markup(
+                "No tokens in this store yet.\n\n[b]press n to create a token[/b]"
+            )
+        return Content.from_markup(
+            "No token's name or id contains “$query”.\n\n[b]press escape to clear the filter[/b]",
+            query=self.query_text,
+        )
+
+    def _update_status(self) -> None:
+        total = len(self._rows)
+        expiring = sum(1 for row in self._rows if row.status is TokenStatus.EXPIRING)
+        expired = sum(1 for row in self._rows if row.status is TokenStatus.EXPIRED)
+        noun = "token" if total == 1 else "tokens"
+        if self.query_text.strip():
+            status = Content.from_markup(
+                "$shown of $total $noun match “$query”",
+                shown=len(self._shown),
+                total=total,
+                noun=noun,
+                query=self.query_text.strip(),
+            )
+        else:
+            status = Content(f"{total} {noun}")
+        parts = [status]
+        if expiring:
+            parts.append(Content.from_markup("[$warning]$n expiring[/]", n=expiring))
+        if expired:
+            parts.append(Content.from_markup("[$error]$n expired[/]", n=expired))
+        self.query_one("#status", Static).update(Content(" · ").join(parts))
+        self.query_one("#sort", Static).update(Content(f"sort: {self.sort.description}"))
+
+    def _warn_about(self, snapshot: Snapshot) -> None:
+        if snapshot.warnings and snapshot.warnings != self._warned:
+            for warning in snapshot.warnings:
+                self.auth_app.say(warning, title="Store file permissions", severity="warning")
+        self._warned = snapshot.warnings
+
+    # --- live refresh ----------------------------------------------------------------
+
+    def poll_store(self) -> None:
+        """Re-read the store if the file changed; one stat per call, no read otherwise."""
+        try:
+            current: Fingerprint | None = Fingerprint.of(os.stat(self.store.path))
+        except FileNotFoundError:
+            current = None
+        except OSError:
+            current = _UNREADABLE
+        if current != self._seen:
+            self.reload(seen=current)
+        elif self._rendered_at is not None and _minute(self.store.now()) != _minute(
+            self._rendered_at
+        ):
+            self._rebuild()  # relative times ("in 3 hours") and statuses move on
+
+    def reload(self, *, seen: Fingerprint | None = None) -> None:
+        if self._reloading:
+            self._reload_again = True
+            return
+        self._reloading = True
+        self._seen = seen if seen is not None else self._seen
+        self._read_store()
+
+    @work(thread=True, exclusive=True, group="read-store")
+    def _read_store(self) -> None:
+        try:
+            snapshot = self.store.load()
+        except StoreError as exc:
+            self.post_message(SnapshotFailed(exc))
+        else:
+            self.post_message(SnapshotLoaded(snapshot))
+
+    @on(SnapshotLoaded)
+    def _loaded(self, message: SnapshotLoaded) -> None:
+        self._finish_reload()
+        self._failure = None
+        self._seen = message.snapshot.fingerprint
+        if message.snapshot.records != self.snapshot.records or self._rendered_at is None:
+            self.snapshot = message.snapshot
+            self._rebuild()
+        else:
+            self.snapshot = message.snapshot
+        self._warn_about(message.snapshot)
+
+    @on(SnapshotFailed)
+    def _load_failed(self, message: SnapshotFailed) -> None:
+        self._finish_reload()
+        first = self._failure is None
+        self._failure = message.error
+        if self.is_current:
+            self.auth_app.show_store_error(message.error)
+        elif first:
+            self.auth_app.say(
+                f"{one_line(message.error)}. Showing the last version that could be read.",
+                title="The store file changed and cannot be read",
+                severity="error",
+            )
+
+    def _finish_reload(self) -> None:
+        self._reloading = False
+        if self._reload_again:
+            self._reload_again = False
+            self.reload()
+
+    def _after_write(self) -> None:
+        """Re-read now rather than at the next poll."""
+        self.reload()
+
+    # --- actions ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("delete_token", "rotate_token", "details"):
+            return True if self.selected is not None else None
+        if action == "clear_filter":
+            return bool(self.query_one("#filter-bar").display)
+        return True
+
+    def action_new_token(self) -> None:
+        self.app.push_screen(
+            CreateTokenScreen(self.store, self.snapshot, cursor_blink=self.auth_app.cursor_blink),
+            callback=self._created,
+        )
+
+    def _created(self, issued: Issued | None) -> None:
+        if issued is None:
+            return
+        self._select_next = issued.record.id
+        self._after_write()
+        self._show_secret(issued.secret, issued.record, "created")
+
+    def _show_secret(self, secret: Secret, record: TokenRecord, verb: str) -> None:
+        self.app.push_screen(SecretScreen(secret, record, verb=verb, now=self.store.now()))
+
+    def action_delete_token(self) -> None:
+        record = self.selected
+        if record is None:
+            return
+        body = Content.assemble(
+            "Delete the token ",
+            (display_name(record), "bold"),
+            f" ({record.id})?\n\nEvery client using it is refused at once. This cannot be undone.",
+        )
+        self.app.push_screen(
+            ConfirmScreen("Delete token", body, confirm="Delete", danger=True),
+            callback=partial(self._confirmed, self._delete, record.id),
+        )
+
+    @staticmethod
+    def _confirmed(run: Callable[[str], object], token_id: str, ok: bool | None) -> None:
+        if ok:
+            run(token_id)
+
+    @work(thread=True, group="write-store")
+    def _delete(self, token_id: str) -> None:
+        try:
+            removed = self.store.delete([token_id])
+        except AuthTuiError as exc:
+            self.post_message(StoreActionFailed("delete", exc))
+        else:
+            self.post_message(TokensDeleted(removed))
+
+    @on(TokensDeleted)
+    def _deleted(self, message: TokensDeleted) -> None:
+        for record in message.records:
+            self.auth_app.say(f"Deleted the token {display_name(record)} ({record.id}).")
+        self._after_write()
+
+    def action_rotate_token(self) -> None:
+        record = self.selected
+        if record is None:
+            return
+        body = Content.assemble(
+            "Rotate the token ",
+            (display_name(record), "bold"),
+            f" ({record.id})?\n\nIt gets a new secret, shown once; the current secret "
+            "stops working at once. Name, id and permissions stay the same.",
+        )
+        self.app.push_screen(
+            ConfirmScreen("Rotate token", body, confirm="Rotate", danger=True),
+            callback=partial(self._confirmed, self._rotate, record.id),
+        )
+
+    @work(thread=True, group="write-store")
+    def _rotate(self, token_id: str) -> None:
+        try:
+            issued = self.store.rotate(token_id)
+        except AuthTuiError as exc:
+            self.post_message(StoreActionFailed("rotate", exc))
+        else:
+            self.post_message(TokenIssued(issued, "rotated"))
+
+    @on(TokenIssued)
+    def _issued(self, message: TokenIssued) -> None:
+        self._after_write()
+        self._show_secret(message.issued.secret, message.issued.record, message.verb)
+
+    @on(StoreActionFailed)
+    def _action_failed(self, message: StoreActionFailed) -> None:
+        self.auth_app.say(
+            one_line(message.error), title=f"Could not {message.action}", severity="error"
+        )
+        self._after_write()
+
+    def action_details(self) -> None:
+        record = self.selected
+        if record is None:
+            return
+        self.app.push_screen(DetailsScreen(record, self.store.now()), callback=self._from_details)
+
+    def _from_details(self, choice: str | None) -> None:
+        if choice == "delete":
+            self.action_delete_token()
+        elif choice == "rotate":
+            self.action_rotate_token()
+
+    @on(DataTable.RowSelected, "#tokens")
+    def _row_selected(self) -> None:
+        self.action_details()
+
+    @on(DataTable.RowHighlighted, "#tokens")
+    def _row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    @on(DataTable.HeaderSelected, "#tokens")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        sort = SORT_FOR_COLUMN.get(str(event.column_key.value))
+        if sort is not None:
+            self.set_sort(sort)
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        bar.display = True
+        self.query_one("#filter", Input).focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        self.query_one("#filter-bar").display = False
+        if filter_input.value:
+            filter_input.value = ""  # the Changed handler re-lists the rows
+            self.query_text = ""
+            self._show_rows(keep=self.selected_id)
+        self.table.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if event.value == self.query_text:
+            return
+        keep = self.selected_id
+        self.query_text = event.value
+        self._show_rows(keep=keep)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        if self._shown:
+            self.table.focus()
+
+    def action_cycle_sort(self) -> None:
+        self.set_sort(self.sort.next())
+
+    def set_sort(self, sort: SortKey) -> None:
+        keep = self.selected_id
+        self.sort = sort
+        self._rows = sort_rows(self._rows, sort)
+        self._show_rows(keep=keep)
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+
+def _minute(moment: datetime) -> tuple[int, int, int, int, int]:
+    return (moment.year, moment.month, moment.day, moment.hour, moment.minute)

@@ -1,0 +1,160 @@
+"""The one time a secret is shown: the token, Copy and Done.
+
+The screen holds the `core.token_format.Secret` while it is open and reveals it
+only into the token widget and into the copy worker. When it closes it drops the
+Secret and blanks the widget, so nothing in the app keeps a reference to it (a
+Pilot test proves this with a weak reference). After a copy, the app empties the
+clipboard `clipboard_clear_after` seconds later if it still holds the secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from core.models import TokenRecord
+from core.token_format import Secret
+from tui.clipboard import CopyRoute, describe_failure, fingerprint
+from tui.messages import Copied
+from tui.screens.confirm import ConfirmScreen
+from tui.table_model import display_name, expires_text, long_permissions
+
+if TYPE_CHECKING:
+    from tui.app import AuthApp
+
+
+class SecretScreen(ModalScreen[None]):
+    """Show a new secret once. Closing before copying asks first."""
+
+    AUTO_FOCUS = "#copy"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "done", "Done", id="secret.done"),
+        Binding("c", "copy", "Copy", id="secret.copy"),
+        Binding("left", "app.focus_previous", "Previous", show=False, id="secret.left"),
+        Binding("right", "app.focus_next", "Next", show=False, id="secret.right"),
+    ]
+
+    def __init__(self, secret: Secret, record: TokenRecord, *, verb: str, now: datetime) -> None:
+        super().__init__()
+        self._secret: Secret | None = secret
+        self._record = record
+        self._verb = verb
+        self._now = now
+        self.copied: CopyRoute | None = None
+
+    @property
+    def auth_app(self) -> AuthApp:
+        return cast("AuthApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        record = self._record
+        assert self._secret is not None
+        with Vertical(classes="dialog secret"):
+            yield Static(
+                Content.assemble(f"Token {self._verb}: ", (display_name(record), "bold")),
+                classes="dialog-title",
+            )
+            yield Static(Content(self._secret.reveal()), id="token")
+            yield Static(
+                Content.from_markup(
+                    "[b]This is the only time this token is shown.[/b] Copy it now and "
+                    "keep it somewhere safe; the store keeps only its digest. If it is "
+                    "lost, rotate the token to get a new one."
+                ),
+                id="once-warning",
+            )
+            yield Static(
+                Content(
+                    f"id {record.id} · {long_permissions(record.permissions)} · "
+                    f"expires {expires_text(record, self._now)}"
+                ),
+                classes="muted",
+                id="token-summary",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Copy", id="copy", variant="primary")
+                yield Button("Done", id="done")
+
+    # --- copy --------------------------------------------------------------------
+
+    @on(Button.Pressed, "#copy")
+    def action_copy(self) -> None:
+        if self._secret is None:
+            return
+        self.query_one("#copy", Button).disabled = True
+        self._copy(self._secret.reveal())
+
+    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
+    def _copy(self, text: str) -> None:
+        digest = fingerprint(text)
+        try:
+            self.auth_app.clipboard_backend.copy(text)
+        except Exception as exc:
+            reason = describe_failure(exc)
+            self.app.call_from_thread(self.app.copy_to_clipboard, text)
+            self.post_message(Copied(CopyRoute.OSC52, digest, reason))
+        else:
+            self.post_message(Copied(CopyRoute.SYSTEM, digest, None))
+
+    @on(Copied)
+    def _copied(self, message: Copied) -> None:
+        self.copied = message.route
+        self.auth_app.schedule_clipboard_clear(message.digest, message.route)
+        clear_after = self.auth_app.clipboard_clear_after
+        later = f" It will be cleared in {clear_after:g} s." if clear_after is not None else ""
+        button = self.query_one("#copy", Button)
+        button.disabled = False
+        if message.route is CopyRoute.SYSTEM:
+            button.label = "Copied ✓"
+            self.auth_app.say(f"Token copied to the clipboard.{later}", title="Copied")
+        else:
+            button.label = "Sent ✓"
+            self.auth_app.say(
+                f"No system clipboard here ({message.system_error}), so the token went "
+                f"to your terminal's clipboard (OSC 52). If pasting gives nothing, select "
+                f"the token with the mouse instead.{later}",
+                title="Copied through the terminal",
+                severity="warning",
+                timeout=10,
+            )
+        self.query_one("#done", Button).focus()
+
+    # --- close -------------------------------------------------------------------
+
+    @on(Button.Pressed, "#done")
+    def action_done(self) -> None:
+        if self.copied is not None:
+            self.dismiss(None)
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Close without copying?",
+                "You have not copied this token, and it will never be shown again. "
+                "Clients can only use it if you saved it some other way.",
+                confirm="Close anyway",
+                cancel="Go back",
+                danger=True,
+            ),
+            callback=self._confirm_close,
+        )
+
+    def _confirm_close(self, close: bool | None) -> None:
+        if close:
+            self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the secret: the object, and the text in the widget."""
+        self._secret = None
+        for token in self.query("#token").results(Static):
+            token.update("")

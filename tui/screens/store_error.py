@@ -1,0 +1,199 @@
+"""When the store file cannot be used: say what is wrong and how to fix it.
+
+Nothing on these screens writes to the file, except the migration the user asks
+for on the legacy-format screen (and core keeps a backup of the original first).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Static
+
+from core.display import escape_controls
+from core.errors import AuthTuiError, NotLegacyStore, StoreError
+from tui.app import EXIT_STORE_ERROR, display_path
+from tui.commands import ProviderSet, StoreErrorCommands
+from tui.error_text import one_line
+from tui.messages import Migrated, StoreActionFailed
+from tui.screens.confirm import ConfirmScreen, NoticeScreen
+
+if TYPE_CHECKING:
+    from tui.app import AuthApp
+
+DEFAULT_FIX = "restore it from a backup, or move it aside to start an empty store"
+
+
+def problem_sentence(problem: str) -> str:
+    """Core words problems to follow the path ("…json: is a folder"); stand-alone
+    they read better with a subject."""
+    text = escape_controls(problem)
+    if text.startswith(("is ", "has ")):
+        return f"The file {text}."
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+class _StoreProblemScreen(Screen[None]):
+    COMMANDS: ClassVar[ProviderSet] = {StoreErrorCommands}
+
+    def __init__(self, error: StoreError) -> None:
+        super().__init__()
+        self.error = error
+
+    @property
+    def auth_app(self) -> AuthApp:
+        return cast("AuthApp", self.app)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.auth_app.store_path_text
+
+    def _field(self, label: str, value: Content | str, id: str) -> ComposeResult:
+        with Horizontal(classes="field"):
+            yield Static(label, classes="field-label")
+            content = Content(value) if isinstance(value, str) else value
+            yield Static(content, id=id, classes="field-value")
+
+    def action_retry(self) -> None:
+        screen = self.auth_app.screen_for_store()
+        if isinstance(screen, _StoreProblemScreen) and type(screen) is type(self):
+            self.auth_app.say(
+                problem_sentence(screen.error.problem),
+                title="Still cannot open the store",
+                severity="error",
+            )
+            self.error = screen.error
+            self.refresh(recompose=True)
+            return
+        self.app.switch_screen(screen)
+
+    def action_quit(self) -> None:
+        self.app.exit(EXIT_STORE_ERROR)
+
+    @on(Button.Pressed, "#quit")
+    def _quit_pressed(self) -> None:
+        self.action_quit()
+
+    @on(Button.Pressed, "#retry")
+    def _retry_pressed(self) -> None:
+        self.action_retry()
+
+
+class StoreErrorScreen(_StoreProblemScreen):
+    """A corrupt, truncated, unreadable or unsupported store file."""
+
+    AUTO_FOCUS = "#quit"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry", id="error.retry"),
+        Binding("q", "quit", "Quit", id="error.quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        error = self.error
+        yield Header()
+        with Vertical(classes="panel error-panel"):
+            yield Static(Content("Cannot open the token store"), classes="panel-title")
+            yield from self._field("File", display_path(error.path, self.auth_app.home), "path")
+            yield from self._field("Problem", problem_sentence(error.problem), "problem")
+            fix = error.hint or DEFAULT_FIX
+            yield from self._field("How to fix", problem_sentence(fix), "fix")
+            yield Static(
+                Content("Nothing was written to the file. Fix it, then press r to read it again."),
+                classes="muted",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Retry", id="retry")
+                yield Button("Quit", id="quit", variant="primary")
+        yield Footer()
+
+
+class LegacyStoreScreen(_StoreProblemScreen):
+    """A PR #8217 file (secrets in plain text): offer to migrate it."""
+
+    AUTO_FOCUS = "#migrate"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "migrate", "Migrate", id="legacy.migrate"),
+        Binding("r", "retry", "Retry", show=False, id="legacy.retry"),
+        Binding("q", "quit", "Quit", id="legacy.quit"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        error = self.error
+        yield Header()
+        with Vertical(classes="panel legacy-panel"):
+            yield Static(Content("This token file is in the old format"), classes="panel-title")
+            yield from self._field("File", display_path(error.path, self.auth_app.home), "path")
+            yield from self._field("Found", problem_sentence(error.problem), "problem")
+            yield Static(
+                Content(
+                    "opencode PR #8217 kept every token's secret in plain text. Migrating "
+                    "replaces each secret with its SHA-256 digest, so the tokens keep "
+                    "working but the file no longer gives them away. The original file is "
+                    "kept next to it as a private (0600) backup."
+                ),
+                id="legacy-explanation",
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Quit", id="quit")
+                yield Button("Migrate…", id="migrate", variant="primary")
+        yield Footer()
+
+    @on(Button.Pressed, "#migrate")
+    def action_migrate(self) -> None:
+        self.app.push_screen(
+            ConfirmScreen(
+                "Migrate the token file",
+                Content.assemble(
+                    "Convert ",
+                    (display_path(self.error.path, self.auth_app.home), "bold"),
+                    " to the current format?\n\nThe existing tokens keep working; a "
+                    "backup of the original is written first.",
+                ),
+                confirm="Migrate",
+            ),
+            callback=self._confirmed_migrate,
+        )
+
+    def _confirmed_migrate(self, ok: bool | None) -> None:
+        if ok:
+            self._migrate()
+
+    @work(thread=True, exclusive=True, group="migrate")
+    def _migrate(self) -> None:
+        try:
+            migration = self.auth_app.store.migrate()
+        except AuthTuiError as exc:
+            self.post_message(StoreActionFailed("migrate", exc))
+        else:
+            self.post_message(Migrated(migration))
+
+    @on(Migrated)
+    def _migrated(self, message: Migrated) -> None:
+        migration = message.migration
+        count = len(migration.records)
+        self.app.push_screen(
+            NoticeScreen(
+                "Migration done",
+                Content.assemble(
+                    f"{count} token{'' if count == 1 else 's'} now stored as SHA-256 "
+                    "digests; they keep working.\n\nThe original file, with its secrets "
+                    "in plain text, was kept at:\n",
+                    (display_path(migration.backup, self.auth_app.home), "bold"),
+                    "\n\nDelete that backup once you no longer need it.",
+                ),
+                button="Continue",
+            ),
+            callback=lambda _: self.auth_app.show_store(),
+        )
+
+    @on(StoreActionFailed)
+    def _migrate_failed(self, message: StoreActionFailed) -> None:
+        if isinstance(message.error, NotLegacyStore):  # migrated meanwhile, e.g. by the CLI
+            self.action_retry()
+            return
+        self.auth_app.say(one_line(message.error), title="Could not migrate", severity="error")
