@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 TEMP_SUFFIX = ".tmp"
+_TEMP_TOKEN_BYTES = 6
+_TEMP_MIDDLE = re.compile(rf"[0-9a-f]{{{2 * _TEMP_TOKEN_BYTES}}}")
 
 
 def temp_prefix(target: Path) -> str:
@@ -25,14 +28,23 @@ def temp_prefix(target: Path) -> str:
 
 
 def ensure_private_dir(folder: Path) -> None:
-    """Create `folder` (and parents) if missing; a folder created here is 0700.
+    """Create `folder` (and parents) if missing; every folder created here is 0700.
 
-    An existing folder is left as it is: it may be opencode's own config folder.
+    Existing folders are left as they are: one may be opencode's own config
+    folder. Missing parents (say `~/.config` itself) are made 0700 too, as the
+    XDG spec asks: with a loose umask they would otherwise be world-writable, and
+    anyone could swap the store's folder for their own.
     """
     if folder.is_dir():
         return
-    folder.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    os.chmod(folder, DIR_MODE)  # mkdir's mode is filtered by the umask
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for created in reversed(missing):
+        created.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(created, DIR_MODE)  # mkdir's mode is filtered by the umask
 
 
 def fsync_dir(folder: Path) -> None:
@@ -71,7 +83,7 @@ def atomic_write(target: Path, data: bytes) -> None:
     content of `target` is then untouched.
     """
     folder = target.parent
-    tmp = folder / f"{temp_prefix(target)}{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    tmp = folder / f"{temp_prefix(target)}{secrets.token_hex(_TEMP_TOKEN_BYTES)}{TEMP_SUFFIX}"
     write_new_private_file(tmp, data)
     try:
         os.replace(tmp, target)
@@ -79,7 +91,11 @@ def atomic_write(target: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(folder)
+    # The change is made and visible now; the folder fsync only makes the
+    # rename durable sooner. Failing here would tell the caller the write was
+    # lost when it was not (and Windows cannot open a folder at all).
+    with contextlib.suppress(OSError):
+        fsync_dir(folder)
 
 
 def remove_stale_temps(target: Path) -> None:
@@ -91,6 +107,13 @@ def remove_stale_temps(target: Path) -> None:
     prefix = temp_prefix(target)
     with contextlib.suppress(OSError):
         for entry in os.scandir(target.parent):
-            if entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX):
+            name = entry.name
+            # Exactly `.<target>.<12 hex>.tmp`: not the temp file of another store
+            # whose name merely starts the same (`auth-tokens.json.work`, ...).
+            if (
+                name.startswith(prefix)
+                and name.endswith(TEMP_SUFFIX)
+                and _TEMP_MIDDLE.fullmatch(name[len(prefix) : -len(TEMP_SUFFIX)])
+            ):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)

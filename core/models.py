@@ -108,6 +108,14 @@ class StoreDocument(BaseModel):
     version: Literal[1] = Field(description="Format version of this file.")
     tokens: tuple[TokenRecord, ...] = Field(default=())
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        # Literal[1] alone also accepts true and 1.0 (they compare equal to 1).
+        if type(value) is not int:
+            raise ValueError("version must be the integer 1")
+        return value
+
     @model_validator(mode="after")
     def _unique(self) -> StoreDocument:
         for field in ("id", "name", "digest"):

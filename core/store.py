@@ -11,6 +11,7 @@ and only when asked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -170,11 +171,15 @@ def _mode_warnings(path: Path, st: os.stat_result) -> tuple[str, ...]:
 
 
 def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
-    """Validate the file's bytes; raise a StoreError saying exactly what is wrong."""
+    """Validate the file's bytes; raise a StoreError saying exactly what is wrong.
+
+    Strict: only what this program writes is accepted (a number is not a time,
+    "yes" is not a boolean), so a hand edit cannot change a meaning silently.
+    """
     try:
-        return StoreDocument.model_validate_json(data).tokens
-    except ValidationError:
-        pass  # diagnose below, slowly and precisely
+        return StoreDocument.model_validate_json(data, strict=True).tokens
+    except ValidationError as exc:
+        invalid = exc  # diagnose below, slowly and precisely
     fix = "restore it from a backup, or move it aside to start an empty store"
     if not data.strip():
         raise StoreCorrupt(path, "the file is empty", hint=fix)
@@ -187,7 +192,8 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        truncated = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) else ""
+        at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        truncated = " (the file looks truncated)" if at_end else ""
         raise StoreCorrupt(
             path,
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{truncated}",
@@ -206,7 +212,7 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
     if "version" not in obj:
         raise StoreCorrupt(path, "has no version field", hint=fix)
     version = obj["version"]
-    if version != STORE_VERSION:
+    if type(version) is not int or version != STORE_VERSION:  # not true, not 1.0
         newer = isinstance(version, int) and not isinstance(version, bool) and version > 1
         raise StoreVersionUnsupported(
             path,
@@ -214,14 +220,11 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
             f"(this build reads version {STORE_VERSION})",
             hint="upgrade opencode-auth-tui" if newer else fix,
         )
-    try:
-        return StoreDocument.model_validate(obj).tokens
-    except ValidationError as exc:
-        err = exc.errors(include_input=False, include_url=False)[0]
-        where = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
-        ).lstrip(".")
-        raise StoreCorrupt(path, f"{where or 'document'}: {err['msg']}", hint=fix) from None
+    err = invalid.errors(include_input=False, include_url=False)[0]
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+    ).lstrip(".")
+    raise StoreCorrupt(path, f"{where or 'document'}: {err['msg']}", hint=fix)
 
 
 def read_snapshot(path: Path) -> Snapshot:
@@ -475,7 +478,8 @@ class TokenStore:
                 raise StoreWriteFailed(
                     backup, f"could not write the backup: {exc.strerror or exc}; nothing changed"
                 ) from None
-            fsync_dir(backup.parent)
+            with contextlib.suppress(OSError):  # best effort, as in atomic_write
+                fsync_dir(backup.parent)
             return backup
         raise StoreWriteFailed(self.path, "too many backups with the same timestamp")
 
