@@ -34,7 +34,7 @@ def churn(path: str, ready: Event) -> None:
     ready.set()
     i = 0
     while True:
-        name = f"churn-{i}"
+        name = f"churn-{os.getpid()}-{i}"
         store.create(name=name, permissions="read")
         store.rotate(name)
         store.delete([name])
