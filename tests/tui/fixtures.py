@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -182,5 +181,3 @@ def many_records(count: int, *, seed: int = SEED) -> list[TokenRecord]:
             )
         )
     return records
-
-

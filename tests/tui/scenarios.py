@@ -105,9 +105,7 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario("empty", "A new, empty store", prepare_nothing),
         Scenario("main", "Tokens: active, expiring, expired, never", prepare_populated),
-        Scenario(
-            "main-wide", "The same store at 120×36", prepare_populated, size=(120, 36)
-        ),
+        Scenario("main-wide", "The same store at 120 by 36", prepare_populated, size=(120, 36)),
         Scenario("filter", "Filtering by name or id", prepare_populated, keys("slash", "a", "g")),
         Scenario("create", "The create form", prepare_populated, keys("n")),
         Scenario("create-errors", "Create form with errors", prepare_populated, create_with_errors),

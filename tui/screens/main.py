@@ -75,7 +75,9 @@ class MainScreen(Screen[None]):
         Binding("s", "cycle_sort", "Sort", id="main.sort"),
         Binding("question_mark", "help", "Help", id="main.help", key_display="?"),
         Binding("q", "app.quit", "Quit", id="main.quit"),
-        Binding("escape", "clear_filter", "Clear filter", id="main.clear-filter", key_display="esc"),
+        Binding(
+            "escape", "clear_filter", "Clear filter", id="main.clear-filter", key_display="esc"
+        ),
         Binding("delete", "delete_token", "Delete", show=False, id="main.delete-key"),
     ]
 

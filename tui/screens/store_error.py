@@ -36,7 +36,7 @@ def problem_sentence(problem: str) -> str:
     text = escape_controls(problem)
     if text.startswith(("is ", "has ")):
         return f"The file {text}."
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return text if text.endswith(".") else f"{text}."
 
 
 class _StoreProblemScreen(Screen[None]):
@@ -73,7 +73,7 @@ class _StoreProblemScreen(Screen[None]):
         self.app.switch_screen(screen)
 
     def action_quit(self) -> None:
-        self.app.exit(EXIT_STORE_ERROR)
+        self.app.exit(EXIT_STORE_ERROR, return_code=EXIT_STORE_ERROR)
 
     @on(Button.Pressed, "#quit")
     def _quit_pressed(self) -> None:

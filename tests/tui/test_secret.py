@@ -1,0 +1,167 @@
+"""The secret modal: copy (system clipboard or OSC 52), clearing, closing, forgetting."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from typing import Any
+
+from textual.pilot import Pilot
+
+from core.token_format import Secret
+from tests.tui.fixtures import FakeClipboard, Sandbox
+from tests.tui.helpers import notes, screen_text, settle, shown_secret
+from tui.clipboard import CopyRoute
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.secret import SecretScreen
+
+
+async def create_token(pilot: Pilot[Any], name: str = "ci") -> SecretScreen:
+    await settle(pilot)
+    await pilot.press("n")
+    await pilot.pause()
+    await pilot.press(*name, "enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, SecretScreen)
+    return screen
+
+
+async def test_the_secret_is_shown_with_the_once_warning(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        secret = shown_secret(pilot)
+        assert secret.startswith("ocat_") and len(secret) == 33
+        text = screen_text(pilot)
+        assert secret in text
+        assert "This is the only time this token is shown." in text
+    record = sandbox.store().get("ci")
+    assert record.hint == f"ocat_…{secret[-4:]}"
+
+
+async def test_copy_to_the_system_clipboard(sandbox: Sandbox) -> None:
+    clipboard = FakeClipboard()
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=45)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await create_token(pilot)
+        secret = shown_secret(pilot)
+        await pilot.click("#copy")
+        await settle(pilot)
+        assert clipboard.copies == [secret]
+        assert screen.copied is CopyRoute.SYSTEM
+        assert app.clipboard == "", "OSC 52 is only the fallback"
+        [(title, message, severity)] = notes(pilot)
+        assert title == "Copied" and "cleared in 45 s" in message and severity == "information"
+        await pilot.press("escape")  # copied: closes without asking
+        await settle(pilot)
+        assert not isinstance(app.screen, SecretScreen | ConfirmScreen)
+
+
+async def test_copy_falls_back_to_osc52_without_a_system_clipboard(sandbox: Sandbox) -> None:
+    app = sandbox.app(clipboard=FakeClipboard(broken=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await create_token(pilot)
+        secret = shown_secret(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.clipboard == secret  # what Textual sent with OSC 52
+        assert screen.copied is CopyRoute.OSC52
+        [(title, message, severity)] = notes(pilot)
+        assert title == "Copied through the terminal"
+        assert "OSC 52" in message and "Pyperclip could not find" not in message
+        assert severity == "warning"
+
+
+async def test_closing_without_copying_asks_first(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Close without copying?" in screen_text(pilot)
+        assert app.focused is not None and app.focused.id == "cancel"  # "Go back"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, SecretScreen), "Go back keeps the secret on screen"
+        await pilot.click("#done")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm")  # "Close anyway"
+        await settle(pilot)
+        assert not isinstance(app.screen, SecretScreen | ConfirmScreen)
+
+
+async def test_clipboard_cleared_later_if_it_still_holds_the_secret(sandbox: Sandbox) -> None:
+    clipboard = FakeClipboard()
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert clipboard.text.startswith("ocat_")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert clipboard.text == ""
+        assert any("cleared from the clipboard" in message for _, message, _ in notes(pilot))
+
+
+async def test_clipboard_left_alone_if_the_user_copied_something_else(sandbox: Sandbox) -> None:
+    clipboard = FakeClipboard()
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        clipboard.text = "something the user copied since"
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert clipboard.text == "something the user copied since"
+        assert not app.clipboard_clear_pending
+
+
+async def test_osc52_copy_cleared_later_too(sandbox: Sandbox) -> None:
+    app = sandbox.app(clipboard=FakeClipboard(broken=True), clipboard_clear_after=0.2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.clipboard.startswith("ocat_")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert app.clipboard == ""
+
+
+async def test_quitting_clears_a_pending_copy_at_once(sandbox: Sandbox) -> None:
+    clipboard = FakeClipboard()
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=45)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert clipboard.text.startswith("ocat_")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert clipboard.text == ""
+    assert app.return_code == 0
+
+
+async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -> None:
+    app = sandbox.app(clipboard=FakeClipboard(broken=True))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await create_token(pilot)
+        secret = screen._secret
+        assert isinstance(secret, Secret)
+        ref = weakref.ref(secret)
+        del secret, screen
+        await pilot.press("c")  # exercise the copy path too
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not any(isinstance(s, SecretScreen) for s in app.screen_stack)
+        # one more round trip through the app, so no message in flight holds it
+        await pilot.press("s")
+        await settle(pilot)
+        gc.collect()
+        assert ref() is None, gc.get_referrers(ref()) if ref() is not None else None

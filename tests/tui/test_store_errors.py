@@ -1,0 +1,130 @@
+"""A store that cannot be used: explained, never written; a legacy file: migration offered."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from core.authorize import CachedAuthorizer
+from tests.tui.fixtures import NOW, Sandbox
+from tests.tui.helpers import names, screen_text, settle
+from tui.app import EXIT_STORE_ERROR
+from tui.screens.confirm import ConfirmScreen, NoticeScreen
+from tui.screens.main import MainScreen
+from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+async def test_corrupt_store_opens_the_error_screen_and_writes_nothing(sandbox: Sandbox) -> None:
+    data = sandbox.corrupt()
+    files = listing(sandbox.path.parent)
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, StoreErrorScreen)
+        text = screen_text(pilot)
+        assert "Cannot open the token store" in text
+        assert "~/.config/opencode/auth-tokens.json" in text
+        assert "invalid JSON at line 5 column 1" in text
+        assert "the file looks truncated" in text
+        assert "restore it from a backup" in text
+        assert "Traceback" not in text
+        # keys that would change something elsewhere do nothing here
+        await pilot.press("n", "d", "r")
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == EXIT_STORE_ERROR
+    assert sandbox.path.read_bytes() == data
+    assert listing(sandbox.path.parent) == files, "not even a lock file"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda s: s.path.mkdir(parents=True), "The file is a folder."),
+        (lambda s: s.write_bytes(b'{"version": 7, "tokens": []}'), "store version 7"),
+        (lambda s: s.write_bytes(b'{"version": 1, "tokens": [{"id": 1}]}'), "tokens[0]"),
+        (lambda s: s.write_bytes(b"\xff\xfe"), "not UTF-8 text"),
+    ],
+)
+async def test_other_store_problems(sandbox: Sandbox, make: object, problem: str) -> None:
+    make(sandbox)  # type: ignore[operator]
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, StoreErrorScreen)
+        assert problem in screen_text(pilot)
+
+
+async def test_retry_after_the_file_is_fixed(sandbox: Sandbox) -> None:
+    sandbox.corrupt()
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, StoreErrorScreen), "still broken"
+        os.unlink(sandbox.path)
+        sandbox.store().create(name="fixed")
+        await pilot.click("#retry")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert names(pilot) == ["fixed"]
+
+
+async def test_legacy_file_offers_migration(sandbox: Sandbox) -> None:
+    original = sandbox.legacy()
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LegacyStoreScreen)
+        text = screen_text(pilot)
+        assert "old PR #8217 format (3 tokens" in text
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.focused is not None and app.focused.id == "cancel"
+        await pilot.press("enter")  # cancel: nothing happens
+        await settle(pilot)
+        assert isinstance(app.screen, LegacyStoreScreen)
+        assert sandbox.path.read_bytes() == original
+
+        await pilot.click("#migrate")
+        await pilot.pause()
+        await pilot.click("#confirm")
+        await settle(pilot)
+        assert isinstance(app.screen, NoticeScreen)
+        backup = sandbox.path.with_name("auth-tokens.json.pr8217-backup-20250602T093000Z")
+        assert "~/.config/opencode/auth-tokens.json.pr8217-backup-20250602T093000Z" in (
+            screen_text(pilot)
+        )
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert sorted(names(pilot)) == ["ci", "desktop", "token-1"]
+    assert backup.read_bytes() == original
+    assert oct(backup.stat().st_mode & 0o777) == "0o600"
+    assert "legacy-example-secret" not in sandbox.path.read_text()
+    secret = json.loads(original)[1]["token"]
+    decision = CachedAuthorizer(sandbox.path, clock=lambda: NOW).decide(
+        f"Bearer {secret}", "GET", "/session"
+    )
+    assert decision.allowed, "migrated tokens keep working"
+
+
+async def test_legacy_file_quit_writes_nothing(sandbox: Sandbox) -> None:
+    original = sandbox.legacy()
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == EXIT_STORE_ERROR
+    assert sandbox.path.read_bytes() == original

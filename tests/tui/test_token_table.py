@@ -1,0 +1,145 @@
+"""The table's fast path and the pure rules behind what it shows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from core.models import TokenRecord
+from tests.tui.fixtures import NOW, many_records
+from tui.table_model import (
+    COLUMN_KEYS,
+    COLUMNS,
+    PLAIN_COLOURS,
+    SortKey,
+    expires_text,
+    filter_rows,
+    fit_columns,
+    make_row,
+    make_rows,
+    natural_widths,
+    short_permissions,
+    sort_rows,
+)
+from tui.widgets.token_table import TokenTable
+
+
+class TwoTables(App[None]):
+    CSS = "DataTable { height: 20; }"
+
+    def compose(self) -> ComposeResult:
+        yield TokenTable(id="fast")
+        yield DataTable(id="stock", cursor_type="row")
+
+
+async def test_set_rows_matches_datatables_own_add_row() -> None:
+    """Guards the DataTable internals `set_rows` relies on (Textual is pinned)."""
+    rows = make_rows(many_records(40), NOW, PLAIN_COLOURS)
+    widths = fit_columns(natural_widths(rows), 200)
+    app = TwoTables()
+    async with app.run_test(size=(200, 50)) as pilot:
+        fast = app.query_one("#fast", TokenTable)
+        stock: DataTable[Text] = app.query_one("#stock", DataTable)
+        fast.set_columns(widths)
+        for spec in COLUMNS:
+            stock.add_column(spec.label, key=spec.key, width=widths[spec.key])
+        fast.set_rows([(row.id, row.cells) for row in rows])
+        for row in rows:
+            stock.add_row(*row.cells, key=row.id)
+        await pilot.pause()
+        assert fast.row_count == stock.row_count == 40
+        assert fast.virtual_size == stock.virtual_size
+        for index, row in enumerate(rows):
+            assert fast.get_row_at(index) == stock.get_row_at(index)
+            assert fast.get_row_index(row.id) == stock.get_row_index(row.id) == index
+        assert [r.key for r in fast.ordered_rows] == [r.key for r in stock.ordered_rows]
+        for y in range(12):
+            assert fast.render_line(y).text == stock.render_line(y).text
+        fast.select_key(rows[30].id)
+        stock.move_cursor(row=30)
+        await pilot.pause()
+        assert fast.cursor_row == 30 and fast.selected_key() == rows[30].id
+        assert fast.scroll_y == stock.scroll_y
+        # replacing the rows again starts clean
+        fast.set_rows([(row.id, row.cells) for row in rows[:3]])
+        await pilot.pause()
+        assert fast.row_count == 3 and fast.selected_key() == rows[0].id
+
+
+def record(**changes: object) -> TokenRecord:
+    base = many_records(1)[0]
+    return base.model_copy(update=changes)
+
+
+def test_short_permissions() -> None:
+    assert short_permissions(["read", "write", "execute"]) == "rwx"  # type: ignore[list-item]
+    assert short_permissions(["read"]) == "r--"  # type: ignore[list-item]
+    assert short_permissions(["read", "execute"]) == "r-x"  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("expires", "text"),
+    [
+        (None, "never"),
+        (NOW + timedelta(days=89), "in 89 days"),
+        (NOW - timedelta(days=2), "expired 2 days ago"),
+        (NOW + timedelta(hours=5), "in 5 hours"),
+    ],
+)
+def test_expires_text(expires: object, text: str) -> None:
+    assert expires_text(record(expires_at=expires), NOW) == text
+
+
+def test_filter_matches_name_or_id_case_insensitively() -> None:
+    rows = make_rows(many_records(30), NOW, PLAIN_COLOURS)
+    assert [r.record.name for r in filter_rows(rows, "SERVICE-0001")] == [
+        f"service-{n:05d}" for n in range(10, 20)
+    ]
+    target = rows[7]
+    assert filter_rows(rows, target.id.upper()) == [target]
+    assert filter_rows(rows, "  ") is rows
+
+
+def test_filter_matches_the_escaped_form_of_a_name_too() -> None:
+    row = make_row(record(name="evil\x1bname"), NOW, PLAIN_COLOURS)
+    assert filter_rows([row], "\\x1b") == [row]
+    assert filter_rows([row], "evil\x1b") == [row]
+
+
+def test_sorts_are_total_and_put_never_last() -> None:
+    rows = make_rows(many_records(50), NOW, PLAIN_COLOURS)
+    by_expiry = sort_rows(rows, SortKey.EXPIRES)
+    finite = [r.record.expires_at for r in by_expiry if r.record.expires_at is not None]
+    assert finite == sorted(finite)
+    assert all(r.record.expires_at is None for r in by_expiry[len(finite) :])
+    by_created = sort_rows(rows, SortKey.CREATED)
+    assert [r.record.created_at for r in by_created] == sorted(
+        (r.record.created_at for r in rows), reverse=True
+    )
+    assert SortKey.LAST_USED.next() is SortKey.NAME
+
+
+def test_fit_columns_shrinks_the_name_then_drops_created_then_last_used() -> None:
+    natural = dict(zip(COLUMN_KEYS, (30, 8, 5, 10, 18, 8, 11), strict=True))
+    padding = 2 * len(COLUMN_KEYS)
+    everything = sum(natural.values()) + padding
+    assert fit_columns(natural, everything) == natural
+    narrower = fit_columns(natural, everything - 10)
+    assert narrower["name"] == 20 and list(narrower) == list(COLUMN_KEYS)
+    at_80 = fit_columns(natural, 79)
+    assert "created" not in at_80 and "last_used" in at_80 and at_80["name"] >= 12
+    tiny = fit_columns(natural, 40)
+    assert list(tiny) == ["name", "id", "permissions", "expires", "status"]
+    assert tiny["name"] == 12  # the table scrolls sideways rather than lose the name
+
+
+def test_names_are_escaped_and_never_markup() -> None:
+    row = make_row(record(name="a[bold]b\x1b[31mc"), NOW, PLAIN_COLOURS)
+    cell = row.cells[0]
+    assert isinstance(cell, Text)
+    assert cell.plain == "a[bold]b\\x1b[31mc"
+    assert cell.spans == []
