@@ -1,0 +1,1 @@
+"""Snapshot tests of every TUI screen (pytest-textual-snapshot)."""

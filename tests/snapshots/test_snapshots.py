@@ -1,0 +1,91 @@
+"""Snapshot tests of every screen and modal (pytest-textual-snapshot).
+
+One class per screen, as in posting's suite. The scenarios (store contents and
+keys pressed) live in `tests/tui/scenarios.py`, shared with the screenshot script.
+Time, secrets, the home folder, polling and cursor blinking are all pinned (see
+`tests/tui/fixtures.py`), so the pictures are the same on every machine.
+
+Update after an intended change: `.venv/bin/pytest tests/snapshots --snapshot-update`,
+then look at the changed SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Snap = Callable[[str], bool]
+
+
+class TestMainScreen:
+    def test_empty_store(self, snap_scenario: Snap) -> None:
+        """No store file yet: the table is replaced by how to create a token."""
+        assert snap_scenario("empty")
+
+    def test_populated(self, snap_scenario: Snap) -> None:
+        """Active, expiring (warning colour), expired (error colour) and never-expiring
+        tokens, and a hand-written name with an escape sequence and markup, shown
+        escaped. At 80 columns the created column gives way to the others."""
+        assert snap_scenario("main")
+
+    def test_populated_wide(self, snap_scenario: Snap) -> None:
+        """The same store at 120 by 36: every column."""
+        assert snap_scenario("main-wide")
+
+    def test_filter(self, snap_scenario: Snap) -> None:
+        """`/` then `ag`: two of five tokens match."""
+        assert snap_scenario("filter")
+
+
+class TestCreateScreen:
+    def test_form(self, snap_scenario: Snap) -> None:
+        """All permissions on, 90 days selected, the resulting date shown."""
+        assert snap_scenario("create")
+
+    def test_validation_errors(self, snap_scenario: Snap) -> None:
+        """A taken name, no permission, a zero-length custom expiry; Create refused."""
+        assert snap_scenario("create-errors")
+
+
+class TestSecretScreen:
+    def test_secret(self, snap_scenario: Snap) -> None:
+        """The new token (from the seeded test source, not a CSPRNG), shown once."""
+        assert snap_scenario("secret")
+
+    def test_close_without_copying(self, snap_scenario: Snap) -> None:
+        """Escape before copying asks first, focus on Go back."""
+        assert snap_scenario("secret-close")
+
+
+class TestDeleteConfirm:
+    def test_delete(self, snap_scenario: Snap) -> None:
+        assert snap_scenario("delete")
+
+
+class TestRotateConfirm:
+    def test_rotate(self, snap_scenario: Snap) -> None:
+        assert snap_scenario("rotate")
+
+
+class TestDetailsScreen:
+    def test_details(self, snap_scenario: Snap) -> None:
+        assert snap_scenario("details")
+
+
+class TestHelpScreen:
+    def test_help(self, snap_scenario: Snap) -> None:
+        assert snap_scenario("help")
+
+
+class TestStoreErrorScreen:
+    def test_corrupt_store(self, snap_scenario: Snap) -> None:
+        """A truncated file: path, problem, how to fix; nothing written."""
+        assert snap_scenario("corrupt")
+
+
+class TestLegacyStoreScreen:
+    def test_migration_offered(self, snap_scenario: Snap) -> None:
+        assert snap_scenario("legacy")
+
+    def test_migrated(self, snap_scenario: Snap) -> None:
+        """After confirming: the backup path, then the main screen."""
+        assert snap_scenario("migrated")
