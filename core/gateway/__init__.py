@@ -1,0 +1,21 @@
+"""Enforcement: the tokens guarding a real `opencode serve`.
+
+Upstream opencode checks no API tokens, so two small servers apply core's
+authorization decision (`core.authorize.CachedAuthorizer.decide`, unchanged):
+
+    gateway       an authenticating reverse proxy in front of opencode
+                  (HTTP, streamed bodies, SSE, WebSocket)      -> proxy.py, websocket.py
+    forward-auth  the same decision for nginx `auth_request`, Caddy
+                  `forward_auth`, Traefik `ForwardAuth`       -> forward_auth.py
+
+Shared pieces: settings.py (addresses, timeouts, upstream credentials; pure),
+guard.py (request -> decision -> denial response), headers.py (what is forwarded),
+usage.py (`last_used_at`, off the request path), access_log.py (one JSON line per
+request, no secrets), server.py (listening, limits, TLS, signals, graceful
+shutdown), cli.py (the two subcommands).
+
+Both run on aiohttp, an optional extra (`pip install 'opencode-auth-tui[gateway]'`).
+Only cli.py, settings.py and this file are imported by the base install; every
+module that imports aiohttp is imported lazily, after cli.py has checked that
+aiohttp is installed.
+"""

@@ -1,0 +1,422 @@
+"""The `gateway` and `forward-auth` subcommands.
+
+`register(subparsers)` is the hook core/cli.py calls. This module imports no
+aiohttp: flags are validated first (exit 2), the store is checked (exit 3), and
+only then are the aiohttp-based modules imported - so the base install gets a
+one-line "install the gateway extra" message, not an ImportError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import StoreError
+from core.gateway import settings as st
+from core.paths import resolve_store_path
+from core.store import read_snapshot
+
+if TYPE_CHECKING:
+    from core.gateway.guard import Guard
+    from core.gateway.server import Listener
+    from core.gateway.usage import UsageRecorder
+
+PROG = "opencode-auth-tui"
+INSTALL_HINT = f"the gateway needs aiohttp: pip install '{PROG}[gateway]'"
+EXIT_USAGE = 2
+EXIT_STORE = 3
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _error(message: str) -> None:
+    _say(f"{PROG}: error: {message}")
+
+
+def _warn(message: str) -> None:
+    _say(f"{PROG}: warning: {message}")
+
+
+def _seconds_arg(name: str, *, zero_ok: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        try:
+            return st.positive_seconds(name, value, zero_ok=zero_ok)
+        except st.SettingsError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _count_arg(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}")
+        return int(text)
+
+    return parse
+
+
+# --- parsers ------------------------------------------------------------------------
+
+_GATEWAY_DESCRIPTION = f"""\
+An authenticating reverse proxy in front of `opencode serve`.
+
+Every request is decided by the token rules; an allowed one is forwarded with the
+client's Authorization replaced by opencode's own Basic credentials, read from
+the environment only: {st.PASSWORD_ENV} (and {st.USERNAME_ENV}, default
+"{st.DEFAULT_USERNAME}"). Bodies are streamed, Server-Sent Events flow event by
+event, WebSockets are relayed; browsers send their token on a WebSocket as
+`Sec-WebSocket-Protocol: bearer, <token>`. Query-string tokens are never accepted.
+"""
+
+_GATEWAY_EPILOG = f"""\
+examples:
+  {st.PASSWORD_ENV}=... {PROG} gateway --upstream http://127.0.0.1:4096 --listen 127.0.0.1:4097
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:4097/session
+
+exit codes: 0 stopped cleanly, 1 stopped by a second signal, 2 bad flag or cannot
+listen, 3 token store unreadable or corrupt at start-up (while running, an
+unreadable store answers 503 to every request).
+"""
+
+_FORWARD_AUTH_DESCRIPTION = """\
+The token decision as a tiny HTTP service for nginx `auth_request`, Caddy
+`forward_auth` and Traefik `ForwardAuth`. It answers 200 (with X-Auth-Token-Id),
+401 or 403 (with WWW-Authenticate) for the request named by
+X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri
+(Caddy, Traefik). X-Original-* wins; if both families are present and disagree,
+or the method or URI is missing, the answer is 400.
+
+Those headers are trusted, so only the proxy may reach this service: it listens
+on loopback and refuses any other address unless --allow-non-loopback is given.
+"""
+
+
+def _add_common(parser: argparse.ArgumentParser, default_listen: str) -> None:
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=default_listen,
+        help=f"address to listen on (default {default_listen}; [::1]:PORT for IPv6; "
+        "port 0 picks a free one and prints it)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        metavar="SECONDS",
+        type=_seconds_arg("--header-timeout"),
+        default=st.DEFAULT_LIMITS.header_timeout,
+        help="a request head must arrive within this long of the connection opening or "
+        "of the previous response; also how long an idle keep-alive connection is kept "
+        f"(default {st.DEFAULT_LIMITS.header_timeout:g})",
+    )
+    parser.add_argument(
+        "--max-header-size",
+        metavar="BYTES",
+        type=_count_arg(256, 1 << 20),
+        default=st.DEFAULT_LIMITS.max_field_size,
+        help="longest request line and longest single header accepted; longer ones are "
+        f"answered 400 (default {st.DEFAULT_LIMITS.max_field_size})",
+    )
+    parser.add_argument(
+        "--max-headers",
+        metavar="N",
+        type=_count_arg(8, 10_000),
+        default=st.DEFAULT_LIMITS.max_headers,
+        help=f"most header lines accepted in one request (default {st.DEFAULT_LIMITS.max_headers})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=_count_arg(1, 1_000_000),
+        default=st.DEFAULT_LIMITS.max_connections,
+        help="open client connections at most; one more is answered 503 and closed "
+        f"(default {st.DEFAULT_LIMITS.max_connections})",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        metavar="SECONDS",
+        type=_seconds_arg("--shutdown-timeout", zero_ok=True),
+        default=st.DEFAULT_LIMITS.shutdown_timeout,
+        help="on SIGTERM/SIGINT, how long in-flight requests may take to finish "
+        f"(default {st.DEFAULT_LIMITS.shutdown_timeout:g})",
+    )
+    parser.add_argument(
+        "--access-log",
+        metavar="PATH",
+        default="-",
+        help="where the access log goes, one JSON line per request with no secrets: "
+        "a file (appended, created 0600), '-' for stdout (the default) or 'off'",
+    )
+    parser.add_argument(
+        "--no-last-used",
+        dest="last_used",
+        action="store_false",
+        help="do not record last_used_at in the store (for a read-only store)",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add `gateway` and `forward-auth` to the CLI (called by core/cli.py)."""
+    gateway = subparsers.add_parser(
+        "gateway",
+        help="authenticating reverse proxy in front of opencode serve",
+        description=_GATEWAY_DESCRIPTION,
+        epilog=_GATEWAY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gateway.add_argument(
+        "--upstream",
+        metavar="URL",
+        default=st.DEFAULT_UPSTREAM,
+        help=f"the opencode server to protect (default {st.DEFAULT_UPSTREAM}); keep it "
+        "on loopback with a password so nothing can bypass the gateway",
+    )
+    _add_common(gateway, st.DEFAULT_GATEWAY_LISTEN)
+    gateway.add_argument(
+        "--tls-cert", metavar="FILE", help="PEM certificate (chain) to serve HTTPS with"
+    )
+    gateway.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
+    gateway.add_argument(
+        "--connect-timeout",
+        metavar="SECONDS",
+        type=_seconds_arg("--connect-timeout", zero_ok=True),
+        default=st.DEFAULT_TIMEOUTS.connect,
+        help="longest wait to connect to opencode, then 504 "
+        f"(default {st.DEFAULT_TIMEOUTS.connect:g}; 0 = no limit)",
+    )
+    gateway.add_argument(
+        "--upstream-timeout",
+        metavar="SECONDS",
+        type=_seconds_arg("--upstream-timeout", zero_ok=True),
+        default=st.DEFAULT_TIMEOUTS.read,
+        help="longest wait for opencode's answer, then 504, and between two pieces of "
+        "a streamed body, then the response is cut; event streams are exempt "
+        f"(default {st.DEFAULT_TIMEOUTS.read:g}; 0 = no limit)",
+    )
+    gateway.add_argument(
+        "--client-timeout",
+        metavar="SECONDS",
+        type=_seconds_arg("--client-timeout", zero_ok=True),
+        default=st.DEFAULT_LIMITS.client_timeout,
+        help="longest wait for the next piece of a request body (then 408) or for the "
+        "client to take the next piece of a response "
+        f"(default {st.DEFAULT_LIMITS.client_timeout:g})",
+    )
+    gateway.set_defaults(handler=run_gateway)
+
+    forward_auth = subparsers.add_parser(
+        "forward-auth",
+        help="the token decision for nginx auth_request / Caddy forward_auth / Traefik",
+        description=_FORWARD_AUTH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_common(forward_auth, st.DEFAULT_FORWARD_AUTH_LISTEN)
+    forward_auth.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="listen on a non-loopback address anyway; only do this when nothing but "
+        "the proxy can reach it, because it trusts the X-Original-*/X-Forwarded-* headers",
+    )
+    forward_auth.set_defaults(handler=run_forward_auth)
+
+
+# --- handlers -----------------------------------------------------------------------
+
+
+def aiohttp_available() -> bool:
+    return importlib.util.find_spec("aiohttp") is not None
+
+
+def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st.Limits:
+    return st.Limits(
+        header_timeout=args.header_timeout,
+        client_timeout=st.DEFAULT_LIMITS.client_timeout
+        if client_timeout is None
+        else client_timeout,
+        max_line_size=args.max_header_size,
+        max_field_size=args.max_header_size,
+        max_headers=args.max_headers,
+        max_connections=args.max_connections,
+        shutdown_timeout=args.shutdown_timeout,
+    )
+
+
+def _check_store(path: Path) -> bool:
+    """Refuse to start on an unreadable store; warn about an empty or open one."""
+    try:
+        snapshot = read_snapshot(path)
+    except StoreError as exc:
+        _error(str(exc) + (f" ({exc.hint})" if exc.hint else ""))
+        return False
+    if not snapshot.exists or not snapshot.records:
+        _warn(
+            f"the token store {path} has no tokens yet: every request except "
+            f"GET /global/health will be refused until one is made ({PROG} token create)"
+        )
+    for warning in snapshot.warnings:
+        _warn(warning)
+    return True
+
+
+def _components(args: argparse.Namespace, path: Path) -> tuple[Guard, UsageRecorder | None]:
+    from core.authorize import CachedAuthorizer
+    from core.gateway.guard import Guard
+    from core.gateway.usage import UsageRecorder, store_writer
+    from core.store import TokenStore
+
+    guard = Guard(CachedAuthorizer(path), warn=_warn)
+    usage = UsageRecorder(store_writer(TokenStore(path)), warn=_warn) if args.last_used else None
+    return guard, usage
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    if not aiohttp_available():
+        _error(INSTALL_HINT)
+        return EXIT_USAGE
+    try:
+        listen = st.parse_listen(args.listen)
+        upstream = st.parse_upstream(args.upstream)
+        tls = st.server_ssl_context(args.tls_cert, args.tls_key)
+    except st.SettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    path = resolve_store_path(getattr(args, "store", None))
+    if not _check_store(path):
+        return EXIT_STORE
+    authorization = st.upstream_authorization(os.environ)
+    if authorization is None:
+        _warn(
+            f"{st.PASSWORD_ENV} is not set: requests are forwarded without credentials. "
+            "Anyone who can reach opencode directly bypasses the tokens; start opencode "
+            f"with {st.PASSWORD_ENV} set, on loopback, and give the gateway the same value."
+        )
+    if not listen.loopback and tls is None:
+        _loud_cleartext_warning(listen)
+
+    from core.gateway.access_log import open_access_log
+    from core.gateway.proxy import Gateway
+    from core.gateway.server import Listener
+
+    config = st.GatewayConfig(
+        upstream=upstream,
+        authorization=authorization,
+        timeouts=st.Timeouts(connect=args.connect_timeout, read=args.upstream_timeout),
+        limits=_limits(args, args.client_timeout),
+        tls=tls is not None,
+    )
+    guard, usage = _components(args, path)
+    service = Gateway(config, guard, usage)
+    try:
+        access = open_access_log(args.access_log)
+    except OSError as exc:
+        _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    listener = Listener(
+        service, listen, limits=config.limits, ssl_context=tls, access_log=access, warn=_warn
+    )
+
+    def ready() -> None:
+        _say(f"{PROG} gateway: listening on {listener.url} -> {upstream} (store: {path})")
+
+    async def main() -> int:
+        async def probe_then_ready() -> None:
+            ready()
+            message = await service.probe()
+            if message is not None:
+                _warn(message)
+
+        return await _serve(listener, probe_then_ready, "gateway")
+
+    return _run(main, listen)
+
+
+def run_forward_auth(args: argparse.Namespace) -> int:
+    if not aiohttp_available():
+        _error(INSTALL_HINT)
+        return EXIT_USAGE
+    try:
+        listen = st.parse_listen(args.listen)
+    except st.SettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if not listen.loopback and not args.allow_non_loopback:
+        _error(
+            f"refusing to listen on {args.listen}: forward-auth trusts the "
+            "X-Original-*/X-Forwarded-* headers, so only the proxy may reach it; listen on "
+            "127.0.0.1 (or pass --allow-non-loopback if a firewall already ensures that)"
+        )
+        return EXIT_USAGE
+    path = resolve_store_path(getattr(args, "store", None))
+    if not _check_store(path):
+        return EXIT_STORE
+
+    from core.gateway.access_log import open_access_log
+    from core.gateway.forward_auth import ForwardAuth
+    from core.gateway.server import Listener
+
+    guard, usage = _components(args, path)
+    try:
+        access = open_access_log(args.access_log)
+    except OSError as exc:
+        _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    listener = Listener(
+        ForwardAuth(guard, usage), listen, limits=_limits(args), access_log=access, warn=_warn
+    )
+
+    async def main() -> int:
+        async def ready() -> None:
+            _say(f"{PROG} forward-auth: listening on {listener.url} (store: {path})")
+
+        return await _serve(listener, ready, "forward-auth")
+
+    return _run(main, listen)
+
+
+def _loud_cleartext_warning(listen: st.ListenAddress) -> None:
+    bar = "!" * 72
+    _warn(bar)
+    _warn(f"listening on {listen.host}, which is NOT a loopback address, WITHOUT TLS.")
+    _warn("Tokens and everything opencode sends (files, shell output) cross the")
+    _warn("network in clear text. Use --tls-cert/--tls-key, or put a TLS proxy in")
+    _warn("front and listen on 127.0.0.1.")
+    _warn(bar)
+
+
+async def _serve(
+    listener: Listener, ready: Callable[[], Coroutine[Any, Any, None]], name: str
+) -> int:
+    from core.gateway.server import serve_until_signal
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_ready() -> None:
+        task = asyncio.ensure_future(ready())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return await serve_until_signal(
+        listener, lambda line: _say(f"{PROG} {name}: {line}"), ready=on_ready
+    )
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, int]], listen: st.ListenAddress) -> int:
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        _error(f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 1

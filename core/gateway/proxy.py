@@ -1,0 +1,327 @@
+"""The gateway: an authenticating reverse proxy in front of `opencode serve`.
+
+Every request is decided first (core's `CachedAuthorizer.decide`, via guard.py);
+only an allowed one is forwarded, with the client's credentials replaced by
+opencode's own Basic credentials. Nothing is buffered whole:
+
+- the request body is passed on piece by piece as it arrives (and `Expect:
+  100-continue` is answered only after the decision, so a denied client never
+  uploads);
+- the response is relayed piece by piece as opencode sends it, which is what
+  makes Server-Sent Events (`/event`, `/global/event`) arrive event by event;
+- WebSocket upgrades go to websocket.py.
+
+The request target is forwarded byte for byte as received: the decision was
+made on exactly that text, so opencode cannot be shown a different path.
+
+Failures answer with JSON `{"error", "message"}`: 502 when opencode cannot be
+reached (or refuses the gateway's credentials), 504 when it is too slow, 408
+when the client is too slow sending its body, 503 while the token store is
+unreadable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import (
+    ClientConnectorError,
+    ClientError,
+    ClientResponse,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    TCPConnector,
+    hdrs,
+    web,
+)
+from multidict import CIMultiDict
+from yarl import URL
+
+from core.gateway.access_log import note, note_status
+from core.gateway.guard import (
+    Guard,
+    credentials,
+    denial,
+    error_response,
+    is_websocket_upgrade,
+    split_subprotocols,
+)
+from core.gateway.headers import (
+    SKIP_AUTO_HEADERS,
+    downstream_response_headers,
+    upstream_request_headers,
+)
+from core.gateway.settings import GatewayConfig
+from core.gateway.usage import UsageRecorder
+from core.gateway.websocket import CREDENTIALS_MESSAGE, OpenSockets, bridge
+
+SSE = "text/event-stream"
+
+
+def _seconds(value: float) -> float | None:
+    return value if value > 0 else None
+
+
+class _ClientBody:
+    """The client's request body as an async iterator, with a per-piece timeout."""
+
+    def __init__(self, request: web.BaseRequest, timeout: float | None) -> None:
+        self._content = request.content
+        self._timeout = timeout
+        self.timed_out = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    chunk = await self._content.readany()
+            except TimeoutError:
+                self.timed_out = True
+                raise
+            if not chunk:
+                return
+            yield chunk
+
+
+class _Abort(Exception):
+    """Stop relaying a response already started; the reason goes to the access log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Gateway:
+    service = "gateway"
+
+    def __init__(
+        self, config: GatewayConfig, guard: Guard, usage: UsageRecorder | None = None
+    ) -> None:
+        self.config = config
+        self.guard = guard
+        self.usage = usage
+        self._base = config.upstream
+        self._read = _seconds(config.timeouts.read)
+        self._client_timeout = _seconds(config.limits.client_timeout)
+        self._heartbeat = config.websocket_heartbeat or None
+        self._scheme = "https" if config.tls else "http"
+        self._session: ClientSession | None = None
+        self._sockets = OpenSockets()
+        self._streams: set[ClientResponse] = set()
+        self._draining = False
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._session = ClientSession(
+            connector=TCPConnector(limit=0, keepalive_timeout=15.0, enable_cleanup_closed=False),
+            cookie_jar=DummyCookieJar(),  # never carry one client's cookies to another
+            auto_decompress=False,
+            trust_env=False,
+            skip_auto_headers=SKIP_AUTO_HEADERS,
+            timeout=ClientTimeout(
+                total=None, connect=None, sock_connect=_seconds(self.config.timeouts.connect)
+            ),
+        )
+        if self.usage is not None:
+            self.usage.start()
+
+    async def probe(self) -> str | None:
+        """Ask opencode's health endpoint once at start-up; a warning, or None if fine."""
+        url = URL(self._base + "/global/health", encoded=True)
+        headers = (
+            {}
+            if self.config.authorization is None
+            else {hdrs.AUTHORIZATION: self.config.authorization}
+        )
+        try:
+            async with asyncio.timeout(5.0), self.session.get(url, headers=headers) as resp:
+                if resp.status == 401:
+                    return CREDENTIALS_MESSAGE
+                if resp.status != 200:
+                    return f"opencode answered {resp.status} to GET /global/health at {self._base}"
+        except (TimeoutError, ClientError) as exc:
+            return (
+                f"opencode is not reachable at {self._base} yet ({type(exc).__name__}); "
+                "requests get 502 until it is"
+            )
+        return None
+
+    async def drain(self) -> None:
+        """Shutting down: end event streams and WebSockets; other requests finish."""
+        self._draining = True
+        for upstream in list(self._streams):
+            upstream.close()
+        await self._sockets.close_all()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self.usage is not None:
+            await self.usage.close()
+
+    @property
+    def session(self) -> ClientSession:
+        if self._session is None:
+            raise RuntimeError("Gateway.start() was not awaited")
+        return self._session
+
+    # --- one request --------------------------------------------------------------
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        raw = request.raw_path
+        if not raw.startswith("/"):
+            note(request, "bad_request", "")
+            return error_response(
+                400, "bad_request", "the request target must be a path (origin-form)"
+            )
+        websocket = is_websocket_upgrade(request)
+        subprotocols = (
+            split_subprotocols(request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL))
+            if websocket
+            else None
+        )
+        decision = self.guard.decide(credentials(request, subprotocols), request.method, raw)
+        if decision is None:
+            note(request, "store_unavailable", Guard.log_path(raw))
+            return Guard.store_unavailable()
+        note(request, decision.reason.value, decision.path, decision.token_id)
+        if not decision.allowed:
+            return denial(decision)
+        if decision.token_id is not None and self.usage is not None:
+            self.usage.seen(decision.token_id)
+
+        url = URL(self._base + raw, encoded=True)
+        headers = upstream_request_headers(
+            request.headers,
+            authorization=self.config.authorization,
+            client_ip=request.remote,
+            scheme=self._scheme,
+            websocket=subprotocols is not None,
+        )
+        if subprotocols is not None:
+            response, failure = await bridge(
+                request,
+                session=self.session,
+                url=url,
+                headers=headers,
+                subprotocols=subprotocols,
+                connect_wait=self._read,
+                heartbeat=self._heartbeat,
+                registry=self._sockets,
+            )
+            if failure is not None:
+                note(request, failure, decision.path, decision.token_id)
+            return response
+        return await self._forward(request, url, headers, decision.path, decision.token_id)
+
+    async def _forward(
+        self,
+        request: web.BaseRequest,
+        url: URL,
+        headers: CIMultiDict[str],
+        path: str,
+        token_id: str | None,
+    ) -> web.StreamResponse:
+        def fail(status: int, reason: str, message: str) -> web.Response:
+            note(request, reason, path, token_id)
+            return error_response(status, reason, message)
+
+        body = None
+        if request.body_exists:
+            if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
+                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = _ClientBody(request, self._client_timeout)
+        try:
+            async with asyncio.timeout(self._read):
+                upstream = await self.session.request(
+                    request.method,
+                    url,
+                    headers=headers,
+                    data=None if body is None else body.chunks(),
+                    allow_redirects=False,
+                    compress=None,
+                )
+        except TimeoutError:
+            if body is not None and body.timed_out:
+                return fail(408, "client_timeout", "the request body arrived too slowly")
+            return fail(
+                504,
+                "upstream_timeout",
+                f"opencode did not answer within {self.config.timeouts.read:g} s",
+            )
+        except ClientConnectorError as exc:
+            return fail(
+                502,
+                "upstream_unavailable",
+                f"opencode is not reachable at {self._base}: {exc.os_error.strerror or exc}",
+            )
+        except ClientError as exc:
+            if body is not None and body.timed_out:
+                return fail(408, "client_timeout", "the request body arrived too slowly")
+            return fail(
+                502,
+                "upstream_unavailable",
+                f"opencode closed the connection before answering ({type(exc).__name__})",
+            )
+        try:
+            if upstream.status == 401 and upstream.headers.get(
+                hdrs.WWW_AUTHENTICATE, ""
+            ).lower().startswith("basic"):
+                return fail(502, "upstream_auth_failed", CREDENTIALS_MESSAGE)
+            return await self._relay(request, upstream, path, token_id)
+        finally:
+            upstream.release()
+
+    async def _relay(
+        self, request: web.BaseRequest, upstream: ClientResponse, path: str, token_id: str | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=downstream_response_headers(upstream.headers),
+        )
+        length = upstream.content_length
+        if (
+            length is not None
+            and "chunked" not in upstream.headers.get(hdrs.TRANSFER_ENCODING, "").lower()
+        ):
+            response.content_length = length
+        stream = upstream.content_type == SSE
+        # An event stream may stay quiet for long: only its client side is timed.
+        read_timeout = None if stream else self._read
+        if stream:
+            self._streams.add(upstream)
+        try:
+            await response.prepare(request)
+            note_status(request, response.status)
+            while True:
+                try:
+                    async with asyncio.timeout(read_timeout):
+                        chunk = await upstream.content.readany()
+                except TimeoutError:
+                    raise _Abort("upstream_timeout") from None
+                except ClientError:
+                    if stream and self._draining:
+                        break
+                    raise _Abort("upstream_aborted") from None
+                if not chunk:
+                    break
+                try:
+                    async with asyncio.timeout(self._client_timeout):
+                        await response.write(chunk)
+                except TimeoutError:
+                    raise _Abort("client_timeout") from None
+            await response.write_eof()
+        except _Abort as abort:
+            note(request, abort.reason, path, token_id)
+            if request.transport is not None:
+                request.transport.close()  # the client sees a truncated, not a complete, body
+        except (ConnectionError, ClientError):
+            note(request, "client_gone", path, token_id)
+        finally:
+            self._streams.discard(upstream)
+        return response

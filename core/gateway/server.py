@@ -1,0 +1,248 @@
+"""Listening, limits and shutdown, shared by the gateway and forward-auth.
+
+aiohttp's low-level `web.Server` (no router, no middleware: the service handles
+every request itself), on a socket this module opens, so it can
+
+- cap the number of open connections (`max_connections`; one over the cap is
+  answered 503 and closed at once, before any parsing);
+- bound request heads: each header line and field to `max_field_size`, the count
+  to `max_headers` (aiohttp answers 400 itself), and the time to
+  `header_timeout` - aiohttp closes a connection whose request head has not
+  fully arrived that long after the connection opened or the previous response
+  ended, which is also how long an idle keep-alive connection lives; a
+  slowloris client trickling header bytes is cut off by the same clock;
+- stop gracefully: stop accepting, end event streams and WebSockets, let
+  in-flight requests finish (up to `shutdown_timeout`), close idle connections,
+  then flush `last_used_at`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import time
+import traceback
+from collections.abc import Callable
+from typing import Protocol
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from core.clock import Clock, system_clock
+from core.gateway.access_log import log_cancelled, logger_class
+from core.gateway.settings import DEFAULT_LIMITS, Limits, ListenAddress
+
+_BUSY_BODY = b'{"error":"too_many_connections","message":"the server is at its connection limit"}'
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Retry-After: 1\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
+
+
+class _QuietServerLog(logging.Handler):
+    """aiohttp's server log, made safe: a malformed request (an oversized header,
+    a bad request line) is not logged - the access log has its 400 - because
+    aiohttp's message quotes the offending line, which may be an Authorization
+    header; anything else (a bug) is reported with its type and traceback."""
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        super().__init__(logging.WARNING)
+        self._warn = warn
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            return
+        if exc is None:
+            self._warn(f"server: {record.levelname.lower()}: {record.msg}")
+            return
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        self._warn(f"internal error while handling a request (answered 500):\n{trace}")
+
+
+def _server_logger(warn: Callable[[str], None]) -> logging.Logger:
+    logger = logging.Logger("opencode_auth_tui.server")  # private, not in the registry
+    logger.propagate = False
+    logger.addHandler(_QuietServerLog(warn))
+    return logger
+
+
+class _NoWebSocketChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False  # protocol-negotiation notes quote the client's offered protocols
+
+
+logging.getLogger("aiohttp.websocket").addFilter(_NoWebSocketChatter())
+
+
+class Service(Protocol):
+    service: str
+
+    async def start(self) -> None: ...
+    async def drain(self) -> None: ...
+    async def close(self) -> None: ...
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse: ...
+
+
+class _Busy(asyncio.Protocol):
+    """Answers 503 and hangs up: the connection limit is reached."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(_BUSY)
+        transport.close()
+
+
+class Listener:
+    def __init__(
+        self,
+        service: Service,
+        listen: ListenAddress,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        ssl_context: ssl.SSLContext | None = None,
+        access_log: logging.Logger | None = None,
+        warn: Callable[[str], None] = lambda message: None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.service = service
+        self.listen = listen
+        self.limits = limits
+        self.ssl_context = ssl_context
+        self._access_log = access_log
+        self._warn = warn
+        self._clock = clock
+        self._web: web.Server | None = None
+        self._server: asyncio.Server | None = None
+        self._last_busy_warning = 0.0
+
+    async def start(self) -> None:
+        await self.service.start()
+        limits = self.limits
+        self._web = web.Server(
+            self._handle if self._access_log is not None else self.service.handle,
+            handler_cancellation=True,  # a client gone away cancels its upstream request
+            access_log_class=logger_class(self.service.service, self._clock),
+            access_log=self._access_log,
+            logger=_server_logger(self._warn),
+            keepalive_timeout=limits.header_timeout,
+            max_line_size=limits.max_line_size,
+            max_field_size=limits.max_field_size,
+            max_headers=limits.max_headers,
+        )
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(
+                self._protocol,
+                self.listen.host,
+                self.listen.port,
+                ssl=self.ssl_context,
+                ssl_handshake_timeout=limits.header_timeout if self.ssl_context else None,
+                backlog=1024,
+                reuse_address=True,
+            )
+        except BaseException:
+            await self.service.close()
+            raise
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.monotonic()
+        try:
+            return await self.service.handle(request)
+        except asyncio.CancelledError:
+            if self._access_log is not None:
+                log_cancelled(
+                    self._access_log,
+                    self.service.service,
+                    request,
+                    time.monotonic() - started,
+                    self._clock,
+                )
+            raise
+
+    def _protocol(self) -> asyncio.BaseProtocol:
+        assert self._web is not None
+        if len(self._web.connections) >= self.limits.max_connections:
+            now = time.monotonic()
+            if now - self._last_busy_warning > 10:
+                self._last_busy_warning = now
+                self._warn(
+                    f"connection limit ({self.limits.max_connections}) reached; "
+                    "refusing new connections with 503"
+                )
+            return _Busy()
+        return self._web()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None and self._server.sockets
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return ListenAddress(self.listen.host, self.port).url(tls=self.ssl_context is not None)
+
+    @property
+    def open_connections(self) -> int:
+        return 0 if self._web is None else len(self._web.connections)
+
+    async def stop(self) -> None:
+        """Graceful: no new connections; streams ended; in-flight requests finish."""
+        if self._server is not None:
+            self._server.close()
+        try:
+            await self.service.drain()
+            if self._web is not None:
+                self._web.pre_shutdown()
+                await self._web.shutdown(self.limits.shutdown_timeout)
+            if self._server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        finally:
+            self._server = None
+            await self.service.close()
+
+
+async def serve_until_signal(
+    listener: Listener, announce: Callable[[str], None], *, ready: Callable[[], None] | None = None
+) -> int:
+    """Run until SIGTERM or SIGINT, then stop gracefully; a second signal stops at once."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+    seen = 0
+
+    def on_signal(name: str) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            announce(
+                f"{name}: finishing in-flight requests "
+                f"(up to {listener.limits.shutdown_timeout:g} s); send it again to stop now"
+            )
+            stop.set()
+        elif main is not None:
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        await listener.start()
+        if ready is not None:
+            ready()
+        await stop.wait()
+        await listener.stop()
+    except asyncio.CancelledError:
+        announce("stopped without waiting for in-flight requests")
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    announce("stopped")
+    return 0
