@@ -19,6 +19,7 @@ is to a stored digest, which says nothing about any stored secret.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -34,7 +35,7 @@ from core.models import TokenRecord
 from core.permissions import Permission, canonical
 from core.rules import is_public, normalize_path, required_permissions
 from core.store import Fingerprint, read_snapshot
-from core.token_format import DIGEST_PREFIX, check_format, looks_like_ocat
+from core.token_format import DIGEST_PREFIX, FormatProblem, check_format, looks_like_ocat
 
 _NOTHING: frozenset[Permission] = frozenset()
 _SECOND_NS = 1_000_000_000
@@ -102,21 +103,26 @@ class TokenIndex:
     __slots__ = ("_by_digest", "has_legacy")
 
     def __init__(self, records: tuple[TokenRecord, ...] | list[TokenRecord]) -> None:
-        self._by_digest: dict[bytes, tuple[bytes, TokenRecord]] = {}
+        self._by_digest: dict[bytes, tuple[bytes, TokenRecord, frozenset[Permission]]] = {}
         for record in records:
             raw = bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX))
-            self._by_digest[raw] = (raw, record)
+            self._by_digest[raw] = (raw, record, frozenset(record.permissions))
         self.has_legacy = any(record.legacy for record in records)
 
     def __len__(self) -> int:
         return len(self._by_digest)
 
     def lookup(self, token: str) -> TokenRecord | None:
+        hit = self._match(token)
+        return None if hit is None else hit[0]
+
+    def _match(self, token: str) -> tuple[TokenRecord, frozenset[Permission]] | None:
+        """The record and its permissions (as a set, built once per file version)."""
         computed = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
         hit = self._by_digest.get(computed)
         if hit is None or not hmac.compare_digest(hit[0], computed):
             return None
-        return hit[1]
+        return hit[1], hit[2]
 
 
 def bearer_token(authorization: str | None) -> str | Reason:
@@ -144,6 +150,28 @@ def _deny(
     return Decision(status, reason, required, granted, token_id, path)
 
 
+_FORMAT_REASON = {
+    FormatProblem.MALFORMED: Reason.MALFORMED,
+    FormatProblem.BAD_CHECKSUM: Reason.BAD_CHECKSUM,
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_rules(method: str, raw_path: str) -> tuple[str, frozenset[Permission] | None, bool]:
+    """What the method and path alone decide: the normalised path, the permissions
+    needed (None: method refused) and whether it is the public health check.
+
+    Pure functions of public request data, so memoised: a server sees the same
+    few paths over and over. Nothing secret is kept here, and a flood of unique
+    paths only makes it as slow as no cache (the size is bounded).
+    """
+    return (
+        normalize_path(raw_path),
+        required_permissions(method, raw_path),
+        is_public(method, raw_path),
+    )
+
+
 def authorize(
     index: TokenIndex,
     authorization: str | None,
@@ -153,11 +181,10 @@ def authorize(
     now: datetime,
 ) -> Decision:
     """Decide one request. Pure: same inputs, same decision; no I/O."""
-    path = normalize_path(raw_path)
-    required = required_permissions(method, raw_path)
+    path, required, public = _request_rules(method, raw_path)
     if required is None:
         return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path)
-    if is_public(method, raw_path):
+    if public:
         return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path)
 
     token = bearer_token(authorization)
@@ -167,14 +194,14 @@ def authorize(
     if looks_like_ocat(token):
         bad = check_format(token)
         if bad is not None:
-            return _deny(401, Reason(bad.value), required, path)
+            return _deny(401, _FORMAT_REASON[bad], required, path)
     elif not index.has_legacy or len(token) > _MAX_LEGACY_LEN or not _TOKEN68.issuperset(token):
         return _deny(401, Reason.MALFORMED, required, path)
 
-    record = index.lookup(token)
-    if record is None:
+    hit = index._match(token)
+    if hit is None:
         return _deny(401, Reason.UNKNOWN_TOKEN, required, path)
-    granted = frozenset(record.permissions)
+    record, granted = hit
     if record.expires_at is not None and now >= record.expires_at:
         return _deny(401, Reason.EXPIRED, required, path, granted, record.id)
     if not required <= granted:
@@ -198,25 +225,34 @@ class CachedAuthorizer:
     def __init__(
         self, path: Path, *, clock: Clock = system_clock, racy_window: float = 0.05
     ) -> None:
-        self.path = path
+        self._path = path
+        self._fspath = os.fspath(path)  # str once: stat runs on every decision
         self.clock = clock
         self._racy_ns = int(racy_window * 1e9)
         self._fingerprint: Fingerprint | None = None
+        self._key: tuple[int, int, int, int, int] | None = None
         self._index = TokenIndex(())
         self._loaded = False
         self._racy = True
 
-    def _stat(self) -> Fingerprint | None:
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def _stat(self) -> tuple[int, int, int, int, int] | None:
+        """The file's identity as `Fingerprint`'s fields (a plain tuple: this runs on
+        every decision), or None if it does not exist."""
         try:
-            return Fingerprint.of(os.stat(self.path))
+            st = os.stat(self._fspath)
         except FileNotFoundError:
             return None
         except OSError:
-            return Fingerprint(-1, -1, -1, -1, -1)  # let read_snapshot raise the precise error
+            return (-1, -1, -1, -1, -1)  # let read_snapshot raise the precise error
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
     def index(self) -> TokenIndex:
         current = self._stat()
-        if not self._loaded or current != self._fingerprint or self._racy:
+        if not self._loaded or current != self._key or self._racy:
             self._reload()
         return self._index
 
@@ -229,6 +265,7 @@ class CachedAuthorizer:
         self._index = TokenIndex(snapshot.records)
         self._fingerprint = snapshot.fingerprint
         fp = snapshot.fingerprint
+        self._key = None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
         self._racy = fp is not None and abs(started - fp.mtime_ns) < self._window(fp)
         self._loaded = True
 

@@ -180,13 +180,13 @@ def test_bad_checksum_is_rejected_before_any_lookup(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     looked_up: list[str] = []
-    real = TokenIndex.lookup
+    real = TokenIndex._match
 
     def spy(self: TokenIndex, token: str) -> object:
         looked_up.append(token)
         return real(self, token)
 
-    monkeypatch.setattr(TokenIndex, "lookup", spy)
+    monkeypatch.setattr(TokenIndex, "_match", spy)
     bad = t.full[:-1] + ("0" if t.full[-1] != "0" else "1")
     assert t.decide(bad).reason is Reason.BAD_CHECKSUM
     assert t.decide("ocat_" + "!" * 28).reason is Reason.MALFORMED
@@ -343,7 +343,9 @@ class FrozenStat:
             return dataclasses.replace(snapshot, fingerprint=self.fingerprint)
 
         monkeypatch.setattr(authorize_module, "read_snapshot", fake_read)
-        monkeypatch.setattr(CachedAuthorizer, "_stat", lambda _self: self.fingerprint)
+        monkeypatch.setattr(
+            CachedAuthorizer, "_stat", lambda _self: dataclasses.astuple(self.fingerprint)
+        )
 
 
 def test_frozen_stat_control_an_old_file_is_served_from_the_cache(
