@@ -1,0 +1,209 @@
+"""Fixtures for the gateway tests.
+
+`async def` tests run in their own event loop (asyncio.run, with a time limit),
+so no pytest plugin is needed. A harness starts the fake upstream and the
+gateway in-process on 127.0.0.1 with free ports; tests against a real opencode
+or nginx live in their own modules and skip with a clear message when the
+binary is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.store import TokenStore
+
+ASYNC_TEST_TIMEOUT = 60.0
+PASSWORD = "upstream-secret-pw"  # the fake opencode's Basic password
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "opencode: needs a real `opencode serve` (skips if absent)")
+    config.addinivalue_line("markers", "nginx: needs a real nginx (skips if absent)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
+
+    async def bounded() -> None:
+        async with asyncio.timeout(ASYNC_TEST_TIMEOUT):
+            await pyfuncitem.obj(**kwargs)
+
+    asyncio.run(bounded())
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("OPENCODE_AUTH_TOKENS_FILE", raising=False)
+    monkeypatch.delenv("OPENCODE_SERVER_PASSWORD", raising=False)
+    monkeypatch.delenv("OPENCODE_SERVER_USERNAME", raising=False)
+
+
+# --- tokens ----------------------------------------------------------------------
+
+PERMISSION_SETS = {
+    "r": "read",
+    "w": "write",
+    "x": "execute",
+    "rw": "read,write",
+    "rx": "read,execute",
+    "wx": "write,execute",
+    "rwx": "read,write,execute",
+}
+
+
+@dataclass
+class Tokens:
+    path: Path
+    secrets: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def bearer(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secrets[name]}"}
+
+    @property
+    def store(self) -> TokenStore:
+        return TokenStore(self.path)
+
+
+def make_tokens(path: Path) -> Tokens:
+    tokens = Tokens(path)
+    store = TokenStore(path)
+    for name, perms in PERMISSION_SETS.items():
+        issued = store.create(name=name, permissions=perms, expires="30d")
+        tokens.secrets[name] = issued.secret.reveal()
+        tokens.ids[name] = issued.record.id
+    past = datetime.now(UTC) - timedelta(days=2)
+    expired = TokenStore(path, clock=lambda: past).create(
+        name="expired", permissions="read,write,execute", expires="1d"
+    )
+    tokens.secrets["expired"] = expired.secret.reveal()
+    tokens.ids["expired"] = expired.record.id
+    return tokens
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> Tokens:
+    return make_tokens(tmp_path / "store" / "auth-tokens.json")
+
+
+def bad_checksum(token: str) -> str:
+    last = token[-1]
+    return token[:-1] + ("A" if last != "A" else "B")
+
+
+# --- collecting logs ---------------------------------------------------------------
+
+
+class ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def collecting_logger() -> tuple[logging.Logger, ListHandler]:
+    logger = logging.Logger("test-access", logging.INFO)
+    handler = ListHandler()
+    logger.addHandler(handler)
+    return logger, handler
+
+
+# --- the in-process harness --------------------------------------------------------
+
+
+@dataclass
+class Harness:
+    upstream: Any
+    listener: Any
+    gateway: Any
+    client: Any
+    tokens: Tokens
+    access: ListHandler
+    warnings: list[str]
+
+    @property
+    def url(self) -> str:
+        return str(self.listener.url)
+
+    def bearer(self, name: str) -> dict[str, str]:
+        return self.tokens.bearer(name)
+
+
+@contextlib.asynccontextmanager
+async def gateway_harness(
+    tokens: Tokens,
+    *,
+    password: str | None = PASSWORD,
+    upstream_password: str | None = PASSWORD,
+    upstream_url: str | None = None,
+    limits: Any = None,
+    timeouts: Any = None,
+    usage: Any = None,
+    tls: Any = None,
+) -> AsyncIterator[Harness]:
+    import aiohttp
+
+    from core.authorize import CachedAuthorizer
+    from core.gateway.guard import Guard
+    from core.gateway.proxy import Gateway
+    from core.gateway.server import Listener
+    from core.gateway.settings import (
+        GatewayConfig,
+        Limits,
+        ListenAddress,
+        Timeouts,
+        upstream_authorization,
+    )
+    from tests.gateway.fake_upstream import FakeUpstream
+
+    upstream = await FakeUpstream(password=upstream_password).start()
+    warnings: list[str] = []
+    env = {"OPENCODE_SERVER_PASSWORD": password} if password else {}
+    config = GatewayConfig(
+        upstream=upstream_url or upstream.url,
+        authorization=upstream_authorization(env),
+        timeouts=timeouts or Timeouts(connect=2.0, read=10.0),
+        limits=limits or Limits(header_timeout=5.0, client_timeout=5.0, shutdown_timeout=5.0),
+        tls=tls is not None,
+    )
+    guard = Guard(CachedAuthorizer(tokens.path), warn=warnings.append)
+    gateway = Gateway(config, guard, usage)
+    logger, access = collecting_logger()
+    listener = Listener(
+        gateway,
+        ListenAddress("127.0.0.1", 0),
+        limits=config.limits,
+        ssl_context=tls,
+        access_log=logger,
+        warn=warnings.append,
+    )
+    await listener.start()
+    client = aiohttp.ClientSession()
+    try:
+        yield Harness(upstream, listener, gateway, client, tokens, access, warnings)
+    finally:
+        await client.close()
+        await listener.stop()
+        await upstream.stop()
