@@ -19,6 +19,7 @@ import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
@@ -26,7 +27,6 @@ from aiohttp.web import BaseRequest, StreamResponse
 from core.clock import Clock, system_clock
 
 LOGGER_NAME = "opencode_auth_tui.access"
-_KEY = "opencode_auth_tui.outcome"
 _MAX_METHOD = 32
 
 
@@ -38,6 +38,15 @@ class Outcome:
     status: int | None = None
     """Set once a status line has gone out (streams, WebSockets): what to log if
     the client leaves before the handler returns."""
+
+
+_KEY: Any
+try:
+    from aiohttp.web import RequestKey
+
+    _KEY = RequestKey("opencode_auth_tui.outcome", Outcome)
+except ImportError:  # aiohttp < 3.14 keys requests by plain strings
+    _KEY = "opencode_auth_tui.outcome"
 
 
 def note(request: BaseRequest, reason: str, path: str, token_id: str | None = None) -> None:

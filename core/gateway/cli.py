@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -236,7 +235,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def aiohttp_available() -> bool:
-    return importlib.util.find_spec("aiohttp") is not None
+    try:
+        import aiohttp  # noqa: F401 - only whether it imports
+    except ImportError:
+        return False
+    return True
 
 
 def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st.Limits:

@@ -121,6 +121,7 @@ class Listener:
         self._web: web.Server | None = None
         self._server: asyncio.Server | None = None
         self._last_busy_warning = 0.0
+        self._port: int | None = None
 
     async def start(self) -> None:
         await self.service.start()
@@ -150,6 +151,7 @@ class Listener:
         except BaseException:
             await self.service.close()
             raise
+        self._port = int(self._server.sockets[0].getsockname()[1])
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.monotonic()
@@ -181,8 +183,10 @@ class Listener:
 
     @property
     def port(self) -> int:
-        assert self._server is not None and self._server.sockets
-        return int(self._server.sockets[0].getsockname()[1])
+        """The port bound (the real one when 0 was asked for)."""
+        if self._port is None:
+            raise RuntimeError("the listener has not started")
+        return self._port
 
     @property
     def url(self) -> str:
