@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.display import escape_controls
+from core.token_format import PREFIX, make_hint
 
 
 class AuthTuiError(Exception):
@@ -59,7 +60,16 @@ class InvalidExpiry(InputError):
 
 class TokenNotFound(AuthTuiError):
     def __init__(self, ref: str) -> None:
-        super().__init__(f"no token with id or name '{escape_controls(ref)}'")
+        # A secret pasted where an id or name belongs must not be echoed back to
+        # the terminal (and its scrollback, and CI logs): show only its hint.
+        if ref.strip().startswith(PREFIX):
+            message = (
+                f"no token with id or name '{make_hint(ref.strip())}'; "
+                "that looks like a token secret - give the token's id or name"
+            )
+        else:
+            message = f"no token with id or name '{escape_controls(ref)}'"
+        super().__init__(message)
         self.ref = ref
 
 

@@ -128,6 +128,23 @@ def test_get_unknown(store: TokenStore) -> None:
     assert "\\x1b" in str(info.value)
 
 
+def test_a_secret_given_as_a_reference_is_not_echoed(store: TokenStore) -> None:
+    # Regression: `token show <secret>` / `token delete <secret>` (a secret
+    # pasted where an id belongs) printed the whole secret in the error.
+    secret = store.create(name="a").secret.reveal()
+    for call in (
+        lambda: store.get(secret),
+        lambda: store.delete([secret]),
+        lambda: store.rotate(f" {secret} "),
+    ):
+        with pytest.raises(TokenNotFound) as info:
+            call()
+        assert secret not in str(info.value)
+        assert secret[5:27] not in str(info.value)
+        assert secret[-4:] in str(info.value)  # the hint, so the user sees which
+        assert "looks like a token secret" in str(info.value)
+
+
 def test_id_wins_over_a_hand_written_name(store: TokenStore, store_path: Path) -> None:
     a = store.create(name="a").record
     b = store.create(name="b").record
