@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make sure nginx (Debian package) is installed for the forward-auth tests.
+# Idempotent and quiet; never fails the build: when it cannot be installed it
+# says why and exits 0, and the nginx tests skip with a message. The tests start
+# their own nginx on loopback with a temporary config; this script never starts
+# or enables the system service.
+set -u
+say() { echo "install-nginx: $*"; }
+
+if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+    exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    say "nginx missing and no apt-get; the nginx tests will skip"
+    exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    else
+        say "nginx missing and not root (no passwordless sudo); the nginx tests will skip"
+        exit 0
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+log="$(mktemp)"
+# policy-rc.d 101: do not start the system nginx service on install
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && created_policy=1
+fi
+if timeout 600 $SUDO apt-get update -qq >"$log" 2>&1 \
+    && timeout 600 $SUDO apt-get install -y -qq --no-install-recommends nginx >>"$log" 2>&1; then
+    say "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///') installed"
+else
+    say "apt-get install nginx failed (package source unreachable?); the nginx tests will skip"
+    tail -n 5 "$log" | sed 's/^/install-nginx:   /'
+fi
+[ "$created_policy" = 1 ] && $SUDO rm -f "$policy"
+rm -f "$log"
+exit 0
