@@ -132,8 +132,11 @@ def serialize(records: Iterable[TokenRecord]) -> bytes:
 
 def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
     """The file's bytes and stat, or None if it does not exist (nor its folder)."""
+    # O_NONBLOCK: opening a FIFO put where the store should be must not hang
+    # (the fstat below then refuses it); it changes nothing for regular files.
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return None
     except PermissionError:
@@ -322,6 +325,8 @@ class TokenStore:
 
     def delete(self, refs: Sequence[str]) -> tuple[TokenRecord, ...]:
         """Delete every token named by id or name; all or nothing."""
+        if isinstance(refs, str):  # a str is a Sequence[str] too: "ab" is not ["a", "b"]
+            raise TypeError("delete() takes a list of ids or names, not a single string")
 
         def change(records: list[TokenRecord]) -> tuple[TokenRecord, ...]:
             snapshot = Snapshot(self.path, tuple(records), True, None)

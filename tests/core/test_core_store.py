@@ -182,6 +182,16 @@ def test_delete_is_all_or_nothing(store: TokenStore) -> None:
     assert len(store.tokens()) == 2
 
 
+def test_delete_refuses_a_bare_string(store: TokenStore) -> None:
+    # A str is a Sequence[str]: delete("ab") must not mean delete(["a", "b"]).
+    store.create(name="a")
+    store.create(name="b")
+    before = store.path.read_bytes()
+    with pytest.raises(TypeError):
+        store.delete("ab")
+    assert store.path.read_bytes() == before
+
+
 def test_delete_on_a_missing_store_is_not_found(store: TokenStore) -> None:
     with pytest.raises(TokenNotFound):
         store.delete(["x"])

@@ -169,6 +169,28 @@ def test_a_file_in_place_of_the_folder(store: TokenStore) -> None:
     assert store.path.parent.read_text() == "not a folder"
 
 
+def test_a_fifo_in_place_of_the_file_does_not_hang(store: TokenStore) -> None:
+    # Regression: opening a FIFO for reading blocks until a writer appears, so
+    # a FIFO at the store path hung every command (and the gateway) forever.
+    store.path.parent.mkdir(parents=True)
+    os.mkfifo(store.path)
+    code = textwrap.dedent(
+        f"""
+        from pathlib import Path
+        from core.store import TokenStore
+        from core.errors import StoreUnreadable
+        try:
+            TokenStore(Path({str(store.path)!r})).load()
+        except StoreUnreadable as exc:
+            print("UNREADABLE", exc)
+        """
+    )
+    result = run_python(code, timeout=20)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("UNREADABLE"), result.stdout
+    assert "not a regular file" in result.stdout
+
+
 def test_a_huge_file_is_refused_without_reading_it(store: TokenStore) -> None:
     store.path.parent.mkdir(parents=True)
     with open(store.path, "wb") as fh:
