@@ -35,13 +35,17 @@ from core.models import TokenRecord
 from core.permissions import Permission, canonical
 from core.rules import is_public, normalize_path, required_permissions
 from core.store import Fingerprint, read_snapshot
-from core.token_format import DIGEST_PREFIX, FormatProblem, check_format, looks_like_ocat
+from core.token_format import (
+    DIGEST_PREFIX,
+    FormatProblem,
+    check_format,
+    looks_like_ocat,
+    usable_legacy_secret,
+)
 
 _NOTHING: frozenset[Permission] = frozenset()
 _SECOND_NS = 1_000_000_000
 _COARSE_TICK_NS = 2 * _SECOND_NS
-_MAX_LEGACY_LEN = 512
-_TOKEN68 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=")
 
 
 class Reason(StrEnum):
@@ -195,7 +199,7 @@ def authorize(
         bad = check_format(token)
         if bad is not None:
             return _deny(401, _FORMAT_REASON[bad], required, path)
-    elif not index.has_legacy or len(token) > _MAX_LEGACY_LEN or not _TOKEN68.issuperset(token):
+    elif not index.has_legacy or not usable_legacy_secret(token):
         return _deny(401, Reason.MALFORMED, required, path)
 
     hit = index._match(token)

@@ -328,6 +328,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             return EXIT_OK
         migration = store.migrate()
         print(f"Migrated {len(migration.records)} tokens; the old secrets keep working.")
+        if migration.unusable:
+            names = ", ".join(f"'{escape_controls(name)}'" for name in migration.unusable)
+            _warn(
+                f"the old secrets of {names} cannot be sent as bearer tokens "
+                "(unusual characters or length); rotate them to use them again"
+            )
         _warn(
             f"the backup {migration.backup} holds the old secrets in plain text; "
             "delete it once you have checked the migration"

@@ -12,9 +12,18 @@ import unicodedata
 from datetime import datetime, timedelta
 
 # Characters that must never reach a terminal raw: every C0/C1 control and DEL
-# (Unicode category Cc), the line/paragraph separators, and the bidirectional
-# marks, overrides and isolates used in "trojan source" tricks.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# (Unicode category Cc), the line/paragraph separators (Zl, Zp), and every
+# invisible format character (Cf: bidi overrides and isolates used in "trojan
+# source" tricks, zero-width spaces and joiners, BOM, tags), so two names can never
+# look the same while differing, nor reorder what is printed after them.
+# Cf as of Unicode 15.1 (a test checks it covers the running Python's tables).
+_FORMAT_CHARS = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f"
+)
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_FORMAT_CHARS}]")
 
 
 def is_unsafe_char(ch: str) -> bool:

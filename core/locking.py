@@ -58,7 +58,8 @@ class FileLock:
         self._fd: int | None = None
 
     def __enter__(self) -> FileLock:
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        # O_NOFOLLOW: in a shared folder, a planted symlink must not redirect the lock.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(self.path, flags, FILE_MODE)
         deadline = time.monotonic() + self.timeout
         delay = 0.0005

@@ -11,9 +11,10 @@ MAX_NAME_LEN = 64
 def validate_name(raw: str) -> str:
     """The trimmed name, or InvalidName saying exactly what is wrong.
 
-    Control characters (C0, C1, DEL), line separators and bidi overrides are
-    refused so a name can never carry a terminal escape sequence or disguise
-    itself. Uniqueness is checked by the store, which knows the other names.
+    Control characters (C0, C1, DEL), line separators and invisible format
+    characters (bidi overrides, zero-width spaces) are refused, so a name can
+    never carry a terminal escape sequence nor pass for another name.
+    Uniqueness is checked by the store, which knows the other names.
     """
     name = raw.strip()
     if not name:

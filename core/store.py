@@ -51,7 +51,7 @@ from core.locking import FileLock, LockTimeout
 from core.models import STORE_VERSION, StoreDocument, TokenRecord
 from core.names import validate_name
 from core.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
-from core.token_format import Secret, digest, generate, new_id
+from core.token_format import Secret, digest, generate, new_id, usable_legacy_secret
 
 T = TypeVar("T")
 
@@ -123,6 +123,10 @@ class Issued:
 class Migration:
     records: tuple[TokenRecord, ...]
     backup: Path
+    unusable: tuple[str, ...] = ()
+    """Names of migrated tokens whose old secret cannot be sent as a bearer token
+    (not RFC 6750 token68, over 512 characters, or a malformed `ocat_...`):
+    they are kept, but must be rotated to be used again."""
 
 
 def serialize(records: Iterable[TokenRecord]) -> bytes:
@@ -426,9 +430,14 @@ class TokenStore:
             records = StoreDocument.model_validate(
                 {"version": STORE_VERSION, "tokens": converted}
             ).tokens
+            unusable = tuple(
+                record.name
+                for record, entry in zip(records, entries, strict=True)
+                if not usable_legacy_secret(entry.token)
+            )
             backup = self._write_backup(data)
             self._write(records)
-            return Migration(records=records, backup=backup)
+            return Migration(records=records, backup=backup, unusable=unusable)
 
     # --- internals ----------------------------------------------------------------
 
@@ -456,7 +465,7 @@ class TokenStore:
             unchanged = len(records) == len(current.records) and all(
                 new is old for new, old in zip(records, current.records, strict=True)
             )
-            if not unchanged or not current.exists:
+            if not unchanged:  # a no-op never creates or rewrites the file
                 self._write(records)
             return result
 

@@ -98,6 +98,23 @@ def looks_like_ocat(token: str) -> bool:
     return token.startswith(PREFIX)
 
 
+LEGACY_MAX_LEN = 512
+_TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def usable_legacy_secret(token: str) -> bool:
+    """Whether a PR #8217 secret can still be presented as a bearer token.
+
+    It must be an RFC 6750 `token68` of at most 512 characters and must not start
+    with `ocat_` (anything that does has to be a well-formed ocat_ token).
+    """
+    return (
+        len(token) <= LEGACY_MAX_LEN
+        and not looks_like_ocat(token)
+        and _TOKEN68.fullmatch(token) is not None
+    )
+
+
 @dataclass(frozen=True, slots=True, repr=False, eq=False, weakref_slot=True)
 class Secret:
     """A token secret that will not print itself.

@@ -364,3 +364,28 @@ def test_lifetime_of_reproduces_a_parseable_lifetime(lifetime: timedelta, spec: 
     assert lifetime_of(T0_S, T0_S + lifetime) == spec
     assert parse_expiry(spec, T0) is not None
     assert lifetime_of(T0_S, None) == "never"
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b", "\u200d", "\ufeff", "\u00ad", "\u2060", "\U000e0041"]
+)
+def test_invisible_format_characters_are_refused(invisible: str) -> None:
+    """Two names must never look the same while differing (SPEC: plain text)."""
+    with pytest.raises(InvalidName, match=f"U\\+{ord(invisible):04X}") as info:
+        validate_name(f"ci{invisible}")
+    assert_safe_message(info.value)
+
+
+def test_every_format_and_control_character_is_unsafe() -> None:
+    """The hand-written character class covers this Python's Unicode tables."""
+    import sys
+    import unicodedata
+
+    missing = [
+        f"U+{code:04X}"
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in ("Cc", "Cf", "Zl", "Zp")
+        and not is_unsafe_char(chr(code))
+    ]
+    assert missing == []
+    assert not any(is_unsafe_char(ch) for ch in "plain ASCII, café, 名前, 👩\U0001f3fd")

@@ -229,3 +229,28 @@ def test_backups_with_the_same_timestamp_do_not_overwrite_each_other(
     assert one != two
     assert one.read_bytes() == first
     assert two.read_bytes() == second
+
+
+def test_migrate_names_tokens_whose_old_secret_cannot_be_sent(
+    store: TokenStore, store_path: Path, clock: FakeClock
+) -> None:
+    odd = {
+        "spaced": "secret with spaces inside",
+        "long": "a" * 513,
+        "fake-ocat": "ocat_not-really-one",
+        "inner-equals": "abc=def",
+    }
+    entries = [LEGACY[0]] + [
+        {"token": token, "permissions": ["read"], "createdAt": MS_2026_01_01, "name": name}
+        for name, token in odd.items()
+    ]
+    store_path.parent.mkdir(parents=True)
+    store_path.write_text(json.dumps(entries))
+    result = store.migrate()
+    assert sorted(result.unusable) == sorted(odd)
+    auth = CachedAuthorizer(store.path, clock=clock)
+    assert auth.decide(f"Bearer {LEGACY[0]['token']}", "GET", "/file").allowed
+    # What migrate warns about is exactly what the authorizer cannot accept.
+    for token in odd.values():
+        if " " not in token:
+            assert not auth.decide(f"Bearer {token}", "GET", "/file").allowed

@@ -436,3 +436,14 @@ def test_a_record_is_immutable() -> None:
     with pytest.raises(Exception, match="frozen"):
         record.name = "y"  # type: ignore[misc]
     assert StoreDocument(version=1, tokens=(record,)).tokens == (record,)
+
+
+def test_no_op_changes_never_create_the_file(tmp_path: Path) -> None:
+    """A gateway flushing last_used_at for a store deleted on purpose must not
+    bring it back; neither must pruning or deleting nothing."""
+    path = tmp_path / "opencode" / "auth-tokens.json"
+    store = TokenStore(path)
+    assert store.prune() == ()
+    assert store.record_usage({"abcd1234": datetime(2026, 1, 1, tzinfo=UTC)}) == 0
+    assert store.delete([]) == ()
+    assert not path.exists()
