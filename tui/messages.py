@@ -14,6 +14,7 @@ from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord
 from core.store import Issued, Migration, Snapshot
 from tui.clipboard import CopyRoute
+from tui.table_model import TableView
 
 
 class SnapshotLoaded(Message):
@@ -30,6 +31,15 @@ class SnapshotFailed(Message):
     def __init__(self, error: StoreError) -> None:
         super().__init__()
         self.error = error
+
+
+class ViewBuilt(Message):
+    """The table's rows for `snapshot` were computed (off the UI thread)."""
+
+    def __init__(self, snapshot: Snapshot, view: TableView) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.view = view
 
 
 class TokenIssued(Message):

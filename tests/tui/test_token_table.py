@@ -47,7 +47,7 @@ async def test_set_rows_matches_datatables_own_add_row() -> None:
         fast.set_columns(widths)
         for spec in COLUMNS:
             stock.add_column(spec.label, key=spec.key, width=widths[spec.key])
-        fast.set_rows([(row.id, row.cells) for row in rows])
+        fast.set_rows(rows)
         for row in rows:
             stock.add_row(*row.cells, key=row.id)
         await pilot.pause()
@@ -65,7 +65,7 @@ async def test_set_rows_matches_datatables_own_add_row() -> None:
         assert fast.cursor_row == 30 and fast.selected_key() == rows[30].id
         assert fast.scroll_y == stock.scroll_y
         # replacing the rows again starts clean
-        fast.set_rows([(row.id, row.cells) for row in rows[:3]])
+        fast.set_rows(rows[:3])
         await pilot.pause()
         assert fast.row_count == 3 and fast.selected_key() == rows[0].id
 
@@ -139,7 +139,7 @@ def test_fit_columns_shrinks_the_name_then_drops_created_then_last_used() -> Non
 
 def test_names_are_escaped_and_never_markup() -> None:
     row = make_row(record(name="a[bold]b\x1b[31mc"), NOW, PLAIN_COLOURS)
-    cell = row.cells[0]
-    assert isinstance(cell, Text)
-    assert cell.plain == "a[bold]b\\x1b[31mc"
-    assert cell.spans == []
+    text = row.cells[0].__rich__()
+    assert isinstance(text, Text)
+    assert text.plain == "a[bold]b\\x1b[31mc"
+    assert text.spans == []

@@ -24,17 +24,19 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from core.errors import AuthTuiError, StoreError
-from core.models import TokenRecord, TokenStatus
+from core.models import TokenRecord
 from core.store import Fingerprint, Issued, Snapshot, TokenStore
 from core.token_format import Secret
 from tui.commands import MainCommands, ProviderSet
 from tui.error_text import one_line
+from tui.heap import settle_heap
 from tui.messages import (
     SnapshotFailed,
     SnapshotLoaded,
     StoreActionFailed,
     TokenIssued,
     TokensDeleted,
+    ViewBuilt,
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.create import CreateTokenScreen
@@ -45,13 +47,12 @@ from tui.table_model import (
     SORT_FOR_COLUMN,
     RowColours,
     SortKey,
+    TableView,
     TokenRow,
+    build_view,
     display_name,
     filter_rows,
     fit_columns,
-    make_rows,
-    natural_widths,
-    sort_rows,
 )
 from tui.widgets.token_table import TokenTable
 
@@ -86,11 +87,10 @@ class MainScreen(Screen[None]):
         self.snapshot = snapshot
         self.sort = SortKey.NAME
         self.query_text = ""
-        self._rows: list[TokenRow] = []  # every token, in the current sort order
+        self.view: TableView | None = None  # the rows for `snapshot`, sorted
         self._shown: Sequence[TokenRow] = []  # the rows the filter lets through
-        self._by_id: dict[str, TokenRow] = {}
-        self._natural: dict[str, int] = {}
-        self._rendered_at: datetime | None = None
+        self._building = False  # a thread is building a new view
+        self._build_again = False  # ... and another was asked for meanwhile
         self._seen: Fingerprint | None = snapshot.fingerprint
         self._reloading = False
         self._reload_again = False
@@ -126,14 +126,18 @@ class MainScreen(Screen[None]):
         self.sub_title = self.auth_app.store_path_text
         self.query_one("#filter-bar").display = False
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rebuild())
-        self._rebuild()
+        # The first view is built here, not in a thread: there is nothing to show before it.
+        self._apply_view(
+            build_view(self.snapshot.records, self.store.now(), self._colours(), self.sort)
+        )
         self._warn_about(self.snapshot)
         self.query_one(TokenTable).focus()
         if self.auth_app.poll_interval is not None:
             self.set_interval(self.auth_app.poll_interval, self.poll_store, name="poll store")
 
     def on_resize(self) -> None:
-        self._show_rows(keep=self.selected_id)
+        if self.view is not None and self.table.set_columns(self._fit()):
+            self._show_rows(keep=self.selected_id)
 
     def on_screen_resume(self) -> None:
         if self._failure is not None:
@@ -152,7 +156,7 @@ class MainScreen(Screen[None]):
     @property
     def selected(self) -> TokenRecord | None:
         token_id = self.selected_id
-        row = self._by_id.get(token_id) if token_id else None
+        row = self.view.by_id.get(token_id) if token_id and self.view else None
         return row.record if row else None
 
     def _colours(self) -> RowColours:
@@ -163,27 +167,45 @@ class MainScreen(Screen[None]):
         )
 
     def _rebuild(self) -> None:
-        """Recompute every row from the snapshot (new file version, theme or minute)."""
-        keep = self.selected_id if self.is_mounted and self._shown else None
+        """Recompute the rows from the snapshot (new file version, theme or minute)."""
+        if self._building:
+            self._build_again = True
+            return
+        self._building = True
+        self._build_again = False
+        self._build_view(self.snapshot, self.store.now(), self._colours(), self.sort)
+
+    @work(thread=True, exclusive=True, group="build-view")
+    def _build_view(
+        self, snapshot: Snapshot, now: datetime, colours: RowColours, sort: SortKey
+    ) -> None:
+        self.post_message(ViewBuilt(snapshot, build_view(snapshot.records, now, colours, sort)))
+
+    @on(ViewBuilt)
+    def _view_built(self, message: ViewBuilt) -> None:
+        self._building = False
+        if message.snapshot is not self.snapshot or self._build_again:
+            self._rebuild()  # the file, the theme or the minute changed meanwhile
+            return
+        self._apply_view(message.view)
+
+    def _apply_view(self, view: TableView) -> None:
+        keep = self.selected_id if self.view is not None else None
         if self._select_next is not None:
             keep, self._select_next = self._select_next, None
-        now = self.store.now()
-        self._rendered_at = now
-        rows = make_rows(self.snapshot.records, now, self._colours())
-        self._natural = natural_widths(rows)
-        self._rows = sort_rows(rows, self.sort)
-        self._by_id = {row.id: row for row in rows}
+        self.view = view.resorted(self.sort)
+        self.table.forget_rows()
         self._show_rows(keep=keep)
+        settle_heap(len(view.rows))
 
     def _show_rows(self, *, keep: str | None) -> None:
         """Put the filtered rows in the table, the cursor on `keep` if it is still there."""
         table = self.table
         previous_row = table.cursor_row
-        width = self.app.size.width
-        self._shown = filter_rows(self._rows, self.query_text)
-        if table.set_columns(fit_columns(self._natural, width - 1)):
-            pass  # the rows are set below either way
-        table.set_rows([(row.id, row.cells) for row in self._shown])
+        rows = self.view.rows if self.view else []
+        self._shown = filter_rows(rows, self.query_text)
+        table.set_columns(self._fit())
+        table.set_rows(self._shown)
         table.select_key(keep, fallback_row=previous_row)
         has_rows = bool(self._shown)
         table.display = has_rows
@@ -194,8 +216,12 @@ class MainScreen(Screen[None]):
         self._update_status()
         self.refresh_bindings()
 
+    def _fit(self) -> dict[str, int]:
+        """Column widths for the terminal's width (less one column for the scrollbar)."""
+        return fit_columns(self.view.natural if self.view else {}, self.app.size.width - 1)
+
     def _empty_message(self) -> Content:
-        if not self._rows:
+        if not self.view or not self.view.rows:
             return Content.from_markup(
                 "No tokens in this store yet.\n\n[b]press n to create a token[/b]"
             )
@@ -205,9 +231,9 @@ class MainScreen(Screen[None]):
         )
 
     def _update_status(self) -> None:
-        total = len(self._rows)
-        expiring = sum(1 for row in self._rows if row.status is TokenStatus.EXPIRING)
-        expired = sum(1 for row in self._rows if row.status is TokenStatus.EXPIRED)
+        view = self.view
+        total = len(view.rows) if view else 0
+        expiring, expired = (view.expiring, view.expired) if view else (0, 0)
         noun = "token" if total == 1 else "tokens"
         if self.query_text.strip():
             status = Content.from_markup(
@@ -245,9 +271,7 @@ class MainScreen(Screen[None]):
             current = _UNREADABLE
         if current != self._seen:
             self.reload(seen=current)
-        elif self._rendered_at is not None and _minute(self.store.now()) != _minute(
-            self._rendered_at
-        ):
+        elif self.view is not None and _minute(self.store.now()) != _minute(self.view.now):
             self._rebuild()  # relative times ("in 3 hours") and statuses move on
 
     def reload(self, *, seen: Fingerprint | None = None) -> None:
@@ -272,11 +296,10 @@ class MainScreen(Screen[None]):
         self._finish_reload()
         self._failure = None
         self._seen = message.snapshot.fingerprint
-        if message.snapshot.records != self.snapshot.records or self._rendered_at is None:
-            self.snapshot = message.snapshot
+        changed = message.snapshot.records != self.snapshot.records
+        self.snapshot = message.snapshot
+        if changed:
             self._rebuild()
-        else:
-            self.snapshot = message.snapshot
         self._warn_about(message.snapshot)
 
     @on(SnapshotFailed)
@@ -459,7 +482,8 @@ class MainScreen(Screen[None]):
     def set_sort(self, sort: SortKey) -> None:
         keep = self.selected_id
         self.sort = sort
-        self._rows = sort_rows(self._rows, sort)
+        if self.view is not None:
+            self.view = self.view.resorted(sort)
         self._show_rows(keep=keep)
 
     def action_help(self) -> None:

@@ -17,18 +17,35 @@ an upgrade that changes those internals fails a test instead of the screen.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import ClassVar, NamedTuple, Protocol
 
-from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
-from textual.widgets._data_table import Row, RowKey
+from textual.widgets._data_table import ColumnKey, Row, RowKey
 
-from tui.table_model import CELL_PADDING, COLUMNS
+from tui.table_model import CELL_PADDING, COLUMNS, Cell
 
 
-class TokenTable(DataTable[Text]):
+class TableRow(Protocol):
+    """What `set_rows` needs of a row (`table_model.TokenRow` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def cells(self) -> Sequence[Cell]: ...
+
+
+class _CachedRow(NamedTuple):
+    cells: Sequence[Cell]
+    key: RowKey
+    row: Row
+    by_column: dict[ColumnKey, Cell]
+    offset: tuple[RowKey, int]
+
+
+class TokenTable(DataTable[Cell]):
     """One row per token, keyed by the token id; row cursor; fixed-width columns."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -44,6 +61,8 @@ class TokenTable(DataTable[Text]):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
+        # Set before DataTable's __init__, whose watchers already read ordered_rows.
+        self._fast_layout: tuple[int, list[Row], list[tuple[RowKey, int]]] = (-1, [], [])
         super().__init__(
             id=id,
             cursor_type="row",
@@ -51,6 +70,9 @@ class TokenTable(DataTable[Text]):
             show_row_labels=False,
         )
         self._widths: dict[str, int] = {}
+        # Per token: its RowKey, Row and cells by column key, reused across set_rows
+        # calls (filtering re-lists the same rows over and over).
+        self._row_cache: dict[str, _CachedRow] = {}
 
     @property
     def column_widths(self) -> Mapping[str, int]:
@@ -65,37 +87,72 @@ class TokenTable(DataTable[Text]):
         if wanted == self._widths:
             return False
         self.clear(columns=True)
+        self._row_cache.clear()
         for spec in COLUMNS:
             if spec.key in wanted:
                 self.add_column(spec.label, key=spec.key, width=wanted[spec.key])
         self._widths = wanted
         return True
 
-    def set_rows(self, rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
-        """Replace every row: `(row key, cells in COLUMNS order)` for each.
+    def set_rows(self, rows: Sequence[TableRow]) -> None:
+        """Replace every row, in order; each row's `id` is its key.
 
         Cells for columns not currently shown are skipped. The cursor goes back to
         the first row; callers move it where it belongs (see `select_key`).
         """
+        # clear() empties the row-offset list; hand it an empty one rather than
+        # have DataTable build the old list just to clear it.
+        self._fast_layout = (self._update_count, [], [])
         self.clear()
         shown = [i for i, spec in enumerate(COLUMNS) if spec.key in self._widths]
-        ordered = self.ordered_columns
-        keys = [column.key for column in ordered]
-        data = self._data
-        meta = self.rows
+        keys = [column.key for column in self.ordered_columns]
+        cache = self._row_cache
+        data: dict[RowKey, dict[ColumnKey, Cell]] = {}
+        meta: dict[RowKey, Row] = {}
         locations: dict[RowKey, int] = {}
-        for index, (key, cells) in enumerate(rows):
-            row_key = RowKey(key)
-            data[row_key] = {k: cells[i] for k, i in zip(keys, shown, strict=True)}
-            meta[row_key] = Row(row_key, 1)
-            locations[row_key] = index
+        ordered: list[Row] = []
+        offsets: list[tuple[RowKey, int]] = []
+        for index, source in enumerate(rows):
+            cells = source.cells
+            entry = cache.get(source.id)
+            if entry is None or entry.cells is not cells:
+                row_key = RowKey(source.id)
+                by_column = {k: cells[i] for k, i in zip(keys, shown, strict=True)}
+                entry = _CachedRow(cells, row_key, Row(row_key, 1), by_column, (row_key, 0))
+                cache[source.id] = entry
+            data[entry.key] = entry.by_column
+            meta[entry.key] = entry.row
+            locations[entry.key] = index
+            ordered.append(entry.row)
+            offsets.append(entry.offset)
+        self._data = data
+        self.rows = meta
         self._row_locations = TwoWayDict(locations)
         # Nothing in _new_rows: the column widths are fixed, so the idle pass only
-        # recomputes the virtual size.
+        # recomputes the virtual size (from the offsets computed here).
         self._require_update_dimensions = True
         self._update_count += 1
+        self._fast_layout = (self._update_count, ordered, offsets)
         self.check_idle()
         self.refresh()
+
+    # DataTable rebuilds these two lists from scratch after every change, walking
+    # every row; set_rows already has them. Any other change (a resize, say) bumps
+    # _update_count and DataTable's own computation takes over again.
+
+    @property
+    def ordered_rows(self) -> list[Row]:
+        count, ordered, _ = self._fast_layout
+        return ordered if count == self._update_count else super().ordered_rows
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        count, _, offsets = self._fast_layout
+        return offsets if count == self._update_count else super()._y_offsets
+
+    def forget_rows(self) -> None:
+        """Drop the per-token cache (call when the tokens themselves change)."""
+        self._row_cache.clear()
 
     def selected_key(self) -> str | None:
         """The key (token id) of the row under the cursor, or None if there are no rows."""
