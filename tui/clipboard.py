@@ -63,10 +63,13 @@ def holds(current: str | None, digest: bytes) -> bool:
     return hmac.compare_digest(fingerprint(current), digest)
 
 
+NO_CLIPBOARD = "no clipboard tool (xclip, xsel, wl-copy) or no display"
+
+
 def describe_failure(error: BaseException) -> str:
     """A one-line reason pyperclip gave up (its messages run to several lines)."""
     text = str(error).strip().splitlines()
     first = text[0] if text else type(error).__name__
     if "could not find a copy/paste mechanism" in first:
-        return "no clipboard tool (xclip, xsel, wl-copy) or no display"
+        return NO_CLIPBOARD
     return first[:120]

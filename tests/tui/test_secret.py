@@ -68,8 +68,8 @@ async def test_copy_falls_back_to_osc52_without_a_system_clipboard(sandbox: Sand
         assert app.clipboard == secret  # what Textual sent with OSC 52
         assert screen.copied is CopyRoute.OSC52
         [(title, message, severity)] = notes(pilot)
-        assert title == "Copied through the terminal"
-        assert "OSC 52" in message and "Pyperclip could not find" not in message
+        assert title == "Copied through the terminal (OSC 52)"
+        assert "no system clipboard here" in message and "Pyperclip" not in message
         assert severity == "warning"
 
 

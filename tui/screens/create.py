@@ -42,6 +42,15 @@ EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
 PERMISSION_HELP = "read: GET · write: POST, PUT… · execute: sessions, shell"
 
 
+class PermissionBox(Checkbox):
+    """A checkbox whose state shows without colour too (NO_COLOR, monochrome):
+    Textual draws an X for both states and tells them apart by colour only."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
+        return "X" if self.value else " "
+
+
 @dataclass(frozen=True, slots=True)
 class CreateRequest:
     name: str | None  # None: the store picks `token-N`
@@ -92,7 +101,7 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
                 yield Static("Permissions", classes="field-label")
                 with Horizontal(id="permissions"):
                     for permission in Permission:
-                        yield Checkbox(
+                        yield PermissionBox(
                             permission.value, True, id=f"perm-{permission.value}", compact=True
                         )
             yield Static(id="permissions-feedback", classes="feedback")

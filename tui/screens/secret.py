@@ -22,7 +22,7 @@ from textual.widgets import Button, Static
 
 from core.models import TokenRecord
 from core.token_format import Secret
-from tui.clipboard import CopyRoute, describe_failure, fingerprint
+from tui.clipboard import NO_CLIPBOARD, CopyRoute, describe_failure, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
 from tui.table_model import display_name, expires_text, long_permissions
@@ -117,11 +117,12 @@ class SecretScreen(ModalScreen[None]):
             self.auth_app.say(f"Token copied to the clipboard.{later}", title="Copied")
         else:
             button.label = "Sent ✓"
+            why = "There is no system clipboard here"
+            if message.system_error and message.system_error != NO_CLIPBOARD:
+                why = f"The system clipboard failed ({message.system_error})"
             self.auth_app.say(
-                f"No system clipboard here ({message.system_error}), so the token went "
-                f"to your terminal's clipboard (OSC 52). If pasting gives nothing, select "
-                f"the token with the mouse instead.{later}",
-                title="Copied through the terminal",
+                f"{why}. If pasting gives nothing, select the token with the mouse.{later}",
+                title="Copied through the terminal (OSC 52)",
                 severity="warning",
                 timeout=10,
             )
