@@ -207,3 +207,14 @@ async def gateway_harness(
         await client.close()
         await listener.stop()
         await upstream.stop()
+
+
+# The real-server fixtures (session-scoped; they skip when the binary is missing).
+from tests.gateway.real_servers import (  # noqa: E402
+    nginx_front,
+    opencode,
+    opencode_gateway,
+    real_tokens,
+)
+
+__all__ = ["nginx_front", "opencode", "opencode_gateway", "real_tokens"]

@@ -98,6 +98,8 @@ class FakeUpstream:
         self.seen.append(Seen(request.method, request.raw_path, headers, len(body)))
         if path == "/global/health":
             return web.json_response({"healthy": True, "version": "fake"})
+        if request.method != "GET" and path in ("/download", "/sse", "/event", "/global/event"):
+            return web.Response(status=200, content_type="text/event-stream")
         if path == "/download":
             return await self._download(request)
         if path in ("/sse", "/event", "/global/event"):

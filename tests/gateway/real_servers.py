@@ -1,0 +1,316 @@
+"""A real `opencode serve` and a real nginx, started on loopback for the tests.
+
+opencode comes from .ci/install-opencode.sh (.ci/work/node) or PATH; nginx from
+the Debian package (.ci/install-nginx.sh). Each runs with everything in a
+temporary folder - HOME, XDG folders, nginx's prefix - so nothing real is
+touched, and is stopped at the end of the session. When a binary is missing,
+the tests that need it skip and say how to install it.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.gateway import processes
+from tests.gateway.conftest import Tokens, make_tokens
+
+ROOT = processes.ROOT
+OPENCODE_LOCAL = ROOT / ".ci" / "work" / "node" / "node_modules" / ".bin" / "opencode"
+
+
+def find_opencode() -> str | None:
+    if os.environ.get("OAT_TESTS_NO_OPENCODE"):  # to exercise the skip/fallback paths
+        return None
+    if OPENCODE_LOCAL.exists() and os.access(OPENCODE_LOCAL, os.X_OK):
+        return str(OPENCODE_LOCAL)
+    return shutil.which("opencode")
+
+
+def find_nginx() -> str | None:
+    if os.environ.get("OAT_TESTS_NO_NGINX"):
+        return None
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+    )
+
+
+def basic(password: str, user: str = "opencode") -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def request(
+    url: str,
+    method: str = "GET",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request on a fresh connection (the path is sent exactly as given)."""
+    host_port = url.split("://", 1)[1].split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        all_headers = dict(headers or {})
+        if body is not None:
+            all_headers.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=all_headers)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def wait_until_healthy(url: str, authorization: str | None, deadline: float) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            status, _, _ = request(url, path="/global/health", headers=headers, timeout=1.0)
+            if status == 200:
+                return
+            last = status
+        except OSError as exc:  # refused while starting, or the first connection hangs
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become healthy: {last}")
+
+
+@dataclass
+class Opencode:
+    url: str
+    password: str
+    home: Path
+    proc: subprocess.Popen[str]
+
+    @property
+    def authorization(self) -> str:
+        return basic(self.password)
+
+
+@pytest.fixture(scope="session")
+def opencode() -> Iterator[Opencode]:
+    binary = find_opencode()
+    if binary is None:
+        pytest.skip(
+            "opencode is not installed: run .ci/install-opencode.sh "
+            "(npm package opencode-ai) or put `opencode` on PATH"
+        )
+    home = Path(tempfile.mkdtemp(prefix="oat-opencode-"))
+    project = home / "project"
+    project.mkdir()
+    (project / "README.md").write_text("hello from the gateway tests\n")
+    password = secrets.token_urlsafe(16)
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith(("OPENCODE_", "XDG_"))
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        XDG_STATE_HOME=str(home / ".local/state"),
+        OPENCODE_SERVER_PASSWORD=password,
+        OPENCODE_DISABLE_AUTOUPDATE="1",
+        SHELL="/bin/sh",
+    )
+    log = (home / "opencode.log").open("w")
+    proc = subprocess.Popen(
+        [binary, "serve", "--hostname", "127.0.0.1", "--port", "0", "--pure"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if "listening on" in line:
+                url = line.strip().rsplit(" ", 1)[-1]
+                break
+        if url is None:
+            raise RuntimeError(
+                "opencode serve did not start:\n" + (home / "opencode.log").read_text()[-2000:]
+            )
+        wait_until_healthy(url, basic(password), time.monotonic() + 30)
+        yield Opencode(url, password, home, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_tokens(tmp_path_factory: pytest.TempPathFactory) -> Tokens:
+    return make_tokens(tmp_path_factory.mktemp("real-store") / "auth-tokens.json")
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    child: processes.Child
+
+
+@pytest.fixture(scope="session")
+def opencode_gateway(opencode: Opencode, real_tokens: Tokens) -> Iterator[RunningGateway]:
+    """`opencode-auth-tui gateway` (the real command) in front of the real opencode."""
+    child = processes.gateway(real_tokens.path, opencode.url, password=opencode.password)
+    try:
+        url = child.listening_url()
+        yield RunningGateway(url, child)
+    finally:
+        child.stop()
+
+
+# --- nginx + forward-auth ---------------------------------------------------------
+
+NGINX_CONF = """\
+daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+{site}
+}}
+"""
+
+# The example from the README, with the addresses filled in.
+NGINX_SITE = """\
+    map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+
+    upstream opencode {{ server {upstream}; keepalive 16; }}
+
+    server {{
+        listen 127.0.0.1:{port};
+
+        location = /_opencode_auth {{
+            internal;
+            proxy_pass http://{forward_auth};
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-URI $request_uri;
+            # never let a client's own X-Forwarded-* reach forward-auth
+            proxy_set_header X-Forwarded-Method "";
+            proxy_set_header X-Forwarded-Uri "";
+        }}
+
+        location / {{
+            auth_request /_opencode_auth;
+            auth_request_set $token_id $upstream_http_x_auth_token_id;
+            add_header X-Auth-Token-Id $token_id always;
+
+            proxy_pass http://opencode;
+            proxy_http_version 1.1;
+            proxy_set_header Authorization "{authorization}";
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 1h;
+        }}
+    }}
+"""
+
+
+@dataclass
+class Nginx:
+    url: str
+    upstream_kind: str  # "opencode" or "fake"
+
+
+@pytest.fixture(scope="session")
+def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator[Nginx]:
+    binary = find_nginx()
+    if binary is None:
+        pytest.skip("nginx is not installed: run .ci/install-nginx.sh (Debian package nginx)")
+    if find_opencode() is not None:
+        oc: Opencode = request.getfixturevalue("opencode")
+        upstream_url, password, kind, fake = oc.url, oc.password, "opencode", None
+    else:
+        fake, upstream_url = processes.fake_upstream("fake-pw")
+        password, kind = "fake-pw", "fake"
+    forward_auth = processes.forward_auth(real_tokens.path)
+    tmp = Path(tempfile.mkdtemp(prefix="oat-nginx-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        fa_url = forward_auth.listening_url()
+        port = _free_port()
+        site = NGINX_SITE.format(
+            upstream=upstream_url.split("://", 1)[1],
+            port=port,
+            forward_auth=fa_url.split("://", 1)[1],
+            authorization=basic(password),
+        )
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=tmp, site=site))
+        proc = subprocess.Popen(
+            [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, None, time.monotonic() + 20)
+        except RuntimeError:
+            err = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
+            errlog = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
+            raise RuntimeError(f"nginx did not start: {err}\n{errlog}") from None
+        yield Nginx(url, kind)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        forward_auth.stop()
+        if fake is not None:
+            fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def json_body(raw: bytes) -> object:
+    return json.loads(raw.decode())

@@ -1,0 +1,87 @@
+"""nginx `auth_request` -> `opencode-auth-tui forward-auth` -> opencode (or the fake
+opencode when the real one is not installed): the same allow/deny matrix as the
+gateway. Skipped, with a message, when nginx is not installed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.store import TokenStore
+from tests.gateway.conftest import Tokens, bad_checksum
+from tests.gateway.real_servers import Nginx, request
+
+pytestmark = pytest.mark.nginx
+
+
+def call(
+    front: Nginx, method: str, path: str, token: str | None = None, **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    all_headers = dict(headers)
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    body = b"{}" if method in ("POST", "PUT", "PATCH") else None
+    return request(front.url, method, path, all_headers, body)
+
+
+MATRIX = [
+    ("GET", "/global/health", None, 200),
+    ("GET", "/path", "r", 200),
+    ("GET", "/config", "r", 200),
+    ("GET", "/session", "r", 403),
+    ("POST", "/session", "r", 403),
+    ("GET", "/session", "rx", 200),
+    ("POST", "/session", "rx", 403),
+    ("POST", "/session", "wx", 200),
+    ("GET", "/session?limit=1", "rwx", 200),
+    ("GET", "/global/../session", "r", 403),
+    ("GET", "/%73ession", "r", 403),
+    ("GET", "/config", None, 401),
+    ("GET", "/config", "expired", 401),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "token", "status"), MATRIX)
+def test_matrix_through_nginx(
+    nginx_front: Nginx, real_tokens: Tokens, method: str, path: str, token: str | None, status: int
+) -> None:
+    secret = real_tokens.secrets[token] if token else None
+    got, headers, body = call(nginx_front, method, path, secret)
+    assert got == status, (nginx_front.upstream_kind, body[:200])
+    if status == 200 and token:
+        assert headers["x-auth-token-id"] == real_tokens.ids[token]
+    if status == 401:
+        assert headers["www-authenticate"].startswith('Bearer realm="opencode"')
+    if method == "POST" and status == 200 and nginx_front.upstream_kind == "opencode":
+        assert json.loads(body)["id"].startswith("ses")
+
+
+def test_bad_checksum_and_deleted_tokens(nginx_front: Nginx, real_tokens: Tokens) -> None:
+    status, headers, _ = call(nginx_front, "GET", "/config", bad_checksum(real_tokens.secrets["r"]))
+    assert status == 401
+    assert 'error="invalid_token"' in headers["www-authenticate"]
+    store = TokenStore(real_tokens.path)
+    issued = store.create(name="nginx-short", permissions="read", expires="1d")
+    assert call(nginx_front, "GET", "/config", issued.secret.reveal())[0] == 200
+    store.delete([issued.record.id])
+    assert call(nginx_front, "GET", "/config", issued.secret.reveal())[0] == 401
+
+
+def test_a_client_cannot_smuggle_its_own_original_request_headers(
+    nginx_front: Nginx, real_tokens: Tokens
+) -> None:
+    # A read token pretending its POST /session is a GET /config.
+    status, _, _ = call(
+        nginx_front,
+        "POST",
+        "/session",
+        real_tokens.secrets["r"],
+        **{
+            "X-Forwarded-Method": "GET",
+            "X-Forwarded-Uri": "/config",
+            "X-Original-Method": "GET",
+            "X-Original-URI": "/config",
+        },
+    )
+    assert status == 403
