@@ -62,8 +62,8 @@ class Clock:
             original_show(screen, keep=keep)
             clock.updates.append(time.perf_counter() - start)
 
-        TokenTable.render_lines = render_lines  # type: ignore[method-assign]
-        MainScreen._show_rows = show_rows  # type: ignore[method-assign]
+        TokenTable.render_lines = render_lines  # type: ignore[method-assign,assignment]
+        MainScreen._show_rows = show_rows  # type: ignore[method-assign,assignment]
 
 
 def type_key(app: AuthApp, key: str) -> None:

@@ -160,6 +160,7 @@ class Sandbox:
 
 def many_records(count: int, *, seed: int = SEED) -> list[TokenRecord]:
     """`count` valid records (for the benchmark), built without the store's lock."""
+    from core.permissions import Permission
     from core.token_format import digest, generate, new_id
 
     rng = random.Random(seed)
@@ -172,7 +173,7 @@ def many_records(count: int, *, seed: int = SEED) -> list[TokenRecord]:
             TokenRecord(
                 id=new_id(rng.randbytes),
                 name=f"service-{n:05d}",
-                permissions=("read", "write") if n % 3 else ("read",),  # type: ignore[arg-type]
+                permissions=(Permission.READ, Permission.WRITE) if n % 3 else (Permission.READ,),
                 created_at=created,
                 expires_at=expires,
                 last_used_at=None if n % 2 else NOW - timedelta(minutes=n),

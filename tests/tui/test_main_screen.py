@@ -235,11 +235,13 @@ async def test_quit_keys(populated: Sandbox, key: str) -> None:
 
 
 async def test_every_binding_has_an_id() -> None:
+    from textual.dom import DOMNode
+
     from tui.app import AuthApp
     from tui.screens import confirm, create, details, help, main, secret, store_error
     from tui.widgets.token_table import TokenTable
 
-    classes = [
+    classes: list[type[DOMNode]] = [
         AuthApp,
         main.MainScreen,
         TokenTable,

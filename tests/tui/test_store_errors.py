@@ -128,3 +128,14 @@ async def test_legacy_file_quit_writes_nothing(sandbox: Sandbox) -> None:
         await pilot.pause()
     assert app.return_code == EXIT_STORE_ERROR
     assert sandbox.path.read_bytes() == original
+
+
+async def test_error_screens_have_their_actions_in_the_palette(sandbox: Sandbox) -> None:
+    from tui.commands import StoreErrorCommands
+
+    sandbox.legacy()
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in StoreErrorCommands(app.screen).commands()]
+        assert titles == ["store: Migrate", "store: Retry", "app: Quit"]

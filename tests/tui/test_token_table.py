@@ -15,6 +15,7 @@ from tui.table_model import (
     COLUMN_KEYS,
     COLUMNS,
     PLAIN_COLOURS,
+    Cell,
     SortKey,
     expires_text,
     filter_rows,
@@ -43,7 +44,7 @@ async def test_set_rows_matches_datatables_own_add_row() -> None:
     app = TwoTables()
     async with app.run_test(size=(200, 50)) as pilot:
         fast = app.query_one("#fast", TokenTable)
-        stock: DataTable[Text] = app.query_one("#stock", DataTable)
+        stock: DataTable[Cell] = app.query_one("#stock", DataTable)
         fast.set_columns(widths)
         for spec in COLUMNS:
             stock.add_column(spec.label, key=spec.key, width=widths[spec.key])
