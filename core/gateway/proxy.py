@@ -58,6 +58,9 @@ from core.gateway.usage import UsageRecorder
 from core.gateway.websocket import CREDENTIALS_MESSAGE, OpenSockets, bridge
 
 SSE = "text/event-stream"
+# Below aiohttp's own write-buffer limit (64 KiB) a write returns without waiting
+# for the client, so it needs no timer.
+_NO_WAIT_WRITE = 32 * 1024
 
 
 def _seconds(value: float) -> float | None:
@@ -295,13 +298,30 @@ class Gateway:
         read_timeout = None if stream else self._read
         if stream:
             self._streams.add(upstream)
+        body = upstream.content
         try:
+            try:
+                pending = body.read_nowait()
+            except ClientError:
+                pending = b""  # the loop below meets the same error and reports it
+            if (
+                body.at_eof()
+                and response.content_length is None
+                and request.method != hdrs.METH_HEAD
+            ):
+                # The whole (chunked) body is already here: answer with a
+                # Content-Length in one write instead of chunk framing.
+                response.content_length = len(pending)
             await response.prepare(request)
             note_status(request, response.status)
             while True:
+                # Timers cost more than the rest of a small response: take what is
+                # already buffered without one, and time only real waits.
                 try:
-                    async with asyncio.timeout(read_timeout):
-                        chunk = await upstream.content.readany()
+                    chunk, pending = (pending, b"") if pending else (body.read_nowait(), b"")
+                    if not chunk and not body.at_eof():
+                        async with asyncio.timeout(read_timeout):
+                            chunk = await body.readany()
                 except TimeoutError:
                     raise _Abort("upstream_timeout") from None
                 except ClientError:
@@ -310,11 +330,18 @@ class Gateway:
                     raise _Abort("upstream_aborted") from None
                 if not chunk:
                     break
-                try:
-                    async with asyncio.timeout(self._client_timeout):
-                        await response.write(chunk)
-                except TimeoutError:
-                    raise _Abort("client_timeout") from None
+                transport = request.transport
+                if (
+                    transport is not None
+                    and transport.get_write_buffer_size() + len(chunk) < _NO_WAIT_WRITE
+                ):
+                    await response.write(chunk)  # fits in the buffers: cannot block
+                else:
+                    try:
+                        async with asyncio.timeout(self._client_timeout):
+                            await response.write(chunk)
+                    except TimeoutError:
+                        raise _Abort("client_timeout") from None
             await response.write_eof()
         except _Abort as abort:
             note(request, abort.reason, path, token_id)

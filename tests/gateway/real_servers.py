@@ -101,14 +101,9 @@ class Opencode:
         return basic(self.password)
 
 
-@pytest.fixture(scope="session")
-def opencode() -> Iterator[Opencode]:
-    binary = find_opencode()
-    if binary is None:
-        pytest.skip(
-            "opencode is not installed: run .ci/install-opencode.sh "
-            "(npm package opencode-ai) or put `opencode` on PATH"
-        )
+def start_opencode(binary: str) -> Opencode:
+    """`opencode serve` on a free loopback port, with a fresh HOME and XDG folders
+    and a random password; `stop_opencode` removes it all again."""
     home = Path(tempfile.mkdtemp(prefix="oat-opencode-"))
     project = home / "project"
     project.mkdir()
@@ -137,8 +132,9 @@ def opencode() -> Iterator[Opencode]:
         stderr=log,
         text=True,
     )
+    log.close()
+    server = Opencode("", password, home, proc)
     try:
-        url = None
         deadline = time.monotonic() + 60
         assert proc.stdout is not None
         while time.monotonic() < deadline:
@@ -146,23 +142,42 @@ def opencode() -> Iterator[Opencode]:
             if not line:
                 break
             if "listening on" in line:
-                url = line.strip().rsplit(" ", 1)[-1]
+                server.url = line.strip().rsplit(" ", 1)[-1]
                 break
-        if url is None:
+        if not server.url:
             raise RuntimeError(
                 "opencode serve did not start:\n" + (home / "opencode.log").read_text()[-2000:]
             )
-        wait_until_healthy(url, basic(password), time.monotonic() + 30)
-        yield Opencode(url, password, home, proc)
+        wait_until_healthy(server.url, basic(password), time.monotonic() + 30)
+    except BaseException:
+        stop_opencode(server)
+        raise
+    return server
+
+
+def stop_opencode(server: Opencode) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        server.proc.wait()
+    shutil.rmtree(server.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def opencode() -> Iterator[Opencode]:
+    binary = find_opencode()
+    if binary is None:
+        pytest.skip(
+            "opencode is not installed: run .ci/install-opencode.sh "
+            "(npm package opencode-ai) or put `opencode` on PATH"
+        )
+    server = start_opencode(binary)
+    try:
+        yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(home, ignore_errors=True)
+        stop_opencode(server)
 
 
 @pytest.fixture(scope="session")
@@ -252,56 +267,76 @@ class Nginx:
     upstream_kind: str  # "opencode" or "fake"
 
 
+@dataclass
+class NginxProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+    prefix: Path
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def start_nginx(
+    binary: str, upstream_url: str, forward_auth_url: str, password: str
+) -> NginxProcess:
+    """nginx on a free loopback port with the README's auth_request config."""
+    tmp = Path(tempfile.mkdtemp(prefix="oat-nginx-"))
+    port = _free_port()
+    site = NGINX_SITE.format(
+        upstream=upstream_url.split("://", 1)[1],
+        port=port,
+        forward_auth=forward_auth_url.split("://", 1)[1],
+        authorization=basic(password),
+    )
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, site=site))
+    proc = subprocess.Popen(
+        [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    running = NginxProcess(f"http://127.0.0.1:{port}", proc, tmp)
+    try:
+        wait_until_healthy(running.url, None, time.monotonic() + 20)
+    except RuntimeError:
+        err = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
+        errlog = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
+        running.stop()
+        raise RuntimeError(f"nginx did not start: {err}\n{errlog}") from None
+    return running
+
+
 @pytest.fixture(scope="session")
 def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator[Nginx]:
     binary = find_nginx()
     if binary is None:
         pytest.skip("nginx is not installed: run .ci/install-nginx.sh (Debian package nginx)")
+    fake: processes.Child | None = None
     if find_opencode() is not None:
         oc: Opencode = request.getfixturevalue("opencode")
-        upstream_url, password, kind, fake = oc.url, oc.password, "opencode", None
+        upstream_url, password, kind = oc.url, oc.password, "opencode"
     else:
         fake, upstream_url = processes.fake_upstream("fake-pw")
         password, kind = "fake-pw", "fake"
     forward_auth = processes.forward_auth(real_tokens.path)
-    tmp = Path(tempfile.mkdtemp(prefix="oat-nginx-"))
-    proc: subprocess.Popen[bytes] | None = None
+    running: NginxProcess | None = None
     try:
-        fa_url = forward_auth.listening_url()
-        port = _free_port()
-        site = NGINX_SITE.format(
-            upstream=upstream_url.split("://", 1)[1],
-            port=port,
-            forward_auth=fa_url.split("://", 1)[1],
-            authorization=basic(password),
-        )
-        conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, site=site))
-        proc = subprocess.Popen(
-            [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, None, time.monotonic() + 20)
-        except RuntimeError:
-            err = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
-            errlog = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
-            raise RuntimeError(f"nginx did not start: {err}\n{errlog}") from None
-        yield Nginx(url, kind)
+        running = start_nginx(binary, upstream_url, forward_auth.listening_url(), password)
+        yield Nginx(running.url, kind)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if running is not None:
+            running.stop()
         forward_auth.stop()
         if fake is not None:
             fake.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _free_port() -> int:
