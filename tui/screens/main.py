@@ -23,6 +23,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
+from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord
 from core.store import Fingerprint, Issued, Snapshot, TokenStore
@@ -227,7 +228,7 @@ class MainScreen(Screen[None]):
             )
         return Content.from_markup(
             "No token's name or id contains “$query”.\n\n[b]press escape to clear the filter[/b]",
-            query=self.query_text,
+            query=escape_controls(self.query_text),
         )
 
     def _update_status(self) -> None:
@@ -241,7 +242,7 @@ class MainScreen(Screen[None]):
                 shown=len(self._shown),
                 total=total,
                 noun=noun,
-                query=self.query_text.strip(),
+                query=escape_controls(self.query_text.strip()),
             )
         else:
             status = Content(f"{total} {noun}")
@@ -270,16 +271,19 @@ class MainScreen(Screen[None]):
         except OSError:
             current = _UNREADABLE
         if current != self._seen:
-            self.reload(seen=current)
+            # Seen, whether the read succeeds or not: a bad file is read once, not
+            # every second, until it changes again.
+            self._seen = current
+            self.reload()
         elif self.view is not None and _minute(self.store.now()) != _minute(self.view.now):
             self._rebuild()  # relative times ("in 3 hours") and statuses move on
 
-    def reload(self, *, seen: Fingerprint | None = None) -> None:
+    def reload(self) -> None:
+        """Read the store file again, in a thread."""
         if self._reloading:
             self._reload_again = True
             return
         self._reloading = True
-        self._seen = seen if seen is not None else self._seen
         self._read_store()
 
     @work(thread=True, exclusive=True, group="read-store")
