@@ -183,7 +183,7 @@ class AuthApp(App[int]):
             self.post_message(ClipboardCleared())
         return None
 
-    @work(thread=True, group="clipboard", exit_on_error=False)
+    @work(thread=True, group="clipboard", exit_on_error=False, description="clear clipboard")
     def _clear_system_clipboard(self, digest: bytes) -> None:
         try:
             if holds(self.clipboard_backend.paste(), digest):

@@ -7,6 +7,7 @@ import weakref
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import Worker
 
 from core.token_format import Secret
 from tests.tui.fixtures import FakeClipboard, Sandbox
@@ -154,6 +155,7 @@ async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -
         secret = screen._secret
         assert isinstance(secret, Secret)
         ref = weakref.ref(secret)
+        text = secret.reveal()
         del secret, screen
         await pilot.press("c")  # exercise the copy path too
         await settle(pilot)
@@ -165,3 +167,7 @@ async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -
         await settle(pilot)
         gc.collect()
         assert ref() is None, gc.get_referrers(ref()) if ref() is not None else None
+        # finished workers can linger (in an idle thread's context): none holds the text
+        for worker in (o for o in gc.get_objects() if isinstance(o, Worker)):
+            assert text not in repr(worker)
+            assert all(text not in repr(arg) for arg in getattr(worker._work, "args", ()))

@@ -90,10 +90,16 @@ class SecretScreen(ModalScreen[None]):
         if self._secret is None:
             return
         self.query_one("#copy", Button).disabled = True
-        self._copy(self._secret.reveal())
+        self._copy()
 
-    @work(thread=True, exclusive=True, group="copy", exit_on_error=False)
-    def _copy(self, text: str) -> None:
+    # No arguments: a finished thread worker can outlive the screen (Textual's idle
+    # executor thread keeps it in its context), and it keeps its arguments with it.
+    @work(thread=True, exclusive=True, group="copy", exit_on_error=False, description="copy")
+    def _copy(self) -> None:
+        secret = self._secret
+        if secret is None:
+            return
+        text = secret.reveal()
         digest = fingerprint(text)
         try:
             self.auth_app.clipboard_backend.copy(text)
