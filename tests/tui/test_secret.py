@@ -171,3 +171,12 @@ async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -
         for worker in (o for o in gc.get_objects() if isinstance(o, Worker)):
             assert text not in repr(worker)
             assert all(text not in repr(arg) for arg in getattr(worker._work, "args", ()))
+
+
+async def test_no_screenshot_command_while_a_secret_is_shown(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "Screenshot" in [c.title for c in app.get_system_commands(app.screen)]
+        screen = await create_token(pilot)
+        assert "Screenshot" not in [c.title for c in app.get_system_commands(screen)]
