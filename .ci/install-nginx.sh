@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Make sure nginx (Debian package) is installed for the forward-auth tests.
-# Idempotent and quiet; never fails the build: when it cannot be installed it
-# says why and exits 0, and the nginx tests skip with a message. The tests start
-# their own nginx on loopback with a temporary config; this script never starts
-# or enables the system service.
+# Make sure nginx (and caddy, for the Caddy example) are installed from Debian for
+# the forward-auth tests. Idempotent and quiet; never fails the build: when a
+# package cannot be installed it says why and exits 0, and the tests that need it
+# skip with a message. The tests start their own nginx/caddy on loopback with a
+# temporary config; this script never starts or enables a system service.
 set -u
 say() { echo "install-nginx: $*"; }
 
-if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
+want=""
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want="nginx"
+command -v caddy >/dev/null 2>&1 || want="$want caddy"
+want="${want# }"
+if [ -z "$want" ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    say "nginx missing and no apt-get; the nginx tests will skip"
+    say "$want missing and no apt-get; the tests that need it will skip"
     exit 0
 fi
 SUDO=""
@@ -19,7 +23,7 @@ if [ "$(id -u)" != "0" ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         SUDO="sudo -n"
     else
-        say "nginx missing and not root (no passwordless sudo); the nginx tests will skip"
+        say "$want missing and not root (no passwordless sudo); the tests that need it will skip"
         exit 0
     fi
 fi
@@ -32,10 +36,10 @@ if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null && $SUDO chmod +x "$policy" && created_policy=1
 fi
 if timeout 600 $SUDO apt-get update -qq >"$log" 2>&1 \
-    && timeout 600 $SUDO apt-get install -y -qq --no-install-recommends nginx >>"$log" 2>&1; then
-    say "nginx $(/usr/sbin/nginx -v 2>&1 | sed 's/.*nginx\///') installed"
+    && timeout 600 $SUDO apt-get install -y -qq --no-install-recommends $want >>"$log" 2>&1; then
+    say "installed: $want"
 else
-    say "apt-get install nginx failed (package source unreachable?); the nginx tests will skip"
+    say "apt-get install $want failed (package source unreachable?); the tests that need it will skip"
     tail -n 5 "$log" | sed 's/^/install-nginx:   /'
 fi
 [ "$created_policy" = 1 ] && $SUDO rm -f "$policy"

@@ -211,10 +211,11 @@ async def gateway_harness(
 
 # The real-server fixtures (session-scoped; they skip when the binary is missing).
 from tests.gateway.real_servers import (  # noqa: E402
+    caddy_front,
     nginx_front,
     opencode,
     opencode_gateway,
     real_tokens,
 )
 
-__all__ = ["nginx_front", "opencode", "opencode_gateway", "real_tokens"]
+__all__ = ["caddy_front", "nginx_front", "opencode", "opencode_gateway", "real_tokens"]

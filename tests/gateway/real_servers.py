@@ -265,6 +265,7 @@ NGINX_SITE = """\
 class Nginx:
     url: str
     upstream_kind: str  # "opencode" or "fake"
+    proxy: str = "nginx"
 
 
 @dataclass
@@ -349,3 +350,96 @@ def _free_port() -> int:
 
 def json_body(raw: bytes) -> object:
     return json.loads(raw.decode())
+
+
+# --- Caddy + forward-auth ---------------------------------------------------------
+
+# The example from the README, with the addresses filled in.
+CADDYFILE = """\
+{{
+    admin off
+    auto_https off
+    storage file_system {tmp}/storage
+}}
+
+http://127.0.0.1:{port} {{
+    forward_auth {forward_auth} {{
+        uri /auth
+        copy_headers X-Auth-Token-Id
+        # Caddy sets X-Forwarded-Method/-Uri itself; drop any X-Original-* a client sent
+        header_up -X-Original-Method
+        header_up -X-Original-URI
+    }}
+    reverse_proxy {upstream} {{
+        header_up Authorization "{authorization}"
+        flush_interval -1
+    }}
+}}
+"""
+
+
+def find_caddy() -> str | None:
+    if os.environ.get("OAT_TESTS_NO_CADDY"):
+        return None
+    return shutil.which("caddy")
+
+
+@pytest.fixture(scope="session")
+def caddy_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator[Nginx]:
+    binary = find_caddy()
+    if binary is None:
+        pytest.skip("caddy is not installed (Debian package caddy)")
+    fake: processes.Child | None = None
+    if find_opencode() is not None:
+        oc: Opencode = request.getfixturevalue("opencode")
+        upstream_url, password, kind = oc.url, oc.password, "opencode"
+    else:
+        fake, upstream_url = processes.fake_upstream("fake-pw")
+        password, kind = "fake-pw", "fake"
+    forward_auth = processes.forward_auth(real_tokens.path)
+    tmp = Path(tempfile.mkdtemp(prefix="oat-caddy-"))
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        port = _free_port()
+        conf = tmp / "Caddyfile"
+        conf.write_text(
+            CADDYFILE.format(
+                tmp=tmp,
+                port=port,
+                forward_auth=forward_auth.listening_url().split("://", 1)[1],
+                upstream=upstream_url.split("://", 1)[1],
+                authorization=basic(password),
+            )
+        )
+        env = {
+            **os.environ,
+            "HOME": str(tmp),
+            "XDG_DATA_HOME": str(tmp),
+            "XDG_CONFIG_HOME": str(tmp),
+        }
+        proc = subprocess.Popen(
+            [binary, "run", "--config", str(conf), "--adapter", "caddyfile"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp / "caddy.log").open("w"),
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, None, time.monotonic() + 20)
+        except RuntimeError:
+            raise RuntimeError(
+                "caddy did not start:\n" + (tmp / "caddy.log").read_text()[-2000:]
+            ) from None
+        yield Nginx(url, kind, "caddy")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        forward_auth.stop()
+        if fake is not None:
+            fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)

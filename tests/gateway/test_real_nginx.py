@@ -1,6 +1,7 @@
-"""nginx `auth_request` -> `opencode-auth-tui forward-auth` -> opencode (or the fake
-opencode when the real one is not installed): the same allow/deny matrix as the
-gateway. Skipped, with a message, when nginx is not installed."""
+"""nginx `auth_request` (and Caddy `forward_auth`) -> `opencode-auth-tui forward-auth`
+-> opencode (or the fake opencode when the real one is not installed): the same
+allow/deny matrix as the gateway. Skipped, with a message, when the proxy is not
+installed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from tests.gateway.conftest import Tokens, bad_checksum
 from tests.gateway.real_servers import Nginx, request
 
 pytestmark = pytest.mark.nginx
+
+
+@pytest.fixture(params=["nginx", "caddy"])
+def front(request: pytest.FixtureRequest) -> Nginx:
+    return request.getfixturevalue(f"{request.param}_front")  # type: ignore[no-any-return]
 
 
 def call(
@@ -44,36 +50,36 @@ MATRIX = [
 
 @pytest.mark.parametrize(("method", "path", "token", "status"), MATRIX)
 def test_matrix_through_nginx(
-    nginx_front: Nginx, real_tokens: Tokens, method: str, path: str, token: str | None, status: int
+    front: Nginx, real_tokens: Tokens, method: str, path: str, token: str | None, status: int
 ) -> None:
     secret = real_tokens.secrets[token] if token else None
-    got, headers, body = call(nginx_front, method, path, secret)
-    assert got == status, (nginx_front.upstream_kind, body[:200])
-    if status == 200 and token:
+    got, headers, body = call(front, method, path, secret)
+    assert got == status, (front.upstream_kind, body[:200])
+    if status == 200 and token and front.proxy == "nginx":  # the example adds it for logs
         assert headers["x-auth-token-id"] == real_tokens.ids[token]
     if status == 401:
         assert headers["www-authenticate"].startswith('Bearer realm="opencode"')
-    if method == "POST" and status == 200 and nginx_front.upstream_kind == "opencode":
+    if method == "POST" and status == 200 and front.upstream_kind == "opencode":
         assert json.loads(body)["id"].startswith("ses")
 
 
-def test_bad_checksum_and_deleted_tokens(nginx_front: Nginx, real_tokens: Tokens) -> None:
-    status, headers, _ = call(nginx_front, "GET", "/config", bad_checksum(real_tokens.secrets["r"]))
+def test_bad_checksum_and_deleted_tokens(front: Nginx, real_tokens: Tokens) -> None:
+    status, headers, _ = call(front, "GET", "/config", bad_checksum(real_tokens.secrets["r"]))
     assert status == 401
     assert 'error="invalid_token"' in headers["www-authenticate"]
     store = TokenStore(real_tokens.path)
     issued = store.create(name="nginx-short", permissions="read", expires="1d")
-    assert call(nginx_front, "GET", "/config", issued.secret.reveal())[0] == 200
+    assert call(front, "GET", "/config", issued.secret.reveal())[0] == 200
     store.delete([issued.record.id])
-    assert call(nginx_front, "GET", "/config", issued.secret.reveal())[0] == 401
+    assert call(front, "GET", "/config", issued.secret.reveal())[0] == 401
 
 
 def test_a_client_cannot_smuggle_its_own_original_request_headers(
-    nginx_front: Nginx, real_tokens: Tokens
+    front: Nginx, real_tokens: Tokens
 ) -> None:
     # A read token pretending its POST /session is a GET /config.
     status, _, _ = call(
-        nginx_front,
+        front,
         "POST",
         "/session",
         real_tokens.secrets["r"],
