@@ -72,12 +72,13 @@ def _count_arg(low: int, high: int) -> Callable[[str], int]:
 _GATEWAY_DESCRIPTION = f"""\
 An authenticating reverse proxy in front of `opencode serve`.
 
-Every request is decided by the token rules; an allowed one is forwarded with the
-client's Authorization replaced by opencode's own Basic credentials, read from
-the environment only: {st.PASSWORD_ENV} (and {st.USERNAME_ENV}, default
-"{st.DEFAULT_USERNAME}"). Bodies are streamed, Server-Sent Events flow event by
-event, WebSockets are relayed; browsers send their token on a WebSocket as
-`Sec-WebSocket-Protocol: bearer, <token>`. Query-string tokens are never accepted.
+Every request is decided by the token rules; an allowed one is forwarded with
+the client's Authorization replaced by opencode's own Basic credentials, read
+from the environment only: {st.PASSWORD_ENV} and
+{st.USERNAME_ENV} (default "{st.DEFAULT_USERNAME}"). Bodies are streamed,
+Server-Sent Events flow event by event, WebSockets are relayed; browsers send
+their token on a WebSocket as `Sec-WebSocket-Protocol: bearer, <token>`.
+Tokens in the query string are never accepted.
 """
 
 _GATEWAY_EPILOG = f"""\
