@@ -135,6 +135,7 @@ class TokenTable(DataTable[Cell]):
         self._fast_layout = (self._update_count, ordered, offsets)
         self.check_idle()
         self.refresh()
+        self.refresh_bindings()
 
     # DataTable rebuilds these two lists from scratch after every change, walking
     # every row; set_rows already has them. Any other change (a resize, say) bumps
@@ -149,6 +150,11 @@ class TokenTable(DataTable[Cell]):
     def _y_offsets(self) -> list[tuple[RowKey, int]]:
         count, _, offsets = self._fast_layout
         return offsets if count == self._update_count else super()._y_offsets
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor" and self.row_count == 0:
+            return None  # shown dimmed in the footer: there is nothing to open
+        return super().check_action(action, parameters)
 
     def forget_rows(self) -> None:
         """Drop the per-token cache (call when the tokens themselves change)."""
