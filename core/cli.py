@@ -497,12 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_gateway(commands: Any) -> None:
-    try:
-        from core.gateway.cli import register
-    except ModuleNotFoundError as exc:  # the gateway package is not part of this build
-        if exc.name not in ("core.gateway", "core.gateway.cli"):
-            raise
-        return
+    """`gateway` and `forward-auth` (their modules import aiohttp only when run)."""
+    from core.gateway.cli import register
+
     register(commands)
 
 
