@@ -1,4 +1,9 @@
-"""Fixtures for the snapshot tests: every app runs on a sandboxed, pinned store."""
+"""Fixtures for the snapshot tests: every app runs on a sandboxed, pinned store.
+
+The SVGs live in `tests/__snapshots__/test_snapshots/` (the repository's convention),
+not in syrupy's default folder next to this package: `snapshot` is wrapped so
+pytest-textual-snapshot's SVG extension stores them there.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from syrupy.assertion import SnapshotAssertion
+from syrupy.location import PyTestLocation
+
+SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "__snapshots__"
+
+
+class _SharedFolderSVG(SVGImageExtension):
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(SNAPSHOT_DIR / test_location.basename)
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    use_extension = snapshot.use_extension
+
+    def use_shared_folder(extension_class: Any = None) -> SnapshotAssertion:
+        if extension_class is SVGImageExtension:
+            extension_class = _SharedFolderSVG
+        return use_extension(extension_class)
+
+    snapshot.use_extension = use_shared_folder  # type: ignore[method-assign]
+    return snapshot
 
 from tests.tui.fixtures import Sandbox
 from tests.tui.scenarios import SCENARIOS, build

@@ -14,7 +14,7 @@ import pytest
 from tests.tui.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_snapshots"
 SNAPSHOT_OF = {
     "empty": "TestMainScreen.test_empty_store",
     "main": "TestMainScreen.test_populated",

@@ -5,8 +5,9 @@ keys pressed) live in `tests/tui/scenarios.py`, shared with the screenshot scrip
 Time, secrets, the home folder, polling and cursor blinking are all pinned (see
 `tests/tui/fixtures.py`), so the pictures are the same on every machine.
 
-Update after an intended change: `.venv/bin/pytest tests/snapshots --snapshot-update`,
-then look at the changed SVGs before committing them.
+Update after an intended change: `.venv/bin/pytest tests/snapshots --snapshot-update`
+(the SVGs are in `tests/__snapshots__/test_snapshots/`), rerun
+`screenshots/make_screenshots.py`, and look at the changed SVGs before committing.
 """
 
 from __future__ import annotations
