@@ -31,7 +31,7 @@ async def test_delete_confirms_naming_the_token_with_focus_on_cancel(
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         laptop_id = populated.store().get("laptop").id
-        assert f"Delete the token laptop ({laptop_id})?" in screen_text(pilot)
+        assert f"Delete the token 'laptop' ({laptop_id})?" in screen_text(pilot)
         assert app.focused is not None and app.focused.id == "cancel"
         await pilot.press("enter")  # a reflexive enter cancels
         await settle(pilot)
@@ -50,7 +50,7 @@ async def test_delete(populated: Sandbox) -> None:
         assert "laptop" not in names(pilot)
         assert len(names(pilot)) == 4
         assert table(pilot).cursor_row == 2, "the cursor stays on the same row"
-        assert any("Deleted the token laptop" in message for _, message, _ in notes(pilot))
+        assert any("Deleted the token 'laptop'" in message for _, message, _ in notes(pilot))
     assert "laptop" not in [r.name for r in populated.store().tokens()]
 
 
@@ -78,7 +78,7 @@ async def test_rotate_ends_in_the_secret_modal_and_revokes_the_old_secret(sandbo
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        assert f"Rotate the token ci ({old.record.id})?" in screen_text(pilot)
+        assert f"Rotate the token 'ci' ({old.record.id})?" in screen_text(pilot)
         assert app.focused is not None and app.focused.id == "cancel"
         await pilot.press("right", "enter")
         await settle(pilot)
@@ -102,13 +102,13 @@ async def test_delete_and_rotate_from_the_details_screen(populated: Sandbox) -> 
         await pilot.click("#rotate")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
-        assert "Rotate the token ci-deploy" in screen_text(pilot)
+        assert "Rotate the token 'ci-deploy'" in screen_text(pilot)
         await pilot.press("escape")
         await pilot.press("enter")
         await pilot.pause()
         await pilot.press("d")
         await pilot.pause()
-        assert "Delete the token ci-deploy" in screen_text(pilot)
+        assert "Delete the token 'ci-deploy'" in screen_text(pilot)
 
 
 async def test_nothing_selected_means_delete_and_rotate_do_nothing(sandbox: Sandbox) -> None:

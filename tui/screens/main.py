@@ -360,9 +360,9 @@ class MainScreen(Screen[None]):
         if record is None:
             return
         body = Content.assemble(
-            "Delete the token ",
+            "Delete the token '",
             (display_name(record), "bold"),
-            f" ({record.id})?\n\nEvery client using it is refused at once. This cannot be undone.",
+            f"' ({record.id})?\n\nEvery client using it is refused at once. This cannot be undone.",
         )
         self.app.push_screen(
             ConfirmScreen("Delete token", body, confirm="Delete", danger=True),
@@ -386,7 +386,7 @@ class MainScreen(Screen[None]):
     @on(TokensDeleted)
     def _deleted(self, message: TokensDeleted) -> None:
         for record in message.records:
-            self.auth_app.say(f"Deleted the token {display_name(record)} ({record.id}).")
+            self.auth_app.say(f"Deleted the token '{display_name(record)}' ({record.id}).")
         self._after_write()
 
     def action_rotate_token(self) -> None:
@@ -394,9 +394,9 @@ class MainScreen(Screen[None]):
         if record is None:
             return
         body = Content.assemble(
-            "Rotate the token ",
+            "Rotate the token '",
             (display_name(record), "bold"),
-            f" ({record.id})?\n\nIt gets a new secret, shown once; the current secret "
+            f"' ({record.id})?\n\nIt gets a new secret, shown once; the current secret "
             "stops working at once. Name, id and permissions stay the same.",
         )
         self.app.push_screen(
