@@ -526,19 +526,16 @@ def main(argv: Sequence[str] | None = None, *, launch_tui: TuiLauncher | None = 
     """Run the CLI; returns the exit code. `launch_tui` opens the TUI (see module doc)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not args_list:
-        if launch_tui is not None and sys.stdin.isatty() and sys.stdout.isatty():
-            args_list = ["tui"]
-        else:
-            parser.print_help(sys.stderr)
-            return EXIT_USAGE
     try:
         args = parser.parse_args(args_list)
         args.launch_tui = launch_tui
         handler: Handler | None = getattr(args, "handler", None)
-        if handler is None:
-            parser.print_help(sys.stderr)
-            return EXIT_USAGE
+        if handler is None:  # no command: `opencode-auth-tui [--store PATH]`
+            on_terminal = sys.stdin.isatty() and sys.stdout.isatty()
+            if launch_tui is None or not on_terminal:
+                parser.print_help(sys.stderr)
+                return EXIT_USAGE
+            handler = cmd_tui
         return handler(args)
     except (AuthTuiError, UsageError) as exc:
         hint = getattr(exc, "hint", None)

@@ -96,3 +96,53 @@ def test_broken_pipe_is_quiet(cli: Cli) -> None:
     )
     assert proc.stdout.startswith("ID")
     assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+
+
+def _run_on_terminal(cli: Cli, args: list[str], keys: bytes, expect: bytes) -> tuple[int, bytes]:
+    """Start the console script on a pseudo-terminal (80x24), wait for `expect`
+    on the screen, type `keys`, and return the exit code and everything drawn."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    from tests.cli.conftest import SCRIPT
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    env = {**cli.env, "TERM": "xterm-256color"}
+    proc = subprocess.Popen([str(SCRIPT), *args], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    screen = b""
+    sent = False
+    deadline = time.monotonic() + 30
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    screen += os.read(master, 65536)
+                except OSError:
+                    break
+            if not sent and expect in screen:
+                os.write(master, keys)
+                sent = True
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return code, screen
+
+
+def test_no_command_on_a_terminal_opens_the_tui_on_the_given_store(cli: Cli, tmp_path) -> None:
+    other = tmp_path / "elsewhere" / "tokens.json"
+    assert (
+        cli("--store", str(other), "token", "create", "--name", "on-terminal", "--quiet").code == 0
+    )
+    code, screen = _run_on_terminal(cli, ["--store", str(other)], b"\x11", b"on-terminal")
+    assert b"on-terminal" in screen  # the TUI drew the token table of that store
+    assert code == 0  # ctrl+q quits cleanly
