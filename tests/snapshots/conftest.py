@@ -16,6 +16,9 @@ from pytest_textual_snapshot import SVGImageExtension
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
+from tests.tui.fixtures import Sandbox
+from tests.tui.scenarios import SCENARIOS, build
+
 SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "__snapshots__"
 
 
@@ -36,9 +39,6 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 
     snapshot.use_extension = use_shared_folder  # type: ignore[method-assign]
     return snapshot
-
-from tests.tui.fixtures import Sandbox
-from tests.tui.scenarios import SCENARIOS, build
 
 
 @pytest.fixture
