@@ -1,7 +1,10 @@
 """Cold-start time of `opencode-auth-tui token list` with 1,000 tokens.
 
 Compared, in the same run and interleaved, with `python -c "from pydantic import
-BaseModel"` - the floor for any tool that validates with pydantic. Goal: ratio <= 1.5.
+BaseModel"` (the issue's reference; goal: ratio <= 1.5), and - for context - with a
+script that also *builds* one one-field model, which is the floor for any tool that
+validates with pydantic: the first model class pulls in pydantic's plugin loader
+(importlib.metadata), annotated_types and the schema builder.
 
 Both run with bytecode caching allowed (as after a normal `pip install`), after a
 warm-up, so neither pays for compiling its sources.
@@ -63,6 +66,11 @@ def main() -> None:
                 "-c",
                 "from pydantic import BaseModel",
             ],
+            "... and build a one-field model (context)": [
+                sys.executable,
+                "-c",
+                "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int",
+            ],
         }
         for argv in commands.values():  # warm-up: page cache and bytecode
             for _ in range(3):
@@ -77,8 +85,9 @@ def main() -> None:
     for name, value in medians.items():
         p10, *_, p90 = (q * 1000 for q in statistics.quantiles(samples[name], n=10))
         print(f"  {name:<45} {value * 1000:7.1f} ms   (p10 {p10:.1f}, p90 {p90:.1f})")
-    cli, floor = medians.values()
-    print(f"  ratio: {cli / floor:.2f}  (goal <= 1.5)")
+    cli, floor, model_floor = medians.values()
+    print(f"  ratio to the import:       {cli / floor:.2f}  (goal <= 1.5)")
+    print(f"  ratio to import + a model: {cli / model_floor:.2f}")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 `register(subparsers)` is the hook core/cli.py calls. This module imports no
 aiohttp: flags are validated first (exit 2), the store is checked (exit 3), and
 only then are the aiohttp-based modules imported - so the base install gets a
-one-line "install the gateway extra" message, not an ImportError.
+one-line "install the gateway extra" message, not an ImportError. asyncio is
+imported only when a server starts: every other command builds this parser too,
+and must not pay for it at start-up.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Coroutine
@@ -22,6 +23,8 @@ from core.paths import resolve_store_path
 from core.store import read_snapshot
 
 if TYPE_CHECKING:
+    import asyncio
+
     from core.gateway.guard import Guard
     from core.gateway.server import Listener
     from core.gateway.usage import UsageRecorder
@@ -402,6 +405,8 @@ def _loud_cleartext_warning(listen: st.ListenAddress) -> None:
 async def _serve(
     listener: Listener, ready: Callable[[], Coroutine[Any, Any, None]], name: str
 ) -> int:
+    import asyncio
+
     from core.gateway.server import serve_until_signal
 
     tasks: set[asyncio.Task[None]] = set()
@@ -417,6 +422,8 @@ async def _serve(
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, int]], listen: st.ListenAddress) -> int:
+    import asyncio
+
     try:
         return asyncio.run(main())
     except OSError as exc:

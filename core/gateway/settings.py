@@ -9,12 +9,15 @@ from __future__ import annotations
 import base64
 import ipaddress
 import socket
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from core.errors import InputError
+
+if TYPE_CHECKING:
+    import ssl  # imported for real only when TLS is configured (start-up cost)
 
 PASSWORD_ENV = "OPENCODE_SERVER_PASSWORD"  # noqa: S105 - the name of a variable
 USERNAME_ENV = "OPENCODE_SERVER_USERNAME"
@@ -174,6 +177,8 @@ def server_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | No
         return None
     if cert is None or key is None:
         raise SettingsError("--tls-cert and --tls-key go together: give both or neither")
+    import ssl
+
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
