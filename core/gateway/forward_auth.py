@@ -27,7 +27,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDictProxy
 
 from core.gateway.access_log import note
-from core.gateway.guard import Guard, credentials, denial, error_response, split_subprotocols
+from core.gateway.guard import Guard, credentials, error_response, split_subprotocols
 from core.gateway.usage import UsageRecorder
 
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
@@ -89,13 +89,9 @@ class ForwardAuth:
             return error_response(400, "bad_request", str(exc))
         protocols = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL)
         subprotocols = split_subprotocols(protocols) if protocols and method == "GET" else None
-        decision = self.guard.decide(credentials(request, subprotocols), method, uri)
-        if decision is None:
-            note(request, "store_unavailable", Guard.log_path(uri))
-            return Guard.store_unavailable()
-        note(request, decision.reason.value, decision.path, decision.token_id)
-        if not decision.allowed:
-            return denial(decision)
+        decision = self.guard.admit(request, credentials(request, subprotocols), method, uri)
+        if isinstance(decision, web.StreamResponse):
+            return decision
         if decision.token_id is None:
             return web.Response(status=200)
         if self.usage is not None:

@@ -23,6 +23,7 @@ from aiohttp import hdrs, web
 
 from core.authorize import CachedAuthorizer, Decision
 from core.errors import StoreError
+from core.gateway.access_log import note
 from core.permissions import canonical
 from core.rules import normalize_path
 
@@ -149,6 +150,21 @@ class Guard:
         if self._last_problem is not None:
             self._warn("the token store is readable again; requests are decided normally")
             self._last_problem = None
+        return decision
+
+    def admit(
+        self, request: web.BaseRequest, authorization: str | None, method: str, raw_path: str
+    ) -> Decision | web.Response:
+        """The decision when the request is allowed, else the answer refusing it
+        (503 for an unreadable store, 401/403 with the challenge); either way the
+        outcome is noted for the access log."""
+        decision = self.decide(authorization, method, raw_path)
+        if decision is None:
+            note(request, "store_unavailable", self.log_path(raw_path))
+            return self.store_unavailable()
+        note(request, decision.reason.value, decision.path, decision.token_id)
+        if not decision.allowed:
+            return denial(decision)
         return decision
 
     def _report(self, exc: StoreError) -> None:

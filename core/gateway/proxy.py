@@ -43,7 +43,6 @@ from core.gateway.access_log import note, note_status
 from core.gateway.guard import (
     Guard,
     credentials,
-    denial,
     error_response,
     is_websocket_upgrade,
     split_subprotocols,
@@ -187,13 +186,11 @@ class Gateway:
             if websocket
             else None
         )
-        decision = self.guard.decide(credentials(request, subprotocols), request.method, raw)
-        if decision is None:
-            note(request, "store_unavailable", Guard.log_path(raw))
-            return Guard.store_unavailable()
-        note(request, decision.reason.value, decision.path, decision.token_id)
-        if not decision.allowed:
-            return denial(decision)
+        decision = self.guard.admit(
+            request, credentials(request, subprotocols), request.method, raw
+        )
+        if isinstance(decision, web.StreamResponse):
+            return decision
         if decision.token_id is not None and self.usage is not None:
             self.usage.seen(decision.token_id)
 
