@@ -6,6 +6,7 @@ Textual's own system commands (theme, keys, quit) come from the app.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,8 +32,9 @@ class PaletteCommand:
 class _ScreenCommands(Provider):
     """Shared search/discover over the `commands()` of a subclass."""
 
+    @abstractmethod
     def commands(self) -> list[PaletteCommand]:
-        raise NotImplementedError
+        """The commands this screen offers right now."""
 
     async def discover(self) -> Hits:
         for command in self.commands():
