@@ -33,7 +33,7 @@ from core.expiry import DEFAULT_EXPIRY
 from core.models import TokenRecord, TokenStatus
 from core.paths import ENV_VAR, resolve_store_path
 from core.permissions import Permission
-from core.store import Issued, Snapshot, TokenStore
+from core.store import Issued, Snapshot, TokenStore, file_warnings
 
 PROG = "opencode-auth-tui"
 
@@ -165,6 +165,13 @@ def _load(store: TokenStore) -> Snapshot:
     return snapshot
 
 
+def _warn_about_file(store: TokenStore) -> None:
+    """Mode warnings for commands that read the store anyway (create, rotate,
+    check): a stat, not a second read of the whole file."""
+    for warning in file_warnings(store.path):
+        _warn(warning)
+
+
 def _show_issued(issued: Issued, args: argparse.Namespace, store: TokenStore, verb: str) -> None:
     record, secret = issued.record, issued.secret
     if args.quiet:
@@ -185,7 +192,7 @@ def _show_issued(issued: Issued, args: argparse.Namespace, store: TokenStore, ve
 
 def cmd_create(args: argparse.Namespace) -> int:
     store = _store(args)
-    _load(store)
+    _warn_about_file(store)
     issued = store.create(name=args.name, permissions=args.permissions, expires=args.expires)
     _show_issued(issued, args, store, "Created")
     return EXIT_OK
@@ -258,7 +265,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_rotate(args: argparse.Namespace) -> int:
     store = _store(args)
-    _load(store).require(args.ref)
+    _warn_about_file(store)
     issued = store.rotate(args.ref, expires=args.expires)
     _show_issued(issued, args, store, "Rotated")
     if not args.quiet:
@@ -296,7 +303,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from core.authorize import CachedAuthorizer
 
     store = _store(args)
-    _load(store)
+    _warn_about_file(store)
     token = _read_token_from_stdin()
     header = f"Bearer {token}" if token else None
     method = args.method.upper()

@@ -177,6 +177,15 @@ def _mode_warnings(path: Path, st: os.stat_result) -> tuple[str, ...]:
     return ()
 
 
+def file_warnings(path: Path) -> tuple[str, ...]:
+    """The warnings `read_snapshot` would give, from a stat alone (no read)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()  # missing or unreadable: reading it reports that precisely
+    return _mode_warnings(path, st)
+
+
 def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
     """Validate the file's bytes; raise a StoreError saying exactly what is wrong.
 
