@@ -16,7 +16,7 @@ import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -201,6 +201,17 @@ class AuthApp(App[int]):
         return self._pending_clear is not None
 
     async def action_quit(self) -> None:
+        """Quit (`ctrl+q`, `q`, the palette's Quit), asking first if a new secret on
+        screen was never copied: quitting would lose it for good."""
+        from tui.screens.secret import SecretScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, SecretScreen) and screen.unsaved:
+                screen.ask_before_leaving(quitting=True)
+                return
+        await self.quit_now()
+
+    async def quit_now(self) -> None:
         """Quit, first clearing a copied secret that is still waiting to be cleared."""
         worker = self.clear_clipboard_now()
         if worker is not None:
@@ -210,7 +221,7 @@ class AuthApp(App[int]):
 
     # --- command palette ---------------------------------------------------------------
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         from tui.screens.secret import SecretScreen
 
         for command in super().get_system_commands(screen):

@@ -7,11 +7,12 @@ import weakref
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.worker import Worker
 
 from core.token_format import Secret
 from tests.tui.fixtures import FakeClipboard, Sandbox
-from tests.tui.helpers import notes, screen_text, settle, shown_secret
+from tests.tui.helpers import notes, screen_text, settle, shown_secret, text_of
 from tui.clipboard import CopyRoute
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.secret import SecretScreen
@@ -180,3 +181,54 @@ async def test_no_screenshot_command_while_a_secret_is_shown(sandbox: Sandbox) -
         assert "Screenshot" in [c.title for c in app.get_system_commands(app.screen)]
         screen = await create_token(pilot)
         assert "Screenshot" not in [c.title for c in app.get_system_commands(screen)]
+
+
+async def test_ctrl_q_before_copying_asks_the_same_question(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running, "ctrl+q must not lose the secret at once"
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Quit without copying?" in screen_text(pilot)
+        body = text_of(app.screen.query_one(".dialog-body", Static))
+        assert "You have not copied this token, and it will never be shown again." in body
+        assert app.focused is not None and app.focused.id == "cancel"  # "Go back"
+        await pilot.press("ctrl+q")  # pressed again: the question stays, nothing quits
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # Go back
+        await pilot.pause()
+        assert isinstance(app.screen, SecretScreen), "Go back keeps the secret on screen"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.click("#confirm")  # "Quit anyway"
+        await settle(pilot)
+    assert app.return_code == 0
+
+
+async def test_the_palettes_quit_asks_too(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"quit")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.is_running
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Quit without copying?" in screen_text(pilot)
+
+
+async def test_after_copying_ctrl_q_quits_at_once(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0

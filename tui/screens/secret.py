@@ -49,6 +49,7 @@ class SecretScreen(ModalScreen[None]):
         self._verb = verb
         self._now = now
         self.copied: CopyRoute | None = None
+        self._asking: ConfirmScreen | None = None
 
     @property
     def auth_app(self) -> AuthApp:
@@ -141,21 +142,47 @@ class SecretScreen(ModalScreen[None]):
         if self.copied is not None:
             self.dismiss(None)
             return
+        self.ask_before_leaving(quitting=False)
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether leaving now would lose the secret: it was never copied."""
+        return self.copied is None and self._secret is not None
+
+    @property
+    def asking(self) -> bool:
+        """Whether the "without copying?" question is on screen right now."""
+        return self._asking is not None and self._asking.is_attached
+
+    def ask_before_leaving(self, *, quitting: bool) -> None:
+        """Ask before the secret is lost; close the modal (or quit the app) if confirmed.
+
+        Esc, Done, `ctrl+q` and the command palette's Quit all come here first.
+        """
+        if self.asking:
+            self.app.bell()  # the question is already on screen
+            return
+        self._asking = ConfirmScreen(
+            "Quit without copying?" if quitting else "Close without copying?",
+            "You have not copied this token, and it will never be shown again. "
+            "Clients can only use it if you saved it some other way.",
+            confirm="Quit anyway" if quitting else "Close anyway",
+            cancel="Go back",
+            danger=True,
+        )
         self.app.push_screen(
-            ConfirmScreen(
-                "Close without copying?",
-                "You have not copied this token, and it will never be shown again. "
-                "Clients can only use it if you saved it some other way.",
-                confirm="Close anyway",
-                cancel="Go back",
-                danger=True,
-            ),
-            callback=self._confirm_close,
+            self._asking, callback=self._quit_confirmed if quitting else self._close_confirmed
         )
 
-    def _confirm_close(self, close: bool | None) -> None:
+    def _close_confirmed(self, close: bool | None) -> None:
+        self._asking = None
         if close:
             self.dismiss(None)
+
+    def _quit_confirmed(self, leave: bool | None) -> None:
+        self._asking = None
+        if leave:
+            self.app.call_later(self.auth_app.quit_now)
 
     def on_unmount(self) -> None:
         self._forget()
