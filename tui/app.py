@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker
@@ -104,6 +105,16 @@ class AuthApp(App[int]):
         self.store_path_text = display_path(store.path, self.home)
         self._pending_clear: tuple[bytes, CopyRoute] | None = None
         self._clear_timer: Timer | None = None
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver for this platform; on Linux and macOS the one whose
+        bracketed pastes stay pastes (`tui.paste`)."""
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from tui.paste import PasteSafeLinuxDriver
+
+        driver = super().get_driver_class()
+        return PasteSafeLinuxDriver if driver is LinuxDriver else driver
 
     # --- which screen --------------------------------------------------------------
 

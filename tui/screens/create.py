@@ -28,6 +28,7 @@ from core.permissions import Permission
 from core.store import Issued, Snapshot, TokenStore, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
+from tui.widgets.text_field import TextField
 
 CUSTOM = "custom"
 EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
@@ -124,7 +125,7 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
                 yield Button("Create", id="create", variant="primary")
 
     def _input(self, id: str, placeholder: str) -> Input:
-        widget = Input(placeholder=placeholder, id=id, compact=True)
+        widget = TextField(placeholder=placeholder, id=id, compact=True)
         widget.cursor_blink = self._cursor_blink
         return widget
 

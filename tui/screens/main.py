@@ -55,6 +55,7 @@ from tui.table_model import (
     filter_rows,
     fit_columns,
 )
+from tui.widgets.text_field import TextField
 from tui.widgets.token_table import TokenTable
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class MainScreen(Screen[None]):
         yield Header()
         with Horizontal(id="filter-bar"):
             yield Label("Filter", id="filter-label")
-            filter_input = Input(placeholder="name or id", id="filter", compact=True)
+            filter_input = TextField(placeholder="name or id", id="filter", compact=True)
             filter_input.cursor_blink = self.auth_app.cursor_blink
             yield filter_input
         yield TokenTable(id="tokens")

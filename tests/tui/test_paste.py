@@ -1,0 +1,259 @@
+"""Pasted text stays text: one Paste event, in order, never a key press, never a submit.
+
+The bug (issue 10): pasting `ev\\x1b[31mil\\nline2` into the Name field created a
+token named `^[31milline2ev`. Textual's parser read the pasted ESC as the start
+of an escape sequence and replayed what followed as keys (the line break as
+Enter), ahead of the rest of the paste. These tests go from the bytes a terminal
+sends, through the parser and the driver's input loop, to the form.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import sys
+import textwrap
+import threading
+from typing import Any
+
+import pytest
+from textual import events
+from textual._xterm_parser import XTermParser
+from textual.drivers.linux_driver import LinuxDriver
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from tests.tui.fixtures import Sandbox
+from tests.tui.helpers import main_screen, names, screen_text, settle, text_of
+from tui.paste import PasteSafeLinuxDriver, PasteSafeParser
+from tui.screens.create import CreateTokenScreen
+from tui.screens.main import MainScreen
+from tui.widgets.text_field import TextField, paste_text, visible
+
+PASTED = "ev\x1b[31mil\nline2"
+BRACKETED = f"\x1b[200~{PASTED}\x1b[201~"
+
+
+def parsed(parser: XTermParser, *chunks: str) -> list[Message]:
+    messages: list[Message] = []
+    for chunk in chunks:
+        messages.extend(parser.feed(chunk))
+    messages.extend(parser.feed(""))  # end of input: flush whatever is pending
+    return messages
+
+
+def describe(messages: list[Message]) -> list[tuple[str, str]]:
+    out = []
+    for message in messages:
+        if isinstance(message, events.Paste):
+            out.append(("paste", message.text))
+        elif isinstance(message, events.Key):
+            out.append(("key", message.key))
+        else:
+            out.append((type(message).__name__, ""))
+    return out
+
+
+# --- the parser -----------------------------------------------------------------------
+
+
+def test_textuals_own_parser_turns_the_paste_into_key_presses() -> None:
+    """The mechanism of the bug, kept as a record: if Textual fixes its parser, this
+    fails, and `tui.paste` can go."""
+    got = describe(parsed(XTermParser(), BRACKETED))
+    assert ("key", "enter") in got or ("key", "ctrl+j") in got
+    assert got[-1] == ("paste", "ev"), "the paste's start arrives last"
+
+
+def test_a_paste_is_one_paste_event_with_the_text_as_pasted() -> None:
+    assert describe(parsed(PasteSafeParser(), BRACKETED)) == [("paste", PASTED)]
+
+
+def test_keys_around_a_paste_keep_their_order() -> None:
+    got = describe(parsed(PasteSafeParser(), "a" + BRACKETED + "b\x1b[A"))
+    assert got == [("key", "a"), ("paste", PASTED), ("key", "b"), ("key", "up")]
+
+
+def test_a_paste_split_across_reads_anywhere_is_the_same_paste() -> None:
+    stream = "x" + BRACKETED + "y"
+    for cut in range(1, len(stream)):
+        got = describe(parsed(PasteSafeParser(), stream[:cut], stream[cut:]))
+        assert got == [("key", "x"), ("paste", PASTED), ("key", "y")], cut
+
+
+def test_a_paste_read_one_character_at_a_time() -> None:
+    stream = BRACKETED + BRACKETED.replace("ev", "second")
+    got = describe(parsed(PasteSafeParser(), *stream))
+    assert got == [("paste", PASTED), ("paste", PASTED.replace("ev", "second"))]
+
+
+def test_nul_is_dropped_and_an_unfinished_paste_is_delivered_at_the_end() -> None:
+    assert describe(parsed(PasteSafeParser(), "\x1b[200~a\x00b\x1b[201~")) == [("paste", "ab")]
+    assert describe(parsed(PasteSafeParser(), "\x1b[200~abc")) == [("paste", "abc")]
+
+
+def test_everything_else_parses_as_before() -> None:
+    stream = "q\x1b[A\x1b[B\r\x1b[<0;10;5M\x1b[<0;10;5m\x1b"
+    assert describe(parsed(PasteSafeParser(), stream)) == describe(parsed(XTermParser(), stream))
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+
+def _function_ast(function: Any) -> str:
+    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body.pop(0)  # docstrings may differ
+        if isinstance(node, ast.Name) and node.id == "PasteSafeParser":
+            node.id = "XTermParser"
+    return ast.dump(tree)
+
+
+def test_the_driver_input_loop_is_textuals_with_only_the_parser_changed() -> None:
+    """`PasteSafeLinuxDriver.run_input_thread` is a copy; a Textual upgrade that
+    changes the original fails here, so the copy is looked at again."""
+    assert _function_ast(PasteSafeLinuxDriver.run_input_thread) == _function_ast(
+        LinuxDriver.run_input_thread
+    )
+
+
+class _CapturingDriver(PasteSafeLinuxDriver):
+    """Textual's input loop on a pipe, stopping after the first read."""
+
+    received: list[Message]
+
+    def process_message(self, message: Message) -> None:
+        self.received.append(message)
+        self.exit_event.set()  # checked once the read in progress is fully handled
+
+
+def test_the_driver_delivers_a_real_paste_from_the_terminal_as_one_event() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, ("n" + BRACKETED + "\r").encode())
+        os.close(write_end)
+        driver = object.__new__(_CapturingDriver)  # no app, no terminal, no signal handlers
+        driver.received = []
+        driver.fileno = read_end
+        driver._debug = False
+        driver.exit_event = threading.Event()
+        driver.run_input_thread()  # reads everything at once (it is all in the pipe)
+    finally:
+        os.close(read_end)
+    assert describe(driver.received) == [("key", "n"), ("paste", PASTED), ("key", "enter")]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Linux and macOS driver")
+def test_the_app_uses_the_paste_safe_driver(sandbox: Sandbox) -> None:
+    assert sandbox.app().driver_class is PasteSafeLinuxDriver
+
+
+# --- the fields ---------------------------------------------------------------------------
+
+
+def test_visible_stands_in_one_character_for_one() -> None:
+    assert visible(PASTED) == "ev␛[31mil␊line2"
+    assert len(visible(PASTED)) == len(PASTED)
+    assert visible("a\u202eb\x7f\x9b") == "a\ufffdb␡\ufffd"
+    assert visible("plain ünïcode") == "plain ünïcode"
+
+
+def test_a_paste_loses_only_the_line_break_that_ends_a_copied_line() -> None:
+    assert paste_text("ci-deploy\n") == "ci-deploy"
+    assert paste_text("ci-deploy\r\n") == "ci-deploy"
+    assert paste_text("a\nb\n") == "a\nb"
+    assert paste_text(PASTED) == PASTED
+
+
+async def paste(pilot: Pilot[Any], text: str) -> None:
+    """As the driver delivers a paste: a Paste event posted to the app."""
+    pilot.app.post_message(events.Paste(text))
+    await settle(pilot)
+
+
+async def open_form(pilot: Pilot[Any]) -> CreateTokenScreen:
+    await settle(pilot)
+    await pilot.press("n")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, CreateTokenScreen)
+    return screen
+
+
+async def test_pasting_esc_and_a_line_break_into_the_name_never_submits(
+    populated: Sandbox,
+) -> None:
+    before = populated.path.read_bytes()
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_form(pilot)
+        await paste(pilot, PASTED)
+        assert app.screen is screen, "the paste must not submit the form"
+        name = screen.query_one("#name", Input)
+        assert name.value == PASTED, "inserted whole and in order"
+        feedback = text_of(screen.query_one("#name-feedback", Static))
+        assert "control character U+001B" in feedback
+        text = screen_text(pilot)
+        assert "ev␛[31mil␊line2" in text, "the field shows what it holds"
+        assert "\x1b" not in text and "^[31m" not in text
+        await pilot.click("#create")
+        await settle(pilot)
+        assert app.screen is screen, "and Create refuses it"
+        assert app.focused is name
+    assert populated.path.read_bytes() == before
+
+
+async def test_pasting_a_copied_line_into_the_name_fills_it_in(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_form(pilot)
+        await pilot.press(*"ci-")
+        await paste(pilot, "deploy\n")
+        assert app.screen is screen
+        assert screen.query_one("#name", Input).value == "ci-deploy"
+        await pilot.press("enter")  # typed Enter still creates
+        await settle(pilot)
+    assert [r.name for r in sandbox.store().tokens()] == ["ci-deploy"]
+
+
+async def test_every_input_of_every_form_takes_a_paste_as_text(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_form(pilot)
+        screen.query_one("#expiry").value = "custom"  # type: ignore[attr-defined]
+        await settle(pilot)
+        custom = screen.query_one("#custom-expiry", Input)
+        assert app.focused is custom
+        await paste(pilot, "30d\nrm -rf\r")
+        assert app.screen is screen
+        assert custom.value == "30d\nrm -rf"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("slash")
+        await paste(pilot, "ag\x1b\r")
+        assert main_screen(pilot).query_one("#filter", Input).value == "ag\x1b"
+        assert isinstance(app.screen, MainScreen)
+    assert all(isinstance(field, TextField) for field in (custom,))
+
+
+async def test_a_paste_on_the_table_presses_no_key(populated: Sandbox) -> None:
+    before = populated.path.read_bytes()
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = names(pilot)
+        await paste(pilot, "\x1bnd\r\x1b[201~d")
+        assert isinstance(app.screen, MainScreen), "no n (new) or d (delete) was pressed"
+        assert names(pilot) == shown
+    assert populated.path.read_bytes() == before
