@@ -55,6 +55,14 @@ class InvalidExpiry(InputError):
     pass
 
 
+class InvalidNote(InputError):
+    pass
+
+
+class InvalidDirectory(InputError):
+    pass
+
+
 # --- not found: exit code 1 ----------------------------------------------------
 
 
@@ -103,6 +111,16 @@ class LegacyStoreFound(StoreError):
 
 class NotLegacyStore(StoreError):
     """`migrate` was asked for, but the file is not in the PR #8217 format."""
+
+
+class StoreUnsafe(StoreError):
+    """The file or its folder could be changed by someone else (another owner,
+    group- or world-writable, or reached through a symlink in a shared folder):
+    refused, as ssh's StrictModes refuses such files, and never written."""
+
+
+class StoreReadOnly(StoreError):
+    """The file has no write permission for its owner: changes are refused, not forced."""
 
 
 class StoreWriteFailed(StoreError):

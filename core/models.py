@@ -2,11 +2,12 @@
 
 The file is a versioned JSON object:
 
-    {"version": 1, "tokens": [TokenRecord, ...]}
+    {"version": 2, "tokens": [TokenRecord, ...]}
 
 Records never hold a secret, only its SHA-256 digest. Unknown fields are refused
 (`extra="forbid"`): a hand-edited `"expires": ...` typo must not silently mean
-"never expires".
+"never expires". Version 2 added `note` and `directories`; a version 1 file is
+read as it is (it cannot hold them) and written as version 2 on the next change.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.clock import to_utc
+from core.directories import BadDirectory, normalize_directory
+from core.names import MAX_NOTE_LEN
 from core.permissions import Permission, canonical
 from core.token_format import ID_PATTERN
 
-STORE_VERSION = 1
+STORE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 EXPIRING_WITHIN = timedelta(days=7)
 
 
@@ -58,11 +62,39 @@ class TokenRecord(BaseModel):
         default=False,
         description="True for a secret migrated from the PR #8217 format (not ocat_).",
     )
+    note: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_NOTE_LEN,
+        description="What the token is for (free text); null if none. Version 2.",
+    )
+    directories: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Absolute directories the token may make opencode work in; empty means "
+            "every directory the server serves. Version 2."
+        ),
+    )
 
     @field_validator("permissions")
     @classmethod
     def _canonical_permissions(cls, value: tuple[Permission, ...]) -> tuple[Permission, ...]:
         return canonical(value)
+
+    @field_validator("directories")
+    @classmethod
+    def _canonical_directories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Written in canonical form, so a hand edit cannot smuggle in `..`."""
+        for directory in value:
+            try:
+                clean = normalize_directory(directory)
+            except BadDirectory as exc:
+                raise ValueError(str(exc)) from None
+            if clean != directory:
+                raise ValueError(f"the directory '{directory}' is not in canonical form ({clean})")
+        if len(set(value)) != len(value):
+            raise ValueError("a directory is listed twice")
+        return value
 
     @field_validator("created_at", "expires_at", "last_used_at")
     @classmethod
@@ -105,16 +137,29 @@ class StoreDocument(BaseModel):
         },
     )
 
-    version: Literal[1] = Field(description="Format version of this file.")
+    version: Literal[1, 2] = Field(
+        description="Format version of this file: 2 (1 is read, and written as 2)."
+    )
     tokens: tuple[TokenRecord, ...] = Field(default=())
 
     @field_validator("version", mode="before")
     @classmethod
     def _integer_version(cls, value: Any) -> Any:
-        # Literal[1] alone also accepts true and 1.0 (they compare equal to 1).
+        # Literal[1, 2] alone also accepts true and 2.0 (they compare equal).
         if type(value) is not int:
-            raise ValueError("version must be the integer 1")
+            raise ValueError("version must be the integer 2")
         return value
+
+    @model_validator(mode="after")
+    def _version_1_has_no_new_fields(self) -> StoreDocument:
+        if self.version == 1:
+            for record in self.tokens:
+                added = record.model_fields_set & {"note", "directories"}
+                if added:
+                    raise ValueError(
+                        f"{sorted(added)[0]} needs store version 2 (the file says version 1)"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> StoreDocument:

@@ -34,22 +34,27 @@ from core.atomic import (
 )
 from core.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
 from core.display import escape_controls
+from core.directories import BadDirectory, normalize_directory
 from core.errors import (
     DuplicateName,
+    InvalidDirectory,
     InvalidPermissions,
     LegacyStoreFound,
     NotLegacyStore,
     StoreCorrupt,
     StoreLocked,
+    StoreReadOnly,
     StoreUnreadable,
+    StoreUnsafe,
     StoreVersionUnsupported,
     StoreWriteFailed,
     TokenNotFound,
 )
 from core.expiry import DEFAULT_EXPIRY, lifetime_of, parse_expiry
+from core.file_safety import check_file, check_location
 from core.locking import FileLock, LockTimeout
-from core.models import STORE_VERSION, StoreDocument, TokenRecord
-from core.names import validate_name
+from core.models import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
+from core.names import validate_name, validate_note
 from core.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
 from core.token_format import Secret, digest, generate, new_id, usable_legacy_secret
 
@@ -84,6 +89,8 @@ class Snapshot:
     exists: bool
     fingerprint: Fingerprint | None
     warnings: tuple[str, ...] = ()
+    read_only: bool = False
+    """The owner has no write permission (chmod 400): changes are refused."""
     _by_id: dict[str, TokenRecord] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +124,15 @@ class Issued:
 
     record: TokenRecord
     secret: Secret
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A token before and after `edit`, and which fields changed (none: nothing written)."""
+
+    before: TokenRecord
+    after: TokenRecord
+    changed: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,8 @@ def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
         if not stat.S_ISREG(st.st_mode):
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise StoreUnreadable(path, f"is {kind}", hint="point --store at a JSON file")
+        check_file(path, st)
+        check_location(path)
         if st.st_size > MAX_FILE_BYTES:
             raise StoreCorrupt(path, f"is {st.st_size} bytes, far larger than any token store")
         chunks = []
@@ -228,12 +246,14 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
     if "version" not in obj:
         raise StoreCorrupt(path, "has no version field", hint=fix)
     version = obj["version"]
-    if type(version) is not int or version != STORE_VERSION:  # not true, not 1.0
-        newer = isinstance(version, int) and not isinstance(version, bool) and version > 1
+    if type(version) is not int or version not in READABLE_VERSIONS:  # not true, not 2.0
+        newer = (
+            isinstance(version, int) and not isinstance(version, bool) and version > STORE_VERSION
+        )
         raise StoreVersionUnsupported(
             path,
             f"store version {json.dumps(version)[:20]} is not supported "
-            f"(this build reads version {STORE_VERSION})",
+            f"(this build reads versions 1 and {STORE_VERSION})",
             hint="upgrade opencode-auth-tui" if newer else fix,
         )
     err = invalid.errors(include_input=False, include_url=False)[0]
@@ -255,6 +275,7 @@ def read_snapshot(path: Path) -> Snapshot:
         exists=True,
         fingerprint=Fingerprint.of(st),
         warnings=_mode_warnings(path, st),
+        read_only=not st.st_mode & stat.S_IWUSR,
     )
 
 
@@ -275,7 +296,9 @@ class TokenStore:
         token_bytes: TokenBytes = system_token_bytes,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
-        # Resolve symlinks once so the atomic rename replaces the real file, not the link.
+        # Resolve symlinks once so the atomic rename replaces the real file, not
+        # the link; the path as given is still checked for links in shared folders.
+        self.given_path = Path(os.path.abspath(path))
         self.path = Path(os.path.realpath(path))
         self.clock = clock
         self.token_bytes = token_bytes
@@ -291,6 +314,8 @@ class TokenStore:
     # --- reading ------------------------------------------------------------------
 
     def load(self) -> Snapshot:
+        if self.given_path != self.path:
+            check_location(self.given_path)
         return read_snapshot(self.path)
 
     def tokens(self) -> tuple[TokenRecord, ...]:
@@ -307,10 +332,15 @@ class TokenStore:
         name: str | None = None,
         permissions: str | Iterable[Permission] | None = None,
         expires: str = DEFAULT_EXPIRY,
+        note: str | None = None,
+        directories: Iterable[str] = (),
     ) -> Issued:
-        """A new token. Defaults: a generated name, all permissions, 90 days."""
+        """A new token. Defaults: a generated name, all permissions, 90 days,
+        no note, every directory the server serves."""
         clean_name = None if name is None else validate_name(name)
         perms = _permissions(permissions)
+        clean_note = None if note is None else validate_note(note)
+        dirs = clean_directories(directories)
         now = self.now()
         expires_at = parse_expiry(expires, now)
         secret = generate(self.token_bytes)
@@ -330,11 +360,56 @@ class TokenStore:
                 last_used_at=None,
                 hint=secret.hint,
                 digest=digest(secret.reveal()),
+                note=clean_note,
+                directories=dirs,
             )
             records.append(record)
             return record
 
         return Issued(self._mutate(change), secret)
+
+    def edit(
+        self,
+        ref: str,
+        *,
+        name: str | None = None,
+        note: str | None = None,
+        permissions: str | Iterable[Permission] | None = None,
+        directories: Iterable[str] | None = None,
+        expires: str | None = None,
+    ) -> Edited:
+        """Change a token's name, note, permissions, directories or expiry; its
+        secret, id and creation time stay. `None` leaves a field as it is; an
+        empty note removes the note and empty directories mean every directory.
+        A new expiry counts from now."""
+        clean_name = None if name is None else validate_name(name)
+        clean_note = None if note is None else validate_note(note)
+        perms = None if permissions is None else _permissions(permissions)
+        dirs = None if directories is None else clean_directories(directories)
+        now = self.now()
+        expires_at = None if expires is None else parse_expiry(expires, now)
+
+        def change(records: list[TokenRecord]) -> Edited:
+            old = Snapshot(self.path, tuple(records), True, None).require(ref)
+            update: dict[str, object] = {}
+            if clean_name is not None and clean_name != old.name:
+                _check_name_free(clean_name, [r for r in records if r.id != old.id])
+                update["name"] = clean_name
+            if note is not None and clean_note != old.note:
+                update["note"] = clean_note
+            if perms is not None and perms != old.permissions:
+                update["permissions"] = perms
+            if dirs is not None and dirs != old.directories:
+                update["directories"] = dirs
+            if expires is not None and expires_at != old.expires_at:
+                update["expires_at"] = expires_at
+            if not update:
+                return Edited(old, old, ())
+            new = old.model_copy(update=update)
+            records[records.index(old)] = new
+            return Edited(old, new, tuple(update))
+
+        return self._mutate(change)
 
     def delete(self, refs: Sequence[str]) -> tuple[TokenRecord, ...]:
         """Delete every token named by id or name; all or nothing."""
@@ -349,15 +424,19 @@ class TokenStore:
 
         return self._mutate(change)
 
-    def rotate(self, ref: str, *, expires: str | None = None) -> Issued:
+    def rotate(
+        self, ref: str, *, expires: str | None = None, directories: Iterable[str] | None = None
+    ) -> Issued:
         """A new secret for an existing token: same id, name and permissions.
 
         The old secret stops working at once. Expiry defaults to the token's
-        original lifetime (or never), counted from now.
+        original lifetime (or never), counted from now; directories stay unless
+        given.
         """
         now = self.now()
         if expires is not None:
             parse_expiry(expires, now)  # refuse bad input before taking the lock
+        dirs = None if directories is None else clean_directories(directories)
         secret = generate(self.token_bytes)
 
         def change(records: list[TokenRecord]) -> TokenRecord:
@@ -371,6 +450,7 @@ class TokenStore:
                     "hint": secret.hint,
                     "digest": digest(secret.reveal()),
                     "legacy": False,
+                    **({} if dirs is None else {"directories": dirs}),
                 }
             )
             records[records.index(old)] = new
@@ -458,6 +538,9 @@ class TokenStore:
         raise RuntimeError("token_bytes keeps returning the same bytes")
 
     def _locked(self) -> FileLock:
+        check_location(self.given_path)
+        if self.given_path != self.path:
+            check_location(self.path)
         try:
             ensure_private_dir(self.path.parent)
         except OSError as exc:
@@ -475,6 +558,12 @@ class TokenStore:
                 new is old for new, old in zip(records, current.records, strict=True)
             )
             if not unchanged:  # a no-op never creates or rewrites the file
+                if current.read_only:
+                    raise StoreReadOnly(
+                        self.path,
+                        "is read-only (no write permission for its owner), so it was not changed",
+                        hint=f"run: chmod 600 '{self.path}' to allow changes",
+                    )
                 self._write(records)
             return result
 
@@ -542,6 +631,19 @@ def _permissions(value: str | Iterable[Permission] | None) -> tuple[Permission, 
     if not perms:
         raise InvalidPermissions("permissions: at least one of read, write, execute is required")
     return perms
+
+
+def clean_directories(directories: Iterable[str]) -> tuple[str, ...]:
+    """A token's directories: absolute, canonical, each once, in the order given."""
+    if isinstance(directories, str):
+        raise TypeError("directories is a list of paths, not a single string")
+    out: dict[str, None] = {}
+    for raw in directories:
+        try:
+            out[normalize_directory(raw.strip())] = None
+        except BadDirectory as exc:
+            raise InvalidDirectory(f"directory: {exc}") from None
+    return tuple(out)
 
 
 def _check_name_free(name: str, records: Iterable[TokenRecord]) -> None:

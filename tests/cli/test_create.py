@@ -21,6 +21,8 @@ RECORD_FIELDS = {
     "last_used_at",
     "hint",
     "legacy",
+    "note",
+    "directories",
     "status",
 }
 
@@ -39,7 +41,7 @@ def test_defaults_all_permissions_90_days_secret_once(cli: Cli) -> None:
     assert "read, write, execute" in result.out
 
     doc = json.loads(cli.store.read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     [record] = doc["tokens"]
     assert record["name"] == "token-1"
     assert record["permissions"] == ["read", "write", "execute"]
@@ -138,4 +140,4 @@ def test_xdg_config_home_is_the_default(cli: Cli) -> None:
     env = {"OPENCODE_AUTH_TOKENS_FILE": ""}
     assert cli("token", "create", "--quiet", env=env).code == 0
     expected = Path(cli.env["XDG_CONFIG_HOME"]) / "opencode" / "auth-tokens.json"
-    assert json.loads(expected.read_text())["version"] == 1
+    assert json.loads(expected.read_text())["version"] == 2

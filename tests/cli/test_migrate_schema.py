@@ -64,7 +64,7 @@ def test_migrate_hashes_secrets_keeps_backup_and_old_tokens_work(cli: Cli) -> No
     for entry in LEGACY:
         assert entry["token"] not in text
     doc = json.loads(text)
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     names = [t["name"] for t in doc["tokens"]]
     assert names == ["laptop", "token-1", "laptop (2)"]
     assert all(t["legacy"] for t in doc["tokens"])

@@ -116,7 +116,7 @@ def test_sigkill_during_writes_always_leaves_a_valid_file(store_path: Path) -> N
         extra = [r for r in snapshot.records if r.id not in base_ids]
         assert all(r.name.startswith("churn-") for r in extra)
         assert len(extra) <= kill + 1
-        assert json.loads(store_path.read_bytes())["version"] == 1
+        assert json.loads(store_path.read_bytes())["version"] == 2
         left_temp_files += bool(temp_files(store_path.parent))
 
     # Killing right after a temp file appeared did catch writers mid-write

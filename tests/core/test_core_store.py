@@ -55,7 +55,7 @@ def test_the_file_holds_no_secret(store: TokenStore) -> None:
         assert token[5:27] not in raw  # not even the entropy part
         assert token[5:20] not in raw
     doc = on_disk(store.path)
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     for entry in doc["tokens"]:
         assert set(entry) == {
             "id",
@@ -67,6 +67,8 @@ def test_the_file_holds_no_secret(store: TokenStore) -> None:
             "hint",
             "digest",
             "legacy",
+            "note",
+            "directories",
         }
 
 
@@ -359,7 +361,7 @@ def test_json_schema_describes_the_file(store: TokenStore) -> None:
     json.dumps(schema)  # serialisable as is
     assert schema["type"] == "object"
     assert schema["required"] == ["version"]
-    assert schema["properties"]["version"]["const"] == 1
+    assert schema["properties"]["version"]["enum"] == [1, 2]
     assert schema["additionalProperties"] is False
     record = schema["$defs"]["TokenRecord"]
     assert record["additionalProperties"] is False
@@ -387,7 +389,7 @@ def test_json_schema_describes_the_file(store: TokenStore) -> None:
 # --- warnings --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o666])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o444])
 def test_group_or_world_readable_file_is_warned_about(store: TokenStore, mode: int) -> None:
     store.create(name="a")
     os.chmod(store.path, mode)

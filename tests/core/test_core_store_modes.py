@@ -36,8 +36,10 @@ def test_modes_with_umask_000_in_a_fresh_process(tmp_path: Path) -> None:
         TokenStore(Path({str(store_path)!r})).create(name="a")
         legacy = Path({str(legacy_path)!r})
         legacy.parent.mkdir()
+        os.chmod(legacy.parent, 0o755)  # StrictModes: not writable by others
         legacy.write_text(json.dumps([{{"token": "x" * 32, "permissions": ["read"],
                                         "createdAt": 0}}]))
+        os.chmod(legacy, 0o644)  # StrictModes: not writable by others
         print(TokenStore(legacy).migrate().backup)
         """
     )
@@ -54,8 +56,8 @@ def test_modes_with_umask_000_in_a_fresh_process(tmp_path: Path) -> None:
     assert mode(base) == 0o755  # an existing folder is left alone
     assert mode(legacy_path) == 0o600
     assert mode(backup) == 0o600
-    # A folder the caller made itself (under umask 000) is not core's to change.
-    assert mode(legacy_path.parent) == 0o777
+    # A folder the caller made itself is not core's to change.
+    assert mode(legacy_path.parent) == 0o755
 
 
 def test_an_existing_config_folder_keeps_its_mode(tmp_path: Path, clock: FakeClock) -> None:
@@ -77,15 +79,15 @@ MUTATIONS: list[tuple[str, Callable[[TokenStore], object]]] = [
 
 
 @pytest.mark.parametrize(("name", "mutate"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
-def test_a_looser_file_becomes_0600_after_any_write(
+def test_a_readable_file_becomes_0600_after_any_write(
     store: TokenStore, clock: FakeClock, name: str, mutate: Callable[[TokenStore], object]
 ) -> None:
     store.create(name="keep")
     store.create(name="keep-2")
     store.create(name="short", expires="1h")
     clock.advance(hours=2)  # so prune has something to do
-    os.chmod(store.path, 0o664)
-    assert store.load().warnings  # warned about while loose
+    os.chmod(store.path, 0o644)
+    assert store.load().warnings  # warned about while readable by others
     before = store.path.read_bytes()
     mutate(store)
     assert store.path.read_bytes() != before, "the call must have written"
