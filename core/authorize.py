@@ -1,15 +1,21 @@
 """The authorization decision: one pure function, plus a cache that follows the file.
 
-`authorize(index, authorization, method, raw_path, now=...)` decides a request:
+`authorize(index, authorization, method, target, now=..., ...)` decides a request:
 
     200 ok / public
+    400 bad_directory
     401 missing_token | malformed | bad_checksum | unknown_token | expired
-    403 insufficient_scope | method_not_allowed
+    403 insufficient_scope | method_not_allowed | directory_not_allowed |
+        directory_unknown | protected_path | path_not_allowed
 
 Order of checks: the method (anything outside the seven known methods is refused
-whatever the token holds), the public health path, the `Authorization: Bearer`
-header, the token's format and checksum (offline, before any lookup), the digest
-lookup, expiry, then permissions.
+whatever the token holds), the public health path, the credentials
+(`Authorization: Bearer <token>`, or `Basic base64(anything:<token>)` as
+opencode's own clients send), the token's format and checksum (offline, before
+any lookup), the digest lookup, expiry, then the permissions the route policy
+(`core.policy`) says the operation needs, then the directory scope
+(`core.scope`): the directory opencode will work in must lie inside the
+server's roots and the token's directories, and no protected path is reached.
 
 Lookup is by SHA-256 digest in a dict, confirmed with `hmac.compare_digest`. The
 dict's own key comparison is not constant-time, but what it compares is the
@@ -19,6 +25,8 @@ is to a stored digest, which says nothing about any stored secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -32,8 +40,19 @@ from typing import Any
 
 from core.clock import Clock, system_clock
 from core.models import TokenRecord
-from core.permissions import Permission, canonical
-from core.rules import is_public, normalize_path, required_permissions
+from core.permissions import ALL_PERMISSIONS, Permission, canonical
+from core.policy import UNCLASSIFIED, Classified, DirectoryFrom, Policy, Rule, default_policy
+from core.rules import is_public, normalize_path
+from core.scope import (
+    UNRESTRICTED,
+    Headers,
+    ServerScope,
+    SessionLookup,
+    check_scope,
+    directory_request,
+    no_headers,
+    no_sessions,
+)
 from core.store import Fingerprint, read_snapshot
 from core.token_format import (
     DIGEST_PREFIX,
@@ -58,6 +77,22 @@ class Reason(StrEnum):
     EXPIRED = "expired"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    BAD_DIRECTORY = "bad_directory"
+    DIRECTORY_NOT_ALLOWED = "directory_not_allowed"
+    DIRECTORY_UNKNOWN = "directory_unknown"
+    PROTECTED_PATH = "protected_path"
+    PATH_NOT_ALLOWED = "path_not_allowed"
+
+
+# An unclassified request: all three permissions, and its directory read as an
+# instance route's (the query parameter, the header, or opencode's own).
+_UNCLASSIFIED_RULE = Rule(
+    method="*",
+    path="*",
+    needs=ALL_PERMISSIONS,
+    directory=DirectoryFrom.INSTANCE,
+    reason="no row for this method and path",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,37 +103,47 @@ class Decision:
     granted: frozenset[Permission]
     token_id: str | None
     path: str
+    rule: str = UNCLASSIFIED
+    """The policy row that decided (`GET /file/content`), or `unclassified`."""
+    message: str | None = None
+    """Why a directory was refused, in words (never a secret)."""
 
     @property
     def allowed(self) -> bool:
         return self.status == 200
 
-    def www_authenticate(self, realm: str = "opencode") -> str | None:
-        """The RFC 6750 challenge for a 401/403, or None when allowed.
+    def www_authenticate(self, realm: str = "opencode") -> tuple[str, ...]:
+        """The challenges for a 401/403 (one header each); none when allowed.
 
-        A request with no credentials gets no error code (RFC 6750 section 3.1).
+        A 401 offers Basic first - browsers then prompt, and nginx passes only
+        the first challenge of an auth_request answer - and Bearer with the
+        RFC 6750 error code (none when no credentials were sent, section 3.1).
         """
         if self.allowed:
-            return None
+            return ()
         if self.reason is Reason.MISSING_TOKEN:
-            return f'Bearer realm="{realm}"'
+            return (f'Basic realm="{realm}"', f'Bearer realm="{realm}"')
         if self.status == 401:
-            return f'Bearer realm="{realm}", error="invalid_token"'
+            return (f'Basic realm="{realm}"', f'Bearer realm="{realm}", error="invalid_token"')
         if self.reason is Reason.INSUFFICIENT_SCOPE:
             scope = " ".join(p.value for p in canonical(self.required))
-            return f'Bearer realm="{realm}", error="insufficient_scope", scope="{scope}"'
-        return None
+            return (f'Bearer realm="{realm}", error="insufficient_scope", scope="{scope}"',)
+        return ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "allowed": self.allowed,
             "status": self.status,
             "reason": self.reason.value,
+            "rule": self.rule,
             "required": [p.value for p in canonical(self.required)],
             "granted": [p.value for p in canonical(self.granted)],
             "token_id": self.token_id,
             "path": self.path,
         }
+        if self.message is not None:
+            data["message"] = self.message
+        return data
 
 
 class TokenIndex:
@@ -132,15 +177,34 @@ class TokenIndex:
 def bearer_token(authorization: str | None) -> str | Reason:
     """The token from an `Authorization` header value, or why there is none.
 
-    The scheme is case-insensitive. No header, or another scheme (Basic, ...),
-    means no bearer credentials were given at all: `missing_token`.
+    `Bearer <token>`, or `Basic base64(user:<token>)` with the token as the
+    password and any user name (what `opencode attach -p` and a browser's
+    prompt send). Schemes are case-insensitive. No header, or another scheme,
+    means no credentials were given at all: `missing_token`.
     """
     parts = (authorization or "").split()
-    if not parts or parts[0].lower() != "bearer":
+    if not parts:
+        return Reason.MISSING_TOKEN
+    scheme = parts[0].lower()
+    if scheme not in ("bearer", "basic"):
         return Reason.MISSING_TOKEN
     if len(parts) != 2:
         return Reason.MALFORMED
-    return parts[1]
+    if scheme == "bearer":
+        return parts[1]
+    return basic_password(parts[1])
+
+
+def basic_password(encoded: str) -> str | Reason:
+    """The password of Basic credentials (`base64(user:password)`), or `malformed`."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return Reason.MALFORMED
+    _, colon, password = decoded.partition(":")
+    if not colon or not password:
+        return Reason.MALFORMED
+    return password
 
 
 def _deny(
@@ -148,10 +212,12 @@ def _deny(
     reason: Reason,
     required: frozenset[Permission],
     path: str,
+    rule: str,
     granted: frozenset[Permission] = _NOTHING,
     token_id: str | None = None,
+    message: str | None = None,
 ) -> Decision:
-    return Decision(status, reason, required, granted, token_id, path)
+    return Decision(status, reason, required, granted, token_id, path, rule, message)
 
 
 _FORMAT_REASON = {
@@ -160,57 +226,84 @@ _FORMAT_REASON = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def _request_rules(method: str, raw_path: str) -> tuple[str, frozenset[Permission] | None, bool]:
-    """What the method and path alone decide: the normalised path, the permissions
-    needed (None: method refused) and whether it is the public health check.
+@functools.lru_cache(maxsize=4096)
+def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Classified, bool]:
+    """What the method and target alone decide: the normalised path (for logs),
+    the policy's verdict (the row, and the permissions needed - None: method
+    refused) and whether it is the public health check.
 
     Pure functions of public request data, so memoised: a server sees the same
-    few paths over and over. Nothing secret is kept here, and a flood of unique
-    paths only makes it as slow as no cache (the size is bounded).
+    few targets over and over. Nothing secret is kept here, and a flood of
+    unique targets only makes it as slow as no cache (the size is bounded).
     """
-    return (
-        normalize_path(raw_path),
-        required_permissions(method, raw_path),
-        is_public(method, raw_path),
-    )
+    return (normalize_path(target), policy.classify(method, target), is_public(method, target))
 
 
 def authorize(
     index: TokenIndex,
     authorization: str | None,
     method: str,
-    raw_path: str,
+    target: str,
     *,
     now: datetime,
+    policy: Policy | None = None,
+    scope: ServerScope = UNRESTRICTED,
+    headers: Headers = no_headers,
+    sessions: SessionLookup = no_sessions,
 ) -> Decision:
-    """Decide one request. Pure: same inputs, same decision; no I/O."""
-    path, required, public = _request_rules(method, raw_path)
+    """Decide one request. Pure: same inputs, same decision; no I/O except
+    resolving symbolic links of the directories it checks.
+
+    `scope` is the server's (roots, opencode's own directory, protected paths);
+    `headers` gives the request's header values by lower-case name; `sessions`
+    answers a session's directory, or None when the caller has not looked it
+    up yet - then `core.scope.SessionLookupNeeded` is raised, after the
+    credentials and permissions have passed, so only an authorized request can
+    make the caller ask opencode.
+    """
+    path, classified, public = _request_rules(policy or default_policy(), method, target)
+    rule = classified.rule_name
+    required = classified.needs
     if required is None:
-        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path)
+        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule)
     if public:
-        return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path)
+        return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path, rule)
 
     token = bearer_token(authorization)
     if isinstance(token, Reason):
-        return _deny(401, token, required, path)
+        return _deny(401, token, required, path, rule)
 
     if looks_like_ocat(token):
         bad = check_format(token)
         if bad is not None:
-            return _deny(401, _FORMAT_REASON[bad], required, path)
+            return _deny(401, _FORMAT_REASON[bad], required, path, rule)
     elif not index.has_legacy or not usable_legacy_secret(token):
-        return _deny(401, Reason.MALFORMED, required, path)
+        return _deny(401, Reason.MALFORMED, required, path, rule)
 
     hit = index._match(token)
     if hit is None:
-        return _deny(401, Reason.UNKNOWN_TOKEN, required, path)
+        return _deny(401, Reason.UNKNOWN_TOKEN, required, path, rule)
     record, granted = hit
     if record.expires_at is not None and now >= record.expires_at:
-        return _deny(401, Reason.EXPIRED, required, path, granted, record.id)
+        return _deny(401, Reason.EXPIRED, required, path, rule, granted, record.id)
     if not required <= granted:
-        return _deny(403, Reason.INSUFFICIENT_SCOPE, required, path, granted, record.id)
-    return Decision(200, Reason.OK, required, granted, record.id, path)
+        return _deny(403, Reason.INSUFFICIENT_SCOPE, required, path, rule, granted, record.id)
+
+    decided_by = classified.rule or _UNCLASSIFIED_RULE
+    request = directory_request(decided_by, classified.params, target, headers)
+    refusal = check_scope(decided_by, request, scope, record.directories, sessions)
+    if refusal is not None:
+        return _deny(
+            refusal.status,
+            Reason(refusal.reason.value),
+            required,
+            path,
+            rule,
+            granted,
+            record.id,
+            refusal.message,
+        )
+    return Decision(200, Reason.OK, required, granted, record.id, path, rule)
 
 
 class CachedAuthorizer:
@@ -227,9 +320,19 @@ class CachedAuthorizer:
     """
 
     def __init__(
-        self, path: Path, *, clock: Clock = system_clock, racy_window: float = 0.05
+        self,
+        path: Path,
+        *,
+        clock: Clock = system_clock,
+        racy_window: float = 0.05,
+        policy: Policy | None = None,
+        scope: ServerScope = UNRESTRICTED,
     ) -> None:
         self._path = path
+        self.policy = policy or default_policy()
+        self.scope = scope
+        """The server's directory scope; replaced whole (one assignment) when the
+        server learns opencode's directory."""
         self._fspath = os.fspath(path)  # str once: stat runs on every decision
         self.clock = clock
         self._racy_ns = int(racy_window * 1e9)
@@ -284,5 +387,23 @@ class CachedAuthorizer:
             return max(self._racy_ns, _COARSE_TICK_NS)
         return self._racy_ns
 
-    def decide(self, authorization: str | None, method: str, raw_path: str) -> Decision:
-        return authorize(self.index(), authorization, method, raw_path, now=self.clock())
+    def decide(
+        self,
+        authorization: str | None,
+        method: str,
+        target: str,
+        *,
+        headers: Headers = no_headers,
+        sessions: SessionLookup = no_sessions,
+    ) -> Decision:
+        return authorize(
+            self.index(),
+            authorization,
+            method,
+            target,
+            now=self.clock(),
+            policy=self.policy,
+            scope=self.scope,
+            headers=headers,
+            sessions=sessions,
+        )

@@ -33,8 +33,8 @@ from core.atomic import (
     write_new_private_file,
 )
 from core.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
-from core.display import escape_controls
 from core.directories import BadDirectory, normalize_directory
+from core.display import escape_controls
 from core.errors import (
     DuplicateName,
     InvalidDirectory,
@@ -45,7 +45,6 @@ from core.errors import (
     StoreLocked,
     StoreReadOnly,
     StoreUnreadable,
-    StoreUnsafe,
     StoreVersionUnsupported,
     StoreWriteFailed,
     TokenNotFound,

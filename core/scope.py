@@ -1,0 +1,435 @@
+"""Directory scope: which directories a request may make opencode work in.
+
+opencode serves any directory a request names, and loading a directory runs
+its configuration (plugins, MCP servers). So the server (the gateway or
+forward-auth) serves a set of **roots**, a token may narrow them further
+(`directories` in its record), and some paths are never served at all (the
+token store, opencode's own credentials and config, /proc):
+
+- where opencode takes the directory from is a property of the route
+  (`core.policy.DirectoryFrom`); this module reads it from the request the way
+  opencode does (`directory_request`);
+- a relative directory, one with NUL or `.`/`..` segments, or two sources that
+  disagree -> 400 `bad_directory`;
+- outside the roots or the token's directories -> 403 `directory_not_allowed`;
+- where the directory cannot be known (named in the body, chosen by a
+  workspace) -> 403 `directory_unknown`;
+- a file or search that would reach a protected path -> 403 `protected_path`.
+
+Directories are compared after lexical normalisation and, when the server
+sees the same files as opencode (the usual case), also after resolving
+symbolic links, so `root/link-to-etc` is not inside `root`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import unquote_plus
+
+from core.directories import BadDirectory, normalize_directory, within
+from core.policy import DirectoryFrom, FileTarget, Rule
+from core.routing import decode_uri_component_or_raw
+
+DIRECTORY_HEADER = "x-opencode-directory"
+WORKSPACE_HEADER = "x-opencode-workspace"
+SYSTEM_PROTECTED = ("/proc", "/sys", "/dev")
+_IGNORED_BY_URL_PARSERS = str.maketrans("", "", "\t\n\r")
+
+
+class ScopeReason(StrEnum):
+    BAD_DIRECTORY = "bad_directory"
+    DIRECTORY_NOT_ALLOWED = "directory_not_allowed"
+    DIRECTORY_UNKNOWN = "directory_unknown"
+    PROTECTED_PATH = "protected_path"
+    PATH_NOT_ALLOWED = "path_not_allowed"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    reason: ScopeReason
+    message: str
+
+
+# --- paths ------------------------------------------------------------------------------
+
+
+def join_inside(directory: str, relative: str) -> str:
+    """`directory/relative`, lexically resolved (an absolute `relative` stands alone)."""
+    joined = posixpath.normpath(posixpath.join(directory, relative))
+    return "/" + joined.lstrip("/") if joined.startswith("//") else joined
+
+
+def real(path: str) -> str:
+    """`path` with symbolic links resolved, as far as this machine can see it."""
+    return os.path.realpath(path)
+
+
+# --- what the server protects and serves -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileFamily:
+    """A file and its siblings: `name`, `name.lock`, `name.<backup>`, `.name.<tmp>`."""
+
+    folder: str
+    name: str
+
+    def covers(self, path: str) -> bool:
+        folder, base = posixpath.split(path)
+        return folder == self.folder and (
+            base == self.name
+            or base.startswith(self.name + ".")
+            or base.startswith("." + self.name + ".")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Protected:
+    """Paths no request may reach, whatever the roots."""
+
+    folders: tuple[str, ...] = SYSTEM_PROTECTED
+    families: tuple[FileFamily, ...] = ()
+
+    def covers(self, path: str) -> bool:
+        """`path` is a protected file, or inside a protected folder."""
+        return any(within(path, folder) for folder in self.folders) or any(
+            family.covers(path) for family in self.families
+        )
+
+    def inside(self, directory: str) -> str | None:
+        """A protected path at or below `directory` (a search there would reach it)."""
+        for folder in self.folders:
+            if within(folder, directory):
+                return folder
+        for family in self.families:
+            if within(family.folder, directory):
+                return posixpath.join(family.folder, family.name)
+        return None
+
+
+def protected_paths(
+    store_path: str | os.PathLike[str],
+    *,
+    opencode_folders: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Protected:
+    """The store (with its lock, backups and temporary files), opencode's own
+    config, data, state and cache folders (as this process and opencode itself
+    report them), and /proc, /sys, /dev."""
+    env = os.environ if environ is None else environ
+    folders: list[str] = list(SYSTEM_PROTECTED)
+    home = env.get("HOME") or os.path.expanduser("~")
+    for variable, fallback in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        base = env.get(variable) or ""
+        if not base.startswith("/"):
+            base = posixpath.join(home, fallback)
+        folders.append(posixpath.join(base, "opencode"))
+    folders.extend(opencode_folders)
+    store = os.fspath(store_path)
+    families = {FileFamily(*posixpath.split(store))}
+    resolved = real(store)
+    families.add(FileFamily(*posixpath.split(resolved)))
+    clean: dict[str, None] = {}
+    for folder in folders:
+        for candidate in (folder, real(folder)):
+            try:
+                clean[normalize_directory(candidate)] = None
+            except BadDirectory:
+                continue
+    return Protected(tuple(clean), tuple(sorted(families, key=lambda f: (f.folder, f.name))))
+
+
+@dataclass(frozen=True, slots=True)
+class Root:
+    path: str
+    resolved: str
+
+    @classmethod
+    def of(cls, path: str) -> Root:
+        clean = normalize_directory(path)
+        return cls(clean, real(clean))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerScope:
+    """The directories a server serves.
+
+    `roots` None means any directory (`--any-directory`). `default_directory` is
+    opencode's own working directory, used for requests that name none; when
+    it is not known, `default_trusted` says whether such requests still pass
+    (opencode's own directory is always one of the server's roots) - but a
+    token limited to some directories is then refused, as its directory
+    cannot be checked.
+    """
+
+    roots: tuple[Root, ...] | None = None
+    default_directory: str | None = None
+    default_trusted: bool = True
+    protected: Protected = field(default_factory=Protected)
+    follow_links: bool = True
+
+    @property
+    def any_directory(self) -> bool:
+        return self.roots is None
+
+
+UNRESTRICTED = ServerScope()
+
+
+# --- what a request names --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryRequest:
+    """The directory facts of one request, read the way opencode reads them."""
+
+    explicit: str | None = None
+    problem: str | None = None
+    workspace: bool = False
+    file: str | None = None
+    session_id: str | None = None
+
+
+Headers = Callable[[str], Sequence[str]]
+"""All values of a request header, by lower-case name."""
+
+
+def no_headers(name: str) -> Sequence[str]:
+    return ()
+
+
+def query_values(target: str, name: str) -> list[str]:
+    """All values of query parameter `name`, parsed as browsers and Node's
+    URLSearchParams do (tabs and newlines dropped, `+` is a space, UTF-8
+    percent-escapes decoded)."""
+    cut = target.find("?")
+    if cut == -1:
+        return []
+    query = target[cut + 1 :].translate(_IGNORED_BY_URL_PARSERS)
+    hash_at = query.find("#")
+    if hash_at != -1:
+        query = query[:hash_at]
+    values = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        if unquote_plus(key, errors="replace") == name:
+            values.append(unquote_plus(value, errors="replace"))
+    return values
+
+
+def _one(values: Iterable[str], what: str) -> tuple[str | None, str | None]:
+    """The single (non-empty) value, or a problem when two values differ."""
+    distinct = list(dict.fromkeys(v for v in values if v))
+    if len(distinct) > 1:
+        return None, f"the request names {what} more than once, differently"
+    return (distinct[0] if distinct else None), None
+
+
+def directory_request(
+    rule: Rule, params: Mapping[str, str], target: str, headers: Headers = no_headers
+) -> DirectoryRequest:
+    """What `target` (and its headers) say about the directory `rule` works in."""
+    source = rule.directory
+    if source in (DirectoryFrom.NONE, DirectoryFrom.WEBAPP, DirectoryFrom.BODY):
+        return DirectoryRequest()
+    session_id = params.get("sessionID") if "sessionID" in rule.path_params else None
+    if source is DirectoryFrom.SESSION:
+        return DirectoryRequest(session_id=session_id)
+    header_values = list(headers(DIRECTORY_HEADER))
+    if len(header_values) > 1:
+        return DirectoryRequest(problem=f"the {DIRECTORY_HEADER} header was sent more than once")
+    header = decode_uri_component_or_raw(header_values[0]) if header_values else None
+    if source is DirectoryFrom.INSTANCE:
+        # opencode decodes the query value once more (decodeURIComponent).
+        query_list = [decode_uri_component_or_raw(v) for v in query_values(target, "directory")]
+        workspace_names = query_values(target, "workspace")
+    else:
+        query_list = query_values(target, "location[directory]")
+        workspace_names = [
+            *query_values(target, "location[workspace]"),
+            *query_values(target, "workspace"),
+        ]
+    workspace_names.extend(headers(WORKSPACE_HEADER))
+    query, problem = _one(query_list, "its directory")
+    if problem is None and query and header and _same_directory(query, header) is False:
+        problem = f"the directory parameter and the {DIRECTORY_HEADER} header disagree"
+    explicit = query or header or None
+    file: str | None = None
+    if problem is None and rule.files is FileTarget.PATH:
+        file, problem = _one(query_values(target, "path"), "its path")
+    elif rule.files is FileTarget.WILDCARD:
+        file = params.get("*")
+    if problem is None and explicit is not None:
+        try:
+            explicit = normalize_directory(explicit)
+        except BadDirectory as exc:
+            problem = str(exc)
+    if problem is None and file is not None and "\x00" in file:
+        problem = "the file path contains a NUL character"
+    return DirectoryRequest(
+        explicit=explicit if problem is None else None,
+        problem=problem,
+        workspace=any(workspace_names),
+        file=file,
+        session_id=session_id,
+    )
+
+
+def _same_directory(a: str, b: str) -> bool | None:
+    try:
+        return normalize_directory(a) == normalize_directory(b)
+    except BadDirectory:
+        return None
+
+
+# --- the decision ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDirectory:
+    """What opencode says about a session: its directory (None: no such session)
+    and whether it belongs to a workspace (whose directory opencode picks)."""
+
+    directory: str | None
+    workspace: bool = False
+
+
+SessionLookup = Callable[[str], SessionDirectory | None]
+"""A session's directory, or None when it has not been looked up yet."""
+
+
+class SessionLookupNeeded(Exception):
+    """The decision depends on a session's directory, which the caller must look
+    up (asynchronously, from opencode) before deciding again."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
+
+
+def no_sessions(session_id: str) -> SessionDirectory:
+    """For offline decisions (`token check`): a session's directory is unknown, so
+    only the directory the request names is checked."""
+    return SessionDirectory(None)
+
+
+def check_scope(
+    rule: Rule,
+    request: DirectoryRequest,
+    server: ServerScope,
+    token_directories: Sequence[str],
+    sessions: SessionLookup = no_sessions,
+) -> Refusal | None:
+    """None if the request stays inside the server's roots and the token's
+    directories and reaches no protected path; else why not."""
+    source = rule.directory
+    if source in (DirectoryFrom.NONE, DirectoryFrom.WEBAPP):
+        return None
+    if request.problem is not None:
+        return Refusal(400, ScopeReason.BAD_DIRECTORY, request.problem)
+    restricted = server.roots is not None or bool(token_directories)
+    if source is DirectoryFrom.BODY:
+        if restricted:
+            return _unknown(f"{rule.name} names its directory in the request body")
+        return None
+    if request.workspace and restricted:
+        return _unknown("the request selects a workspace, whose directory opencode picks")
+    targets: list[str] = []
+    if source in (DirectoryFrom.INSTANCE, DirectoryFrom.LOCATION):
+        directory = request.explicit or server.default_directory
+        if directory is None:
+            if token_directories and not server.default_trusted:
+                return _unknown("the request names no directory and opencode's own is not known")
+        else:
+            targets.append(directory)
+    if request.session_id is not None and restricted:
+        session = sessions(request.session_id)
+        if session is None:
+            raise SessionLookupNeeded(request.session_id)
+        if session.workspace and restricted:
+            return _unknown("the session belongs to a workspace, whose directory opencode picks")
+        if session.directory is not None:
+            try:
+                targets.append(normalize_directory(session.directory))
+            except BadDirectory:
+                return _unknown("opencode reports the session's directory as a relative path")
+    for index, directory in enumerate(targets):
+        refusal = _check_directory(directory, server, token_directories)
+        if refusal is None and index == 0 and rule.files is not None:
+            refusal = _check_files(rule.files, directory, request.file, server)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+def _unknown(why: str) -> Refusal:
+    return Refusal(403, ScopeReason.DIRECTORY_UNKNOWN, f"{why}, so its scope cannot be checked")
+
+
+def _check_directory(
+    directory: str, server: ServerScope, token_directories: Sequence[str]
+) -> Refusal | None:
+    resolved = real(directory) if server.follow_links else directory
+    if server.roots is not None and not any(
+        within(directory, root.path) and within(resolved, root.resolved) for root in server.roots
+    ):
+        return Refusal(
+            403,
+            ScopeReason.DIRECTORY_NOT_ALLOWED,
+            f"{directory} is outside the directories this server serves",
+        )
+    if token_directories and not any(
+        within(directory, allowed)
+        and within(resolved, real(allowed) if server.follow_links else allowed)
+        for allowed in token_directories
+    ):
+        return Refusal(
+            403,
+            ScopeReason.DIRECTORY_NOT_ALLOWED,
+            f"{directory} is outside the directories this token may use",
+        )
+    if server.protected.covers(directory) or server.protected.covers(resolved):
+        return Refusal(
+            403, ScopeReason.PROTECTED_PATH, f"{directory} holds opencode's own or the token files"
+        )
+    return None
+
+
+def _check_files(
+    files: FileTarget, directory: str, file: str | None, server: ServerScope
+) -> Refusal | None:
+    protected = server.protected
+    if files is FileTarget.TREE:
+        resolved = real(directory) if server.follow_links else directory
+        hit = protected.inside(directory) or protected.inside(resolved)
+        if hit is not None:
+            return Refusal(
+                403,
+                ScopeReason.PROTECTED_PATH,
+                f"a search in {directory} would reach {hit}, which is never served",
+            )
+        return None
+    target = directory if not file else join_inside(directory, file)
+    if not within(target, directory):
+        return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
+    checks = [target]
+    if server.follow_links:
+        resolved_target = real(target)
+        if not within(resolved_target, real(directory)):
+            return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
+        checks.append(resolved_target)
+    if any(protected.covers(path) for path in checks):
+        return Refusal(403, ScopeReason.PROTECTED_PATH, f"{target} is never served")
+    return None

@@ -1,0 +1,282 @@
+"""The opencode route policy: one row per operation of opencode 1.18.33's OpenAPI
+document, never looser than the PR #8217 rule, matched the way opencode routes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from core.permissions import Permission
+from core.policy import (
+    POLICY_FILE,
+    UNCLASSIFIED,
+    DirectoryFrom,
+    Policy,
+    PolicyError,
+    default_policy,
+    dump_rows,
+)
+from core.rules import required_permissions
+
+R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
+DOC = Path(__file__).resolve().parents[1] / "data" / "opencode-1.18.33-openapi.json"
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def documented_operations() -> set[tuple[str, str]]:
+    doc = json.loads(DOC.read_text())
+    return {(m.upper(), path) for path, item in doc["paths"].items() for m in item if m in METHODS}
+
+
+def sample(template: str, value: str = "sample1") -> str:
+    return re.sub(r"\{[^}]+\}", value, template).replace("*", "notes/readme.md")
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return default_policy()
+
+
+def test_the_saved_document_is_opencode_1_18_33() -> None:
+    doc = json.loads(DOC.read_text())
+    assert doc["info"]["title"] == "opencode"
+    assert len(documented_operations()) == 188
+
+
+def test_every_documented_operation_is_classified_exactly_once(policy: Policy) -> None:
+    documented = {(r.method, r.path) for r in policy if r.documented}
+    operations = documented_operations()
+    assert operations - documented == set(), "missing from the policy"
+    assert documented - operations == set(), "stale: not in opencode's document"
+    # _check refuses duplicates; the file really has one row per operation
+    assert len([r for r in policy if r.documented]) == len(operations)
+
+
+def test_the_policy_was_made_for_the_saved_version(policy: Policy) -> None:
+    assert policy.opencode_version == "1.18.33"
+
+
+@pytest.mark.parametrize("value", ["sample1", "session", "pty", "message"])
+def test_never_looser_than_the_pr_8217_rule(policy: Policy, value: str) -> None:
+    """For every operation, with parameters that themselves contain the markers."""
+    for rule in policy:
+        for method in (rule.method, "HEAD") if rule.method == "GET" else (rule.method,):
+            path = sample(rule.path, value)
+            floor = required_permissions(method, path)
+            classified = policy.classify(method, path)
+            assert floor is not None and classified.needs is not None
+            assert floor <= classified.needs, f"{method} {path}"
+            assert floor <= rule.needs or value != "sample1", rule.name
+
+
+def test_the_execute_class_holds_what_spec_names(policy: Policy) -> None:
+    """SPEC, "The opencode policy": changing what runs or which credentials are
+    used, running or steering, and reads that reveal credentials or session
+    content all need execute."""
+    must_execute = [
+        ("PATCH", "/config"),
+        ("PATCH", "/global/config"),
+        ("GET", "/config"),
+        ("GET", "/global/config"),
+        ("GET", "/config/providers"),
+        ("GET", "/provider"),
+        ("POST", "/mcp"),
+        ("POST", "/mcp/{name}/connect"),
+        ("PATCH", "/project/{projectID}"),
+        ("POST", "/experimental/worktree"),
+        ("DELETE", "/experimental/worktree"),
+        ("POST", "/experimental/workspace"),
+        ("POST", "/vcs/apply"),
+        ("POST", "/instance/dispose"),
+        ("POST", "/global/dispose"),
+        ("POST", "/global/upgrade"),
+        ("PUT", "/auth/{providerID}"),
+        ("DELETE", "/auth/{providerID}"),
+        ("POST", "/provider/{providerID}/oauth/authorize"),
+        ("POST", "/permission/{requestID}/reply"),
+        ("POST", "/question/{requestID}/reply"),
+        ("GET", "/event"),
+        ("GET", "/global/event"),
+        ("GET", "/api/event"),
+        ("POST", "/pty/{ptyID}/connect-token"),
+    ]
+    for method, path in must_execute:
+        rule = next(r for r in policy if (r.method, r.path) == (method, path))
+        assert X in rule.needs, rule.name
+    prefixes = ("/tui/", "/api/credential", "/api/integration", "/pty", "/api/pty", "/sync/")
+    for rule in policy:
+        if rule.path.startswith(prefixes) or "/session" in rule.path:
+            assert X in rule.needs, rule.name
+
+
+def test_what_a_read_token_can_do_is_only_looking(policy: Policy) -> None:
+    """The read class has only GETs, none of which is an event stream, a session,
+    a PTY, a config or a credential listing."""
+    read_only = [r for r in policy if r.needs == {R}]
+    assert read_only and all(r.method == "GET" for r in read_only)
+    forbidden = re.compile(r"event|session|pty|config|auth$|provider$|credential|integration")
+    for rule in read_only:
+        assert not forbidden.search(rule.path) or rule.path == "/provider/auth", rule.name
+
+
+def test_write_alone_changes_nothing_that_runs(policy: Policy) -> None:
+    assert sorted(r.name for r in policy if r.needs == {W}) == [
+        "POST /log",
+        "POST /project/git/init",
+    ]
+
+
+def test_counts(policy: Policy) -> None:
+    assert sum(policy.counts().values()) == len(policy)
+    assert policy.counts()["read"] == len([r for r in policy if r.needs == {R}])
+
+
+# --- matching the way opencode routes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "rule"),
+    [
+        ("/path", "GET /path"),
+        ("/PATH", "GET /path"),
+        ("/Path/", "GET /path"),
+        ("/path;x", "GET /path"),
+        ("/pa%74h", "GET /path"),
+        ("//path", "GET /path"),
+        ("/path?x=1", "GET /path"),
+        ("/config;a/providers", "GET /config"),
+        ("/config/providers;x", "GET /config/providers"),
+        ("/CONFIG/PROVIDERS", "GET /config/providers"),
+        ("/session/status", "GET /session/status"),
+        ("/session/ses_1", "GET /session/{sessionID}"),
+        ("/Session/ses_1/MESSAGE", "GET /session/{sessionID}/message"),
+        ("/api/fs/read/a/b.txt", "GET /api/fs/read/*"),
+        ("http://host:4096/path", "GET /path"),
+        ("/", "GET /"),
+        ("/assets/index-x.js", "GET /assets/*"),
+        # what opencode's router does not take (it serves the web app for them)
+        ("/path%2F", UNCLASSIFIED),
+        ("/./path", UNCLASSIFIED),
+        ("/x/../path", UNCLASSIFIED),
+        ("/%2573ession", UNCLASSIFIED),
+        ("/%zz", UNCLASSIFIED),
+        ("/session/" + "a" * 101, UNCLASSIFIED),
+        ("/L3RtcC9wcm9qZWN0/session/ses_1", UNCLASSIFIED),
+    ],
+)
+def test_requests_reach_the_row_opencode_would_run(policy: Policy, target: str, rule: str) -> None:
+    assert policy.classify("GET", target).rule_name == rule
+
+
+def test_parameters_are_read_as_opencode_reads_them(policy: Policy) -> None:
+    assert policy.classify("GET", "/session/Ses_A/message").params == {"sessionID": "Ses_A"}
+    # find-my-way decodes reserved escapes inside parameters only
+    assert policy.classify("GET", "/session/a%2Fb/todo").params == {"sessionID": "a/b"}
+    assert policy.classify("GET", "/api/fs/read/x%2F..%2Fy").params == {"*": "x/../y"}
+
+
+def test_unclassified_needs_all_three(policy: Policy) -> None:
+    classified = policy.classify("PUT", "/path")
+    assert classified.rule is None and classified.needs == {R, W, X}
+    assert classified.rule_name == "unclassified"
+
+
+def test_head_is_decided_by_the_get_row(policy: Policy) -> None:
+    assert policy.classify("HEAD", "/file/content").rule_name == "GET /file/content"
+
+
+def test_options_needs_read_and_execute_where_an_operation_needs_it(policy: Policy) -> None:
+    assert policy.classify("OPTIONS", "/path").needs == {R}
+    assert policy.classify("OPTIONS", "/config").needs == {R, X}  # PATCH /config
+    assert policy.classify("OPTIONS", "/nowhere/at/all").needs == {R, W, X}
+
+
+def test_unknown_methods_are_refused(policy: Policy) -> None:
+    for method in ("TRACE", "CONNECT", "get", "PROPFIND"):
+        assert policy.classify(method, "/path").needs is None
+
+
+def test_directory_sources(policy: Policy) -> None:
+    by_name = {r.name: r for r in policy}
+    assert by_name["GET /file/content"].directory is DirectoryFrom.INSTANCE
+    assert by_name["GET /api/fs/list"].directory is DirectoryFrom.LOCATION
+    assert by_name["GET /api/session/{sessionID}"].directory is DirectoryFrom.SESSION
+    assert by_name["POST /api/session"].directory is DirectoryFrom.BODY
+    assert by_name["GET /global/event"].directory is DirectoryFrom.NONE
+    assert by_name["GET /assets/*"].directory is DirectoryFrom.WEBAPP
+
+
+# --- the file itself ----------------------------------------------------------------
+
+
+def test_the_file_is_one_row_per_line_in_canonical_form(policy: Policy) -> None:
+    text = POLICY_FILE.read_text()
+    start = text.index('"operations": [\n') + len('"operations": [\n')
+    end = text.rindex("\n ]\n}")
+    assert text[start:end] == dump_rows(policy.rules)
+    for rule in policy:
+        assert len(rule.reason) <= 110, rule.name  # one line in `policy`
+
+
+def _policy(rows: list[dict[str, object]]) -> Policy:
+    return Policy({"opencode": "x", "operations": rows})
+
+
+def test_a_row_looser_than_the_floor_is_refused() -> None:
+    with pytest.raises(PolicyError, match="less than the PR #8217 rule"):
+        _policy(
+            [
+                {
+                    "method": "GET",
+                    "path": "/session",
+                    "needs": ["read"],
+                    "directory": "none",
+                    "reason": "x",
+                }
+            ]
+        )
+    with pytest.raises(PolicyError, match="less than"):
+        _policy(
+            [
+                {
+                    "method": "POST",
+                    "path": "/log",
+                    "needs": ["read"],
+                    "directory": "none",
+                    "reason": "x",
+                }
+            ]
+        )
+
+
+def test_a_row_classified_twice_is_refused() -> None:
+    row = {"method": "GET", "path": "/x", "needs": ["read"], "directory": "none", "reason": "x"}
+    with pytest.raises(PolicyError, match="twice"):
+        _policy([row, dict(row)])
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"method": "TRACE", "path": "/x", "needs": ["read"], "directory": "none", "reason": "x"},
+        {"method": "GET", "path": "x", "needs": ["read"], "directory": "none", "reason": "x"},
+        {"method": "GET", "path": "/x", "needs": ["admin"], "directory": "none", "reason": "x"},
+        {"method": "GET", "path": "/x", "needs": ["read"], "directory": "moon", "reason": "x"},
+        {"method": "GET", "path": "/x", "needs": ["read"], "directory": "none", "reason": ""},
+        {"method": "GET", "path": "/x", "needs": ["read"], "directory": "none"},
+        {
+            "method": "GET",
+            "path": "/x",
+            "needs": ["read"],
+            "directory": "none",
+            "reason": "x",
+            "files": "tree",
+        },
+    ],
+)
+def test_bad_rows_are_refused(row: dict[str, object]) -> None:
+    with pytest.raises(PolicyError):
+        _policy([row])
