@@ -37,6 +37,7 @@ from tui.clipboard import (
     holds,
 )
 from tui.messages import ClipboardCleared
+from tui.table_model import Sort
 
 EXIT_OK = 0
 EXIT_STORE_ERROR = 3  # the CLI's code for "store unreadable or corrupt"
@@ -103,6 +104,7 @@ class AuthApp(App[int]):
         self.cursor_blink = cursor_blink
         self.home = home if home is not None else _home()
         self.store_path_text = display_path(store.path, self.home)
+        self.last_sort = Sort()  # the main screen's order, kept across store problems
         self._pending_clear: tuple[bytes, CopyRoute] | None = None
         self._clear_timer: Timer | None = None
 
@@ -132,13 +134,16 @@ class AuthApp(App[int]):
             return LegacyStoreScreen(exc)
         except StoreError as exc:
             return StoreErrorScreen(exc)
-        return MainScreen(snapshot)
+        return MainScreen(snapshot, sort=self.last_sort)
 
     def show_store(self, snapshot: Snapshot | None = None) -> None:
         """Replace the current screen with the main screen (after a fix or a migration)."""
         from tui.screens.main import MainScreen
 
-        self.switch_screen(MainScreen(snapshot) if snapshot else self.screen_for_store())
+        if snapshot is None:
+            self.switch_screen(self.screen_for_store())
+        else:
+            self.switch_screen(MainScreen(snapshot, sort=self.last_sort))
 
     def show_store_error(self, error: StoreError) -> None:
         from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen

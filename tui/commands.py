@@ -9,9 +9,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.table_model import COLUMNS, Sort
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -87,8 +90,21 @@ class MainCommands(_ScreenCommands):
             ),
             PaletteCommand(
                 "view: Next sort order",
-                f"Sort by the next order after {main.sort.description} (s)",
+                f"Sort {main.sort.next().description} (s)",
                 lambda: main.run_action("cycle_sort"),
+            ),
+            PaletteCommand(
+                "view: Reverse the sort",
+                f"Sort {main.sort.reversed().description} (click the sorted column)",
+                lambda: main.run_action("reverse_sort"),
+            ),
+            *(
+                PaletteCommand(
+                    f"view: Sort by {spec.label}",
+                    f"Sort {Sort.by(spec.key).description} (click its header)",
+                    partial(main.run_action, f"sort_by({spec.key!r})"),
+                )
+                for spec in COLUMNS
             ),
             PaletteCommand("help: Keys", "List the keys (?)", lambda: main.run_action("help")),
             PaletteCommand(

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -43,44 +42,87 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 COLUMN_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
 
 # On a narrow terminal these columns are left out, in this order, before the
-# name column gets narrower than NAME_MIN (both are in the details screen).
-DROPPABLE: tuple[str, ...] = ("created", "last_used")
+# name column gets narrower than NAME_MIN (all of them are in the details
+# screen); the column the table is sorted by is never left out. At 60 columns
+# name, permissions, expires and status remain.
+DROPPABLE: tuple[str, ...] = ("created", "last_used", "id")
 NAME_MIN = 12
+NAME_FLOOR = 6  # ... and how narrow it gets before the table scrolls sideways
 CELL_PADDING = 1  # DataTable's default: one cell each side of every column
 
+ASCENDING = "▲"
+DESCENDING = "▼"
 
-class SortKey(StrEnum):
-    """The orders `s` cycles through, in cycle order."""
 
-    NAME = "name"
-    EXPIRES = "expires"
-    CREATED = "created"
-    LAST_USED = "last used"
+@dataclass(frozen=True, slots=True)
+class _Order:
+    first_descending: bool  # the direction a first click (or `s`) gives
+    ascending: str  # how the two directions read, for the status bar
+    descending: str
 
-    def next(self) -> SortKey:
-        members = list(SortKey)
-        return members[(members.index(self) + 1) % len(members)]
+
+_ORDERS: Mapping[str, _Order] = {
+    "name": _Order(False, "name A→Z", "name Z→A"),
+    "id": _Order(False, "id A→Z", "id Z→A"),
+    "permissions": _Order(True, "fewest permissions first", "most permissions first"),
+    "created": _Order(True, "created oldest first", "created newest first"),
+    "expires": _Order(False, "expires soonest first", "expires latest first"),
+    "status": _Order(True, "status active first", "status expired first"),
+    "last_used": _Order(True, "last used longest ago first", "last used most recent first"),
+}
+
+# The orders `s` steps through, each first in its usual direction, then reversed.
+SORT_CYCLE: tuple[str, ...] = ("name", "expires", "created", "last_used")
+
+
+@dataclass(frozen=True, slots=True)
+class Sort:
+    """What the table is sorted by: a column (every column can be) and a direction.
+
+    Ties are always broken by name then id, A→Z, whichever the direction.
+    """
+
+    column: str = "name"
+    descending: bool = False
+
+    @classmethod
+    def by(cls, column: str) -> Sort:
+        """The column in its usual direction (newest, most recent, ... first)."""
+        return cls(column, _ORDERS[column].first_descending)
+
+    def reversed(self) -> Sort:
+        return Sort(self.column, not self.descending)
+
+    def clicked(self, column: str) -> Sort:
+        """A click on a column header: that column, or the same one reversed."""
+        return self.reversed() if column == self.column else Sort.by(column)
+
+    def next(self) -> Sort:
+        """`s`: this column reversed, then the next column of SORT_CYCLE."""
+        if self.descending == _ORDERS[self.column].first_descending:
+            return self.reversed()
+        if self.column not in SORT_CYCLE:
+            return Sort.by(SORT_CYCLE[0])
+        following = SORT_CYCLE[(SORT_CYCLE.index(self.column) + 1) % len(SORT_CYCLE)]
+        return Sort.by(following)
+
+    @property
+    def arrow(self) -> str:
+        return DESCENDING if self.descending else ASCENDING
 
     @property
     def description(self) -> str:
-        return _SORT_DESCRIPTIONS[self]
+        order = _ORDERS[self.column]
+        return order.descending if self.descending else order.ascending
 
 
-_SORT_DESCRIPTIONS = {
-    SortKey.NAME: "name A→Z",
-    SortKey.EXPIRES: "expires soonest first",
-    SortKey.CREATED: "created newest first",
-    SortKey.LAST_USED: "last used most recent first",
-}
+def column_label(key: str, sort: Sort) -> str:
+    """A column header: the label, and ▲/▼ on the column the table is sorted by."""
+    label = _LABELS[key]
+    return f"{label} {sort.arrow}" if key == sort.column else label
 
-# Clicking a column header sorts by it, when the column has an order.
-SORT_FOR_COLUMN: Mapping[str, SortKey] = {
-    "name": SortKey.NAME,
-    "expires": SortKey.EXPIRES,
-    "status": SortKey.EXPIRES,
-    "created": SortKey.CREATED,
-    "last_used": SortKey.LAST_USED,
-}
+
+_LABELS = {spec.key: spec.label for spec in COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,32 +240,38 @@ def make_rows(records: Iterable[TokenRecord], now: datetime, colours: RowColours
 
 
 _FAR_FUTURE = float("inf")
+_STATUS_RANK = {TokenStatus.ACTIVE: 0, TokenStatus.EXPIRING: 1, TokenStatus.EXPIRED: 2}
 
 
-def _sort_key(sort: SortKey) -> Callable[[TokenRow], tuple[object, ...]]:
-    """Every order ends with the name and the id, so it is total and stable."""
-
-    def tail(row: TokenRow) -> tuple[str, str]:
-        return (row.record.name.casefold(), row.record.id)
-
-    if sort is SortKey.NAME:
-        return tail
-    if sort is SortKey.EXPIRES:  # soonest (and already expired) first, never last
-        return lambda row: (
-            row.record.expires_at.timestamp() if row.record.expires_at else _FAR_FUTURE,
-            *tail(row),
-        )
-    if sort is SortKey.CREATED:  # newest first
-        return lambda row: (-row.record.created_at.timestamp(), *tail(row))
-    # LAST_USED: most recently used first, never used last
-    return lambda row: (
-        -row.record.last_used_at.timestamp() if row.record.last_used_at else _FAR_FUTURE,
-        *tail(row),
-    )
+def _expires_at(row: TokenRow) -> float:
+    expires = row.record.expires_at
+    return expires.timestamp() if expires else _FAR_FUTURE  # never: after every date
 
 
-def sort_rows(rows: Iterable[TokenRow], sort: SortKey) -> list[TokenRow]:
-    return sorted(rows, key=_sort_key(sort))
+_PRIMARY: Mapping[str, Callable[[TokenRow], object]] = {
+    "id": lambda row: row.id,
+    "permissions": lambda row: (len(row.record.permissions), row.cells[2].plain),
+    "created": lambda row: row.record.created_at.timestamp(),
+    "expires": _expires_at,
+    "status": lambda row: (_STATUS_RANK[row.status], -_expires_at(row)),
+    # never used: before every use, so "most recent first" puts it last
+    "last_used": lambda row: (
+        row.record.last_used_at.timestamp() if row.record.last_used_at else -_FAR_FUTURE
+    ),
+}
+
+
+def _by_name(row: TokenRow) -> tuple[str, str]:
+    return (row.record.name.casefold(), row.record.id)
+
+
+def sort_rows(rows: Iterable[TokenRow], sort: Sort) -> list[TokenRow]:
+    """Rows in `sort` order; equal keys stay in name order (the sort is stable)."""
+    by_name = sorted(rows, key=_by_name, reverse=sort.column == "name" and sort.descending)
+    primary = _PRIMARY.get(sort.column)
+    if primary is None:
+        return by_name
+    return sorted(by_name, key=primary, reverse=sort.descending)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -235,21 +283,21 @@ class TableView:
     """
 
     now: datetime
-    sort: SortKey
+    sort: Sort
     rows: list[TokenRow]  # every token, in `sort` order
     by_id: dict[str, TokenRow]
     natural: dict[str, int]  # see natural_widths
     expiring: int
     expired: int
 
-    def resorted(self, sort: SortKey) -> TableView:
-        if sort is self.sort:
+    def resorted(self, sort: Sort) -> TableView:
+        if sort == self.sort:
             return self
         return replace(self, sort=sort, rows=sort_rows(self.rows, sort))
 
 
 def build_view(
-    records: Iterable[TokenRecord], now: datetime, colours: RowColours, sort: SortKey
+    records: Iterable[TokenRecord], now: datetime, colours: RowColours, sort: Sort
 ) -> TableView:
     rows = make_rows(records, now, colours)
     return TableView(
@@ -287,25 +335,29 @@ def natural_widths(rows: Iterable[TokenRow]) -> dict[str, int]:
     return dict(zip(COLUMN_KEYS, widths, strict=True))
 
 
-def fit_columns(natural: Mapping[str, int], available: int) -> dict[str, int]:
+def fit_columns(
+    natural: Mapping[str, int], available: int, *, keep: str | None = None
+) -> dict[str, int]:
     """The columns to show and their widths, for a table `available` cells wide.
 
     Everything is shown when it fits. Otherwise the name column shrinks (names
-    end in "…") down to NAME_MIN, then the DROPPABLE columns are left out one
-    by one. If even that does not fit, the table scrolls sideways.
+    end in "…") down to NAME_MIN, then the DROPPABLE columns other than `keep`
+    (the sorted column) are left out one by one, then the name shrinks down to
+    NAME_FLOOR. If even that does not fit, the table scrolls sideways.
     """
     shown = list(COLUMN_KEYS)
-    name_floor = min(NAME_MIN, natural["name"])
+    name_min = min(NAME_MIN, natural["name"])
 
     def room_for_name(keys: list[str]) -> int:
         others = sum(natural[k] for k in keys if k != "name")
         return available - others - 2 * CELL_PADDING * len(keys)
 
-    for victim in (None, *DROPPABLE):
-        if victim is not None:
-            shown.remove(victim)
-        room = room_for_name(shown)
-        if room >= name_floor:
+    room = room_for_name(shown)
+    for victim in (v for v in DROPPABLE if v != keep):
+        if room >= name_min:
             break
-    name_width = max(name_floor, min(natural["name"], room))
+        shown.remove(victim)
+        room = room_for_name(shown)
+    floor = name_min if room >= name_min else min(NAME_FLOOR, natural["name"])
+    name_width = max(floor, min(natural["name"], room))
     return {key: name_width if key == "name" else natural[key] for key in shown}

@@ -20,6 +20,7 @@ SNAPSHOT_OF = {
     "main": "TestMainScreen.test_populated",
     "main-wide": "TestMainScreen.test_populated_wide",
     "filter": "TestMainScreen.test_filter",
+    "sorted": "TestMainScreen.test_sorted_by_created",
     "create": "TestCreateScreen.test_form",
     "create-errors": "TestCreateScreen.test_validation_errors",
     "secret": "TestSecretScreen.test_secret",

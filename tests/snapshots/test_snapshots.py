@@ -36,6 +36,11 @@ class TestMainScreen:
         """`/` then `ag`: two of five tokens match."""
         assert snap_scenario("filter")
 
+    def test_sorted_by_created(self, snap_scenario: Snap) -> None:
+        """`s` four times: created, newest first. The header shows ▼ on created, which
+        stays visible at 80 columns; last used gives way instead."""
+        assert snap_scenario("sorted")
+
 
 class TestCreateScreen:
     def test_form(self, snap_scenario: Snap) -> None:

@@ -107,6 +107,12 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("main", "Tokens: active, expiring, expired, never", prepare_populated),
         Scenario("main-wide", "The same store at 120 by 36", prepare_populated, size=(120, 36)),
         Scenario("filter", "Filtering by name or id", prepare_populated, keys("slash", "a", "g")),
+        Scenario(
+            "sorted",
+            "Sorted by created, newest first: the column stays at 80 columns",
+            prepare_populated,
+            keys("s", "s", "s", "s"),
+        ),
         Scenario("create", "The create form", prepare_populated, keys("n")),
         Scenario("create-errors", "Create form with errors", prepare_populated, create_with_errors),
         Scenario("secret", "The new secret, shown once", prepare_populated, new_secret),

@@ -14,7 +14,7 @@ from tui.screens.secret import SecretScreen
 
 def allowed(sandbox: Sandbox, secret: str) -> bool:
     authorizer = CachedAuthorizer(sandbox.path, clock=lambda: NOW)
-    return authorizer.decide(f"Bearer {secret}", "GET", "/config").allowed
+    return authorizer.decide(f"Bearer {secret}", "GET", "/project").allowed
 
 
 @pytest.mark.parametrize("key", ["d", "delete"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from rich.style import Style
 from textual.command import CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from tests.tui.fixtures import CONTROL_NAME, NOW, Sandbox
@@ -22,7 +24,7 @@ from tests.tui.helpers import (
 from tui.commands import MainCommands
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
-from tui.table_model import COLUMN_KEYS
+from tui.table_model import COLUMN_KEYS, COLUMNS
 
 ESCAPED = "nightly\\x1b[31m[bold]build"
 
@@ -140,37 +142,140 @@ async def test_filter_keeps_the_cursor_on_the_same_token(populated: Sandbox) -> 
         assert selected_name(pilot) == "old-staging"
 
 
-async def test_sort_cycles_and_keeps_the_selection(populated: Sandbox) -> None:
+def header(pilot: Pilot[Any]) -> str:
+    return screen_text(pilot).splitlines()[1]
+
+
+async def test_j_k_g_G_home_and_end_move_through_the_tokens(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert selected_name(pilot) == "ci-deploy"
+        await pilot.press("j", "j")
+        assert selected_name(pilot) == "laptop"
+        await pilot.press("k")
+        assert selected_name(pilot) == "grafana-agent"
+        await pilot.press("G")
+        assert selected_name(pilot) == "old-staging"
+        await pilot.press("g")
+        assert selected_name(pilot) == "ci-deploy"
+        await pilot.press("end")
+        assert selected_name(pilot) == "old-staging"
+        await pilot.press("home")
+        assert selected_name(pilot) == "ci-deploy"
+
+
+async def test_s_reverses_then_moves_to_the_next_order_and_the_header_shows_it(
+    populated: Sandbox,
+) -> None:
     app = populated.app()
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await pilot.press("down", "down")
         assert selected_name(pilot) == "laptop"
+        assert "name ▲" in header(pilot)
+        await pilot.press("s")  # again: name reversed
+        assert names(pilot) == ["old-staging", ESCAPED, "laptop", "grafana-agent", "ci-deploy"]
+        assert "name ▼" in header(pilot) and "sort: name Z→A" in screen_text(pilot)
         await pilot.press("s")  # expires: soonest first, never last
         assert names(pilot) == ["old-staging", "grafana-agent", "ci-deploy", ESCAPED, "laptop"]
+        assert "expires ▲" in header(pilot) and "name ▲" not in header(pilot)
         assert "sort: expires soonest first" in screen_text(pilot)
-        assert selected_name(pilot) == "laptop"
+        assert selected_name(pilot) == "laptop", "the cursor stays on the same token"
+        await pilot.press("s")  # expires reversed: never first
+        assert names(pilot) == ["laptop", ESCAPED, "ci-deploy", "grafana-agent", "old-staging"]
+        assert "expires ▼" in header(pilot)
         await pilot.press("s")  # created: newest first
         assert names(pilot) == ["ci-deploy", ESCAPED, "old-staging", "laptop", "grafana-agent"]
+        assert "created ▼" in header(pilot)
+        await pilot.press("s")  # created: oldest first
+        assert names(pilot) == ["grafana-agent", "laptop", "old-staging", ESCAPED, "ci-deploy"]
         await pilot.press("s")  # last used: most recent first, never last
         assert names(pilot)[:3] == ["ci-deploy", "laptop", "old-staging"]
-        await pilot.press("s")  # back to name
-        assert names(pilot)[0] == "ci-deploy"
+        assert "last used ▼" in header(pilot)
+        await pilot.press("s", "s")  # last used reversed, then back to name
+        assert names(pilot)[0] == "ci-deploy" and "name ▲" in header(pilot)
         assert selected_name(pilot) == "laptop"
 
 
-async def test_clicking_a_column_header_sorts_by_it(populated: Sandbox) -> None:
+def header_x(pilot: Pilot[Any], key: str) -> int:
+    """The x offset of a column's header cell in the table."""
+    shown = table(pilot)
+    x = 0
+    for column in shown.ordered_columns:
+        if column.key.value == key:
+            return x + 2
+        x += column.get_render_width(shown)
+    raise AssertionError(f"column {key} not shown")
+
+
+async def test_clicking_any_header_sorts_by_it_and_again_reverses(populated: Sandbox) -> None:
     app = populated.app()
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        shown = table(pilot)
-        columns = shown.ordered_columns
-        x = sum(column.get_render_width(shown) for column in columns[:4]) + 2
-        assert columns[4].key.value == "expires"
-        await pilot.click("#tokens", offset=(x, 0))
+        screen = main_screen(pilot)
+        for key in COLUMN_KEYS:
+            await pilot.click("#tokens", offset=(header_x(pilot, key), 0))
+            await pilot.pause()
+            first = screen.sort
+            assert first.column == key
+            label = table(pilot).headers[key]
+            assert label.endswith(("▲", "▼")), label
+            order = names(pilot)
+            await pilot.click("#tokens", offset=(header_x(pilot, key), 0))
+            await pilot.pause()
+            assert screen.sort == first.reversed()
+            assert table(pilot).headers[key][-1] != label[-1]
+            assert names(pilot) != order or len(set(order)) == 1
+            others = [h for k, h in table(pilot).headers.items() if k != key]
+            assert not any(h.endswith(("▲", "▼")) for h in others)
+        await pilot.click("#tokens", offset=(header_x(pilot, "permissions"), 0))
         await pilot.pause()
-        assert main_screen(pilot).sort.value == "expires"
-        assert names(pilot)[0] == "old-staging"
+        assert names(pilot)[0] == "laptop", "most permissions first (rwx)"
+        await pilot.click("#tokens", offset=(header_x(pilot, "status"), 0))
+        await pilot.pause()
+        assert names(pilot)[:2] == ["old-staging", "grafana-agent"], "expired, then expiring"
+
+
+async def test_the_sorted_column_stays_visible_at_80_columns(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "created" not in header(pilot), "at 80 columns created gives way first"
+        await pilot.press("s", "s", "s", "s")  # name ▼, expires ▲, expires ▼, created ▼
+        assert main_screen(pilot).sort.column == "created"
+        assert "created ▼" in header(pilot)
+        assert "last used" not in header(pilot), "another column gives way instead"
+        assert "2025-06-01" in screen_text(pilot)
+        text = screen_text(pilot)
+        assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+
+
+async def test_at_60_by_20_the_status_column_is_visible(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        for label in ("name", "perms", "expires", "status"):
+            assert label in header(pilot)
+        text = screen_text(pilot)
+        assert "expired 2 days ago  expired" in text
+        assert "in 5 days           expiring" in text
+        assert table(pilot).max_scroll_x == 0, "nothing hidden off to the right"
+
+
+async def test_the_palette_sorts_by_every_column(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot)
+        commands = {c.title: c for c in MainCommands(screen).commands()}
+        for spec in COLUMNS:
+            await commands[f"view: Sort by {spec.label}"].run()  # type: ignore[misc]
+            await pilot.pause()
+            assert screen.sort.column == spec.key
+        await commands["view: Reverse the sort"].run()  # type: ignore[misc]
+        await pilot.pause()
+        assert screen.sort.column == COLUMNS[-1].key and not screen.sort.descending
 
 
 async def test_details_show_metadata_and_never_the_secret(sandbox: Sandbox) -> None:
@@ -217,8 +322,9 @@ async def test_help_lists_the_keys(populated: Sandbox) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(pilot)
-        for key in ("n ", "d / delete", "r ", "/ ", "s / click header", "ctrl+p", "q / ctrl+q"):
+        for key in ("n ", "d / delete", "r ", "/ ", "s ", "click a header", "j k", "g G home end"):
             assert key in text
+        assert "ctrl+p" in text and "q / ctrl+q" in text
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
@@ -272,6 +378,7 @@ async def test_every_main_action_is_in_the_command_palette(populated: Sandbox) -
             "token: Details",
             "view: Filter",
             "view: Next sort order",
+            "view: Reverse the sort",
             "help: Keys",
             "app: Quit",
         ):

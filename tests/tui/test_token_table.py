@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,11 @@ from tests.tui.fixtures import NOW, many_records
 from tui.table_model import (
     COLUMN_KEYS,
     COLUMNS,
+    NAME_FLOOR,
     PLAIN_COLOURS,
     Cell,
-    SortKey,
+    Sort,
+    column_label,
     expires_text,
     filter_rows,
     fit_columns,
@@ -113,18 +116,60 @@ def test_filter_matches_the_escaped_form_of_a_name_too() -> None:
 
 def test_sorts_are_total_and_put_never_last() -> None:
     rows = make_rows(many_records(50), NOW, PLAIN_COLOURS)
-    by_expiry = sort_rows(rows, SortKey.EXPIRES)
+    by_expiry = sort_rows(rows, Sort.by("expires"))
     finite = [r.record.expires_at for r in by_expiry if r.record.expires_at is not None]
     assert finite == sorted(finite)
     assert all(r.record.expires_at is None for r in by_expiry[len(finite) :])
-    by_created = sort_rows(rows, SortKey.CREATED)
+    by_created = sort_rows(rows, Sort.by("created"))
     assert [r.record.created_at for r in by_created] == sorted(
         (r.record.created_at for r in rows), reverse=True
     )
-    assert SortKey.LAST_USED.next() is SortKey.NAME
 
 
-def test_fit_columns_shrinks_the_name_then_drops_created_then_last_used() -> None:
+@pytest.mark.parametrize("column", COLUMN_KEYS)
+def test_every_column_sorts_both_ways_with_ties_in_name_order(column: str) -> None:
+    rows = make_rows(many_records(60), NOW, PLAIN_COLOURS)
+    sort = Sort.by(column)
+    forward = sort_rows(rows, sort)
+    backward = sort_rows(rows, sort.reversed())
+    assert sorted(r.id for r in forward) == sorted(r.id for r in rows)
+    assert forward != backward
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_equal_keys_stay_in_name_order_in_both_directions(descending: bool) -> None:
+    rows = make_rows(many_records(60), NOW, PLAIN_COLOURS)
+    ordered = sort_rows(rows, Sort("permissions", descending))
+    assert ordered[0].record.permissions != ordered[-1].record.permissions
+    for a, b in itertools.pairwise(ordered):
+        if a.record.permissions == b.record.permissions:
+            assert (a.record.name, a.id) < (b.record.name, b.id)
+
+
+def test_s_steps_through_each_order_and_its_reverse() -> None:
+    seen = [Sort()]
+    while len(seen) < 9:
+        seen.append(seen[-1].next())
+    assert [(s.column, s.arrow) for s in seen] == [
+        ("name", "▲"),
+        ("name", "▼"),
+        ("expires", "▲"),
+        ("expires", "▼"),
+        ("created", "▼"),
+        ("created", "▲"),
+        ("last_used", "▼"),
+        ("last_used", "▲"),
+        ("name", "▲"),
+    ]
+    assert Sort.by("id").next() == Sort("id", descending=True)
+    assert Sort("id", descending=True).next() == Sort()
+    assert Sort().clicked("name") == Sort("name", descending=True)
+    assert Sort().clicked("created") == Sort("created", descending=True)  # newest first
+    assert column_label("created", Sort.by("created")) == "created ▼"
+    assert column_label("name", Sort.by("created")) == "name"
+
+
+def test_fit_columns_shrinks_the_name_then_drops_created_last_used_and_id() -> None:
     natural = dict(zip(COLUMN_KEYS, (30, 8, 5, 10, 18, 8, 11), strict=True))
     padding = 2 * len(COLUMN_KEYS)
     everything = sum(natural.values()) + padding
@@ -133,9 +178,20 @@ def test_fit_columns_shrinks_the_name_then_drops_created_then_last_used() -> Non
     assert narrower["name"] == 20 and list(narrower) == list(COLUMN_KEYS)
     at_80 = fit_columns(natural, 79)
     assert "created" not in at_80 and "last_used" in at_80 and at_80["name"] >= 12
-    tiny = fit_columns(natural, 40)
-    assert list(tiny) == ["name", "id", "permissions", "expires", "status"]
-    assert tiny["name"] == 12  # the table scrolls sideways rather than lose the name
+    at_60 = fit_columns(natural, 59)
+    assert list(at_60) == ["name", "permissions", "expires", "status"]
+    assert at_60["name"] >= 12
+    tiny = fit_columns(natural, 30)
+    assert list(tiny) == ["name", "permissions", "expires", "status"]
+    assert tiny["name"] == NAME_FLOOR  # the table scrolls sideways rather than lose the name
+
+
+def test_fit_columns_keeps_the_sorted_column() -> None:
+    natural = dict(zip(COLUMN_KEYS, (30, 8, 5, 10, 18, 8, 11), strict=True))
+    at_80 = fit_columns(natural, 79, keep="created")
+    assert "created" in at_80 and "last_used" not in at_80
+    at_60 = fit_columns(natural, 59, keep="last_used")
+    assert list(at_60) == ["name", "permissions", "expires", "status", "last_used"]
 
 
 def test_names_are_escaped_and_never_markup() -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar, cast
 
+from rich.cells import cell_len
 from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
@@ -45,12 +46,13 @@ from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.secret import SecretScreen
 from tui.table_model import (
-    SORT_FOR_COLUMN,
+    COLUMN_KEYS,
     RowColours,
-    SortKey,
+    Sort,
     TableView,
     TokenRow,
     build_view,
+    column_label,
     display_name,
     filter_rows,
     fit_columns,
@@ -84,10 +86,10 @@ class MainScreen(Screen[None]):
         Binding("delete", "delete_token", "Delete", show=False, id="main.delete-key"),
     ]
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, sort: Sort | None = None) -> None:
         super().__init__()
         self.snapshot = snapshot
-        self.sort = SortKey.NAME
+        self.sort = sort or Sort()
         self.query_text = ""
         self.view: TableView | None = None  # the rows for `snapshot`, sorted
         self._shown: Sequence[TokenRow] = []  # the rows the filter lets through
@@ -138,7 +140,7 @@ class MainScreen(Screen[None]):
             self.set_interval(self.auth_app.poll_interval, self.poll_store, name="poll store")
 
     def on_resize(self) -> None:
-        if self.view is not None and self.table.set_columns(self._fit()):
+        if self.view is not None and self.table.set_columns(self._fit(), self._labels()):
             self._show_rows(keep=self.selected_id)
 
     def on_screen_resume(self) -> None:
@@ -179,7 +181,7 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="build-view")
     def _build_view(
-        self, snapshot: Snapshot, now: datetime, colours: RowColours, sort: SortKey
+        self, snapshot: Snapshot, now: datetime, colours: RowColours, sort: Sort
     ) -> None:
         self.post_message(ViewBuilt(snapshot, build_view(snapshot.records, now, colours, sort)))
 
@@ -206,7 +208,7 @@ class MainScreen(Screen[None]):
         previous_row = table.cursor_row
         rows = self.view.rows if self.view else []
         self._shown = filter_rows(rows, self.query_text)
-        table.set_columns(self._fit())
+        table.set_columns(self._fit(), self._labels())
         table.set_rows(self._shown)
         table.select_key(keep, fallback_row=previous_row)
         has_rows = bool(self._shown)
@@ -219,8 +221,19 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
 
     def _fit(self) -> dict[str, int]:
-        """Column widths for the terminal's width (less one column for the scrollbar)."""
-        return fit_columns(self.view.natural if self.view else {}, self.app.size.width - 1)
+        """Column widths for the terminal's width (less one column for the scrollbar).
+
+        The sorted column is kept, and is wide enough for its ▲/▼.
+        """
+        if self.view is None:
+            return {}
+        natural = dict(self.view.natural)
+        sorted_by = self.sort.column
+        natural[sorted_by] = max(natural[sorted_by], cell_len(column_label(sorted_by, self.sort)))
+        return fit_columns(natural, self.app.size.width - 1, keep=sorted_by)
+
+    def _labels(self) -> dict[str, str]:
+        return {key: column_label(key, self.sort) for key in COLUMN_KEYS}
 
     def _empty_message(self) -> Content:
         if not self.view or not self.view.rows:
@@ -448,9 +461,8 @@ class MainScreen(Screen[None]):
 
     @on(DataTable.HeaderSelected, "#tokens")
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
-        sort = SORT_FOR_COLUMN.get(str(event.column_key.value))
-        if sort is not None:
-            self.set_sort(sort)
+        """A click on a header sorts by that column; on the sorted one, reverses it."""
+        self.set_sort(self.sort.clicked(str(event.column_key.value)))
 
     def action_filter(self) -> None:
         bar = self.query_one("#filter-bar")
@@ -484,9 +496,16 @@ class MainScreen(Screen[None]):
     def action_cycle_sort(self) -> None:
         self.set_sort(self.sort.next())
 
-    def set_sort(self, sort: SortKey) -> None:
+    def action_sort_by(self, column: str) -> None:
+        self.set_sort(Sort.by(column))
+
+    def action_reverse_sort(self) -> None:
+        self.set_sort(self.sort.reversed())
+
+    def set_sort(self, sort: Sort) -> None:
         keep = self.selected_id
         self.sort = sort
+        self.auth_app.last_sort = sort  # kept if the screen is replaced (store error, fix)
         if self.view is not None:
             self.view = self.view.resorted(sort)
         self._show_rows(keep=keep)

@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar, NamedTuple, Protocol
 
+from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, Row, RowKey
 
 from tui.table_model import CELL_PADDING, COLUMNS, Cell
+
+_LABELS = {spec.key: spec.label for spec in COLUMNS}
 
 
 class TableRow(Protocol):
@@ -51,6 +54,12 @@ class TokenTable(DataTable[Cell]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # DataTable's own enter binding, given a footer label: it opens the details.
         Binding("enter", "select_cursor", "Details", key_display="⏎", id="tokens.details"),
+        # k9s / lazygit / vi keys; home and end go to the first and last token
+        # (DataTable's own scroll sideways, which a row cursor has no use for).
+        Binding("j", "cursor_down", "Down", show=False, id="tokens.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tokens.up"),
+        Binding("g,home", "scroll_top", "First", show=False, id="tokens.first"),
+        Binding("G,shift+g,end", "scroll_bottom", "Last", show=False, id="tokens.last"),
     ]
 
     DEFAULT_CSS = """
@@ -70,6 +79,7 @@ class TokenTable(DataTable[Cell]):
             show_row_labels=False,
         )
         self._widths: dict[str, int] = {}
+        self._headers: dict[str, str] = {}
         # Per token: its RowKey, Row and cells by column key, reused across set_rows
         # calls (filtering re-lists the same rows over and over).
         self._row_cache: dict[str, _CachedRow] = {}
@@ -78,21 +88,38 @@ class TokenTable(DataTable[Cell]):
     def column_widths(self) -> Mapping[str, int]:
         return self._widths
 
-    def set_columns(self, widths: Mapping[str, int]) -> bool:
+    def set_columns(
+        self, widths: Mapping[str, int], labels: Mapping[str, str] | None = None
+    ) -> bool:
         """Show the columns in `widths` (in table order) at those widths.
 
-        Returns True if the columns changed; the rows must then be set again.
+        `labels` replaces a column's header text (the sort indicator); a change of
+        labels alone is made in place. Returns True if the columns themselves
+        changed; the rows must then be set again.
         """
         wanted = {spec.key: widths[spec.key] for spec in COLUMNS if spec.key in widths}
+        headers = {key: (labels or {}).get(key, _LABELS[key]) for key in wanted}
         if wanted == self._widths:
+            if headers != self._headers:
+                for key, header in headers.items():
+                    self.columns[ColumnKey(key)].label = Text(header)
+                self._headers = headers
+                self._clear_caches()
+                self.refresh()
             return False
         self.clear(columns=True)
         self._row_cache.clear()
         for spec in COLUMNS:
             if spec.key in wanted:
-                self.add_column(spec.label, key=spec.key, width=wanted[spec.key])
+                self.add_column(Text(headers[spec.key]), key=spec.key, width=wanted[spec.key])
         self._widths = wanted
+        self._headers = headers
         return True
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The header text of each shown column."""
+        return self._headers
 
     def set_rows(self, rows: Sequence[TableRow]) -> None:
         """Replace every row, in order; each row's `id` is its key.
