@@ -16,6 +16,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.widgets.key_footer import KeyFooter
+
 
 class ConfirmScreen(ModalScreen[bool]):
     """Ask before doing something; dismisses True only for the confirm button."""
@@ -54,6 +56,7 @@ class ConfirmScreen(ModalScreen[bool]):
                     id="confirm",
                     variant="error" if self._danger else "primary",
                 )
+        yield KeyFooter()
 
     @on(Button.Pressed, "#confirm")
     def _confirmed(self) -> None:
@@ -82,6 +85,7 @@ class NoticeScreen(ModalScreen[None]):
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(Content(self._button), id="ok", variant="primary")
+        yield KeyFooter()
 
     @on(Button.Pressed, "#ok")
     def action_close(self) -> None:

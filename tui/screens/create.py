@@ -28,6 +28,7 @@ from core.permissions import Permission
 from core.store import Issued, Snapshot, TokenStore, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 
 CUSTOM = "custom"
@@ -123,6 +124,7 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Create", id="create", variant="primary")
+        yield KeyFooter()
 
     def _input(self, id: str, placeholder: str) -> Input:
         widget = TextField(placeholder=placeholder, id=id, compact=True)

@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 from core.display import format_timestamp, relative_time
 from core.models import TokenRecord, TokenStatus
 from tui.table_model import display_name, expires_text, long_permissions
+from tui.widgets.key_footer import KeyFooter
 
 _STATUS_STYLE = {
     TokenStatus.ACTIVE: "$success",
@@ -62,8 +63,8 @@ class DetailsScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="details.close"),
         Binding("q", "close", "Close", show=False, id="details.q"),
-        Binding("d", "choose('delete')", "Delete", show=False, id="details.delete"),
-        Binding("r", "choose('rotate')", "Rotate", show=False, id="details.rotate"),
+        Binding("d", "choose('delete')", "Delete", id="details.delete"),
+        Binding("r", "choose('rotate')", "Rotate", id="details.rotate"),
     ]
 
     def __init__(self, record: TokenRecord, now: datetime) -> None:
@@ -87,6 +88,7 @@ class DetailsScreen(ModalScreen[str | None]):
                 yield Button("Rotate…", id="rotate")
                 yield Button("Delete…", id="delete", variant="error")
                 yield Button("Close", id="close", variant="primary")
+        yield KeyFooter()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

@@ -12,6 +12,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.widgets.key_footer import KeyFooter
+
 KEYS: tuple[tuple[str, str], ...] = (
     ("n", "new token: name, permissions, expiry"),
     ("d / delete", "delete the selected token"),
@@ -57,6 +59,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content(ABOUT), classes="muted", id="about")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", variant="primary")
+        yield KeyFooter()
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

@@ -22,7 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
@@ -57,6 +57,7 @@ from tui.table_model import (
     filter_rows,
     fit_columns,
 )
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 from tui.widgets.token_table import TokenTable
 
@@ -85,6 +86,33 @@ class MainScreen(Screen[None]):
         ),
         Binding("delete", "delete_token", "Delete", show=False, id="main.delete-key"),
     ]
+
+    # The footer shows the keys in this order; on a narrow terminal it leaves out
+    # the first of FOOTER_DROP first (? and esc always stay; see KeyFooter).
+    FOOTER_ORDER: ClassVar[tuple[str, ...]] = (
+        "main.new",
+        "main.delete",
+        "main.rotate",
+        "main.prune",
+        "main.copy-id",
+        "tokens.details",
+        "main.filter",
+        "main.clear-filter",
+        "main.sort",
+        "main.help",
+        "main.quit",
+    )
+    FOOTER_DROP: ClassVar[tuple[str, ...]] = (
+        "tokens.details",
+        "main.copy-id",
+        "main.prune",
+        "main.quit",
+        "main.sort",
+        "main.filter",
+        "main.rotate",
+        "main.delete",
+        "main.new",
+    )
 
     def __init__(self, snapshot: Snapshot, *, sort: Sort | None = None) -> None:
         super().__init__()
@@ -124,7 +152,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="status-bar"):
             yield Static(id="status")
             yield Static(id="sort")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = self.auth_app.store_path_text

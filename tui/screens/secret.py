@@ -26,6 +26,7 @@ from tui.clipboard import NO_CLIPBOARD, CopyRoute, describe_failure, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
 from tui.table_model import display_name, expires_text, long_permissions
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import AuthApp
@@ -83,6 +84,7 @@ class SecretScreen(ModalScreen[None]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Copy", id="copy", variant="primary")
                 yield Button("Done", id="done")
+        yield KeyFooter()
 
     # --- copy --------------------------------------------------------------------
 

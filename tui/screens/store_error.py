@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from core.display import escape_controls
 from core.errors import AuthTuiError, NotLegacyStore, StoreError
@@ -23,6 +23,7 @@ from tui.commands import ProviderSet, StoreErrorCommands
 from tui.error_text import one_line
 from tui.messages import Migrated, StoreActionFailed
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
+from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui.app import AuthApp
@@ -109,7 +110,7 @@ class StoreErrorScreen(_StoreProblemScreen):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Retry", id="retry")
                 yield Button("Quit", id="quit", variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
 
 class LegacyStoreScreen(_StoreProblemScreen):
@@ -141,7 +142,7 @@ class LegacyStoreScreen(_StoreProblemScreen):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Quit", id="quit")
                 yield Button("Migrate…", id="migrate", variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
     @on(Button.Pressed, "#migrate")
     def action_migrate(self) -> None:
