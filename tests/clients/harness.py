@@ -376,6 +376,7 @@ class Seen:
     kind: str  # Playwright's resource type: document, script, fetch, websocket, ...
     headers: dict[str, str]  # x-opencode-* and the Authorization scheme (never its value)
     phase: str
+    body_keys: tuple[str, ...] = ()  # the top-level keys of a JSON object body
 
 
 @dataclass
@@ -402,8 +403,13 @@ class RequestLog:
                 headers[key] = value
             elif key == "authorization":
                 headers[key] = value.split(" ", 1)[0]
+        body_keys: tuple[str, ...] = ()
+        with contextlib.suppress(Exception):  # no body, or not JSON
+            body = json.loads(request.post_data or "")
+            if isinstance(body, dict):
+                body_keys = tuple(sorted(body))
         self.seen.append(
-            Seen(request.method, request.url, request.resource_type, headers, self.phase)
+            Seen(request.method, request.url, request.resource_type, headers, self.phase, body_keys)
         )
 
     def _on_websocket(self, ws: Any) -> None:

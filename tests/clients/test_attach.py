@@ -14,9 +14,12 @@ def test_attach_reaches_the_connected_screen(
         harness.client_env(tmux.home),
         cwd=tmux.home,
     )
-    screen = tmux.wait_for(harness.attach_connected, "attach's connected screen")
-    # The status line names the server's directory (attach sends none of its own).
-    assert str(opencode_server.project) in screen
+    # The status line names the server's directory (attach sends none of its own);
+    # it may be drawn a moment after the prompt.
+    project = str(opencode_server.project)
+    screen = tmux.wait_for(
+        lambda s: harness.attach_connected(s) and project in s, "attach's connected screen"
+    )
     assert "[exit" not in screen
 
 

@@ -4,11 +4,12 @@ session, a terminal over the PTY WebSocket with a connect ticket, `?auth_token=`
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from typing import Any
 
-from tests.clients import harness
+from tests.clients import harness, record_webapp_requests
 
 WAIT_MS = harness.WAIT * 1000
 
@@ -85,6 +86,19 @@ def test_webapp_lists_sessions_and_opens_a_terminal(
         assert query.get("ticket") and "auth_token" not in query
         assert query["directory"] == [str(opencode_server.project)]
     _assert_same_origin_and_no_preflight(log, opencode_server.url)
+    _assert_recorded(log, opencode_server)
+
+
+def _assert_recorded(log: harness.RequestLog, server: harness.Server) -> None:
+    """Every request of this walk is in data/webapp-requests.json (else: re-record it)."""
+    status, doc = server.api("GET", "/doc")
+    assert status == 200
+    templates = record_webapp_requests.Templates(list(doc["paths"]))
+    rows = record_webapp_requests.summarise(log, templates, {})
+    recorded = json.loads(record_webapp_requests.OUT.read_text())
+    known = {(r["method"], r["path"]) for r in recorded["requests"]}
+    missing = sorted({(r["method"], r["path"]) for r in rows} - known)
+    assert missing == [], "run tests/clients/record_webapp_requests.py"
 
 
 def test_auth_token_is_taken_out_of_the_url_and_not_stored(
