@@ -351,13 +351,22 @@ def browser(
     chromium: str,
     http_credentials: dict[str, str] | None = None,
     viewport: tuple[int, int] = (1280, 800),
+    hosts: dict[str, str] | None = None,
 ) -> Iterator[Any]:
-    """A Chromium with a fresh empty profile; yields its BrowserContext."""
+    """A Chromium with a fresh empty profile; yields its BrowserContext.
+
+    `hosts` maps names to addresses inside this browser only ({"oc.test":
+    "127.0.0.1"}), so a page can be loaded from a name that is not loopback: opencode
+    trusts any http://127.0.0.1:* or http://localhost:* Origin, and only a real name
+    shows whether a proxy keeps Origin and Host consistent (connect-token needs it)."""
     profile = Path(tempfile.mkdtemp(prefix="oat-chromium-"))
+    args = list(CHROMIUM_ARGS)
+    if hosts:
+        args.append("--host-resolver-rules=" + ", ".join(f"MAP {n} {a}" for n, a in hosts.items()))
     context = playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=chromium,
-        args=CHROMIUM_ARGS,
+        args=args,
         headless=True,
         http_credentials=http_credentials,
         viewport={"width": viewport[0], "height": viewport[1]},
@@ -432,6 +441,16 @@ class RequestLog:
 
     def websockets(self) -> list[Seen]:
         return [s for s in self.seen if s.kind == "websocket"]
+
+
+TEST_HOST = "oc.test"  # resolved to 127.0.0.1 by `browser(hosts=...)` only
+
+
+def with_host(url: str, name: str) -> str:
+    """`url` with its host name replaced (the port kept)."""
+    split = urllib.parse.urlsplit(url)
+    netloc = name + (f":{split.port}" if split.port else "")
+    return urllib.parse.urlunsplit(split._replace(netloc=netloc))
 
 
 def open_terminal(page: Any, timeout: float = WAIT) -> None:

@@ -9,6 +9,8 @@ import re
 import urllib.parse
 from typing import Any
 
+import pytest
+
 from tests.clients import harness, record_webapp_requests
 
 WAIT_MS = harness.WAIT * 1000
@@ -47,15 +49,22 @@ def _assert_same_origin_and_no_preflight(log: harness.RequestLog, origin: str) -
     assert foreign == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", harness.TEST_HOST])
 def test_webapp_lists_sessions_and_opens_a_terminal(
-    playwright: Any, chromium: str, opencode_server: harness.Server
+    playwright: Any, chromium: str, opencode_server: harness.Server, host: str
 ) -> None:
-    with harness.browser(playwright, chromium, _credentials(opencode_server)) as context:
+    # Also under a name that is not loopback: opencode issues a PTY ticket only when
+    # the Origin is one it trusts or matches the Host header.
+    origin = harness.with_host(opencode_server.url, host)
+    hosts = {harness.TEST_HOST: "127.0.0.1"}
+    with harness.browser(
+        playwright, chromium, _credentials(opencode_server), hosts=hosts
+    ) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         log = harness.RequestLog()
         log.watch(context)
         page = context.new_page()
-        page.goto(opencode_server.url + "/")
+        page.goto(origin + "/")
         session = page.get_by_text(harness.SESSION_TITLE).first
         session.wait_for(timeout=WAIT_MS)
 
@@ -85,7 +94,7 @@ def test_webapp_lists_sessions_and_opens_a_terminal(
         assert re.fullmatch(r"/pty/[^/]+/connect", url.path)
         assert query.get("ticket") and "auth_token" not in query
         assert query["directory"] == [str(opencode_server.project)]
-    _assert_same_origin_and_no_preflight(log, opencode_server.url)
+    _assert_same_origin_and_no_preflight(log, origin)
     _assert_recorded(log, opencode_server)
 
 
