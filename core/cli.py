@@ -126,6 +126,8 @@ def _table(records: Sequence[TokenRecord], now: datetime) -> list[str]:
         if status in _STATUS_STYLE:
             fitted[4] = _style(fitted[4], _STATUS_STYLE[status], sys.stdout)
         lines.append(gap.join(fitted).rstrip())
+        if record.directories:  # only in these directories: said under the row
+            lines.append(fit("          in " + describe_directories(record), 80).rstrip())
     return lines
 
 
@@ -190,12 +192,62 @@ def _show_issued(issued: Issued, args: argparse.Namespace, store: TokenStore, ve
     _note("Copy this token now: it will not be shown again.")
 
 
+def _directories_arg(values: Sequence[str] | None) -> list[str] | None:
+    """`--directory` values as absolute paths (`~` expanded, relative ones taken
+    from the current folder, as a shell user means them)."""
+    if values is None:
+        return None
+    out = []
+    for value in values:
+        expanded = os.path.expanduser(value.strip())
+        out.append(os.path.normpath(os.path.abspath(expanded)) if expanded else "")
+    return out
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     store = _store(args)
     _warn_about_file(store)
-    issued = store.create(name=args.name, permissions=args.permissions, expires=args.expires)
+    issued = store.create(
+        name=args.name,
+        permissions=args.permissions,
+        expires=args.expires,
+        note=args.note,
+        directories=_directories_arg(args.directories) or (),
+    )
     _show_issued(issued, args, store, "Created")
     return EXIT_OK
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    store = _store(args)
+    _warn_about_file(store)
+    if args.all_directories and args.directories:
+        raise UsageError("--directory and --all-directories exclude each other: give one")
+    directories = [] if args.all_directories else _directories_arg(args.directories)
+    edited = store.edit(
+        args.ref,
+        name=args.name,
+        note=args.note,
+        permissions=args.permissions,
+        directories=directories,
+        expires=args.expires,
+    )
+    record = edited.after
+    if args.json:
+        _print_json(record.public_dict(store.now()))
+        return EXIT_OK
+    if not edited.changed:
+        _note(f"Token {_label(record)} already has those settings; nothing changed.")
+        return EXIT_OK
+    fields = ", ".join(_FIELD_WORDS.get(name, name) for name in edited.changed)
+    print(f"Edited token {_label(record)}: {fields}. Its secret is unchanged.")
+    for key, value in _detail_rows(record, store.now()):
+        if key in ("name", "note", "permissions", "directories", "expires"):
+            print(f"  {key:<12} {value}")
+    return EXIT_OK
+
+
+_FIELD_WORDS = {"expires_at": "expiry", "directories": "directories", "note": "note"}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -220,17 +272,19 @@ def _when(moment: datetime | None, now: datetime) -> str:
     return f"{format_timestamp(moment)} ({relative_time(moment, now)})"
 
 
-def cmd_show(args: argparse.Namespace) -> int:
-    store = _store(args)
-    record = _load(store).require(args.ref)
-    now = store.now()
-    if args.json:
-        _print_json(record.public_dict(now))
-        return EXIT_OK
+def describe_directories(record: TokenRecord) -> str:
+    if not record.directories:
+        return "every directory the server serves"
+    return ", ".join(escape_controls(d) for d in record.directories)
+
+
+def _detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
     rows = [
         ("id", record.id),
         ("name", escape_controls(record.name)),
+        ("note", "none" if record.note is None else escape_controls(record.note)),
         ("permissions", ", ".join(p.value for p in record.permissions)),
+        ("directories", describe_directories(record)),
         ("status", record.status(now).value),
         ("created", _when(record.created_at, now)),
         ("expires", _when(record.expires_at, now)),
@@ -239,7 +293,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     ]
     if record.legacy:
         rows.append(("format", "legacy PR #8217 secret (rotate it to get an ocat_ token)"))
-    for key, value in rows:
+    return rows
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = _store(args)
+    record = _load(store).require(args.ref)
+    now = store.now()
+    if args.json:
+        _print_json(record.public_dict(now))
+        return EXIT_OK
+    for key, value in _detail_rows(record, now):
         print(f"{key:<12} {value}")
     return EXIT_OK
 
@@ -266,7 +330,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_rotate(args: argparse.Namespace) -> int:
     store = _store(args)
     _warn_about_file(store)
-    issued = store.rotate(args.ref, expires=args.expires)
+    issued = store.rotate(
+        args.ref, expires=args.expires, directories=_directories_arg(args.directories)
+    )
     _show_issued(issued, args, store, "Rotated")
     if not args.quiet:
         _note("The previous secret no longer works.")
@@ -301,13 +367,26 @@ def _read_token_from_stdin() -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from core.authorize import CachedAuthorizer
+    from core.scope import ServerScope, protected_paths
 
     store = _store(args)
     _warn_about_file(store)
+    directory = None
+    if args.directory is not None:
+        directory = _directories_arg([args.directory])[0]  # type: ignore[index]
+        if not directory:
+            raise UsageError("--directory: give a directory")
     token = _read_token_from_stdin()
     header = f"Bearer {token}" if token else None
     method = args.method.upper()
-    decision = CachedAuthorizer(store.path, clock=store.clock).decide(header, method, args.path)
+    # Decided as a server would, but the server's roots are the server's: only
+    # the token's directories (with --directory, or a directory the target
+    # names) and the paths no server ever serves are applied.
+    scope = ServerScope(
+        roots=None, default_directory=directory, protected=protected_paths(store.path)
+    )
+    authorizer = CachedAuthorizer(store.path, clock=store.clock, scope=scope)
+    decision = authorizer.decide(header, method, args.path)
     if args.json:
         _print_json(decision.as_dict())
     else:
@@ -317,8 +396,52 @@ def cmd_check(args: argparse.Namespace) -> int:
         detail = f"{method} {decision.path} needs {required}"
         if decision.token_id is not None:
             detail += f"; token {decision.token_id} has {granted}"
-        print(f"{decision.status} {decision.reason.value}: {verdict} ({detail})")
+        if decision.message is not None:
+            detail += f"; {decision.message}"
+        print(f"{decision.status} {decision.reason.value}: {verdict} by {decision.rule} ({detail})")
     return EXIT_OK if decision.allowed else EXIT_NOT_FOUND
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from core.policy import default_policy
+
+    policy = default_policy()
+    if args.diff is not None:
+        from core.policy_diff import diff_document, read_document, saved_document
+
+        report = diff_document(
+            policy, read_document(args.diff), args.diff, saved=saved_document(policy)
+        )
+        if args.json:
+            _print_json(report.as_dict())
+        else:
+            for line in report.lines():
+                print(line)
+        return EXIT_OK if report.empty else EXIT_NOT_FOUND
+    if args.json:
+        _print_json(
+            {
+                "opencode": policy.opencode_version,
+                "unclassified": {
+                    "needs": ["read", "write", "execute"],
+                    "reason": policy.unclassified_reason,
+                },
+                "operations": [rule.as_dict() for rule in policy],
+            }
+        )
+        return EXIT_OK
+    print(f"The route policy for opencode {policy.opencode_version} ({len(policy)} operations):")
+    print()
+    for rule in sorted(policy, key=lambda r: (r.path, _METHOD_ORDER.get(r.method, 9))):
+        needs = "+".join(p.value for p in Permission if p in rule.needs)
+        print(f"{rule.method:<7}{rule.path:<56} {needs:<14} {rule.reason}")
+    print()
+    counts = ", ".join(f"{n} need {k}" for k, n in sorted(policy.counts().items()))
+    print(f"{counts}; any other method and path needs read+write+execute (unclassified).")
+    return EXIT_OK
+
+
+_METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -401,6 +524,20 @@ def _add_store_flag(parser: argparse.ArgumentParser, *, default: Any) -> None:
     )
 
 
+def _note_and_directory_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--note", metavar="TEXT", help="what the token is for (up to 200 characters)"
+    )
+    parser.add_argument(
+        "--directory",
+        metavar="PATH",
+        action="append",
+        dest="directories",
+        help="a directory the token may use (repeatable); default: every directory the "
+        "server serves",
+    )
+
+
 def _output_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -437,7 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "tui", cmd_tui, "open the TUI")
 
     token = commands.add_parser(
-        "token", help="create, list, show, delete, rotate, prune, check tokens"
+        "token", help="create, list, show, edit, delete, rotate, prune, check tokens"
     )
     token.set_defaults(handler=lambda _args: _missing_subcommand(token))
     tokens = token.add_subparsers(dest="token_command", metavar="ACTION", parser_class=_Parser)
@@ -455,7 +592,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHEN",
         help="never, 12h, 30d, 2w, 1y or a future ISO date (default: 90d)",
     )
+    _note_and_directory_flags(p)
     _output_flags(p)
+
+    p = command(
+        tokens,
+        "edit",
+        cmd_edit,
+        "change a token's name, note, permissions, directories or expiry (same secret)",
+    )
+    p.add_argument("ref", metavar="ID_OR_NAME")
+    p.add_argument("--name", help="a new unique name, 1-64 characters")
+    p.add_argument(
+        "--permissions", metavar="LIST", help="comma-separated subset of read,write,execute"
+    )
+    p.add_argument(
+        "--expires", metavar="WHEN", help="a new expiry, counted from now (never, 30d, a date)"
+    )
+    _note_and_directory_flags(p)
+    p.add_argument(
+        "--all-directories",
+        action="store_true",
+        help="remove the token's directories: every directory the server serves",
+    )
+    p.add_argument("--json", action="store_true", help="print the edited record as JSON")
 
     p = command(tokens, "list", cmd_list, "list tokens (never secrets)")
     p.add_argument("--json", action="store_true", help="print a JSON array of records")
@@ -477,6 +637,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="WHEN",
         help="new expiry (default: the token's original lifetime, from now)",
     )
+    p.add_argument(
+        "--directory",
+        metavar="PATH",
+        action="append",
+        dest="directories",
+        help="new directories for the token (repeatable; default: keep them)",
+    )
     _output_flags(p)
 
     p = command(tokens, "prune", cmd_prune, "delete expired tokens")
@@ -489,8 +656,29 @@ def build_parser() -> argparse.ArgumentParser:
         "decide a request as the server would; the token is read from stdin",
     )
     p.add_argument("method", metavar="METHOD", help="HTTP method, e.g. GET")
-    p.add_argument("path", metavar="PATH", help="request path, e.g. /session?x=1")
+    p.add_argument(
+        "path", metavar="TARGET", help="request path and query, e.g. /file/content?path=a.py"
+    )
+    p.add_argument(
+        "--directory",
+        metavar="D",
+        help="decide as for a request working in directory D (applies the token's directories)",
+    )
     p.add_argument("--json", action="store_true", help="print the decision as JSON")
+
+    p = command(
+        commands,
+        "policy",
+        cmd_policy,
+        "print the opencode route policy: what each permission lets a token do",
+    )
+    p.add_argument("--json", action="store_true", help="print the policy as JSON")
+    p.add_argument(
+        "--diff",
+        metavar="OPENAPI_JSON",
+        help="compare a newer opencode's GET /doc with the policy; list what needs a decision "
+        "(exit 1 if anything does)",
+    )
 
     p = command(
         commands, "migrate", cmd_migrate, "convert a PR #8217 token file (hashes every secret)"

@@ -37,6 +37,10 @@ from core.routing import decode_uri_component_or_raw
 DIRECTORY_HEADER = "x-opencode-directory"
 WORKSPACE_HEADER = "x-opencode-workspace"
 SYSTEM_PROTECTED = ("/proc", "/sys", "/dev")
+NEVER_SERVED = (
+    "never served (the token store, opencode's own credentials and config, "
+    "/proc, /sys and /dev are off limits)"
+)
 _IGNORED_BY_URL_PARSERS = str.maketrans("", "", "\t\n\r")
 
 
@@ -177,6 +181,8 @@ class ServerScope:
     default_trusted: bool = True
     protected: Protected = field(default_factory=Protected)
     follow_links: bool = True
+    pending: bool = False
+    """The roots are opencode's own directory, not learned yet: refuse (503)."""
 
     @property
     def any_directory(self) -> bool:
@@ -227,6 +233,12 @@ def query_values(target: str, name: str) -> list[str]:
         if unquote_plus(key, errors="replace") == name:
             values.append(unquote_plus(value, errors="replace"))
     return values
+
+
+def query_key(item: str) -> str:
+    """The decoded name of one `name=value` item of a query string."""
+    key = item.partition("=")[0].translate(_IGNORED_BY_URL_PARSERS)
+    return unquote_plus(key, errors="replace")
 
 
 def _one(values: Iterable[str], what: str) -> tuple[str | None, str | None]:
@@ -337,6 +349,12 @@ def check_scope(
     source = rule.directory
     if source in (DirectoryFrom.NONE, DirectoryFrom.WEBAPP):
         return None
+    if server.pending:
+        return Refusal(
+            503,
+            ScopeReason.DIRECTORY_UNKNOWN,
+            "the server has not yet learned from opencode which directory it serves",
+        )
     if request.problem is not None:
         return Refusal(400, ScopeReason.BAD_DIRECTORY, request.problem)
     restricted = server.roots is not None or bool(token_directories)
@@ -401,9 +419,7 @@ def _check_directory(
             f"{directory} is outside the directories this token may use",
         )
     if server.protected.covers(directory) or server.protected.covers(resolved):
-        return Refusal(
-            403, ScopeReason.PROTECTED_PATH, f"{directory} holds opencode's own or the token files"
-        )
+        return Refusal(403, ScopeReason.PROTECTED_PATH, f"{directory} is {NEVER_SERVED}")
     return None
 
 
@@ -418,7 +434,7 @@ def _check_files(
             return Refusal(
                 403,
                 ScopeReason.PROTECTED_PATH,
-                f"a search in {directory} would reach {hit}, which is never served",
+                f"a search in {directory} would reach {hit}, which is {NEVER_SERVED}",
             )
         return None
     target = directory if not file else join_inside(directory, file)
@@ -431,5 +447,5 @@ def _check_files(
             return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
         checks.append(resolved_target)
     if any(protected.covers(path) for path in checks):
-        return Refusal(403, ScopeReason.PROTECTED_PATH, f"{target} is never served")
+        return Refusal(403, ScopeReason.PROTECTED_PATH, f"{target} is {NEVER_SERVED}")
     return None

@@ -104,7 +104,9 @@ class AuthApp(App[int]):
         self.cursor_blink = cursor_blink
         self.home = home if home is not None else _home()
         self.store_path_text = display_path(store.path, self.home)
-        self.last_sort = Sort()  # the main screen's order, kept across store problems
+        # The main screen's order and cursor, kept while a store problem is shown.
+        self.last_sort = Sort()
+        self.last_selected: str | None = None
         self._pending_clear: tuple[bytes, CopyRoute] | None = None
         self._clear_timer: Timer | None = None
 
@@ -125,31 +127,30 @@ class AuthApp(App[int]):
 
     def screen_for_store(self) -> Screen[None]:
         """The main screen if the store can be read, else the screen that explains why."""
-        from tui.screens.main import MainScreen
-        from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
-
         try:
             snapshot = self.store.load()
-        except LegacyStoreFound as exc:
-            return LegacyStoreScreen(exc)
         except StoreError as exc:
-            return StoreErrorScreen(exc)
-        return MainScreen(snapshot, sort=self.last_sort)
+            return self.error_screen(exc)
+        return self._main_screen(snapshot)
+
+    def _main_screen(self, snapshot: Snapshot) -> Screen[None]:
+        from tui.screens.main import MainScreen
+
+        return MainScreen(snapshot, sort=self.last_sort, select=self.last_selected)
 
     def show_store(self, snapshot: Snapshot | None = None) -> None:
         """Replace the current screen with the main screen (after a fix or a migration)."""
-        from tui.screens.main import MainScreen
-
-        if snapshot is None:
-            self.switch_screen(self.screen_for_store())
-        else:
-            self.switch_screen(MainScreen(snapshot, sort=self.last_sort))
+        self.switch_screen(self._main_screen(snapshot) if snapshot else self.screen_for_store())
 
     def show_store_error(self, error: StoreError) -> None:
+        self.switch_screen(self.error_screen(error))
+
+    def error_screen(self, error: StoreError) -> Screen[None]:
         from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
 
-        screen = LegacyStoreScreen(error) if isinstance(error, LegacyStoreFound) else None
-        self.switch_screen(screen or StoreErrorScreen(error))
+        if isinstance(error, LegacyStoreFound):
+            return LegacyStoreScreen(error)
+        return StoreErrorScreen(error)
 
     # --- notifications ---------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """One JSON line per request, with nothing secret in it.
 
 Fields: time (UTC), service, method, path (normalised by core.rules, so the query
-string - which may carry anything - is never logged), status, reason, token_id
-(the public id, never the token), duration_ms and remote (the peer's address).
+string - which may carry anything - is never logged), status, reason, rule (the
+policy row that decided, or `unclassified`), token_id (the public id, never the
+token), duration_ms and remote (the peer's address).
 No header value is ever written: not Authorization, not cookies, not the
 `Sec-WebSocket-Protocol` entry that carries a browser's token.
 
@@ -35,6 +36,7 @@ class Outcome:
     reason: str
     path: str
     token_id: str | None = None
+    rule: str | None = None
     status: int | None = None
     """Set once a status line has gone out (streams, WebSockets): what to log if
     the client leaves before the handler returns."""
@@ -49,9 +51,19 @@ except ImportError:  # aiohttp < 3.14 keys requests by plain strings
     _KEY = "opencode_auth_tui.outcome"
 
 
-def note(request: BaseRequest, reason: str, path: str, token_id: str | None = None) -> None:
-    """Remember what was decided about `request`, for its access log line."""
-    request[_KEY] = Outcome(reason, path, token_id)
+def note(
+    request: BaseRequest,
+    reason: str,
+    path: str,
+    token_id: str | None = None,
+    rule: str | None = None,
+) -> None:
+    """Remember what was decided about `request`, for its access log line (a later
+    note about the same request keeps the policy rule the decision named)."""
+    if rule is None:
+        earlier = noted(request)
+        rule = None if earlier is None else earlier.rule
+    request[_KEY] = Outcome(reason, path, token_id, rule)
 
 
 def note_status(request: BaseRequest, status: int) -> None:
@@ -76,6 +88,7 @@ def format_line(
     token_id: str | None,
     duration: float,
     remote: str | None,
+    rule: str | None = None,
 ) -> str:
     return json.dumps(
         {
@@ -85,6 +98,7 @@ def format_line(
             "path": path,
             "status": status,
             "reason": reason,
+            "rule": rule,
             "token_id": token_id,
             "duration_ms": round(duration * 1000, 3),
             "remote": remote,
@@ -126,6 +140,7 @@ def log_cancelled(
             token_id=outcome.token_id,
             duration=duration,
             remote=request.remote,
+            rule=outcome.rule,
         )
     )
 
@@ -149,6 +164,7 @@ def logger_class(service: str, clock: Clock = system_clock) -> type[AbstractAcce
                     token_id=outcome.token_id,
                     duration=time,
                     remote=request.remote,
+                    rule=outcome.rule,
                 )
             )
 

@@ -107,7 +107,13 @@ on loopback and refuses any other address unless --allow-non-loopback is given.
 """
 
 
-def _add_common(parser: argparse.ArgumentParser, default_listen: str) -> None:
+def _add_common(
+    parser: argparse.ArgumentParser,
+    default_listen: str,
+    *,
+    per_client_default: int,
+    directory_help: str,
+) -> None:
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
@@ -148,6 +154,28 @@ def _add_common(parser: argparse.ArgumentParser, default_listen: str) -> None:
         f"(default {st.DEFAULT_LIMITS.max_connections})",
     )
     parser.add_argument(
+        "--max-connections-per-client",
+        metavar="N",
+        type=_count_arg(0, 1_000_000),
+        default=per_client_default,
+        help="open connections one client address may hold; when it or the cap is "
+        "reached, a connection that never finished its request head is dropped first "
+        f"(default {per_client_default}; 0 = no share)",
+    )
+    parser.add_argument(
+        "--directory",
+        metavar="PATH",
+        action="append",
+        dest="directories",
+        help=directory_help,
+    )
+    parser.add_argument(
+        "--any-directory",
+        action="store_true",
+        help="serve every directory opencode is asked for (not recommended: any token "
+        "can then make opencode load and read any folder on the machine)",
+    )
+    parser.add_argument(
         "--shutdown-timeout",
         metavar="SECONDS",
         type=_seconds_arg("--shutdown-timeout", zero_ok=True),
@@ -186,7 +214,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help=f"the opencode server to protect (default {st.DEFAULT_UPSTREAM}); keep it "
         "on loopback with a password so nothing can bypass the gateway",
     )
-    _add_common(gateway, st.DEFAULT_GATEWAY_LISTEN)
+    _add_common(
+        gateway,
+        st.DEFAULT_GATEWAY_LISTEN,
+        per_client_default=st.DEFAULT_LIMITS.max_connections_per_client,
+        directory_help="a directory opencode may be asked to work in (repeatable); the "
+        "default is the one opencode itself serves (asked at start)",
+    )
     gateway.add_argument(
         "--tls-cert", metavar="FILE", help="PEM certificate (chain) to serve HTTPS with"
     )
@@ -225,7 +259,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=_FORWARD_AUTH_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_common(forward_auth, st.DEFAULT_FORWARD_AUTH_LISTEN)
+    _add_common(
+        forward_auth,
+        st.DEFAULT_FORWARD_AUTH_LISTEN,
+        per_client_default=0,
+        directory_help="a directory opencode may be asked to work in (repeatable); "
+        "required unless --any-directory",
+    )
+    forward_auth.add_argument(
+        "--upstream",
+        metavar="URL",
+        default=st.DEFAULT_UPSTREAM,
+        help="the opencode server behind the proxy, asked (with "
+        f"{st.PASSWORD_ENV}) for its version and directory at start and for a "
+        f"session's directory when needed (default {st.DEFAULT_UPSTREAM})",
+    )
     forward_auth.add_argument(
         "--allow-non-loopback",
         action="store_true",
@@ -256,6 +304,7 @@ def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st
         max_field_size=args.max_header_size,
         max_headers=args.max_headers,
         max_connections=args.max_connections,
+        max_connections_per_client=args.max_connections_per_client,
         shutdown_timeout=args.shutdown_timeout,
     )
 
@@ -277,13 +326,17 @@ def _check_store(path: Path) -> bool:
     return True
 
 
-def _components(args: argparse.Namespace, path: Path) -> tuple[Guard, UsageRecorder | None]:
+def _components(
+    args: argparse.Namespace, path: Path, name: str
+) -> tuple[Guard, UsageRecorder | None]:
     from core.authorize import CachedAuthorizer
     from core.gateway.guard import Guard
     from core.gateway.usage import UsageRecorder, store_writer
     from core.store import TokenStore
 
-    guard = Guard(CachedAuthorizer(path), warn=_warn)
+    guard = Guard(
+        CachedAuthorizer(path), warn=_warn, say=lambda line: _say(f"{PROG} {name}: {line}")
+    )
     usage = UsageRecorder(store_writer(TokenStore(path)), warn=_warn) if args.last_used else None
     return guard, usage
 
@@ -296,12 +349,15 @@ def run_gateway(args: argparse.Namespace) -> int:
         listen = st.parse_listen(args.listen)
         upstream = st.parse_upstream(args.upstream)
         tls = st.server_ssl_context(args.tls_cert, args.tls_key)
+        scope = st.parse_roots(args.directories, args.any_directory)
     except st.SettingsError as exc:
         _error(str(exc))
         return EXIT_USAGE
     path = resolve_store_path(getattr(args, "store", None))
     if not _check_store(path):
         return EXIT_STORE
+    if scope.any_directory:
+        _loud_any_directory_warning()
     authorization = st.upstream_authorization(os.environ)
     if authorization is None:
         _warn(
@@ -322,8 +378,9 @@ def run_gateway(args: argparse.Namespace) -> int:
         timeouts=st.Timeouts(connect=args.connect_timeout, read=args.upstream_timeout),
         limits=_limits(args, args.client_timeout),
         tls=tls is not None,
+        scope=scope,
     )
-    guard, usage = _components(args, path)
+    guard, usage = _components(args, path, "gateway")
     service = Gateway(config, guard, usage)
     try:
         access = open_access_log(args.access_log)
@@ -338,13 +395,10 @@ def run_gateway(args: argparse.Namespace) -> int:
         _say(f"{PROG} gateway: listening on {listener.url} -> {upstream} (store: {path})")
 
     async def main() -> int:
-        async def probe_then_ready() -> None:
+        async def announce() -> None:
             ready()
-            message = await service.probe()
-            if message is not None:
-                _warn(message)
 
-        return await _serve(listener, probe_then_ready, "gateway")
+        return await _serve(listener, announce, "gateway")
 
     return _run(main, listen)
 
@@ -355,8 +409,16 @@ def run_forward_auth(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         listen = st.parse_listen(args.listen)
+        upstream = st.parse_upstream(args.upstream)
+        scope = st.parse_roots(args.directories, args.any_directory)
     except st.SettingsError as exc:
         _error(str(exc))
+        return EXIT_USAGE
+    if scope.roots is None and not scope.any_directory:
+        _error(
+            "forward-auth needs the directories opencode may be asked to work in: "
+            "--directory PATH (repeatable), or --any-directory to allow every one"
+        )
         return EXIT_USAGE
     if not listen.loopback and not args.allow_non_loopback:
         _error(
@@ -368,20 +430,27 @@ def run_forward_auth(args: argparse.Namespace) -> int:
     path = resolve_store_path(getattr(args, "store", None))
     if not _check_store(path):
         return EXIT_STORE
+    if scope.any_directory:
+        _loud_any_directory_warning()
 
     from core.gateway.access_log import open_access_log
     from core.gateway.forward_auth import ForwardAuth
     from core.gateway.server import Listener
 
-    guard, usage = _components(args, path)
+    guard, usage = _components(args, path, "forward-auth")
     try:
         access = open_access_log(args.access_log)
     except OSError as exc:
         _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
         return EXIT_USAGE
-    listener = Listener(
-        ForwardAuth(guard, usage), listen, limits=_limits(args), access_log=access, warn=_warn
+    service = ForwardAuth(
+        guard,
+        usage,
+        upstream=upstream,
+        authorization=st.upstream_authorization(os.environ),
+        scope=scope,
     )
+    listener = Listener(service, listen, limits=_limits(args), access_log=access, warn=_warn)
 
     async def main() -> int:
         async def ready() -> None:
@@ -390,6 +459,16 @@ def run_forward_auth(args: argparse.Namespace) -> int:
         return await _serve(listener, ready, "forward-auth")
 
     return _run(main, listen)
+
+
+def _loud_any_directory_warning() -> None:
+    bar = "!" * 72
+    _warn(bar)
+    _warn("--any-directory: opencode may be asked to work in ANY directory. Every")
+    _warn("request naming one makes opencode load that folder's configuration, and")
+    _warn("a read token can then list and read the files of any folder this user")
+    _warn("can read. Prefer --directory PATH for each project you serve.")
+    _warn(bar)
 
 
 def _loud_cleartext_warning(listen: st.ListenAddress) -> None:

@@ -19,17 +19,29 @@ header sent twice.
 These headers are trusted, which is why the service must only be reachable by
 the proxy: it refuses to listen on a non-loopback address unless told
 `--allow-non-loopback`.
+
+A token in `Sec-WebSocket-Protocol: bearer, <token>` is taken only from a
+WebSocket handshake (`Upgrade: websocket` on a GET), as the gateway does: on a
+plain request that header means nothing to opencode, and a token there would
+pass unnoticed by anything that looks for credentials where they belong.
+
+Like the gateway, it asks opencode (`--upstream`) for its version, the
+directory it serves and its folders at start, and for a session's directory
+when a token limited to some directories asks about a session.
 """
 
 from __future__ import annotations
 
-from aiohttp import hdrs, web
+from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, hdrs, web
 from multidict import CIMultiDictProxy
 
 from core.gateway.access_log import note
-from core.gateway.guard import Guard, credentials, error_response, split_subprotocols
+from core.gateway.guard import Guard, error_response, query_credentials, split_subprotocols
+from core.gateway.settings import ScopeSettings
+from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
 
+EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
 METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
@@ -58,6 +70,24 @@ def _one(headers: CIMultiDictProxy[str], names: tuple[str, str], what: str) -> s
     return found[0][1]
 
 
+URL_CREDENTIALS_REFUSED = (
+    "auth_token in the URL cannot pass a proxy: opencode would read it as its own "
+    "password; send the token in an Authorization header (Basic or Bearer)"
+)
+
+
+def credentials_for(request: web.BaseRequest, subprotocols: object) -> str | None:
+    """As the gateway reads them: the header, else the WebSocket subprotocol token."""
+    from core.gateway.guard import Subprotocols
+
+    header = request.headers.get(hdrs.AUTHORIZATION)
+    if header is not None:
+        return header
+    if isinstance(subprotocols, Subprotocols) and subprotocols.token is not None:
+        return f"Bearer {subprotocols.token}"
+    return None
+
+
 def original_request(headers: CIMultiDictProxy[str]) -> tuple[str, str]:
     """(method, uri) of the request the proxy is asking about."""
     return (_one(headers, METHOD_HEADERS, "method"), _one(headers, URI_HEADERS, "URI"))
@@ -66,11 +96,43 @@ def original_request(headers: CIMultiDictProxy[str]) -> tuple[str, str]:
 class ForwardAuth:
     service = "forward-auth"
 
-    def __init__(self, guard: Guard, usage: UsageRecorder | None = None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        usage: UsageRecorder | None = None,
+        *,
+        upstream: str | None = None,
+        authorization: str | None = None,
+        scope: ScopeSettings = EVERY_DIRECTORY,
+    ) -> None:
         self.guard = guard
         self.usage = usage
+        self._upstream = upstream
+        self._authorization = authorization
+        self._scope = scope
+        self._session: ClientSession | None = None
+        self.learner: ScopeLearner | None = None
 
     async def start(self) -> None:
+        if self._upstream is not None:
+            self._session = ClientSession(
+                cookie_jar=DummyCookieJar(),
+                trust_env=False,
+                timeout=ClientTimeout(total=10.0),
+            )
+            info = OpencodeInfo(self._session, self._upstream, self._authorization)
+            self.guard.sessions = info
+            self.learner = ScopeLearner(
+                info,
+                self.guard.authorizer,
+                store_path=str(self.guard.authorizer.path),
+                roots=self._scope.roots,
+                any_directory=self._scope.any_directory,
+                policy_version=self.guard.authorizer.policy.opencode_version,
+                warn=self.guard.warn,
+                say=self.guard.say,
+            )
+            self.learner.start()
         if self.usage is not None:
             self.usage.start()
 
@@ -78,6 +140,10 @@ class ForwardAuth:
         return None
 
     async def close(self) -> None:
+        if self.learner is not None:
+            await self.learner.close()
+        if self._session is not None:
+            await self._session.close()
         if self.usage is not None:
             await self.usage.close()
 
@@ -88,8 +154,16 @@ class ForwardAuth:
             note(request, "bad_request", "")
             return error_response(400, "bad_request", str(exc))
         protocols = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL)
-        subprotocols = split_subprotocols(protocols) if protocols and method == "GET" else None
-        decision = self.guard.admit(request, credentials(request, subprotocols), method, uri)
+        upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+        subprotocols = (
+            split_subprotocols(protocols) if protocols and upgrade and method == "GET" else None
+        )
+        if query_credentials(uri) is not None:
+            note(request, "bad_request", "")
+            return error_response(400, "bad_request", URL_CREDENTIALS_REFUSED)
+        decision = await self.guard.admit(
+            request, credentials_for(request, subprotocols), method, uri
+        )
         if isinstance(decision, web.StreamResponse):
             return decision
         if decision.token_id is None:

@@ -1,12 +1,15 @@
 """From a request to core's decision, and from a denial to its HTTP answer.
 
 The decision itself is `CachedAuthorizer.decide`, unchanged; this module only
-finds the credentials and shapes the answers both servers give:
+finds the credentials, supplies what the decision needs from opencode (a
+session's directory, looked up only once the token has passed) and shapes the
+answers both servers give:
 
-- credentials come from `Authorization`, or - for a WebSocket handshake, where
-  browsers cannot set headers - from `Sec-WebSocket-Protocol: bearer, <token>`.
-  Never from a query parameter: URLs end up in logs, histories and Referer headers.
-- a denial is JSON `{"error", "required", "granted"}` with the RFC 6750 challenge.
+- credentials come from `Authorization` (Bearer, or Basic with the token as the
+  password), or - for a WebSocket handshake, where browsers cannot set headers
+  - from `Sec-WebSocket-Protocol: bearer, <token>`;
+- a denial is JSON `{"error", "required", "granted"[, "message"]}` with the
+  challenges (Basic, so browsers prompt, and RFC 6750 Bearer);
 - a store that cannot be read refuses everything with 503 (fail closed); the
   precise problem, which names a path on the server, goes to the operator's log,
   not to the client.
@@ -16,16 +19,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import hdrs, web
+from multidict import CIMultiDict
 
 from core.authorize import CachedAuthorizer, Decision
 from core.errors import StoreError
 from core.gateway.access_log import note
 from core.permissions import canonical
 from core.rules import normalize_path
+from core.scope import SessionDirectory, SessionLookupNeeded, query_key, query_values
 
 JSON = "application/json"
 BEARER_SUBPROTOCOL = "bearer"
@@ -75,8 +81,48 @@ def is_websocket_upgrade(request: web.BaseRequest) -> bool:
     )
 
 
+class Sessions(Protocol):
+    """Where a session's directory comes from (opencode, through upstream_info)."""
+
+    def cached(self, session_id: str) -> SessionDirectory | None: ...
+    async def session(self, session_id: str) -> SessionDirectory: ...
+
+
+QUERY_CREDENTIALS = "auth_token"
+
+
+def query_credentials(target: str) -> str | None:
+    """The `auth_token` query parameter as an `Authorization` value (`Basic ...`).
+
+    opencode's web app accepts a one-off `?auth_token=<base64 user:password>`;
+    opencode reads it before the `Authorization` header, and so does this.
+    """
+    if "?" not in target:
+        return None
+    values = query_values(target, QUERY_CREDENTIALS)
+    return f"Basic {values[0]}" if values else None
+
+
+def without_query_credentials(target: str) -> str:
+    """`target` without its `auth_token` parameters (the rest byte for byte)."""
+    cut = target.find("?")
+    if cut == -1 or not query_values(target, QUERY_CREDENTIALS):
+        return target
+    path, query = target[:cut], target[cut + 1 :]
+    fragment = ""
+    if "#" in query:
+        query, _, fragment = query.partition("#")
+        fragment = "#" + fragment
+    kept = [item for item in query.split("&") if query_key(item) != QUERY_CREDENTIALS]
+    return path + ("?" + "&".join(kept) if kept else "") + fragment
+
+
 def credentials(request: web.BaseRequest, subprotocols: Subprotocols | None) -> str | None:
-    """The `Authorization` value to decide on: the header, else the WS subprotocol token."""
+    """The `Authorization` value to decide on: `?auth_token=` (as opencode reads it
+    first), else the header, else the WebSocket subprotocol token."""
+    from_query = query_credentials(request.raw_path)
+    if from_query is not None:
+        return from_query
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is not None:
         return header
@@ -86,11 +132,13 @@ def credentials(request: web.BaseRequest, subprotocols: Subprotocols | None) -> 
 
 
 def json_response(
-    status: int, payload: dict[str, object], headers: dict[str, str] | None = None
+    status: int,
+    payload: Mapping[str, object],
+    headers: Sequence[tuple[str, str]] = (),
 ) -> web.Response:
-    all_headers: dict[str, str] = {"Cache-Control": _NO_STORE}
-    if headers:
-        all_headers.update(headers)
+    all_headers: CIMultiDict[str] = CIMultiDict({"Cache-Control": _NO_STORE})
+    for name, value in headers:
+        all_headers.add(name, value)
     return web.Response(
         status=status,
         body=json.dumps(payload, separators=(",", ":")).encode(),
@@ -100,18 +148,23 @@ def json_response(
 
 
 def denial_body(decision: Decision) -> dict[str, object]:
-    return {
+    body: dict[str, object] = {
         "error": decision.reason.value,
         "required": [p.value for p in canonical(decision.required)],
         "granted": [p.value for p in canonical(decision.granted)],
     }
+    if decision.message is not None:
+        body["message"] = decision.message
+    return body
+
+
+def challenges(decision: Decision) -> list[tuple[str, str]]:
+    return [("WWW-Authenticate", value) for value in decision.www_authenticate()]
 
 
 def denial(decision: Decision) -> web.Response:
-    """401/403 with the body and the `WWW-Authenticate` challenge of `decision`."""
-    challenge = decision.www_authenticate()
-    headers = {"WWW-Authenticate": challenge} if challenge else None
-    return json_response(decision.status, denial_body(decision), headers)
+    """400/401/403 with the body and the `WWW-Authenticate` challenges of `decision`."""
+    return json_response(decision.status, denial_body(decision), challenges(decision))
 
 
 def error_response(status: int, error: str, message: str) -> web.Response:
@@ -124,6 +177,12 @@ STORE_UNAVAILABLE_MESSAGE = (
 )
 
 
+UNKNOWN_SESSION_MESSAGE = (
+    "the token is limited to some directories, and the session's directory could "
+    "not be asked of opencode"
+)
+
+
 class Guard:
     """Decides requests; turns a broken store into 503 and tells the operator once."""
 
@@ -133,17 +192,55 @@ class Guard:
         *,
         warn: Callable[[str], None],
         repeat_after: float = 60.0,
+        sessions: Sessions | None = None,
+        say: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.authorizer = authorizer
+        self.sessions = sessions
+        self.warn = warn
+        self.say = say
         self._warn = warn
         self._repeat_after = repeat_after
         self._last_problem: str | None = None
         self._last_warned = 0.0
 
-    def decide(self, authorization: str | None, method: str, raw_path: str) -> Decision | None:
-        """The decision, or None when the store is unreadable (answer 503)."""
+    async def decide(
+        self,
+        authorization: str | None,
+        method: str,
+        raw_path: str,
+        headers: CIMultiDict[str] | Mapping[str, str] | None = None,
+    ) -> Decision | web.Response | None:
+        """The decision; a ready answer when opencode could not be asked about a
+        session; None when the store is unreadable (answer 503)."""
+        values = _header_values(headers)
+        sessions = self.sessions
+        lookup = (lambda _sid: None) if sessions is None else sessions.cached
         try:
-            decision = self.authorizer.decide(authorization, method, raw_path)
+            try:
+                decision = self.authorizer.decide(
+                    authorization, method, raw_path, headers=values, sessions=lookup
+                )
+            except SessionLookupNeeded as needed:
+                session_id = needed.session_id
+                if sessions is None:
+                    return error_response(403, "directory_unknown", UNKNOWN_SESSION_MESSAGE)
+                from core.gateway.upstream_info import UpstreamUnavailable
+
+                try:
+                    found = await sessions.session(session_id)
+                except UpstreamUnavailable as exc:
+                    self._warn(f"could not ask opencode for a session's directory: {exc}")
+                    return error_response(
+                        502, "upstream_unavailable", "opencode could not be asked about the session"
+                    )
+                decision = self.authorizer.decide(
+                    authorization,
+                    method,
+                    raw_path,
+                    headers=values,
+                    sessions=lambda sid: found if sid == session_id else lookup(sid),
+                )
         except StoreError as exc:
             self._report(exc)
             return None
@@ -152,17 +249,20 @@ class Guard:
             self._last_problem = None
         return decision
 
-    def admit(
+    async def admit(
         self, request: web.BaseRequest, authorization: str | None, method: str, raw_path: str
     ) -> Decision | web.Response:
         """The decision when the request is allowed, else the answer refusing it
-        (503 for an unreadable store, 401/403 with the challenge); either way the
-        outcome is noted for the access log."""
-        decision = self.decide(authorization, method, raw_path)
+        (503 for an unreadable store, 400/401/403 with the challenges); either way
+        the outcome is noted for the access log."""
+        decision = await self.decide(authorization, method, raw_path, request.headers)
         if decision is None:
             note(request, "store_unavailable", self.log_path(raw_path))
             return self.store_unavailable()
-        note(request, decision.reason.value, decision.path, decision.token_id)
+        if isinstance(decision, web.Response):
+            note(request, "session_unknown", self.log_path(raw_path))
+            return decision
+        note(request, decision.reason.value, decision.path, decision.token_id, decision.rule)
         if not decision.allowed:
             return denial(decision)
         return decision
@@ -184,3 +284,15 @@ class Guard:
     def log_path(raw_path: str) -> str:
         """The normalised path for the access log when there is no decision."""
         return normalize_path(raw_path)
+
+
+def _header_values(
+    headers: CIMultiDict[str] | Mapping[str, str] | None,
+) -> Callable[[str], Sequence[str]]:
+    if headers is None:
+        return lambda name: ()
+    getall = getattr(headers, "getall", None)
+    if getall is not None:
+        return lambda name: getall(name, ())
+    plain = {k.lower(): v for k, v in headers.items()}
+    return lambda name: (plain[name],) if name in plain else ()

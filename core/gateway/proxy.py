@@ -11,8 +11,10 @@ opencode's own Basic credentials. Nothing is buffered whole:
   makes Server-Sent Events (`/event`, `/global/event`) arrive event by event;
 - WebSocket upgrades go to websocket.py.
 
-The request target is forwarded byte for byte as received: the decision was
-made on exactly that text, so opencode cannot be shown a different path.
+The request target is forwarded byte for byte as received - the decision was
+made on exactly that text, so opencode cannot be shown a different path -
+except that an `auth_token` query parameter (credentials, already decided on)
+is taken out: opencode would otherwise read it as its own password.
 
 Failures answer with JSON `{"error", "message"}`: 502 when opencode cannot be
 reached (or refuses the gateway's credentials), 504 when it is too slow, 408
@@ -46,6 +48,7 @@ from core.gateway.guard import (
     error_response,
     is_websocket_upgrade,
     split_subprotocols,
+    without_query_credentials,
 )
 from core.gateway.headers import (
     SKIP_AUTO_HEADERS,
@@ -53,6 +56,7 @@ from core.gateway.headers import (
     upstream_request_headers,
 )
 from core.gateway.settings import GatewayConfig
+from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
 from core.gateway.websocket import CREDENTIALS_MESSAGE, OpenSockets, bridge
 
@@ -110,6 +114,8 @@ class Gateway:
         self._heartbeat = config.websocket_heartbeat or None
         self._scheme = "https" if config.tls else "http"
         self._session: ClientSession | None = None
+        self.info: OpencodeInfo | None = None
+        self.learner: ScopeLearner | None = None
         self._sockets = OpenSockets()
         self._streams: set[ClientResponse] = set()
         self._draining = False
@@ -127,29 +133,21 @@ class Gateway:
                 total=None, connect=None, sock_connect=_seconds(self.config.timeouts.connect)
             ),
         )
+        self.info = OpencodeInfo(self._session, self._base, self.config.authorization)
+        self.guard.sessions = self.info
+        self.learner = ScopeLearner(
+            self.info,
+            self.guard.authorizer,
+            store_path=str(self.guard.authorizer.path),
+            roots=self.config.scope.roots,
+            any_directory=self.config.scope.any_directory,
+            policy_version=self.guard.authorizer.policy.opencode_version,
+            warn=self.guard.warn,
+            say=self.guard.say,
+        )
+        self.learner.start()
         if self.usage is not None:
             self.usage.start()
-
-    async def probe(self) -> str | None:
-        """Ask opencode's health endpoint once at start-up; a warning, or None if fine."""
-        url = URL(self._base + "/global/health", encoded=True)
-        headers = (
-            {}
-            if self.config.authorization is None
-            else {hdrs.AUTHORIZATION: self.config.authorization}
-        )
-        try:
-            async with asyncio.timeout(5.0), self.session.get(url, headers=headers) as resp:
-                if resp.status == 401:
-                    return CREDENTIALS_MESSAGE
-                if resp.status != 200:
-                    return f"opencode answered {resp.status} to GET /global/health at {self._base}"
-        except (TimeoutError, ClientError) as exc:
-            return (
-                f"opencode is not reachable at {self._base} yet ({type(exc).__name__}); "
-                "requests get 502 until it is"
-            )
-        return None
 
     async def drain(self) -> None:
         """Shutting down: end event streams and WebSockets; other requests finish."""
@@ -159,6 +157,8 @@ class Gateway:
         await self._sockets.close_all()
 
     async def close(self) -> None:
+        if self.learner is not None:
+            await self.learner.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -186,7 +186,7 @@ class Gateway:
             if websocket
             else None
         )
-        decision = self.guard.admit(
+        decision = await self.guard.admit(
             request, credentials(request, subprotocols), request.method, raw
         )
         if isinstance(decision, web.StreamResponse):
@@ -194,7 +194,7 @@ class Gateway:
         if decision.token_id is not None and self.usage is not None:
             self.usage.seen(decision.token_id)
 
-        url = URL(self._base + raw, encoded=True)
+        url = URL(self._base + without_query_credentials(raw), encoded=True)
         headers = upstream_request_headers(
             request.headers,
             authorization=self.config.authorization,

@@ -3,8 +3,11 @@
 aiohttp's low-level `web.Server` (no router, no middleware: the service handles
 every request itself), on a socket this module opens, so it can
 
-- cap the number of open connections (`max_connections`; one over the cap is
-  answered 503 and closed at once, before any parsing);
+- cap the number of open connections (`max_connections`) and give each client
+  address a share (`max_connections_per_client`); a connection over either is
+  answered 503 and closed at once, before any parsing - unless an older
+  connection that never finished its request head can be dropped to make room
+  (connections.py);
 - bound request heads: each header line and field to `max_field_size`, the count
   to `max_headers` (aiohttp answers 400 itself), and the time to
   `header_timeout` - aiohttp closes a connection whose request head has not
@@ -33,6 +36,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from core.clock import Clock, system_clock
 from core.gateway.access_log import log_cancelled, logger_class
+from core.gateway.connections import Slots, Tracked
 from core.gateway.settings import DEFAULT_LIMITS, Limits, ListenAddress
 
 _BUSY_BODY = b'{"error":"too_many_connections","message":"the server is at its connection limit"}'
@@ -90,15 +94,6 @@ class Service(Protocol):
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse: ...
 
 
-class _Busy(asyncio.Protocol):
-    """Answers 503 and hangs up: the connection limit is reached."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(_BUSY)
-        transport.close()
-
-
 class Listener:
     def __init__(
         self,
@@ -122,6 +117,7 @@ class Listener:
         self._server: asyncio.Server | None = None
         self._last_busy_warning = 0.0
         self._port: int | None = None
+        self.slots = Slots(limits.max_connections, limits.max_connections_per_client)
 
     async def start(self) -> None:
         await self.service.start()
@@ -170,16 +166,18 @@ class Listener:
 
     def _protocol(self) -> asyncio.BaseProtocol:
         assert self._web is not None
-        if len(self._web.connections) >= self.limits.max_connections:
-            now = time.monotonic()
-            if now - self._last_busy_warning > 10:
-                self._last_busy_warning = now
-                self._warn(
-                    f"connection limit ({self.limits.max_connections}) reached; "
-                    "refusing new connections with 503"
-                )
-            return _Busy()
-        return self._web()
+        return Tracked(self._web(), self.slots, _BUSY, self._refused)
+
+    def _refused(self) -> None:
+        now = time.monotonic()
+        if now - self._last_busy_warning > 10:
+            self._last_busy_warning = now
+            share = self.limits.max_connections_per_client
+            self._warn(
+                f"connection limit reached ({self.limits.max_connections} in all"
+                + (f", {share} per client address" if share else "")
+                + "); refusing new connections with 503"
+            )
 
     @property
     def port(self) -> int:
@@ -194,7 +192,7 @@ class Listener:
 
     @property
     def open_connections(self) -> int:
-        return 0 if self._web is None else len(self._web.connections)
+        return len(self.slots)
 
     async def stop(self) -> None:
         """Graceful: no new connections; streams ended; in-flight requests finish."""

@@ -127,7 +127,7 @@ def upstream_authorization(environ: Mapping[str, str]) -> str | None:
 class Limits:
     """Protection against slow or abusive clients (seconds and bytes)."""
 
-    header_timeout: float = 15.0
+    header_timeout: float = 10.0
     """A request head must arrive within this long of the connection opening or of
     the previous response (also how long an idle keep-alive connection stays)."""
     client_timeout: float = 60.0
@@ -137,6 +137,8 @@ class Limits:
     max_field_size: int = 8190
     max_headers: int = 100
     max_connections: int = 512
+    max_connections_per_client: int = 64
+    """Open connections one client address may hold (0: no share)."""
     shutdown_timeout: float = 30.0
 
 
@@ -162,6 +164,15 @@ DEFAULT_TIMEOUTS = Timeouts()
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeSettings:
+    """Which directories a server serves: `--directory` values (None: opencode's
+    own directory, learned at start), or every directory (`--any-directory`)."""
+
+    roots: tuple[str, ...] | None = None
+    any_directory: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     upstream: str
     authorization: str | None
@@ -169,6 +180,31 @@ class GatewayConfig:
     limits: Limits = DEFAULT_LIMITS
     tls: bool = False
     websocket_heartbeat: float = 30.0
+    scope: ScopeSettings = ScopeSettings()
+
+
+def parse_roots(values: list[str] | None, any_directory: bool) -> ScopeSettings:
+    """`--directory` (repeatable, absolute after `~` expansion) or `--any-directory`."""
+    import os
+
+    from core.directories import BadDirectory, normalize_directory
+
+    if values and any_directory:
+        raise SettingsError("--directory and --any-directory exclude each other: give one")
+    if any_directory:
+        return ScopeSettings(None, True)
+    if not values:
+        return ScopeSettings(None, False)
+    roots: dict[str, None] = {}
+    for value in values:
+        expanded = os.path.expanduser(value.strip())
+        if not expanded.startswith("/"):
+            raise SettingsError(f"--directory {value!r}: give an absolute path")
+        try:
+            roots[normalize_directory(os.path.normpath(expanded))] = None
+        except BadDirectory as exc:
+            raise SettingsError(f"--directory: {exc}") from None
+    return ScopeSettings(tuple(roots), False)
 
 
 def server_ssl_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -46,6 +46,7 @@ def _token_for(who: str, tokens: dict[str, str]) -> str:
         ("read", "GET", "/file", 0, 200, "ok"),
         ("read", "get", "/file", 0, 200, "ok"),  # the CLI upper-cases what you type
         ("read", "POST", "/file", 1, 403, "insufficient_scope"),
+        ("read", "GET", "/config", 1, 403, "insufficient_scope"),
         ("read", "GET", "/session", 1, 403, "insufficient_scope"),
         ("read", "GET", "/%73ession", 1, 403, "insufficient_scope"),
         ("read", "GET", "/global/../session", 1, 403, "insufficient_scope"),
@@ -63,13 +64,22 @@ def test_decisions(cli: Cli, tokens, who, method, path, code, status, reason) ->
     token = _token_for(who, tokens)
     got_code, data = _check(cli, method, path, token)
     assert (got_code, data["status"], data["reason"]) == (code, status, reason)
-    assert set(data) == {"allowed", "status", "reason", "required", "granted", "token_id", "path"}
+    assert set(data) - {"message"} == {
+        "allowed",
+        "status",
+        "reason",
+        "rule",
+        "required",
+        "granted",
+        "token_id",
+        "path",
+    }
 
 
 def test_human_output(cli: Cli, tokens) -> None:
     result = cli("token", "check", "GET", "/session?x=1", stdin=tokens["read"])
     assert result.code == 1
-    assert result.out.startswith("403 insufficient_scope: denied")
+    assert result.out.startswith("403 insufficient_scope: denied by GET /session ")
     assert "needs read,execute" in result.out
     assert "has read" in result.out
     assert tokens["read"] not in result.out + result.err
@@ -79,3 +89,42 @@ def test_checks_the_file_as_it_is_now(cli: Cli, tokens) -> None:
     assert _check(cli, "GET", "/file", tokens["read"])[0] == 0
     assert cli("token", "delete", "r", "--yes").code == 0
     assert _check(cli, "GET", "/file", tokens["read"])[1]["reason"] == "unknown_token"
+
+
+def test_the_rule_that_decided_is_named(cli: Cli, tokens) -> None:
+    assert _check(cli, "GET", "/file/content?path=a", tokens["read"])[1]["rule"] == (
+        "GET /file/content"
+    )
+    # the config can hold API keys: the policy adds execute to the method's read
+    code, data = _check(cli, "GET", "/config", tokens["read"])
+    assert (code, data["rule"], data["required"]) == (1, "GET /config", ["read", "execute"])
+    code, data = _check(cli, "PUT", "/nothing/here", tokens["all"])
+    assert (code, data["rule"], data["required"]) == (
+        0,
+        "unclassified",
+        ["read", "write", "execute"],
+    )
+
+
+def test_directory_applies_the_tokens_directories(cli: Cli, secret_of, tmp_path) -> None:
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    token = secret_of("--name", "narrow", "--permissions", "read", "--directory", str(project))
+    inside = cli("token", "check", "--directory", str(project / "sub"), "GET", "/file", stdin=token)
+    assert inside.code == 0, inside.out
+    outside = cli("token", "check", "--directory", "/etc", "GET", "/file", stdin=token)
+    assert outside.code == 1
+    assert "403 directory_not_allowed" in outside.out
+    assert "outside the directories this token may use" in outside.out
+    # without --directory: as for a request naming none (opencode's own, a root)
+    assert cli("token", "check", "GET", "/file", stdin=token).code == 0
+    # a directory the target names is checked too
+    named = cli("token", "check", "GET", "/file?directory=/etc", stdin=token)
+    assert named.code == 1 and "directory_not_allowed" in named.out
+
+
+def test_paths_no_server_serves(cli: Cli, tokens) -> None:
+    code, data = _check(
+        cli, "GET", "/file/content?directory=/proc/self&path=environ", tokens["all"]
+    )
+    assert (code, data["reason"]) == (1, "protected_path")

@@ -162,6 +162,8 @@ async def gateway_harness(
     timeouts: Any = None,
     usage: Any = None,
     tls: Any = None,
+    learn: bool = True,
+    scope: Any = None,
 ) -> AsyncIterator[Harness]:
     import aiohttp
 
@@ -187,6 +189,7 @@ async def gateway_harness(
         timeouts=timeouts or Timeouts(connect=2.0, read=10.0),
         limits=limits or Limits(header_timeout=5.0, client_timeout=5.0, shutdown_timeout=5.0),
         tls=tls is not None,
+        **({} if scope is None else {"scope": scope}),
     )
     guard = Guard(CachedAuthorizer(tokens.path), warn=warnings.append)
     gateway = Gateway(config, guard, usage)
@@ -200,6 +203,9 @@ async def gateway_harness(
         warn=warnings.append,
     )
     await listener.start()
+    if learn and upstream_url is None:  # the gateway learns the fake opencode's directory
+        await asyncio.wait_for(gateway.learner.learned.wait(), 10)
+        upstream.seen.clear()
     client = aiohttp.ClientSession()
     try:
         yield Harness(upstream, listener, gateway, client, tokens, access, warnings)

@@ -2,7 +2,9 @@
 reaches it and lets a test hold a stream at any point.
 
 Routes (everything else echoes):
-  GET  /global/health            {"healthy": true}
+  GET  /global/health            {"healthy": true, "version": "1.18.33"}
+  GET  /path                     opencode's folders; `directory` is `FAKE_DIRECTORY`
+  GET  /session/{id}             {"id", "directory"} for ids in `sessions`, else 404
   POST /upload                   reads the body piece by piece; `first_chunk` is set
                                  as soon as the first piece arrives
   GET  /download                 sends one piece, waits for `release`, sends the rest
@@ -27,6 +29,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+FAKE_DIRECTORY = "/srv/fake-project"
+FAKE_HOME = "/home/fake"
+
 
 @dataclass
 class Seen:
@@ -44,6 +49,8 @@ class FakeUpstream:
     first_chunk: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     upload_total: int = 0
+    sessions: dict[str, str] = field(default_factory=dict)
+    version: str = "1.18.33"
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -97,7 +104,22 @@ class FakeUpstream:
         body = await request.read()
         self.seen.append(Seen(request.method, request.raw_path, headers, len(body)))
         if path == "/global/health":
-            return web.json_response({"healthy": True, "version": "fake"})
+            return web.json_response({"healthy": True, "version": self.version})
+        if path == "/path":
+            return web.json_response(
+                {
+                    "home": FAKE_HOME,
+                    "state": f"{FAKE_HOME}/.local/state/opencode",
+                    "config": f"{FAKE_HOME}/.config/opencode",
+                    "worktree": FAKE_DIRECTORY,
+                    "directory": FAKE_DIRECTORY,
+                }
+            )
+        if path.startswith("/session/") and request.method == "GET" and path.count("/") == 2:
+            session_id = path.split("/")[2]
+            if session_id in self.sessions:
+                return web.json_response({"id": session_id, "directory": self.sessions[session_id]})
+            return web.json_response({"name": "NotFoundError"}, status=404)
         if request.method != "GET" and path in ("/download", "/sse", "/event", "/global/event"):
             return web.Response(status=200, content_type="text/event-stream")
         if path == "/download":

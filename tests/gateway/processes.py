@@ -143,7 +143,37 @@ def gateway(
     )
 
 
-def forward_auth(store: Path, *extra: str, listen: str = "127.0.0.1:0") -> Child:
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+
+
+def forward_auth(
+    store: Path,
+    *extra: str,
+    listen: str = "127.0.0.1:0",
+    upstream: str = UNREACHABLE,
+    directories: Sequence[str] | None = None,
+    password: str | None = None,
+) -> Child:
+    """`forward-auth` serving `directories` (every one when None), asking the
+    opencode at `upstream` (by default nothing: tests never reach a stray local
+    opencode by accident)."""
+    scope = (
+        ["--any-directory"]
+        if directories is None
+        else [arg for d in directories for arg in ("--directory", d)]
+    )
     return Child(
-        [*cli_command(), "--store", str(store), "forward-auth", "--listen", listen, *extra]
+        [
+            *cli_command(),
+            "--store",
+            str(store),
+            "forward-auth",
+            "--listen",
+            listen,
+            "--upstream",
+            upstream,
+            *scope,
+            *extra,
+        ],
+        env={"OPENCODE_SERVER_PASSWORD": password} if password else None,
     )

@@ -69,7 +69,11 @@ def request(
             all_headers.setdefault("Content-Type", "application/json")
         conn.request(method, path, body=body, headers=all_headers)
         resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        joined: dict[str, str] = {}
+        for name, value in resp.getheaders():  # a repeated header: values joined, in order
+            key = name.lower()
+            joined[key] = f"{joined[key]}, {value}" if key in joined else value
+        return resp.status, joined, resp.read()
     finally:
         conn.close()
 
@@ -89,6 +93,11 @@ def wait_until_healthy(url: str, authorization: str | None, deadline: float) -> 
     raise RuntimeError(f"{url} did not become healthy: {last}")
 
 
+ENV_KEY_CANARY = "sk-env-canary-" + secrets.token_hex(8)
+AUTH_KEY_CANARY = "sk-ant-canary-" + secrets.token_hex(8)
+README_TEXT = "hello from the gateway tests\n"
+
+
 @dataclass
 class Opencode:
     url: str
@@ -100,14 +109,78 @@ class Opencode:
     def authorization(self) -> str:
         return basic(self.password)
 
+    @property
+    def project(self) -> Path:
+        """opencode's own directory: a git repository with a README."""
+        return self.home / "project"
+
+    @property
+    def outside(self) -> Path:
+        """A folder outside the project, whose opencode.json starts an MCP command."""
+        return self.home / "outside"
+
+    @property
+    def canaries(self) -> tuple[str, ...]:
+        """Secrets opencode holds that no refused request may ever reveal."""
+        return (self.password, ENV_KEY_CANARY, AUTH_KEY_CANARY)
+
+
+def _git_repository(folder: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(folder),
+            "-c",
+            "user.email=t@example.invalid",
+            "-c",
+            "user.name=t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "start",
+        ],
+        check=True,
+    )
+
 
 def start_opencode(binary: str) -> Opencode:
     """`opencode serve` on a free loopback port, with a fresh HOME and XDG folders
-    and a random password; `stop_opencode` removes it all again."""
+    and a random password; `stop_opencode` removes it all again.
+
+    It holds secrets a reviewer would go after: a provider key in its
+    credentials file and another in its environment (`canaries`), and a folder
+    outside its project whose opencode.json would run a command."""
     home = Path(tempfile.mkdtemp(prefix="oat-opencode-"))
     project = home / "project"
     project.mkdir()
-    (project / "README.md").write_text("hello from the gateway tests\n")
+    (project / "README.md").write_text(README_TEXT)
+    _git_repository(project)
+    outside = home / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("outside the project\n")
+    marker = home / "outside-mcp-ran"
+    (outside / "opencode.json").write_text(
+        json.dumps(
+            {
+                "$schema": "https://opencode.ai/config.json",
+                "mcp": {
+                    "probe": {
+                        "type": "local",
+                        "command": ["sh", "-c", f"date >> {marker}; sleep 30"],
+                    }
+                },
+            }
+        )
+    )
+    data = home / ".local" / "share" / "opencode"
+    data.mkdir(parents=True)
+    (data / "auth.json").write_text(
+        json.dumps({"anthropic": {"type": "api", "key": AUTH_KEY_CANARY}})
+    )
+    os.chmod(data / "auth.json", 0o600)
     password = secrets.token_urlsafe(16)
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("OPENCODE_", "XDG_"))
@@ -120,6 +193,7 @@ def start_opencode(binary: str) -> Opencode:
         XDG_STATE_HOME=str(home / ".local/state"),
         OPENCODE_SERVER_PASSWORD=password,
         OPENCODE_DISABLE_AUTOUPDATE="1",
+        OPENAI_API_KEY=ENV_KEY_CANARY,
         SHELL="/bin/sh",
     )
     log = (home / "opencode.log").open("w")
@@ -197,6 +271,7 @@ def opencode_gateway(opencode: Opencode, real_tokens: Tokens) -> Iterator[Runnin
     child = processes.gateway(real_tokens.path, opencode.url, password=opencode.password)
     try:
         url = child.listening_url()
+        child.wait_for("serving the directories")  # learned opencode's directory
         yield RunningGateway(url, child)
     finally:
         child.stop()
@@ -321,13 +396,7 @@ def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
     if binary is None:
         pytest.skip("nginx is not installed: run .ci/install-nginx.sh (Debian package nginx)")
     fake: processes.Child | None = None
-    if find_opencode() is not None:
-        oc: Opencode = request.getfixturevalue("opencode")
-        upstream_url, password, kind = oc.url, oc.password, "opencode"
-    else:
-        fake, upstream_url = processes.fake_upstream("fake-pw")
-        password, kind = "fake-pw", "fake"
-    forward_auth = processes.forward_auth(real_tokens.path)
+    forward_auth, upstream_url, password, kind, fake = _forward_auth_for(request, real_tokens)
     running: NginxProcess | None = None
     try:
         running = start_nginx(binary, upstream_url, forward_auth.listening_url(), password)
@@ -338,6 +407,28 @@ def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
         forward_auth.stop()
         if fake is not None:
             fake.stop()
+
+
+def _forward_auth_for(
+    request: pytest.FixtureRequest, tokens: Tokens
+) -> tuple[processes.Child, str, str, str, processes.Child | None]:
+    """forward-auth for the real opencode (serving its project directory), or for
+    the fake one when opencode is not installed."""
+    fake: processes.Child | None = None
+    if find_opencode() is not None:
+        oc: Opencode = request.getfixturevalue("opencode")
+        upstream_url, password, kind = oc.url, oc.password, "opencode"
+        directories = [str(oc.project)]
+    else:
+        from tests.gateway.fake_upstream import FAKE_DIRECTORY
+
+        fake, upstream_url = processes.fake_upstream("fake-pw")
+        password, kind, directories = "fake-pw", "fake", [FAKE_DIRECTORY]
+    child = processes.forward_auth(
+        tokens.path, upstream=upstream_url, directories=directories, password=password
+    )
+    child.wait_for("serving the directories")
+    return child, upstream_url, password, kind, fake
 
 
 def _free_port() -> int:
@@ -390,13 +481,7 @@ def caddy_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
     if binary is None:
         pytest.skip("caddy is not installed (Debian package caddy)")
     fake: processes.Child | None = None
-    if find_opencode() is not None:
-        oc: Opencode = request.getfixturevalue("opencode")
-        upstream_url, password, kind = oc.url, oc.password, "opencode"
-    else:
-        fake, upstream_url = processes.fake_upstream("fake-pw")
-        password, kind = "fake-pw", "fake"
-    forward_auth = processes.forward_auth(real_tokens.path)
+    forward_auth, upstream_url, password, kind, fake = _forward_auth_for(request, real_tokens)
     tmp = Path(tempfile.mkdtemp(prefix="oat-caddy-"))
     proc: subprocess.Popen[bytes] | None = None
     try:

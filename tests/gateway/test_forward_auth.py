@@ -44,15 +44,15 @@ def caddy(method: str, uri: str, **extra: str) -> dict[str, str]:
 @pytest.mark.parametrize("style", [nginx, caddy])
 async def test_the_decision_matrix(tokens: Tokens, style) -> None:  # type: ignore[no-untyped-def]
     cases = [
-        ("GET", "/config", "r", 200),
+        ("GET", "/vcs", "r", 200),
         ("GET", "/session", "r", 403),
         ("GET", "/session?limit=1", "rx", 200),
         ("POST", "/session", "rx", 403),
         ("POST", "/session", "wx", 200),
         ("GET", "/global/health", None, 200),
-        ("GET", "/config", None, 401),
-        ("GET", "/config", "expired", 401),
-        ("TRACE", "/config", "rwx", 403),
+        ("GET", "/vcs", None, 401),
+        ("GET", "/vcs", "expired", 401),
+        ("TRACE", "/vcs", "rwx", 403),
         ("GET", "/global/../pty", "r", 403),
     ]
     async with forward_auth(tokens) as (url, client):
@@ -65,7 +65,9 @@ async def test_the_decision_matrix(tokens: Tokens, style) -> None:  # type: igno
                 if status == 200 and token:
                     assert resp.headers["X-Auth-Token-Id"] == tokens.ids[token]
                 if status == 401:
-                    assert resp.headers["WWW-Authenticate"].startswith('Bearer realm="opencode"')
+                    challenges = resp.headers.getall("WWW-Authenticate")
+                    assert challenges[0] == 'Basic realm="opencode"'  # browsers prompt
+                    assert challenges[1].startswith('Bearer realm="opencode"')
                 if status == 403 and method != "TRACE":
                     assert 'error="insufficient_scope"' in resp.headers["WWW-Authenticate"]
 
@@ -75,9 +77,10 @@ async def test_bodies_and_challenges(tokens: Tokens) -> None:
         forged = {"Authorization": "Bearer " + bad_checksum(tokens.secrets["r"])}
         async with client.get(url, headers={**nginx("GET", "/session"), **forged}) as resp:
             assert resp.status == 401
-            assert resp.headers["WWW-Authenticate"] == (
-                'Bearer realm="opencode", error="invalid_token"'
-            )
+            assert resp.headers.getall("WWW-Authenticate") == [
+                'Basic realm="opencode"',
+                'Bearer realm="opencode", error="invalid_token"',
+            ]
             assert await resp.json() == {
                 "error": "bad_checksum",
                 "required": ["read", "execute"],
@@ -90,14 +93,14 @@ async def test_spoofed_or_missing_original_request_is_refused(tokens: Tokens) ->
         # nginx sets X-Original-*; a client adds X-Forwarded-* pretending to be a GET
         spoof = {
             **nginx("POST", "/session"),
-            **caddy("GET", "/config"),
+            **caddy("GET", "/vcs"),
             **tokens.bearer("r"),
         }
         async with client.get(url, headers=spoof) as resp:
             assert resp.status == 400
             assert "disagree" in (await resp.json())["message"]
         async with client.get(
-            url, headers={"X-Original-URI": "/config", **tokens.bearer("r")}
+            url, headers={"X-Original-URI": "/vcs", **tokens.bearer("r")}
         ) as resp:
             assert resp.status == 400
             assert "method is missing" in (await resp.json())["message"]
@@ -107,6 +110,7 @@ async def test_websocket_subprotocol_token(tokens: Tokens) -> None:
     async with forward_auth(tokens) as (url, client):
         headers = {
             **nginx("GET", "/pty/pty_1/connect"),
+            "Upgrade": "websocket",
             "Sec-WebSocket-Protocol": f"bearer, {tokens.secrets['rx']}",
         }
         async with client.get(url, headers=headers) as resp:
@@ -114,10 +118,50 @@ async def test_websocket_subprotocol_token(tokens: Tokens) -> None:
             assert resp.headers["X-Auth-Token-Id"] == tokens.ids["rx"]
 
 
+async def test_the_subprotocol_token_counts_only_on_a_websocket_upgrade(tokens: Tokens) -> None:
+    """On a plain GET the header is no credential: opencode ignores it, and so must
+    anything deciding whether the request may pass."""
+    async with forward_auth(tokens) as (url, client):
+        plain = {
+            **nginx("GET", "/vcs"),
+            "Sec-WebSocket-Protocol": f"bearer, {tokens.secrets['rwx']}",
+        }
+        async with client.get(url, headers=plain) as resp:
+            assert resp.status == 401
+        upgrade_post = {**plain, **nginx("POST", "/log"), "Upgrade": "websocket"}
+        async with client.get(url, headers=upgrade_post) as resp:
+            assert resp.status == 401
+
+
+async def test_basic_credentials_with_the_token_as_password(tokens: Tokens) -> None:
+    import base64
+
+    async with forward_auth(tokens) as (url, client):
+        for user in ("opencode", "anyone", ""):
+            basic = base64.b64encode(f"{user}:{tokens.secrets['r']}".encode()).decode()
+            headers = {**nginx("GET", "/vcs"), "Authorization": f"Basic {basic}"}
+            async with client.get(url, headers=headers) as resp:
+                assert resp.status == 200, user
+                assert resp.headers["X-Auth-Token-Id"] == tokens.ids["r"]
+        wrong = base64.b64encode(b"opencode:not-a-token").decode()
+        headers = {**nginx("GET", "/vcs"), "Authorization": f"Basic {wrong}"}
+        async with client.get(url, headers=headers) as resp:
+            assert resp.status == 401
+
+
+async def test_a_token_in_the_url_cannot_pass_a_proxy(tokens: Tokens) -> None:
+    import base64
+
+    async with forward_auth(tokens) as (url, client):
+        value = base64.b64encode(f"opencode:{tokens.secrets['r']}".encode()).decode()
+        headers = {**nginx("GET", f"/vcs?auth_token={value}"), **tokens.bearer("r")}
+        async with client.get(url, headers=headers) as resp:
+            assert resp.status == 400
+            assert "auth_token" in (await resp.json())["message"]
+
+
 async def test_a_corrupt_store_is_503(tokens: Tokens) -> None:
     async with forward_auth(tokens) as (url, client):
         tokens.path.write_text("[1, 2")
-        async with client.get(
-            url, headers={**nginx("GET", "/config"), **tokens.bearer("r")}
-        ) as resp:
+        async with client.get(url, headers={**nginx("GET", "/vcs"), **tokens.bearer("r")}) as resp:
             assert resp.status == 503

@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 async def good_request_works(h) -> None:  # type: ignore[no-untyped-def]
-    async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+    async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
         assert resp.status == 200
 
 
@@ -29,16 +29,16 @@ async def test_oversized_headers_get_400_and_do_not_hurt_others(tokens: Tokens) 
     async with gateway_harness(tokens) as h:
         async with aiohttp.ClientSession() as other:
             async with other.get(
-                f"{h.url}/config", headers={**h.bearer("r"), "X-Big": "a" * 9000}
+                f"{h.url}/vcs", headers={**h.bearer("r"), "X-Big": "a" * 9000}
             ) as resp:
                 assert resp.status == 400
             many = {f"X-H{i}": "v" for i in range(150)}
-            async with other.get(f"{h.url}/config", headers={**h.bearer("r"), **many}) as resp:
+            async with other.get(f"{h.url}/vcs", headers={**h.bearer("r"), **many}) as resp:
                 assert resp.status == 400
-            async with other.get(f"{h.url}/config?{'q' * 9000}", headers=h.bearer("r")) as resp:
+            async with other.get(f"{h.url}/vcs?{'q' * 9000}", headers=h.bearer("r")) as resp:
                 assert resp.status == 400
         await good_request_works(h)
-        assert h.upstream.seen[-1].raw_path == "/config"
+        assert h.upstream.seen[-1].raw_path == "/vcs"
         assert len(h.upstream.seen) == 1
 
 
@@ -48,7 +48,7 @@ async def test_an_oversized_authorization_header_is_not_echoed_into_any_log(
     async with gateway_harness(tokens) as h:
         secretish = "ocat_" + "S" * 9000
         async with h.client.get(
-            f"{h.url}/config", headers={"Authorization": f"Bearer {secretish}"}
+            f"{h.url}/vcs", headers={"Authorization": f"Bearer {secretish}"}
         ) as resp:
             assert resp.status == 400
     everything = "\n".join(h.access.lines + h.warnings)
@@ -63,7 +63,7 @@ async def test_slowloris_connections_are_cut_and_good_requests_still_served(
         slow = []
         for _ in range(20):
             reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
-            writer.write(b"GET /config HTTP/1.1\r\nHost: x\r\n")
+            writer.write(b"GET /vcs HTTP/1.1\r\nHost: x\r\n")
             slow.append((reader, writer))
 
         async def trickle() -> None:
@@ -91,7 +91,7 @@ async def test_a_client_sending_its_body_too_slowly_gets_408(tokens: Tokens) -> 
     limits = Limits(header_timeout=5.0, client_timeout=0.5, shutdown_timeout=2.0)
     async with gateway_harness(tokens, limits=limits) as h:
         reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
-        secret = tokens.secrets["rw"]
+        secret = tokens.secrets["rwx"]
         writer.write(
             b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
             b"Authorization: Bearer " + secret.encode() + b"\r\n\r\n" + b"0123456789"
@@ -134,29 +134,35 @@ async def test_a_flood_of_bad_tokens_does_not_block_good_requests(tokens: Tokens
         await asyncio.gather(*flooders)
         assert denied > 100
         assert statistics.median(latencies) < 0.25, latencies
-        assert len([s for s in h.upstream.seen if s.raw_path == "/config"]) == 30
+        assert len([s for s in h.upstream.seen if s.raw_path == "/vcs"]) == 30
 
 
 async def test_opencode_down_is_a_clear_502(tokens: Tokens) -> None:
     port = free_port()
     async with gateway_harness(tokens, upstream_url=f"http://127.0.0.1:{port}") as h:
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/project", headers=h.bearer("r")) as resp:
             assert resp.status == 502
             body = await resp.json()
             assert body["error"] == "upstream_unavailable"
             assert f"127.0.0.1:{port}" in body["message"]
+        # what needs opencode's directory waits until the gateway has learned it
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
+            assert resp.status == 503
+            body = await resp.json()
+            assert body["error"] == "directory_unknown"
+            assert "not yet learned" in body["message"]
         with pytest.raises(aiohttp.WSServerHandshakeError) as failed:
             await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rx"))
-        assert failed.value.status == 502
+        assert failed.value.status == 503
         # a denial is still a denial, not a 502
-        async with h.client.get(f"{h.url}/config") as resp:
+        async with h.client.get(f"{h.url}/vcs") as resp:
             assert resp.status == 401
 
 
 async def test_opencode_too_slow_is_504_and_others_still_served(tokens: Tokens) -> None:
     timeouts = Timeouts(connect=2.0, read=0.3)
     async with gateway_harness(tokens, timeouts=timeouts) as h:
-        slow = asyncio.ensure_future(h.client.get(f"{h.url}/slow?s=2", headers=h.bearer("r")))
+        slow = asyncio.ensure_future(h.client.get(f"{h.url}/slow?s=2", headers=h.bearer("rwx")))
         await good_request_works(h)
         resp = await slow
         assert resp.status == 504
@@ -183,6 +189,6 @@ async def test_the_connection_limit_answers_503_and_recovers(tokens: Tokens) -> 
         await asyncio.sleep(0.2)
         async with (
             aiohttp.ClientSession() as fresh,
-            fresh.get(f"{h.url}/config", headers=h.bearer("r")) as resp,
+            fresh.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp,
         ):
             assert resp.status == 200

@@ -15,9 +15,9 @@ BASIC = "Basic " + base64.b64encode(f"opencode:{PASSWORD}".encode()).decode()
 
 async def test_allowed_request_reaches_opencode_with_its_basic_credentials(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
-        async with h.client.get(f"{h.url}/config?x=1", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs?x=1", headers=h.bearer("r")) as resp:
             assert resp.status == 200
-            assert (await resp.json())["raw_path"] == "/config?x=1"
+            assert (await resp.json())["raw_path"] == "/vcs?x=1"
             assert resp.headers["X-Upstream"] == "yes"
         seen = h.upstream.last()
         assert seen.headers["authorization"] == [BASIC]
@@ -26,17 +26,22 @@ async def test_allowed_request_reaches_opencode_with_its_basic_credentials(token
 
 async def test_permission_matrix_on_representative_requests(tokens: Tokens) -> None:
     cases = [
-        ("GET", "/config", {"r", "rw", "rx", "rwx"}),
+        ("GET", "/vcs", {"r", "rw", "rx", "rwx"}),
+        ("GET", "/config", {"rx", "rwx"}),  # the config can hold API keys
         ("GET", "/session", {"rx", "rwx"}),
         ("POST", "/session", {"wx", "rwx"}),
-        ("POST", "/config", {"w", "rw", "wx", "rwx"}),
+        ("POST", "/log", {"w", "rw", "wx", "rwx"}),
+        ("PATCH", "/config", {"wx", "rwx"}),  # the config decides what runs
+        ("POST", "/mcp", {"wx", "rwx"}),  # a local MCP server is a command
         ("DELETE", "/pty/pty_1", {"wx", "rwx"}),
         ("GET", "/session/ses_1/message", {"rx", "rwx"}),
-        ("OPTIONS", "/config", {"r", "rw", "rx", "rwx"}),
-        ("PATCH", "/global/../session", {"wx", "rwx"}),
+        ("OPTIONS", "/vcs", {"r", "rw", "rx", "rwx"}),
+        ("PATCH", "/global/../session", {"rwx"}),  # no route: unclassified
         ("GET", "/%73ession", {"rx", "rwx"}),
+        ("POST", "/vcs", {"rwx"}),  # no such operation: all three
     ]
     async with gateway_harness(tokens) as h:
+        h.upstream.sessions["ses_1"] = "/srv/fake-project"
         for method, path, allowed in cases:
             for name in ("r", "w", "x", "rw", "rx", "wx", "rwx"):
                 async with h.client.request(
@@ -50,7 +55,7 @@ async def test_health_is_public_and_nothing_else_is(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
         async with h.client.get(f"{h.url}/global/health") as resp:
             assert resp.status == 200
-        for path in ("/global/health/x", "/global/healthz", "/config", "/"):
+        for path in ("/global/health/x", "/global/healthz", "/vcs", "/"):
             async with h.client.get(f"{h.url}{path}") as resp:
                 assert resp.status == 401, path
 
@@ -59,7 +64,7 @@ async def test_401_bodies_and_challenges(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
         cases = [
             ({}, "missing_token", 'Bearer realm="opencode"'),
-            ({"Authorization": "Basic dXNlcjpwdw=="}, "missing_token", 'Bearer realm="opencode"'),
+            ({"Authorization": "Basic dXNlcjpwdw=="}, "malformed", 'error="invalid_token"'),
             ({"Authorization": "Bearer"}, "malformed", 'error="invalid_token"'),
             ({"Authorization": "Bearer nope"}, "malformed", 'error="invalid_token"'),
             (
@@ -76,9 +81,11 @@ async def test_401_bodies_and_challenges(tokens: Tokens) -> None:
                 assert body["error"] == reason
                 assert body["required"] == ["read", "execute"]
                 assert "granted" in body
-                assert challenge in resp.headers["WWW-Authenticate"]
+                basic, bearer = resp.headers.getall("WWW-Authenticate")
+                assert basic == 'Basic realm="opencode"'  # a browser prompts
+                assert challenge in bearer
                 if reason == "missing_token":  # RFC 6750: no error code without credentials
-                    assert "error=" not in resp.headers["WWW-Authenticate"]
+                    assert "error=" not in bearer
                 assert resp.headers["Cache-Control"] == "no-store"
         assert h.upstream.seen == []  # nothing denied reached opencode
 
@@ -95,7 +102,7 @@ async def test_403_body_names_what_is_missing(tokens: Tokens) -> None:
             assert resp.headers["WWW-Authenticate"] == (
                 'Bearer realm="opencode", error="insufficient_scope", scope="write execute"'
             )
-        async with h.client.request("TRACE", f"{h.url}/config", headers=h.bearer("rwx")) as resp:
+        async with h.client.request("TRACE", f"{h.url}/vcs", headers=h.bearer("rwx")) as resp:
             assert resp.status == 403
             assert (await resp.json())["error"] == "method_not_allowed"
 
@@ -104,7 +111,7 @@ async def test_a_token_in_the_query_string_is_never_accepted(tokens: Tokens) -> 
     secret = tokens.secrets["rwx"]
     async with gateway_harness(tokens) as h:
         for query in (f"token={secret}", f"access_token={secret}", f"auth={secret}"):
-            async with h.client.get(f"{h.url}/config?{query}") as resp:
+            async with h.client.get(f"{h.url}/vcs?{query}") as resp:
                 assert resp.status == 401
     # ... and it is not written to the access log either
     assert all(secret not in line for line in h.access.lines)
@@ -112,10 +119,10 @@ async def test_a_token_in_the_query_string_is_never_accepted(tokens: Tokens) -> 
 
 async def test_deleting_a_token_takes_effect_on_the_next_request(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
         tokens.store.delete([tokens.ids["r"]])
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 401
             assert (await resp.json())["error"] == "unknown_token"
 
@@ -133,7 +140,7 @@ async def test_hop_by_hop_and_forwarding_headers(tokens: Tokens) -> None:
             "X-Kept": "end-to-end",
             "Cookie": "a=b",
         }
-        async with h.client.get(f"{h.url}/config", headers=headers) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=headers) as resp:
             assert resp.status == 200
             assert "Keep-Alive" not in resp.headers  # the upstream's hop-by-hop header
         seen = h.upstream.last().headers
@@ -149,15 +156,15 @@ async def test_hop_by_hop_and_forwarding_headers(tokens: Tokens) -> None:
 
 async def test_without_a_password_nothing_is_sent_upstream_as_authorization(tokens: Tokens) -> None:
     async with gateway_harness(tokens, password=None, upstream_password=None) as h:
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
         assert "authorization" not in h.upstream.last().headers
 
 
 async def test_wrong_upstream_password_is_a_clear_502_not_a_browser_prompt(tokens: Tokens) -> None:
     async with (
-        gateway_harness(tokens, password="wrong") as h,
-        h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp,
+        gateway_harness(tokens, password="wrong", learn=False) as h,
+        h.client.get(f"{h.url}/project", headers=h.bearer("r")) as resp,
     ):
         assert resp.status == 502
         assert "WWW-Authenticate" not in resp.headers
@@ -169,12 +176,12 @@ async def test_wrong_upstream_password_is_a_clear_502_not_a_browser_prompt(token
 async def test_upstream_status_headers_and_bodies_pass_through(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
         for code in (201, 204, 304, 404, 500):
-            async with h.client.get(f"{h.url}/status?code={code}", headers=h.bearer("r")) as resp:
+            async with h.client.get(f"{h.url}/status?code={code}", headers=h.bearer("rwx")) as resp:
                 assert resp.status == code
                 assert resp.headers["X-Upstream"] == "yes"
                 if code not in (204, 304):
                     assert await resp.text() == "status body"
-        async with h.client.head(f"{h.url}/status?code=200", headers=h.bearer("r")) as resp:
+        async with h.client.head(f"{h.url}/status?code=200", headers=h.bearer("rwx")) as resp:
             assert resp.status == 200
             assert resp.headers["Content-Length"] == str(len("status body"))
             assert await resp.read() == b""
@@ -184,7 +191,7 @@ async def test_a_corrupt_store_answers_503_and_recovers(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
         good = tokens.path.read_bytes()
         tokens.path.write_text("{ not json")
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 503
             body = await resp.json()
             assert body["error"] == "store_unavailable"
@@ -194,23 +201,25 @@ async def test_a_corrupt_store_answers_503_and_recovers(tokens: Tokens) -> None:
         async with h.client.get(f"{h.url}/global/health") as resp:
             assert resp.status == 503
         tokens.path.write_bytes(good)
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
 
 
 async def test_access_log_is_one_json_line_per_request_without_secrets(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
-        async with h.client.get(f"{h.url}/config?q=secretquery", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs?q=secretquery", headers=h.bearer("r")) as resp:
             assert resp.status == 200
         forged = {"Authorization": "Bearer " + bad_checksum(tokens.secrets["r"])}
         async with h.client.get(f"{h.url}/session", headers=forged) as resp:
             assert resp.status == 401
     lines = [json.loads(line) for line in h.access.lines]
     assert [(x["method"], x["path"], x["status"], x["reason"]) for x in lines] == [
-        ("GET", "/config", 200, "ok"),
+        ("GET", "/vcs", 200, "ok"),
         ("GET", "/session", 401, "bad_checksum"),
     ]
     assert lines[0]["token_id"] == tokens.ids["r"]
+    assert lines[0]["rule"] == "GET /vcs"
+    assert lines[1]["rule"] == "GET /session"
     assert set(lines[0]) == set(
         [
             "time",
@@ -219,6 +228,7 @@ async def test_access_log_is_one_json_line_per_request_without_secrets(tokens: T
             "path",
             "status",
             "reason",
+            "rule",
             "token_id",
             "duration_ms",
             "remote",
@@ -235,7 +245,7 @@ async def test_absolute_form_targets_are_refused(tokens: Tokens) -> None:
         reader, writer = await asyncio_open(h.listener.port)
         secret = tokens.secrets["rwx"]
         writer.write(
-            f"GET http://evil.example/config HTTP/1.1\r\nHost: x\r\n"
+            f"GET http://evil.example/vcs HTTP/1.1\r\nHost: x\r\n"
             f"Authorization: Bearer {secret}\r\nConnection: close\r\n\r\n".encode()
         )
         data = await reader.read()

@@ -103,13 +103,13 @@ async def test_gateway_records_last_used_through_the_store_off_the_request_path(
     usage = UsageRecorder(slow_write, clock=clock, flush_every=3600)
     async with gateway_harness(tokens, usage=usage) as h:
         for _ in range(5):
-            async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+            async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
                 assert resp.status == 200
         flushing = asyncio.ensure_future(usage.flush())
         await asyncio.sleep(0.05)
         started = time.perf_counter()
         for _ in range(5):  # the write is stuck; requests are not
-            async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+            async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
                 assert resp.status == 200
         assert time.perf_counter() - started < 2
         release.set()
@@ -119,7 +119,7 @@ async def test_gateway_records_last_used_through_the_store_off_the_request_path(
         assert record.last_used_at == clock.now.replace(microsecond=0)
         assert store.get(tokens.ids["w"]).last_used_at is None
         clock.advance(30)
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("r")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
         await usage.flush()
         assert writes == [1]
@@ -127,7 +127,7 @@ async def test_gateway_records_last_used_through_the_store_off_the_request_path(
         async with h.client.get(f"{h.url}/session", headers=h.bearer("w")) as resp:
             assert resp.status == 403
         clock.advance(31)
-        async with h.client.get(f"{h.url}/config", headers=h.bearer("rw")) as resp:
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("rw")) as resp:
             assert resp.status == 200
     # the listener's shutdown flushed the last batch
     assert writes == [1, 1]
@@ -140,8 +140,8 @@ async def test_gateway_records_last_used_through_the_store_off_the_request_path(
 
 async def test_stop_lets_in_flight_requests_finish_and_ends_streams(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
-        slow = asyncio.ensure_future(h.client.get(f"{h.url}/slow?s=0.7", headers=h.bearer("r")))
-        sse = await h.client.get(f"{h.url}/event", headers=h.bearer("r"))
+        slow = asyncio.ensure_future(h.client.get(f"{h.url}/slow?s=0.7", headers=h.bearer("rwx")))
+        sse = await h.client.get(f"{h.url}/event", headers=h.bearer("rx"))
         await sse.content.readuntil(b"\n\n")
         ws = await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rx"))
         await ws.receive()
@@ -156,7 +156,7 @@ async def test_stop_lets_in_flight_requests_finish_and_ends_streams(tokens: Toke
         await stopping
         with pytest.raises(aiohttp.ClientConnectorError):
             async with aiohttp.ClientSession() as fresh:
-                await fresh.get(f"{h.url}/config", headers=h.bearer("r"))
+                await fresh.get(f"{h.url}/vcs", headers=h.bearer("r"))
         resp.release()
         sse.release()
         await ws.close()
@@ -170,11 +170,11 @@ def test_signal_stops_gracefully_after_in_flight_requests(tokens: Tokens, sig: i
     upstream, upstream_url = processes.fake_upstream(PASSWORD)
     with upstream, processes.gateway(tokens.path, upstream_url, password=PASSWORD) as gw:
         url = gw.listening_url()
-        assert get(f"{url}/config", tokens.secrets["r"])[0] == 200
+        assert get(f"{url}/vcs", tokens.secrets["r"])[0] == 200
         result: dict[str, object] = {}
 
         def slow() -> None:
-            result["answer"] = get(f"{url}/slow?s=1", tokens.secrets["r"])
+            result["answer"] = get(f"{url}/slow?s=1", tokens.secrets["rwx"])
 
         thread = threading.Thread(target=slow)
         thread.start()
@@ -185,7 +185,7 @@ def test_signal_stops_gracefully_after_in_flight_requests(tokens: Tokens, sig: i
         assert code == 0
         assert any("stopped" in line for line in gw.err)
         log = [json.loads(line) for line in gw.out]
-        assert [(x["path"], x["status"]) for x in log] == [("/config", 200), ("/slow", 200)]
+        assert [(x["path"], x["status"]) for x in log] == [("/vcs", 200), ("/slow", 200)]
         assert all(tokens.secrets["r"] not in line for line in gw.out + gw.err)
         upstream.stop()
 
@@ -255,7 +255,7 @@ def test_bad_flags_are_one_line_and_exit_2(tokens: Tokens, args: list[str], expe
 def test_a_corrupt_store_at_start_up_is_exit_3(tmp_path: Path) -> None:
     store = tmp_path / "auth-tokens.json"
     store.write_text("{ broken")
-    for command in (["gateway"], ["forward-auth"]):
+    for command in (["gateway"], ["forward-auth", "--any-directory"]):
         with processes.Child(
             [*processes.cli_command(), "--store", str(store), *command, "--listen", "127.0.0.1:0"]
         ) as c:

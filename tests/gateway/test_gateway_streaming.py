@@ -26,7 +26,7 @@ async def test_a_large_upload_reaches_opencode_before_the_client_has_finished(
             for _ in range(63):
                 yield b"y" * 65536
 
-        async with h.client.post(f"{h.url}/upload", data=body(), headers=h.bearer("rw")) as resp:
+        async with h.client.post(f"{h.url}/upload", data=body(), headers=h.bearer("rwx")) as resp:
             assert resp.status == 200
             assert (await resp.json())["received"] == 64 * 65536
         assert h.upstream.upload_total == 64 * 65536
@@ -36,7 +36,7 @@ async def test_a_large_upload_reaches_opencode_before_the_client_has_finished(
 async def test_content_length_of_an_upload_is_kept(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
         async with h.client.post(
-            f"{h.url}/upload", data=b"z" * 300_000, headers=h.bearer("rw")
+            f"{h.url}/upload", data=b"z" * 300_000, headers=h.bearer("rwx")
         ) as resp:
             assert (await resp.json())["received"] == 300_000
         assert h.upstream.last().headers["content-length"] == ["300000"]
@@ -54,7 +54,7 @@ async def test_expect_100_continue_is_answered_only_after_the_decision(tokens: T
         writer.close()
 
         reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
-        secret = h.tokens.secrets["rw"]
+        secret = h.tokens.secrets["rwx"]
         writer.write(
             b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
             b"Authorization: Bearer " + secret.encode() + b"\r\n"
@@ -71,7 +71,7 @@ async def test_expect_100_continue_is_answered_only_after_the_decision(tokens: T
 async def test_a_response_is_relayed_before_opencode_has_finished_it(tokens: Tokens) -> None:
     async with (
         gateway_harness(tokens) as h,
-        h.client.get(f"{h.url}/download", headers=h.bearer("r")) as resp,
+        h.client.get(f"{h.url}/download", headers=h.bearer("rwx")) as resp,
     ):
         first = await asyncio.wait_for(resp.content.readexactly(65536), 5)
         assert first == b"a" * 65536
@@ -84,7 +84,7 @@ async def test_a_response_is_relayed_before_opencode_has_finished_it(tokens: Tok
 async def test_server_sent_events_arrive_one_by_one(tokens: Tokens, path: str) -> None:
     async with (
         gateway_harness(tokens) as h,
-        h.client.get(f"{h.url}{path}", headers=h.bearer("r")) as resp,
+        h.client.get(f"{h.url}{path}", headers=h.bearer("rx")) as resp,
     ):
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "text/event-stream"

@@ -79,8 +79,8 @@ def test_original_request_headers() -> None:
         _proxy([("X-Original-Method", "POST"), ("X-Original-URI", "/session?x=1")])
     ) == ("POST", "/session?x=1")
     assert original_request(
-        _proxy([("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/config")])
-    ) == ("GET", "/config")
+        _proxy([("X-Forwarded-Method", "GET"), ("X-Forwarded-Uri", "/vcs")])
+    ) == ("GET", "/vcs")
     # both families agreeing is fine
     assert original_request(
         _proxy(
@@ -97,7 +97,7 @@ def test_original_request_headers() -> None:
         [("X-Original-Method", "GET")],
         [
             ("X-Original-Method", "GET"),
-            ("X-Original-URI", "/config"),
+            ("X-Original-URI", "/vcs"),
             ("X-Forwarded-Method", "POST"),
             ("X-Forwarded-Uri", "/session"),
         ],

@@ -40,7 +40,8 @@ def test_read_token(opencode_gateway: RunningGateway, real_tokens: Tokens) -> No
     token = real_tokens.secrets["r"]
     status, _, body = call(opencode_gateway, "GET", "/path", token)
     assert status == 200 and "directory" in json.loads(body)
-    assert call(opencode_gateway, "GET", "/config", token)[0] == 200
+    # the config can hold API keys: a read token never sees it
+    assert call(opencode_gateway, "GET", "/config", token)[0] == 403
     # /session is interactive (SPEC: read + execute), so a read-only token gets 403
     status, headers, body = call(opencode_gateway, "GET", "/session", token)
     assert status == 403
@@ -78,12 +79,12 @@ def test_credentials_that_do_not_work(
         "unknown": "ocat_" + "0" * 28,
     }
     for name, token in cases.items():
-        status, headers, _ = call(opencode_gateway, "GET", "/config", token)
+        status, headers, _ = call(opencode_gateway, "GET", "/path", token)
         assert status == 401, name
-        assert headers["www-authenticate"].startswith('Bearer realm="opencode"')
+        assert headers["www-authenticate"].startswith('Basic realm="opencode"')
     # opencode's own password is not a token either
     status, _, _ = request(
-        opencode_gateway.url, path="/config", headers={"Authorization": opencode.authorization}
+        opencode_gateway.url, path="/path", headers={"Authorization": opencode.authorization}
     )
     assert status == 401
 
@@ -94,9 +95,9 @@ def test_deletion_takes_effect_on_the_next_request(
     store = TokenStore(real_tokens.path)
     issued = store.create(name="short-lived", permissions="read", expires="1d")
     token = issued.secret.reveal()
-    assert call(opencode_gateway, "GET", "/config", token)[0] == 200
+    assert call(opencode_gateway, "GET", "/path", token)[0] == 200
     store.delete([issued.record.id])
-    assert call(opencode_gateway, "GET", "/config", token)[0] == 401
+    assert call(opencode_gateway, "GET", "/path", token)[0] == 401
 
 
 def test_events_arrive_through_the_gateway_as_they_happen(
@@ -168,7 +169,7 @@ def test_a_pty_over_websocket_through_the_gateway(
 
 
 def test_access_log_has_no_secrets(opencode_gateway: RunningGateway, real_tokens: Tokens) -> None:
-    call(opencode_gateway, "GET", "/config", real_tokens.secrets["r"])
+    call(opencode_gateway, "GET", "/path", real_tokens.secrets["r"])
     time.sleep(0.1)
     lines = list(opencode_gateway.child.out)
     assert lines and all(json.loads(line)["service"] == "gateway" for line in lines)

@@ -15,6 +15,7 @@ from tests.tui.fixtures import CONTROL_NAME, NOW, Sandbox
 from tests.tui.helpers import (
     main_screen,
     names,
+    notes,
     screen_text,
     selected_name,
     settle,
@@ -24,6 +25,7 @@ from tests.tui.helpers import (
 from tui.commands import MainCommands
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
 from tui.table_model import COLUMN_KEYS, COLUMNS
 
 ESCAPED = "nightly\\x1b[31m[bold]build"
@@ -408,3 +410,61 @@ async def test_relative_times_move_on_with_the_clock(populated: Sandbox) -> None
         await pilot.pause(0.1)
         await settle(pilot)
         assert "expired 1 day ago" in screen_text(pilot)
+
+
+async def test_the_filter_summary_counts_the_matches(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "5 tokens · 1 expiring · 1 expired" in screen_text(pilot)
+        await pilot.press("slash", "l")  # ci-deploy, laptop, nightly…, old-staging
+        await pilot.pause()
+        status = text_of(app.screen.query_one("#status", Static))
+        assert status == "4 of 5 tokens match “l” · 1 expired", "grafana-agent (expiring) is out"
+        app.screen.query_one("#filter", Input).value = "ci-"
+        await pilot.pause()
+        assert text_of(app.screen.query_one("#status", Static)) == "1 of 5 tokens match “ci-”"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_status_line_fits_and_the_sort_gives_way(
+    populated: Sandbox, size: tuple[int, int]
+) -> None:
+    app = populated.app()
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "a", "g", "enter")
+        await settle(pilot)
+        line = screen_text(pilot).splitlines()[-2]
+        assert "2 of 5 tokens match “ag” · 1 expiring · 1 expired" in line
+        assert ("sort: name A→Z" in line) is (size[0] == 80), "at 60 the header's ▲ says it"
+
+
+@pytest.mark.parametrize("key", ["d", "r", "enter", "delete"])
+async def test_keys_that_need_a_token_say_why_nothing_happened(sandbox: Sandbox, key: str) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(key)
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        [(title, message, _)] = notes(pilot)
+        assert title.startswith("No token to ")
+        assert message == "The store has no tokens yet: press n to create one."
+
+
+async def test_with_every_token_filtered_out_the_message_names_the_filter(
+    populated: Sandbox,
+) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"zz")
+        await pilot.pause()
+        app.screen.set_focus(None)  # tab away from the filter: nothing else to focus
+        await pilot.press("d")
+        await settle(pilot)
+        [(title, message, _)] = notes(pilot)
+        assert title == "No token to delete"
+        assert message == "No token matches the filter “zz”: press escape to clear it."
+        assert len(names(pilot)) == 0 and populated.store().tokens()

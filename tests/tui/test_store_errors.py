@@ -10,7 +10,7 @@ import pytest
 
 from core.authorize import CachedAuthorizer
 from tests.tui.fixtures import NOW, Sandbox
-from tests.tui.helpers import names, screen_text, settle
+from tests.tui.helpers import names, notes, screen_text, selected_name, settle
 from tui.app import EXIT_STORE_ERROR
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
 from tui.screens.main import MainScreen
@@ -139,3 +139,72 @@ async def test_error_screens_have_their_actions_in_the_palette(sandbox: Sandbox)
         await settle(pilot)
         titles = [c.title for c in StoreErrorCommands(app.screen).commands()]
         assert titles == ["store: Migrate", "store: Retry", "app: Quit"]
+
+
+async def test_a_fixed_store_brings_the_main_screen_back_by_itself(sandbox: Sandbox) -> None:
+    sandbox.corrupt()
+    app = sandbox.app()  # polling is driven by hand here: poll_store() is one tick
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, StoreErrorScreen)
+        poll = screen.poll_store
+        poll()  # nothing changed: nothing read, nothing shown
+        await settle(pilot)
+        assert app.screen is screen and notes(pilot) == []
+        sandbox.write_bytes(b'{"version": 1, "tokens": [')  # still broken, differently
+        poll()
+        await settle(pilot)
+        assert app.screen is screen
+        assert "invalid JSON at line 1" in screen_text(pilot), "the new problem is shown"
+        os.unlink(sandbox.path)
+        sandbox.store().create(name="fixed")
+        poll()
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert names(pilot) == ["fixed"]
+        assert ("Store file fixed", "The store file can be read again.", "information") in notes(
+            pilot
+        )
+
+
+async def test_recovering_keeps_the_sort_and_the_token_under_the_cursor(
+    populated: Sandbox,
+) -> None:
+    good = populated.path.read_bytes()
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s", "s", "s", "s", "down", "down")  # created, newest first
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        sort, chosen = main.sort, selected_name(pilot)
+        assert sort.column == "created" and chosen == "old-staging"
+        populated.corrupt()
+        main.poll_store()
+        await settle(pilot)
+        error = app.screen
+        assert isinstance(error, StoreErrorScreen)
+        populated.write_bytes(good)
+        error.poll_store()
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and app.screen is not main
+        assert app.screen.sort == sort
+        assert "created ▼" in screen_text(pilot).splitlines()[1]
+        assert selected_name(pilot) == chosen
+
+
+async def test_a_legacy_file_migrated_elsewhere_brings_the_main_screen_back(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.legacy()
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LegacyStoreScreen)
+        sandbox.store().migrate()  # the CLI, in another terminal
+        screen.poll_store()
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert sorted(names(pilot)) == ["ci", "desktop", "token-1"]

@@ -8,7 +8,6 @@ notices changes made by the CLI in another terminal).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.cells import cell_len
 from rich.style import Style
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -26,7 +25,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 
 from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
-from core.models import TokenRecord
+from core.models import TokenRecord, TokenStatus
 from core.store import Fingerprint, Issued, Snapshot, TokenStore
 from core.token_format import Secret
 from tui.commands import MainCommands, ProviderSet
@@ -57,14 +56,13 @@ from tui.table_model import (
     filter_rows,
     fit_columns,
 )
+from tui.watch import file_version
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 from tui.widgets.token_table import TokenTable
 
 if TYPE_CHECKING:
     from tui.app import AuthApp
-
-_UNREADABLE = Fingerprint(-1, -1, -1, -1, -1)  # stat failed: let a read say why
 
 
 class MainScreen(Screen[None]):
@@ -114,7 +112,9 @@ class MainScreen(Screen[None]):
         "main.new",
     )
 
-    def __init__(self, snapshot: Snapshot, *, sort: Sort | None = None) -> None:
+    def __init__(
+        self, snapshot: Snapshot, *, sort: Sort | None = None, select: str | None = None
+    ) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.sort = sort or Sort()
@@ -128,7 +128,8 @@ class MainScreen(Screen[None]):
         self._reload_again = False
         self._failure: StoreError | None = None
         self._warned: tuple[str, ...] = ()
-        self._select_next: str | None = None  # a token just created: put the cursor on it
+        # a token just created (or selected before a store problem): the cursor goes there
+        self._select_next: str | None = select
 
     @property
     def auth_app(self) -> AuthApp:
@@ -170,10 +171,19 @@ class MainScreen(Screen[None]):
     def on_resize(self) -> None:
         if self.view is not None and self.table.set_columns(self._fit(), self._labels()):
             self._show_rows(keep=self.selected_id)
+        else:
+            self._update_status()
 
     def on_screen_resume(self) -> None:
         if self._failure is not None:
-            self.auth_app.show_store_error(self._failure)
+            self._show_failure()
+
+    def _show_failure(self) -> None:
+        """Give way to the screen that explains the problem; it comes back here (same
+        sort, same token under the cursor) once the file can be read again."""
+        assert self._failure is not None
+        self.auth_app.last_selected = self.selected_id
+        self.auth_app.show_store_error(self._failure)
 
     # --- what the table shows ------------------------------------------------------
 
@@ -274,9 +284,10 @@ class MainScreen(Screen[None]):
         )
 
     def _update_status(self) -> None:
+        """`5 tokens · 1 expiring · 1 expired`, or while filtering `2 of 5 tokens match
+        “ag” · ...` with the counts of the matches; then the sort, as far as it fits."""
         view = self.view
         total = len(view.rows) if view else 0
-        expiring, expired = (view.expiring, view.expired) if view else (0, 0)
         noun = "token" if total == 1 else "tokens"
         if self.query_text.strip():
             status = Content.from_markup(
@@ -286,15 +297,25 @@ class MainScreen(Screen[None]):
                 noun=noun,
                 query=escape_controls(self.query_text.strip()),
             )
+            expiring = sum(1 for row in self._shown if row.status is TokenStatus.EXPIRING)
+            expired = sum(1 for row in self._shown if row.status is TokenStatus.EXPIRED)
         else:
             status = Content(f"{total} {noun}")
+            expiring, expired = (view.expiring, view.expired) if view else (0, 0)
         parts = [status]
         if expiring:
             parts.append(Content.from_markup("[$warning]$n expiring[/]", n=expiring))
         if expired:
             parts.append(Content.from_markup("[$error]$n expired[/]", n=expired))
-        self.query_one("#status", Static).update(Content(" · ").join(parts))
-        self.query_one("#sort", Static).update(Content(f"sort: {self.sort.description}"))
+        summary = Content(" · ").join(parts)
+        self.query_one("#status", Static).update(summary)
+        # The header's ▲/▼ shows the sort too: in words only where there is room.
+        room = self.app.size.width - 2 - summary.cell_length - 2
+        description = self.sort.description
+        sort_text = next(
+            (text for text in (f"sort: {description}", description) if len(text) <= room), ""
+        )
+        self.query_one("#sort", Static).update(Content(sort_text))
 
     def _warn_about(self, snapshot: Snapshot) -> None:
         if snapshot.warnings and snapshot.warnings != self._warned:
@@ -306,12 +327,7 @@ class MainScreen(Screen[None]):
 
     def poll_store(self) -> None:
         """Re-read the store if the file changed; one stat per call, no read otherwise."""
-        try:
-            current: Fingerprint | None = Fingerprint.of(os.stat(self.store.path))
-        except FileNotFoundError:
-            current = None
-        except OSError:
-            current = _UNREADABLE
+        current = file_version(self.store.path)
         if current != self._seen:
             # Seen, whether the read succeeds or not: a bad file is read once, not
             # every second, until it changes again.
@@ -354,7 +370,7 @@ class MainScreen(Screen[None]):
         first = self._failure is None
         self._failure = message.error
         if self.is_current:
-            self.auth_app.show_store_error(message.error)
+            self._show_failure()
         elif first:
             self.auth_app.say(
                 f"{one_line(message.error)}. Showing the last version that could be read.",
@@ -380,6 +396,30 @@ class MainScreen(Screen[None]):
         if action == "clear_filter":
             return bool(self.query_one("#filter-bar").display)
         return True
+
+    # Keys whose action needs a token under the cursor; with none they do nothing
+    # (dimmed in the footer), and say why.
+    _NEEDS_A_TOKEN: ClassVar[dict[str, str]] = {
+        "delete_token": "delete",
+        "rotate_token": "rotate",
+        "details": "show",
+        "select_cursor": "show",
+        "copy_id": "copy",
+    }
+
+    def on_key(self, event: events.Key) -> None:
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled:
+            return
+        verb = self._NEEDS_A_TOKEN.get(active.binding.action)
+        if verb is not None:
+            self.auth_app.say(self._why_no_token(), title=f"No token to {verb}", timeout=4)
+
+    def _why_no_token(self) -> str:
+        if self.view is None or not self.view.rows:
+            return "The store has no tokens yet: press n to create one."
+        query = escape_controls(self.query_text.strip())
+        return f"No token matches the filter “{query}”: press escape to clear it."
 
     def action_new_token(self) -> None:
         self.app.push_screen(

@@ -18,11 +18,13 @@ from textual.widgets import Button, Header, Static
 
 from core.display import escape_controls
 from core.errors import AuthTuiError, NotLegacyStore, StoreError
+from core.store import Fingerprint
 from tui.app import EXIT_STORE_ERROR, display_path
 from tui.commands import ProviderSet, StoreErrorCommands
 from tui.error_text import one_line
-from tui.messages import Migrated, StoreActionFailed
+from tui.messages import Migrated, SnapshotFailed, SnapshotLoaded, StoreActionFailed
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
+from tui.watch import file_version
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ class _StoreProblemScreen(Screen[None]):
     def __init__(self, error: StoreError) -> None:
         super().__init__()
         self.error = error
+        self._seen: Fingerprint | None = None
 
     @property
     def auth_app(self) -> AuthApp:
@@ -53,6 +56,46 @@ class _StoreProblemScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.auth_app.store_path_text
+        self._seen = file_version(self.auth_app.store.path)
+        if self.auth_app.poll_interval is not None:
+            self.set_interval(self.auth_app.poll_interval, self.poll_store, name="poll store")
+
+    # --- recovering by itself ------------------------------------------------------
+
+    def poll_store(self) -> None:
+        """Once the file changes (fixed, replaced, migrated by the CLI), read it again."""
+        if not self.is_current:
+            return  # a question is open on top; look again afterwards
+        current = file_version(self.auth_app.store.path)
+        if current != self._seen:
+            self._seen = current
+            self._read_again()
+
+    @work(thread=True, exclusive=True, group="read-store")
+    def _read_again(self) -> None:
+        try:
+            snapshot = self.auth_app.store.load()
+        except StoreError as exc:
+            self.post_message(SnapshotFailed(exc))
+        else:
+            self.post_message(SnapshotLoaded(snapshot))
+
+    @on(SnapshotLoaded)
+    def _fixed(self, message: SnapshotLoaded) -> None:
+        if not self.is_current:
+            self._seen = None  # try again at the next poll
+            return
+        self.auth_app.say("The store file can be read again.", title="Store file fixed")
+        self.auth_app.show_store(message.snapshot)
+
+    @on(SnapshotFailed)
+    def _still_broken(self, message: SnapshotFailed) -> None:
+        error = message.error
+        if type(self.auth_app.error_screen(error)) is not type(self):
+            self.auth_app.show_store_error(error)  # e.g. now a legacy file
+        elif (error.problem, error.hint) != (self.error.problem, self.error.hint):
+            self.error = error
+            self.refresh(recompose=True)
 
     def _field(self, label: str, value: Content | str, id: str) -> ComposeResult:
         with Horizontal(classes="field"):
