@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from core.errors import StoreWriteFailed
+from core.expiry import parse_expiry
 from core.permissions import Permission
+from core.store import Issued
 from tests.tui.fixtures import NOW, Sandbox
 from tests.tui.helpers import screen_text, selected_name, settle, text_of
 from tui.screens.create import CreateTokenScreen
@@ -227,3 +230,78 @@ async def test_a_failed_write_is_shown_not_crashed_on(
         assert app.screen is form
         assert "No space left on device" in screen_text(pilot)
         assert not form.query_one("#create", Button).disabled
+
+
+@pytest.mark.parametrize("now", [NOW, datetime(2031, 11, 20, 8, 0, tzinfo=UTC)])
+async def test_the_custom_expiry_example_is_a_date_in_the_future(
+    sandbox: Sandbox, now: datetime
+) -> None:
+    app = sandbox.app(store=sandbox.store(now=now))
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        form.query_one("#expiry", Select).value = "custom"
+        await pilot.pause()
+        placeholder = form.query_one("#custom-expiry", Input).placeholder
+        example = placeholder.rsplit(" ", 1)[-1]
+        assert example == (now + timedelta(days=90)).date().isoformat()
+        assert example in screen_text(pilot)
+        expires_at = parse_expiry(example, now)
+        assert expires_at is not None and expires_at > now
+        await pilot.press(*example)
+        await pilot.pause()
+        assert "✗" not in feedback(form, "expiry"), "the example itself is accepted"
+
+
+async def test_ticked_and_unticked_boxes_read_without_colour(sandbox: Sandbox) -> None:
+    app = sandbox.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form(pilot)
+        assert "[x] read   [x] write   [x] execute" in screen_text(pilot)
+        await pilot.click("#perm-write")
+        await pilot.pause()
+        assert "[x] read   [ ] write   [x] execute" in screen_text(pilot)
+
+
+async def test_a_focused_button_is_marked_and_not_drawn_as_selected_text(
+    populated: Sandbox,
+) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await pilot.pause()
+        assert "▸ Cancel ◂" in screen_text(pilot) and "▸ Delete ◂" not in screen_text(pilot)
+        focused = app.focused
+        assert isinstance(focused, Button) and focused.id == "cancel"
+        assert not focused.rich_style.reverse
+        assert focused.rich_style.underline and focused.rich_style.bold
+        await pilot.press("right")
+        await pilot.pause()
+        text = screen_text(pilot)
+        assert "▸ Delete ◂" in text and "▸ Cancel ◂" not in text
+        assert " Cancel " in text, "the other button keeps its place, unmarked"
+
+
+async def test_escape_or_enter_while_the_token_is_being_created_loses_nothing(
+    sandbox: Sandbox,
+) -> None:
+    store = sandbox.store()
+    written = threading.Event()
+    create = store.create
+
+    def slow_create(**kwargs: Any) -> Issued:
+        written.wait(10)  # the write takes as long as the test wants
+        return create(**kwargs)
+
+    store.create = slow_create  # type: ignore[method-assign]
+    app = sandbox.app(store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        await pilot.press(*"ci", "enter", "escape", "enter")  # all before the write is done
+        await pilot.click("#cancel")
+        assert app.screen is form, "still waiting for the store"
+        assert str(form.query_one("#create", Button).label) == "Creating…"
+        written.set()
+        await settle(pilot)
+        assert isinstance(app.screen, SecretScreen), "the new secret is shown, not lost"
+    assert [r.name for r in sandbox.store().tokens()] == ["ci"], "and only one token"

@@ -6,13 +6,15 @@ import gc
 import weakref
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Button, Static
 from textual.worker import Worker
 
 from core.token_format import Secret
 from tests.tui.fixtures import FakeClipboard, Sandbox
 from tests.tui.helpers import notes, screen_text, settle, shown_secret, text_of
+from tui.app import AuthApp
 from tui.clipboard import CopyRoute
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.secret import SecretScreen
@@ -53,8 +55,9 @@ async def test_copy_to_the_system_clipboard(sandbox: Sandbox) -> None:
         assert clipboard.copies == [secret]
         assert screen.copied is CopyRoute.SYSTEM
         assert app.clipboard == "", "OSC 52 is only the fallback"
-        [(title, message, severity)] = notes(pilot)
-        assert title == "Copied" and "cleared in 45 s" in message and severity == "information"
+        outcome = text_of(screen.query_one("#copy-outcome", Static))
+        assert outcome.startswith("✓ Copied to the clipboard. It will be cleared in 45 s.")
+        assert notes(pilot) == [], "no toast: it would cover the Copy and Done buttons"
         await pilot.press("escape")  # copied: closes without asking
         await settle(pilot)
         assert not isinstance(app.screen, SecretScreen | ConfirmScreen)
@@ -69,10 +72,12 @@ async def test_copy_falls_back_to_osc52_without_a_system_clipboard(sandbox: Sand
         await settle(pilot)
         assert app.clipboard == secret  # what Textual sent with OSC 52
         assert screen.copied is CopyRoute.OSC52
-        [(title, message, severity)] = notes(pilot)
-        assert title == "Copied through the terminal (OSC 52)"
+        outcome = screen.query_one("#copy-outcome", Static)
+        message = text_of(outcome)
+        assert message.startswith("✓ Sent to the terminal's clipboard (OSC 52)")
         assert "no system clipboard here" in message and "Pyperclip" not in message
-        assert severity == "warning"
+        assert outcome.has_class("-warning")
+        assert notes(pilot) == []
 
 
 async def test_closing_without_copying_asks_first(sandbox: Sandbox) -> None:
@@ -95,43 +100,50 @@ async def test_closing_without_copying_asks_first(sandbox: Sandbox) -> None:
         assert not isinstance(app.screen, SecretScreen | ConfirmScreen)
 
 
+async def time_is_up(pilot: Pilot[Any]) -> None:
+    """What the clear timer does when it fires, without waiting for it."""
+    app = pilot.app
+    assert isinstance(app, AuthApp)
+    timer = app._clear_timer
+    assert timer is not None and timer._interval == app.clipboard_clear_after
+    app.clear_clipboard_now()
+    await settle(pilot)
+
+
 async def test_clipboard_cleared_later_if_it_still_holds_the_secret(sandbox: Sandbox) -> None:
     clipboard = FakeClipboard()
-    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=0.2)
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=45)
     async with app.run_test(size=(80, 24)) as pilot:
         await create_token(pilot)
         await pilot.press("c")
         await settle(pilot)
         assert clipboard.text.startswith("ocat_")
-        await pilot.pause(0.4)
-        await settle(pilot)
+        await time_is_up(pilot)
         assert clipboard.text == ""
         assert any("cleared from the clipboard" in message for _, message, _ in notes(pilot))
 
 
 async def test_clipboard_left_alone_if_the_user_copied_something_else(sandbox: Sandbox) -> None:
     clipboard = FakeClipboard()
-    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=0.2)
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=45)
     async with app.run_test(size=(80, 24)) as pilot:
         await create_token(pilot)
         await pilot.press("c")
         await settle(pilot)
         clipboard.text = "something the user copied since"
-        await pilot.pause(0.4)
-        await settle(pilot)
+        await time_is_up(pilot)
         assert clipboard.text == "something the user copied since"
         assert not app.clipboard_clear_pending
 
 
 async def test_osc52_copy_cleared_later_too(sandbox: Sandbox) -> None:
-    app = sandbox.app(clipboard=FakeClipboard(broken=True), clipboard_clear_after=0.2)
+    app = sandbox.app(clipboard=FakeClipboard(broken=True), clipboard_clear_after=45)
     async with app.run_test(size=(80, 24)) as pilot:
         await create_token(pilot)
         await pilot.press("c")
         await settle(pilot)
         assert app.clipboard.startswith("ocat_")
-        await pilot.pause(0.4)
-        await settle(pilot)
+        await time_is_up(pilot)
         assert app.clipboard == ""
 
 
@@ -232,3 +244,22 @@ async def test_after_copying_ctrl_q_quits_at_once(sandbox: Sandbox) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+@pytest.mark.parametrize("broken", [False, True])
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_copy_outcome_hides_no_button(
+    sandbox: Sandbox, broken: bool, size: tuple[int, int]
+) -> None:
+    app = sandbox.app(clipboard=FakeClipboard(broken=broken), clipboard_clear_after=45)
+    async with app.run_test(size=size) as pilot:
+        screen = await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        outcome = screen.query_one("#copy-outcome", Static)
+        assert outcome.display and not screen.query_one("#once-warning").display
+        visible = screen.region
+        for button in screen.query(Button):
+            assert visible.contains_region(button.region), button.id
+            assert not outcome.region.overlaps(button.region)
+        assert "Done" in screen_text(pilot) and "✓" in screen_text(pilot)

@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 
@@ -50,8 +51,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(Content(self._title), classes="dialog-title")
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(Content(self._cancel), id="cancel")
-                yield Button(
+                yield DialogButton(Content(self._cancel), id="cancel")
+                yield DialogButton(
                     Content(self._confirm),
                     id="confirm",
                     variant="error" if self._danger else "primary",
@@ -84,7 +85,7 @@ class NoticeScreen(ModalScreen[None]):
             yield Static(Content(self._title), classes="dialog-title")
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(Content(self._button), id="ok", variant="primary")
+                yield DialogButton(Content(self._button), id="ok", variant="primary")
         yield KeyFooter()
 
     @on(Button.Pressed, "#ok")

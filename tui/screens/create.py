@@ -18,39 +18,34 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Select, Static
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Static
 
-from core.display import escape_controls, format_timestamp, relative_time
-from core.errors import AuthTuiError, DuplicateName, InputError, InvalidExpiry, InvalidName
-from core.expiry import DEFAULT_EXPIRY, parse_expiry
+from core.display import escape_controls
+from core.errors import AuthTuiError, DuplicateName, InputError, InvalidName
+from core.expiry import DEFAULT_EXPIRY
 from core.names import validate_name
 from core.permissions import Permission
 from core.store import Issued, Snapshot, TokenStore, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
+from tui.widgets.dialog_button import DialogButton
+from tui.widgets.expiry_field import ExpiryField
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 
-CUSTOM = "custom"
-EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
-    ("7 days", "7d"),
-    ("30 days", "30d"),
-    ("90 days", "90d"),
-    ("180 days", "180d"),
-    ("1 year", "1y"),
-    ("never", "never"),
-    ("custom…", CUSTOM),
-)
 PERMISSION_HELP = "read: GET · write: POST, PUT… · execute: sessions, shell"
 
 
 class PermissionBox(Checkbox):
-    """A checkbox whose state shows without colour too (NO_COLOR, monochrome):
-    Textual draws an X for both states and tells them apart by colour only."""
+    """A checkbox drawn `[x] read` / `[ ] read`: both states legible, without colour
+    too (NO_COLOR, monochrome). Textual draws an X for both states on a dark
+    block, told apart by colour only, and an unticked box nearly vanishes."""
 
     @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]
-        return "X" if self.value else " "
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble(("[", style), ("x" if self.value else " ", style), ("]", style))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +86,7 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
         self._snapshot = snapshot
         self._cursor_blink = cursor_blink
         self._default_name = generated_name({r.name for r in snapshot.records})
+        self._creating = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog create"):
@@ -107,23 +103,13 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
                             permission.value, True, id=f"perm-{permission.value}", compact=True
                         )
             yield Static(id="permissions-feedback", classes="feedback")
-            with Horizontal(classes="field"):
-                yield Static("Expires", classes="field-label")
-                yield Select(
-                    EXPIRY_CHOICES,
-                    value=DEFAULT_EXPIRY,
-                    allow_blank=False,
-                    id="expiry",
-                    compact=True,
-                )
-            with Horizontal(classes="field", id="custom-field"):
-                yield Static("", classes="field-label")
-                yield self._input("custom-expiry", "12h, 2w, 45d or a date: 2026-01-31")
-            yield Static(id="expiry-feedback", classes="feedback")
+            yield ExpiryField(
+                initial=DEFAULT_EXPIRY, clock=self._store.now, cursor_blink=self._cursor_blink
+            )
             yield Static(id="form-error")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel")
-                yield Button("Create", id="create", variant="primary")
+                yield DialogButton("Cancel", id="cancel")
+                yield DialogButton("Create", id="create", variant="primary")
         yield KeyFooter()
 
     def _input(self, id: str, placeholder: str) -> Input:
@@ -132,11 +118,9 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
         return widget
 
     def on_mount(self) -> None:
-        self.query_one("#custom-field").display = False
         self.query_one("#form-error").display = False
         self._check_name()
         self._check_permissions()
-        self._check_expiry()
 
     # --- checks, run as the user types -------------------------------------------
 
@@ -164,40 +148,6 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
         self._feedback("permissions-feedback", problem, PERMISSION_HELP)
         return problem
 
-    def _expiry_spec(self) -> str:
-        choice = self.query_one("#expiry", Select).value
-        if choice == CUSTOM:
-            return self.query_one("#custom-expiry", Input).value
-        return str(choice)
-
-    def _check_expiry(self) -> str | None:
-        now = self._store.now()
-        custom = self.query_one("#expiry", Select).value == CUSTOM
-        field = self.query_one("#custom-expiry", Input)
-        if custom and not field.value.strip():
-            field.remove_class("-invalid")
-            self._feedback(
-                "expiry-feedback", None, "Type a lifetime (12h, 30d, 2w, 1y) or a future date."
-            )
-            return "type an expiry"
-        try:
-            expires_at = parse_expiry(self._expiry_spec(), now)
-        except InvalidExpiry as exc:
-            field.set_class(custom, "-invalid")
-            self._feedback("expiry-feedback", exc.message)
-            return exc.message
-        field.remove_class("-invalid")
-        if expires_at is None:
-            fine = Content("Never expires: it works until you delete it.")
-        else:
-            fine = Content.assemble(
-                "Expires ",
-                (format_timestamp(expires_at), "bold"),
-                f" ({relative_time(expires_at, now)}).",
-            )
-        self._feedback("expiry-feedback", None, fine)
-        return None
-
     @on(Input.Changed, "#name")
     def _name_changed(self) -> None:
         self._check_name()
@@ -206,47 +156,37 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
     def _permission_changed(self) -> None:
         self._check_permissions()
 
-    @on(Select.Changed, "#expiry")
-    def _expiry_choice_changed(self, event: Select.Changed) -> None:
-        custom = event.value == CUSTOM
-        self.query_one("#custom-field").display = custom
-        self._check_expiry()
-        if custom:
-            self.query_one("#custom-expiry", Input).focus()
-
-    @on(Input.Changed, "#custom-expiry")
-    def _custom_changed(self) -> None:
-        self._check_expiry()
-
     # --- submit ------------------------------------------------------------------
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#create")
     def action_create(self) -> None:
-        problems = {
-            "#name": self._check_name(),
-            "#perm-read": self._check_permissions(),
-            "#custom-expiry" if self._expiry_spec_is_custom() else "#expiry": self._check_expiry(),
-        }
-        for selector, problem in problems.items():
+        if self._creating:
+            return  # one token per Create: a second enter meanwhile is not another
+        expiry = self.query_one(ExpiryField)
+        problems: list[tuple[Widget, str | None]] = [
+            (self.query_one("#name"), self._check_name()),
+            (self.query_one("#perm-read"), self._check_permissions()),
+            (expiry.problem_widget, expiry.check()),
+        ]
+        for widget, problem in problems:
             if problem is not None:
-                self.query_one(selector).focus()
+                widget.focus()
                 self._show_form_error("Fix the fields marked ✗ first.")
                 return
         value = self.query_one("#name", Input).value
         request = CreateRequest(
             name=value if value != "" else None,
             permissions=self._permissions(),
-            expires=self._expiry_spec(),
+            expires=expiry.spec,
         )
         self._show_form_error(None)
         self._busy(True)
         self._create(request)
 
-    def _expiry_spec_is_custom(self) -> bool:
-        return self.query_one("#expiry", Select).value == CUSTOM
-
     def _busy(self, busy: bool) -> None:
+        self._creating = busy
+        self.refresh_bindings()
         for button in self.query(Button):
             button.disabled = busy
         self.query_one("#create", Button).label = "Creating…" if busy else "Create"
@@ -284,9 +224,14 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
             self.query_one("#name", Input).focus()
         self._show_form_error(error.message if isinstance(error, InputError) else one_line(error))
 
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the store is being written, leaving would lose the new secret:
+        # the token is created all the same, and the form is where it arrives.
+        if action in ("cancel", "create") and self._creating:
+            return None
+        return True
 
     @on(Button.Pressed, "#cancel")
-    def _cancel_pressed(self) -> None:
-        self.dismiss(None)
+    def action_cancel(self) -> None:
+        if not self._creating:
+            self.dismiss(None)

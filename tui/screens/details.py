@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 from core.display import format_timestamp, relative_time
 from core.models import TokenRecord, TokenStatus
 from tui.table_model import display_name, expires_text, long_permissions
+from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 _STATUS_STYLE = {
@@ -85,9 +86,9 @@ class DetailsScreen(ModalScreen[str | None]):
                 classes="muted",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Rotate…", id="rotate")
-                yield Button("Delete…", id="delete", variant="error")
-                yield Button("Close", id="close", variant="primary")
+                yield DialogButton("Rotate…", id="rotate")
+                yield DialogButton("Delete…", id="delete", variant="error")
+                yield DialogButton("Close", id="close", variant="primary")
         yield KeyFooter()
 
     @on(Button.Pressed, "#close")

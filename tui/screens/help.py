@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 KEYS: tuple[tuple[str, str], ...] = (
@@ -58,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(keys_table(), id="keys")
             yield Static(Content(ABOUT), classes="muted", id="about")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Close", id="close", variant="primary")
+                yield DialogButton("Close", id="close", variant="primary")
         yield KeyFooter()
 
     @on(Button.Pressed, "#close")

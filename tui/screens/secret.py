@@ -26,6 +26,7 @@ from tui.clipboard import NO_CLIPBOARD, CopyRoute, describe_failure, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
 from tui.table_model import display_name, expires_text, long_permissions
+from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class SecretScreen(ModalScreen[None]):
                 ),
                 id="once-warning",
             )
+            # How the copy went, in place of the warning: not in a toast, which
+            # would cover the buttons, and no taller, so it fits at 60 by 20.
+            yield Static(id="copy-outcome")
             yield Static(
                 Content(
                     f"id {record.id} · {long_permissions(record.permissions)} · "
@@ -82,9 +86,12 @@ class SecretScreen(ModalScreen[None]):
                 id="token-summary",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Copy", id="copy", variant="primary")
-                yield Button("Done", id="done")
+                yield DialogButton("Copy", id="copy", variant="primary")
+                yield DialogButton("Done", id="done")
         yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#copy-outcome").display = False
 
     # --- copy --------------------------------------------------------------------
 
@@ -121,20 +128,30 @@ class SecretScreen(ModalScreen[None]):
         later = f" It will be cleared in {clear_after:g} s." if clear_after is not None else ""
         button = self.query_one("#copy", Button)
         button.disabled = False
+        outcome = self.query_one("#copy-outcome", Static)
         if message.route is CopyRoute.SYSTEM:
             button.label = "Copied ✓"
-            self.auth_app.say(f"Token copied to the clipboard.{later}", title="Copied")
+            outcome.set_class(False, "-warning")
+            outcome.update(
+                Content(
+                    f"✓ Copied to the clipboard.{later} This is the only time this token "
+                    "is shown: keep it somewhere safe."
+                )
+            )
         else:
             button.label = "Sent ✓"
-            why = "There is no system clipboard here"
+            why = "there is no system clipboard here"
             if message.system_error and message.system_error != NO_CLIPBOARD:
-                why = f"The system clipboard failed ({message.system_error})"
-            self.auth_app.say(
-                f"{why}. If pasting gives nothing, select the token with the mouse.{later}",
-                title="Copied through the terminal (OSC 52)",
-                severity="warning",
-                timeout=10,
+                why = f"the system clipboard failed ({message.system_error})"
+            outcome.set_class(True, "-warning")
+            outcome.update(
+                Content(
+                    f"✓ Sent to the terminal's clipboard (OSC 52): {why}. If pasting gives "
+                    f"nothing, select the token with the mouse.{later}"
+                )
             )
+        outcome.display = True
+        self.query_one("#once-warning").display = False
         self.query_one("#done", Button).focus()
 
     # --- close -------------------------------------------------------------------

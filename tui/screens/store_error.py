@@ -25,6 +25,7 @@ from tui.error_text import one_line
 from tui.messages import Migrated, SnapshotFailed, SnapshotLoaded, StoreActionFailed
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
 from tui.watch import file_version
+from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -151,8 +152,8 @@ class StoreErrorScreen(_StoreProblemScreen):
                 classes="muted",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Retry", id="retry")
-                yield Button("Quit", id="quit", variant="primary")
+                yield DialogButton("Retry", id="retry")
+                yield DialogButton("Quit", id="quit", variant="primary")
         yield KeyFooter()
 
 
@@ -183,8 +184,8 @@ class LegacyStoreScreen(_StoreProblemScreen):
                 id="legacy-explanation",
             )
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Quit", id="quit")
-                yield Button("Migrate…", id="migrate", variant="primary")
+                yield DialogButton("Quit", id="quit")
+                yield DialogButton("Migrate…", id="migrate", variant="primary")
         yield KeyFooter()
 
     @on(Button.Pressed, "#migrate")
