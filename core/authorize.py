@@ -207,6 +207,35 @@ def basic_password(encoded: str) -> str | Reason:
     return password
 
 
+_MESSAGES = {
+    Reason.MISSING_TOKEN: (
+        "no token: send Authorization: Bearer <token>, or Basic credentials "
+        "with the token as the password"
+    ),
+    Reason.MALFORMED: "the credentials are not a well-formed token (ocat_...)",
+    Reason.BAD_CHECKSUM: "the token's checksum does not match: it was mistyped or cut short",
+    Reason.UNKNOWN_TOKEN: "this token is not in the store: it was deleted, rotated or never issued",
+    Reason.EXPIRED: "this token has expired",
+    Reason.METHOD_NOT_ALLOWED: "this HTTP method is refused whatever the token holds",
+}
+
+
+def _words(perms: frozenset[Permission]) -> str:
+    names = [p.value for p in canonical(perms)]
+    if not names:
+        return "nothing"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _explain(
+    reason: Reason, rule: str, required: frozenset[Permission], granted: frozenset[Permission]
+) -> str:
+    """One line a person can act on (opencode's clients show it as it is)."""
+    if reason is Reason.INSUFFICIENT_SCOPE:
+        return f"{rule} needs {_words(required)}; this token has {_words(granted)}"
+    return _MESSAGES.get(reason, reason.value)
+
+
 def _deny(
     status: int,
     reason: Reason,
@@ -217,6 +246,8 @@ def _deny(
     token_id: str | None = None,
     message: str | None = None,
 ) -> Decision:
+    if message is None:
+        message = _explain(reason, rule, required, granted)
     return Decision(status, reason, required, granted, token_id, path, rule, message)
 
 
@@ -287,7 +318,15 @@ def authorize(
     if record.expires_at is not None and now >= record.expires_at:
         return _deny(401, Reason.EXPIRED, required, path, rule, granted, record.id)
     if not required <= granted:
-        return _deny(403, Reason.INSUFFICIENT_SCOPE, required, path, rule, granted, record.id)
+        why = None if classified.rule is None else classified.rule.reason
+        message = _explain(Reason.INSUFFICIENT_SCOPE, rule, required, granted)
+        if why is not None:
+            message += f" ({why})"
+        elif classified.rule is None:
+            message += " (no policy row names this operation: all three are needed)"
+        return _deny(
+            403, Reason.INSUFFICIENT_SCOPE, required, path, rule, granted, record.id, message
+        )
 
     decided_by = classified.rule or _UNCLASSIFIED_RULE
     request = directory_request(decided_by, classified.params, target, headers)

@@ -45,6 +45,7 @@ EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
 METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
+HOST_HEADERS = ("X-Original-Host", "X-Forwarded-Host")
 
 
 class OriginalRequestError(ValueError):
@@ -91,6 +92,17 @@ def credentials_for(request: web.BaseRequest, subprotocols: object) -> str | Non
 def original_request(headers: CIMultiDictProxy[str]) -> tuple[str, str]:
     """(method, uri) of the request the proxy is asking about."""
     return (_one(headers, METHOD_HEADERS, "method"), _one(headers, URI_HEADERS, "URI"))
+
+
+def original_host(headers: CIMultiDictProxy[str]) -> str | None:
+    """The Host the client sent its request to, as the proxy tells it (optional:
+    needed only to refuse browser requests from other sites)."""
+    try:
+        return _one(headers, HOST_HEADERS, "host")
+    except OriginalRequestError as exc:
+        if "missing" in str(exc):
+            return None
+        raise
 
 
 class ForwardAuth:
@@ -150,6 +162,7 @@ class ForwardAuth:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
             method, uri = original_request(request.headers)
+            host = original_host(request.headers)
         except OriginalRequestError as exc:
             note(request, "bad_request", "")
             return error_response(400, "bad_request", str(exc))
@@ -162,7 +175,12 @@ class ForwardAuth:
             note(request, "bad_request", "")
             return error_response(400, "bad_request", URL_CREDENTIALS_REFUSED)
         decision = await self.guard.admit(
-            request, credentials_for(request, subprotocols), method, uri
+            request,
+            credentials_for(request, subprotocols),
+            method,
+            uri,
+            own_host=host,
+            websocket=upgrade and method == "GET",
         )
         if isinstance(decision, web.StreamResponse):
             return decision

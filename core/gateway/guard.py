@@ -250,11 +250,19 @@ class Guard:
         return decision
 
     async def admit(
-        self, request: web.BaseRequest, authorization: str | None, method: str, raw_path: str
+        self,
+        request: web.BaseRequest,
+        authorization: str | None,
+        method: str,
+        raw_path: str,
+        *,
+        own_host: str | None,
+        websocket: bool,
     ) -> Decision | web.Response:
         """The decision when the request is allowed, else the answer refusing it
-        (503 for an unreadable store, 400/401/403 with the challenges); either way
-        the outcome is noted for the access log."""
+        (503 for an unreadable store, 400/401/403 with the challenges, 403 for a
+        browser request from another site); either way the outcome is noted for
+        the access log. `own_host` is the Host the client sent the request to."""
         decision = await self.decide(authorization, method, raw_path, request.headers)
         if decision is None:
             note(request, "store_unavailable", self.log_path(raw_path))
@@ -262,6 +270,11 @@ class Guard:
         if isinstance(decision, web.Response):
             note(request, "session_unknown", self.log_path(raw_path))
             return decision
+        if decision.allowed:
+            why = cross_site(method, request.headers, own_host, websocket=websocket)
+            if why is not None:
+                note(request, "cross_site", decision.path, decision.token_id, decision.rule)
+                return error_response(403, "cross_site", why)
         note(request, decision.reason.value, decision.path, decision.token_id, decision.rule)
         if not decision.allowed:
             return denial(decision)
@@ -296,3 +309,74 @@ def _header_values(
         return lambda name: getall(name, ())
     plain = {k.lower(): v for k, v in headers.items()}
     return lambda name: (plain[name],) if name in plain else ()
+
+
+# --- cross-site requests --------------------------------------------------------------
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(
+    method: str, headers: Mapping[str, str], own_host: str | None, *, websocket: bool
+) -> str | None:
+    """Why a browser request from another site must not pass, or None.
+
+    A browser that has been given the token as a Basic password sends it with
+    every request to this origin - also when another site's page makes the
+    request (a form post, `fetch(..., {mode: "no-cors"})`, a WebSocket). opencode
+    accepts body-less POSTs (`/session/{id}/share`, `/instance/dispose`), so such
+    a page could act with the user's token. Browsers say where a request comes
+    from (`Sec-Fetch-Site`, `Origin`); a state-changing request or a WebSocket
+    handshake from another site or origin is refused. Requests without those
+    headers come from programs (curl, the SDK, `opencode attach`) and pass.
+    """
+    if method in _SAFE_METHODS and not websocket:
+        return None
+    site = headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        return f"a page on another site sent this request (Sec-Fetch-Site: {site})"
+    origin = headers.get("Origin")
+    if origin is None:
+        return None
+    if own_host is None:
+        return "the proxy did not say which host the request was sent to (X-Original-Host)"
+    seen = _authority(origin)
+    if seen is None or not _same_host(seen, own_host):
+        return "a page of another origin sent this request (Origin does not match Host)"
+    return None
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _authority(origin: str) -> tuple[str, str] | None:
+    """(host, port) of an Origin, the port filled in from the scheme; None for
+    `null` and anything that is not an http(s) origin."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.hostname.lower(), str(port) if port else _DEFAULT_PORTS[parts.scheme]
+
+
+def _same_host(origin: tuple[str, str], host: str) -> bool:
+    """The Origin names the host (and port) the request was sent to. A Host
+    without a port means the scheme's default one, whichever scheme the page used
+    (behind a TLS proxy the gateway itself speaks plain HTTP)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit("//" + host.strip())
+        own_host, own_port = parts.hostname, parts.port
+    except ValueError:
+        return False
+    if own_host is None or own_host.lower() != origin[0]:
+        return False
+    if own_port is None:
+        return origin[1] in _DEFAULT_PORTS.values()
+    return str(own_port) == origin[1]

@@ -4,8 +4,10 @@ Hop-by-hop headers (RFC 9110 section 7.6.1) belong to one connection and are
 never forwarded: the fixed list plus every header the `Connection` header names.
 Toward opencode, the client's `Authorization` is always dropped and replaced by
 the upstream's own Basic credentials (or nothing, when opencode has no password);
-`Host` becomes the upstream's; `X-Forwarded-For/-Proto/-Host` are set by the
-gateway, never taken from the client. WebSocket handshake headers are left to the
+`Host` stays the client's - opencode compares it with `Origin` before it hands
+out a terminal ticket, so a rewritten Host breaks browser terminals on any real
+host name; `X-Forwarded-For/-Proto/-Host` are set by the gateway, never taken
+from the client. WebSocket handshake headers are left to the
 WebSocket client, which makes its own (so the subprotocol entry carrying a
 browser's token never reaches opencode).
 """
@@ -34,7 +36,6 @@ HOP_BY_HOP = frozenset(
 _PROTECTED = frozenset({"content-length", "content-type", "content-encoding"})
 _REQUEST_DROP = HOP_BY_HOP | {
     "authorization",
-    "host",
     "expect",
     "content-length",
     "x-forwarded-for",

@@ -56,6 +56,7 @@ from core.gateway.headers import (
     upstream_request_headers,
 )
 from core.gateway.settings import GatewayConfig
+from core.gateway.tickets import CONNECT_RULES, CONNECT_TOKEN_RULES, MAX_ANSWER, Tickets
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
 from core.gateway.websocket import CREDENTIALS_MESSAGE, OpenSockets, bridge
@@ -117,6 +118,7 @@ class Gateway:
         self.info: OpencodeInfo | None = None
         self.learner: ScopeLearner | None = None
         self._sockets = OpenSockets()
+        self.tickets = Tickets()
         self._streams: set[ClientResponse] = set()
         self._draining = False
 
@@ -186,13 +188,24 @@ class Gateway:
             if websocket
             else None
         )
+        authorization = credentials(request, subprotocols)
+        if authorization is None and websocket:
+            authorization = self._ticket_credentials(raw)
         decision = await self.guard.admit(
-            request, credentials(request, subprotocols), request.method, raw
+            request,
+            authorization,
+            request.method,
+            raw,
+            own_host=request.headers.get(hdrs.HOST),
+            websocket=websocket,
         )
         if isinstance(decision, web.StreamResponse):
             return decision
         if decision.token_id is not None and self.usage is not None:
             self.usage.seen(decision.token_id)
+        remember = (
+            authorization if decision.rule in CONNECT_TOKEN_RULES and authorization else None
+        )
 
         url = URL(self._base + without_query_credentials(raw), encoded=True)
         headers = upstream_request_headers(
@@ -216,7 +229,19 @@ class Gateway:
             if failure is not None:
                 note(request, failure, decision.path, decision.token_id)
             return response
-        return await self._forward(request, url, headers, decision.path, decision.token_id)
+        return await self._forward(
+            request, url, headers, decision.path, decision.token_id, remember
+        )
+
+    def _ticket_credentials(self, raw: str) -> str | None:
+        """For a terminal WebSocket with a ticket and no credentials: the ones that
+        asked for the ticket (tickets.py)."""
+        from core.scope import query_values
+
+        if self.guard.authorizer.policy.classify("GET", raw).rule_name not in CONNECT_RULES:
+            return None
+        tickets = query_values(raw, "ticket")
+        return self.tickets.redeem(tickets[0]) if len(tickets) == 1 else None
 
     async def _forward(
         self,
@@ -225,6 +250,7 @@ class Gateway:
         headers: CIMultiDict[str],
         path: str,
         token_id: str | None,
+        remember_ticket_for: str | None = None,
     ) -> web.StreamResponse:
         def fail(status: int, reason: str, message: str) -> web.Response:
             note(request, reason, path, token_id)
@@ -272,9 +298,27 @@ class Gateway:
                 hdrs.WWW_AUTHENTICATE, ""
             ).lower().startswith("basic"):
                 return fail(502, "upstream_auth_failed", CREDENTIALS_MESSAGE)
+            if remember_ticket_for is not None and upstream.status == 200:
+                return await self._ticket_answer(request, upstream, remember_ticket_for)
             return await self._relay(request, upstream, path, token_id)
         finally:
             upstream.release()
+
+    async def _ticket_answer(
+        self, request: web.BaseRequest, upstream: ClientResponse, authorization: str
+    ) -> web.StreamResponse:
+        """A connect-token answer (small JSON): read whole, its ticket remembered."""
+        async with asyncio.timeout(self._read):
+            answer = await upstream.read()  # opencode's own small JSON
+        if len(answer) <= MAX_ANSWER:
+            self.tickets.remember(answer, authorization)
+        response = web.Response(
+            status=upstream.status,
+            body=answer,
+            headers=downstream_response_headers(upstream.headers),
+        )
+        note_status(request, response.status)
+        return response
 
     async def _relay(
         self, request: web.BaseRequest, upstream: ClientResponse, path: str, token_id: str | None

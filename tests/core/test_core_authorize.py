@@ -250,6 +250,10 @@ def test_insufficient_scope_is_403_naming_the_scope(t: Tokens) -> None:
         "granted": ["read", "write"],
         "token_id": t.store.get("rw").id,
         "path": "/session/1/message",
+        "message": (
+            "POST /session/{sessionID}/message needs write and execute; this token has "
+            "read and write (prompts the agent, which runs tools and commands)"
+        ),
     }
 
 

@@ -85,6 +85,7 @@ async def test_bodies_and_challenges(tokens: Tokens) -> None:
                 "error": "bad_checksum",
                 "required": ["read", "execute"],
                 "granted": [],
+                "message": "the token's checksum does not match: it was mistyped or cut short",
             }
 
 

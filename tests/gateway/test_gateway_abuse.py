@@ -192,3 +192,89 @@ async def test_the_connection_limit_answers_503_and_recovers(tokens: Tokens) -> 
             fresh.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp,
         ):
             assert resp.status == 200
+
+
+async def _good_request(h, local: str = "127.0.0.1") -> int:  # type: ignore[no-untyped-def]
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", h.listener.port, local_addr=(local, 0)
+    )
+    secret = h.tokens.secrets["r"]
+    writer.write(
+        f"GET /vcs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n"
+        "Connection: close\r\n\r\n".encode()
+    )
+    head = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return int(head.split(b" ", 2)[1])
+
+
+async def _half_open(h, count: int, local: str) -> list[asyncio.StreamWriter]:  # type: ignore[no-untyped-def]
+    writers = []
+    for _ in range(count):
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", h.listener.port, local_addr=(local, 0)
+        )
+        writer.write(b"GET /vcs HTTP/1.1\r\nHost: x\r\n")  # never finished
+        writers.append(writer)
+    await asyncio.sleep(0.1)
+    return writers
+
+
+async def test_one_client_address_gets_only_its_share(tokens: Tokens) -> None:
+    limits = Limits(
+        header_timeout=30.0, shutdown_timeout=2.0, max_connections=64, max_connections_per_client=8
+    )
+    async with gateway_harness(tokens, limits=limits) as h:
+        await h.client.close()
+        attacker = await _half_open(h, 20, "127.0.0.2")
+        # at most its share stays open; the rest is answered 503 and closed
+        assert h.listener.open_connections <= 8
+        assert any("8 per client address" in w for w in h.warnings)
+        # everyone else is served at once
+        for _ in range(5):
+            assert await _good_request(h) == 200
+        for writer in attacker:
+            writer.close()
+
+
+async def test_half_sent_requests_make_room_for_real_ones(tokens: Tokens) -> None:
+    """No share at all (a proxy in front): one client holds every slot with
+    requests it never finishes; once they are a second old, each new client
+    takes the slot of the oldest of them instead of getting 503."""
+    limits = Limits(
+        header_timeout=30.0, shutdown_timeout=2.0, max_connections=16, max_connections_per_client=0
+    )
+    async with gateway_harness(tokens, limits=limits) as h:
+        await h.client.close()
+        attacker = await _half_open(h, 16, "127.0.0.2")
+        assert h.listener.open_connections == 16
+        await asyncio.sleep(1.1)
+        statuses = [await _good_request(h) for _ in range(10)]
+        assert statuses == [200] * 10
+        assert h.listener.slots.evicted >= 1  # a slot freed by a finished request is reused
+        for writer in attacker:
+            writer.close()
+
+
+async def test_connections_that_sent_a_whole_request_are_not_dropped(tokens: Tokens) -> None:
+    limits = Limits(
+        header_timeout=30.0, shutdown_timeout=2.0, max_connections=4, max_connections_per_client=0
+    )
+    async with gateway_harness(tokens, limits=limits) as h:
+        await h.client.close()
+        busy = []
+        for _ in range(4):  # keep-alive connections, each after one complete request
+            reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
+            secret = tokens.secrets["r"]
+            writer.write(
+                f"GET /vcs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n\r\n".encode()
+            )
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            busy.append(writer)
+        await asyncio.sleep(1.1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
+        data = await asyncio.wait_for(reader.read(), 5)
+        assert data.startswith(b"HTTP/1.1 503")
+        assert h.listener.slots.evicted == 0
+        for w in busy:
+            w.close()

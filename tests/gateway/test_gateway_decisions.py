@@ -98,6 +98,8 @@ async def test_403_body_names_what_is_missing(tokens: Tokens) -> None:
                 "error": "insufficient_scope",
                 "required": ["write", "execute"],
                 "granted": ["read"],
+                "message": "POST /session needs write and execute; this token has read "
+                "(creates a session the agent then works in)",
             }
             assert resp.headers["WWW-Authenticate"] == (
                 'Bearer realm="opencode", error="insufficient_scope", scope="write execute"'
