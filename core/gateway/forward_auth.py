@@ -36,7 +36,13 @@ from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, hdrs, web
 from multidict import CIMultiDictProxy
 
 from core.gateway.access_log import note
-from core.gateway.guard import Guard, error_response, query_credentials, split_subprotocols
+from core.gateway.guard import (
+    Guard,
+    error_response,
+    json_response,
+    query_credentials,
+    split_subprotocols,
+)
 from core.gateway.settings import ScopeSettings
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
@@ -72,8 +78,9 @@ def _one(headers: CIMultiDictProxy[str], names: tuple[str, str], what: str) -> s
 
 
 URL_CREDENTIALS_REFUSED = (
-    "auth_token in the URL cannot pass a proxy: opencode would read it as its own "
-    "password; send the token in an Authorization header (Basic or Bearer)"
+    "auth_token in the URL cannot pass a proxy (opencode would read it as its own "
+    "password): sign in with the browser's prompt, or send the token in an "
+    "Authorization header (Basic or Bearer)"
 )
 
 
@@ -172,8 +179,14 @@ class ForwardAuth:
             split_subprotocols(protocols) if protocols and upgrade and method == "GET" else None
         )
         if query_credentials(uri) is not None:
-            note(request, "bad_request", "")
-            return error_response(400, "bad_request", URL_CREDENTIALS_REFUSED)
+            # 401 with the Basic challenge (not 400, which nginx turns into 500):
+            # the browser prompts, and the token typed there passes.
+            note(request, "url_credentials", "")
+            return json_response(
+                401,
+                {"error": "url_credentials", "message": URL_CREDENTIALS_REFUSED},
+                [("WWW-Authenticate", 'Basic realm="opencode"')],
+            )
         decision = await self.guard.admit(
             request,
             credentials_for(request, subprotocols),

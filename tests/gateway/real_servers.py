@@ -334,6 +334,7 @@ NGINX_SITE = """\
 
             proxy_pass http://opencode;
             proxy_http_version 1.1;
+            proxy_set_header Host $http_host;   # opencode checks it against Origin
             proxy_set_header Authorization "{authorization}";
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;

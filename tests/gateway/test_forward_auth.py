@@ -157,7 +157,8 @@ async def test_a_token_in_the_url_cannot_pass_a_proxy(tokens: Tokens) -> None:
         value = base64.b64encode(f"opencode:{tokens.secrets['r']}".encode()).decode()
         headers = {**nginx("GET", f"/vcs?auth_token={value}"), **tokens.bearer("r")}
         async with client.get(url, headers=headers) as resp:
-            assert resp.status == 400
+            assert resp.status == 401  # nginx passes 401 on (400 would become 500)
+            assert resp.headers["WWW-Authenticate"] == 'Basic realm="opencode"'
             assert "auth_token" in (await resp.json())["message"]
 
 
