@@ -69,7 +69,7 @@ class PolicyError(ValueError):
     """The policy file breaks one of its own rules (a bug in the file)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rule:
     method: str
     path: str
@@ -85,7 +85,7 @@ class Rule:
         """How decisions and logs name the rule: `GET /file/content`."""
         return f"{self.method} {self.path}"
 
-    @property
+    @functools.cached_property
     def path_params(self) -> tuple[str, ...]:
         return tuple(
             part[1:-1]

@@ -23,6 +23,7 @@ symbolic links, so `root/link-to-etc` is not inside `root`.
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -259,31 +260,20 @@ def directory_request(
     session_id = params.get("sessionID") if "sessionID" in rule.path_params else None
     if source is DirectoryFrom.SESSION:
         return DirectoryRequest(session_id=session_id)
-    header_values = list(headers(DIRECTORY_HEADER))
+    header_values = headers(DIRECTORY_HEADER)
+    workspace = any(headers(WORKSPACE_HEADER))
+    if not header_values and "?" not in target and rule.files is not FileTarget.WILDCARD:
+        return DirectoryRequest(workspace=workspace, session_id=session_id)  # the usual case
     if len(header_values) > 1:
         return DirectoryRequest(problem=f"the {DIRECTORY_HEADER} header was sent more than once")
     header = decode_uri_component_or_raw(header_values[0]) if header_values else None
-    if source is DirectoryFrom.INSTANCE:
-        # opencode decodes the query value once more (decodeURIComponent).
-        query_list = [decode_uri_component_or_raw(v) for v in query_values(target, "directory")]
-        workspace_names = query_values(target, "workspace")
-    else:
-        query_list = query_values(target, "location[directory]")
-        workspace_names = [
-            *query_values(target, "location[workspace]"),
-            *query_values(target, "workspace"),
-        ]
-    workspace_names.extend(headers(WORKSPACE_HEADER))
-    query, problem = _one(query_list, "its directory")
+    query, file, problem, named_workspace = _query_facts(rule, target)
+    if problem is None and rule.files is FileTarget.WILDCARD:
+        file = params.get("*")
     if problem is None and query and header and _same_directory(query, header) is False:
         problem = f"the directory parameter and the {DIRECTORY_HEADER} header disagree"
     explicit = query or header or None
-    file: str | None = None
-    if problem is None and rule.files is FileTarget.PATH:
-        file, problem = _one(query_values(target, "path"), "its path")
-    elif rule.files is FileTarget.WILDCARD:
-        file = params.get("*")
-    if problem is None and explicit is not None:
+    if problem is None and explicit is not None and explicit is not query:
         try:
             explicit = normalize_directory(explicit)
         except BadDirectory as exc:
@@ -293,10 +283,37 @@ def directory_request(
     return DirectoryRequest(
         explicit=explicit if problem is None else None,
         problem=problem,
-        workspace=any(workspace_names),
+        workspace=workspace or named_workspace,
         file=file,
         session_id=session_id,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_facts(rule: Rule, target: str) -> tuple[str | None, str | None, str | None, bool]:
+    """(directory, file, problem, workspace) from the query string, memoised:
+    public request data, the same few targets over and over."""
+    if "?" not in target:
+        return None, None, None, False
+    if rule.directory is DirectoryFrom.INSTANCE:
+        # opencode decodes the query value once more (decodeURIComponent).
+        values = [decode_uri_component_or_raw(v) for v in query_values(target, "directory")]
+        workspace = any(query_values(target, "workspace"))
+    else:
+        values = query_values(target, "location[directory]")
+        workspace = any(query_values(target, "location[workspace]")) or any(
+            query_values(target, "workspace")
+        )
+    query, problem = _one(values, "its directory")
+    if problem is None and query is not None:
+        try:
+            query = normalize_directory(query)
+        except BadDirectory as exc:
+            problem = str(exc)
+    file: str | None = None
+    if problem is None and rule.files is FileTarget.PATH:
+        file, problem = _one(query_values(target, "path"), "its path")
+    return (None if problem else query), file, problem, workspace
 
 
 def _same_directory(a: str, b: str) -> bool | None:
