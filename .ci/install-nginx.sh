@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Make sure nginx (and caddy, for the Caddy example) are installed from Debian for
-# the forward-auth tests. Idempotent and quiet; never fails the build: when a
-# package cannot be installed it says why and exits 0, and the tests that need it
-# skip with a message. The tests start their own nginx/caddy on loopback with a
-# temporary config; this script never starts or enables a system service.
+# the forward-auth tests. Idempotent and quiet. The tests start their own
+# nginx/caddy on loopback with a temporary config; this script never starts or
+# enables a system service.
+#
+# Under CI (the environment variable CI is set) a failed install exits non-zero,
+# so CI fails instead of the tests skipping; elsewhere it says why and exits 0.
 set -u
 say() { echo "install-nginx: $*"; }
+fail() {
+    if [ -n "${CI:-}" ]; then
+        say "$* (CI is set: failing)"
+        exit 1
+    fi
+    say "$*; the tests that need it will skip"
+    exit 0
+}
 
 want=""
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want="nginx"
@@ -15,16 +25,14 @@ if [ -z "$want" ]; then
     exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-    say "$want missing and no apt-get; the tests that need it will skip"
-    exit 0
+    fail "$want missing and no apt-get"
 fi
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
         SUDO="sudo -n"
     else
-        say "$want missing and not root (no passwordless sudo); the tests that need it will skip"
-        exit 0
+        fail "$want missing and not root (no passwordless sudo)"
     fi
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -39,8 +47,11 @@ if timeout 600 $SUDO apt-get update -qq >"$log" 2>&1 \
     && timeout 600 $SUDO apt-get install -y -qq --no-install-recommends $want >>"$log" 2>&1; then
     say "installed: $want"
 else
-    say "apt-get install $want failed (package source unreachable?); the tests that need it will skip"
+    say "apt-get install $want failed (package source unreachable?):"
     tail -n 5 "$log" | sed 's/^/install-nginx:   /'
+    [ "$created_policy" = 1 ] && $SUDO rm -f "$policy"
+    rm -f "$log"
+    fail "$want not installed"
 fi
 [ "$created_policy" = 1 ] && $SUDO rm -f "$policy"
 rm -f "$log"
