@@ -396,10 +396,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         detail = f"{method} {decision.path} needs {required}"
         if decision.token_id is not None:
             detail += f"; token {decision.token_id} has {granted}"
-        if decision.message is not None:
-            detail += f"; {decision.message}"
-        print(f"{decision.status} {decision.reason.value}: {verdict} by {decision.rule} ({detail})")
+        line = f"{decision.status} {decision.reason.value}: {verdict} by {decision.rule} ({detail})"
+        why = _why(authorizer, decision)
+        print(f"{line}: {why}" if why else line)
     return EXIT_OK if decision.allowed else EXIT_NOT_FOUND
+
+
+def _why(authorizer: Any, decision: Any) -> str | None:
+    """What `check` adds to its line: the policy row's reason for a missing
+    permission, else the decision's own message."""
+    from core.authorize import Reason
+
+    if decision.allowed:
+        return None
+    if decision.reason is Reason.INSUFFICIENT_SCOPE:
+        rule = next((r for r in authorizer.policy if r.name == decision.rule), None)
+        if rule is None:
+            return "no policy row names this operation, so it needs all three permissions"
+        return str(rule.reason)
+    return None if decision.message is None else str(decision.message)
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -418,6 +433,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
             for line in report.lines():
                 print(line)
         return EXIT_OK if report.empty else EXIT_NOT_FOUND
+    if args.markdown:
+        print(policy_markdown(policy), end="")
+        return EXIT_OK
     if args.json:
         _print_json(
             {
@@ -442,6 +460,54 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
+_CLASSES = (
+    (
+        "read",
+        "look at the project: list, read and search its files, git status and diffs, "
+        "agents, commands, skills and tools, language and MCP servers' status, the web app's "
+        "files. Never credentials, config or session content",
+    ),
+    (
+        "write",
+        "write a line to opencode's log, run `git init`. Nothing that runs code or "
+        "changes what runs",
+    ),
+    (
+        "read, execute",
+        "read what holds credentials or session content: the config, provider "
+        "listings (with their keys), event streams, sessions and messages, terminals, pending "
+        "permission requests and questions",
+    ),
+    (
+        "write, execute",
+        "run code and steer the agent (prompts, shell, terminals), and change "
+        "what opencode runs or which credentials it uses: config, MCP servers, worktrees and "
+        "workspaces, `vcs/apply`, project commands, permission and question replies, `/tui` "
+        "control, dispose, upgrade, provider and integration credentials",
+    ),
+)
+
+
+def policy_markdown(policy: Any) -> str:
+    """The README's table: what each permission lets a token do (`policy --markdown`)."""
+    lines = [
+        f"| a token with | can, on opencode {policy.opencode_version} | the operations |",
+        "| --- | --- | --- |",
+        "| no token at all | see that the server is up, and its version | `GET /global/health` |",
+    ]
+    for needs, words in _CLASSES:
+        wanted = {Permission(p.strip()) for p in needs.split(",")}
+        rules = sorted(
+            (r for r in policy if set(r.needs) == wanted and not r.public),
+            key=lambda r: (r.path, _METHOD_ORDER.get(r.method, 9)),
+        )
+        listed = ", ".join(f"`{r.method} {r.path}`" for r in rules)
+        lines.append(f"| {needs.replace(', ', ' + ')} | {words} | {len(rules)}: {listed} |")
+    lines.append(
+        "| read + write + execute | anything else: an operation no row names (a newer "
+        "opencode's, a web-app link) | every unclassified method and path |"
+    )
+    return "\n".join(lines) + "\n"
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -673,6 +739,9 @@ def build_parser() -> argparse.ArgumentParser:
         "print the opencode route policy: what each permission lets a token do",
     )
     p.add_argument("--json", action="store_true", help="print the policy as JSON")
+    p.add_argument(
+        "--markdown", action="store_true", help="print the README's table of what each allows"
+    )
     p.add_argument(
         "--diff",
         metavar="OPENAPI_JSON",

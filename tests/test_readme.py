@@ -36,3 +36,27 @@ def test_example_tokens_are_well_formed() -> None:
     assert examples
     for token in examples:
         assert check_format(token) is None, token
+
+
+def test_the_permission_table_is_the_policy() -> None:
+    """The README's table of what each permission allows is generated from the
+    policy file (`opencode-auth-tui policy --markdown`), so it cannot drift."""
+    from core.cli import policy_markdown
+    from core.policy import default_policy
+
+    start = README.index("<!-- policy-table")
+    start = README.index("\n", start) + 1
+    end = README.index("<!-- /policy-table -->")
+    assert README[start:end] == policy_markdown(default_policy())
+
+
+def test_the_readme_nginx_and_caddy_configs_are_the_tested_ones() -> None:
+    # the configs the tests start nginx and Caddy with
+    tested = (ROOT / "tests" / "gateway" / "real_servers.py").read_text()
+    for line in (
+        "proxy_set_header X-Original-Host $http_host;",
+        "proxy_set_header Host $http_host;",
+    ):
+        assert line in README and line in tested
+    for line in ("header_up -X-Original-Host", "copy_headers X-Auth-Token-Id"):
+        assert line in README and line in tested

@@ -470,6 +470,7 @@ http://127.0.0.1:{port} {{
         # Caddy sets X-Forwarded-Method/-Uri itself; drop any X-Original-* a client sent
         header_up -X-Original-Method
         header_up -X-Original-URI
+        header_up -X-Original-Host
     }}
     reverse_proxy {upstream} {{
         header_up Authorization "{authorization}"
