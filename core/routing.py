@@ -149,6 +149,8 @@ def routed_path(target: str) -> RoutedPath | None:
     url = target
     if not url.startswith("/"):
         url = _ABSOLUTE_FORM.sub("/", url, count=1)
+        if not url.startswith("/"):
+            return None  # `*`, `%2Fpath`: nothing in the route tree starts that way
     url = _SLASHES.sub("/", url)
     needs_decode = False
     decode_params = False
