@@ -164,6 +164,7 @@ async def gateway_harness(
     tls: Any = None,
     learn: bool = True,
     scope: Any = None,
+    upstream_version: str = "1.18.33",
 ) -> AsyncIterator[Harness]:
     import aiohttp
 
@@ -180,7 +181,7 @@ async def gateway_harness(
     )
     from tests.gateway.fake_upstream import FakeUpstream
 
-    upstream = await FakeUpstream(password=upstream_password).start()
+    upstream = await FakeUpstream(password=upstream_password, version=upstream_version).start()
     warnings: list[str] = []
     env = {"OPENCODE_SERVER_PASSWORD": password} if password else {}
     config = GatewayConfig(

@@ -260,3 +260,26 @@ async def asyncio_open(port: int):  # type: ignore[no-untyped-def]
     import asyncio
 
     return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_the_gateway_warns_when_the_policy_was_made_for_another_opencode(
+    tokens: Tokens,
+) -> None:
+    async with gateway_harness(tokens, upstream_version="1.99.0") as h:
+        warned = [w for w in h.warnings if "policy was made for opencode 1.18.33" in w]
+        assert len(warned) == 1 and "opencode 1.99.0 is running" in warned[0]
+    async with gateway_harness(tokens) as h:
+        assert not any("policy was made for" in w for w in h.warnings)
+
+
+async def test_unclassified_operations_are_named_so_in_the_access_log(tokens: Tokens) -> None:
+    async with gateway_harness(tokens) as h:
+        async with h.client.put(f"{h.url}/vcs", headers=h.bearer("rwx")) as resp:
+            assert resp.status == 200  # all three permissions: passes, and is logged
+        async with h.client.put(f"{h.url}/vcs", headers=h.bearer("rw")) as resp:
+            assert resp.status == 403
+    lines = [json.loads(line) for line in h.access.lines]
+    assert [(x["rule"], x["status"]) for x in lines] == [
+        ("unclassified", 200),
+        ("unclassified", 403),
+    ]
