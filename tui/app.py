@@ -213,6 +213,10 @@ class AuthApp(App[int]):
     def _cleared(self) -> None:
         self.say("The token was cleared from the clipboard.", timeout=4)
 
+    def send_osc52(self, text: str) -> None:
+        """From a thread worker: put `text` on the terminal's clipboard (OSC 52)."""
+        self.call_from_thread(self.copy_to_clipboard, text)
+
     @property
     def clipboard_clear_pending(self) -> bool:
         return self._pending_clear is not None

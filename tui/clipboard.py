@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -73,3 +74,19 @@ def describe_failure(error: BaseException) -> str:
     if "could not find a copy/paste mechanism" in first:
         return NO_CLIPBOARD
     return first[:120]
+
+
+def copy_text(
+    text: str, system: ClipboardBackend, terminal: Callable[[str], None]
+) -> tuple[CopyRoute, str | None]:
+    """Put `text` on the system clipboard, else send it to the terminal's (OSC 52).
+
+    Blocks (pyperclip can), so call it from a thread worker. Returns the route
+    taken and, for OSC 52, why the system clipboard could not be used.
+    """
+    try:
+        system.copy(text)
+    except Exception as exc:
+        terminal(text)
+        return CopyRoute.OSC52, describe_failure(exc)
+    return CopyRoute.SYSTEM, None

@@ -73,7 +73,7 @@ class MainCommands(_ScreenCommands):
                 ),
                 PaletteCommand(
                     "token: Rotate",
-                    "Give the selected token a new secret (r)",
+                    "Give the selected token a new secret, and a new expiry if you like (r)",
                     lambda: main.run_action("rotate_token"),
                 ),
                 PaletteCommand(
@@ -81,7 +81,19 @@ class MainCommands(_ScreenCommands):
                     "Show everything about the selected token (enter)",
                     lambda: main.run_action("details"),
                 ),
+                PaletteCommand(
+                    "token: Copy id",
+                    "Copy the selected token's id, not its secret (y)",
+                    lambda: main.run_action("copy_id"),
+                ),
             ]
+        commands.append(
+            PaletteCommand(
+                "token: Prune expired",
+                "Delete the expired tokens, after naming them (p)",
+                lambda: main.run_action("prune"),
+            )
+        )
         commands += [
             PaletteCommand(
                 "view: Filter",

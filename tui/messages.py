@@ -84,3 +84,21 @@ class Copied(Message):
 
 class ClipboardCleared(Message):
     """The clipboard still held the secret when its time was up, and was emptied."""
+
+
+class TokensPruned(Message):
+    """Expired tokens were deleted (only those the user confirmed)."""
+
+    def __init__(self, records: tuple[TokenRecord, ...]) -> None:
+        super().__init__()
+        self.records = records
+
+
+class IdCopied(Message):
+    """A token's id (not a secret) went onto a clipboard by `route`."""
+
+    def __init__(self, record: TokenRecord, route: CopyRoute, system_error: str | None) -> None:
+        super().__init__()
+        self.record = record
+        self.route = route
+        self.system_error = system_error

@@ -164,6 +164,14 @@ def last_used_text(record: TokenRecord, now: datetime) -> str:
     return relative_time(record.last_used_at, now)
 
 
+LEGACY_MARK = " (legacy)"
+
+
+def status_text(record: TokenRecord, status: TokenStatus) -> str:
+    """`active`, `expiring`, `expired`; a PR #8217 secret is marked `active (legacy)`."""
+    return status.value + (LEGACY_MARK if record.legacy else "")
+
+
 def display_name(record: TokenRecord) -> str:
     """The name as it may reach a terminal: control characters made visible."""
     return escape_controls(record.name)
@@ -226,7 +234,7 @@ def make_row(record: TokenRecord, now: datetime, colours: RowColours) -> TokenRo
         short_permissions(record.permissions),
         format_date(record.created_at),
         expires_text(record, now),
-        status.value,
+        status_text(record, status),
         last_used_text(record, now),
     )
     cells = tuple(Cell(value, style) for value in values)

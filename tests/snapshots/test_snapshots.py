@@ -32,6 +32,11 @@ class TestMainScreen:
         """The same store at 120 by 36: every column."""
         assert snap_scenario("main-wide")
 
+    def test_populated_narrow(self, snap_scenario: Snap) -> None:
+        """At 60 by 20: name, perms, expires and status stay (id, created and last used
+        give way); the footer keeps n d r / s ? and the palette key, and fits."""
+        assert snap_scenario("main-narrow")
+
     def test_filter(self, snap_scenario: Snap) -> None:
         """`/` then `ag`: two of five tokens match."""
         assert snap_scenario("filter")
@@ -61,6 +66,10 @@ class TestSecretScreen:
         """Escape before copying asks first, focus on Go back."""
         assert snap_scenario("secret-close")
 
+    def test_copied(self, snap_scenario: Snap) -> None:
+        """After Copy: the outcome in place of the warning, the buttons uncovered."""
+        assert snap_scenario("secret-copied")
+
 
 class TestDeleteConfirm:
     def test_delete(self, snap_scenario: Snap) -> None:
@@ -69,7 +78,18 @@ class TestDeleteConfirm:
 
 class TestRotateConfirm:
     def test_rotate(self, snap_scenario: Snap) -> None:
+        """The token named, focus on Cancel; the new expiry starts at its lifetime."""
         assert snap_scenario("rotate")
+
+    def test_custom_expiry(self, snap_scenario: Snap) -> None:
+        """The create form's expiry choices: a custom date, checked as typed."""
+        assert snap_scenario("rotate-custom")
+
+
+class TestPruneConfirm:
+    def test_prune(self, snap_scenario: Snap) -> None:
+        """The expired token named, the expiring one not; focus on Cancel."""
+        assert snap_scenario("prune")
 
 
 class TestDetailsScreen:
@@ -95,3 +115,7 @@ class TestLegacyStoreScreen:
     def test_migrated(self, snap_scenario: Snap) -> None:
         """After confirming: the backup path, then the main screen."""
         assert snap_scenario("migrated")
+
+    def test_migrated_tokens_marked(self, snap_scenario: Snap) -> None:
+        """Continue: the table, each migrated secret marked (legacy) until rotated."""
+        assert snap_scenario("migrated-table")

@@ -74,6 +74,18 @@ async def new_secret(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
+async def rotate_custom(pilot: Pilot[Any]) -> None:
+    """Rotate laptop (never expires) with a custom expiry date typed in."""
+    await pilot.pause()
+    await pilot.press("down", "down", "r")
+    await pilot.pause()
+    screen = pilot.app.screen
+    screen.query_one("#expiry", Select).value = "custom"
+    await pilot.pause()
+    await pilot.press(*"2025-12-31")
+    await settle(pilot)
+
+
 async def migrate(pilot: Pilot[Any]) -> None:
     """On the legacy screen: migrate, confirm (focus starts on Cancel)."""
     await pilot.pause()
@@ -114,6 +126,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("empty", "A new, empty store", prepare_nothing),
         Scenario("main", "Tokens: active, expiring, expired, never", prepare_populated),
         Scenario("main-wide", "The same store at 120 by 36", prepare_populated, size=(120, 36)),
+        Scenario("main-narrow", "The same store at 60 by 20", prepare_populated, size=(60, 20)),
         Scenario("filter", "Filtering by name or id", prepare_populated, keys("slash", "a", "g")),
         Scenario(
             "sorted",
@@ -130,13 +143,32 @@ SCENARIOS: dict[str, Scenario] = {
             prepare_populated,
             then(new_secret, keys("escape")),
         ),
+        Scenario(
+            "secret-copied",
+            "Copied: the outcome in the modal, no toast over the buttons",
+            prepare_populated,
+            then(new_secret, keys("c")),
+        ),
         Scenario("delete", "Delete confirmation", prepare_populated, keys("d")),
-        Scenario("rotate", "Rotate confirmation", prepare_populated, keys("r")),
+        Scenario("rotate", "Rotate: confirmation and the new expiry", prepare_populated, keys("r")),
+        Scenario(
+            "rotate-custom",
+            "Rotate with a custom expiry date",
+            prepare_populated,
+            rotate_custom,
+        ),
+        Scenario("prune", "Prune: the expired tokens named", prepare_populated, keys("p")),
         Scenario("details", "Token details", prepare_populated, keys("down", "down", "enter")),
         Scenario("help", "Keys", prepare_populated, keys("question_mark")),
         Scenario("corrupt", "A corrupt store file", prepare_corrupt),
         Scenario("legacy", "A PR #8217 file: migration offered", prepare_legacy),
         Scenario("migrated", "After migrating", prepare_legacy, migrate),
+        Scenario(
+            "migrated-table",
+            "Migrated tokens, marked legacy until rotated",
+            prepare_legacy,
+            then(migrate, keys("enter")),
+        ),
     )
 }
 

@@ -324,7 +324,7 @@ async def test_help_lists_the_keys(populated: Sandbox) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(pilot)
-        for key in ("n ", "d / delete", "r ", "/ ", "s ", "click a header", "j k", "g G home end"):
+        for key in ("n ", "d / delete", "r ", "p ", "y ", "/ ", "s ", "click a header", "j k"):
             assert key in text
         assert "ctrl+p" in text and "q / ctrl+q" in text
         await pilot.press("escape")
@@ -346,7 +346,7 @@ async def test_every_binding_has_an_id() -> None:
     from textual.dom import DOMNode
 
     from tui.app import AuthApp
-    from tui.screens import confirm, create, details, help, main, secret, store_error
+    from tui.screens import confirm, create, details, help, main, rotate, secret, store_error
     from tui.widgets.token_table import TokenTable
 
     classes: list[type[DOMNode]] = [
@@ -359,6 +359,7 @@ async def test_every_binding_has_an_id() -> None:
         confirm.NoticeScreen,
         details.DetailsScreen,
         help.HelpScreen,
+        rotate.RotateScreen,
         store_error.StoreErrorScreen,
         store_error.LegacyStoreScreen,
     ]
@@ -378,6 +379,8 @@ async def test_every_main_action_is_in_the_command_palette(populated: Sandbox) -
             "token: Delete",
             "token: Rotate",
             "token: Details",
+            "token: Copy id",
+            "token: Prune expired",
             "view: Filter",
             "view: Next sort order",
             "view: Reverse the sort",
@@ -468,3 +471,16 @@ async def test_with_every_token_filtered_out_the_message_names_the_filter(
         assert title == "No token to delete"
         assert message == "No token matches the filter “zz”: press escape to clear it."
         assert len(names(pilot)) == 0 and populated.store().tokens()
+
+
+async def test_help_scrolls_on_a_short_terminal_and_close_stays(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert "▸ Close ◂" in screen_text(pilot)
+        assert "q / ctrl+q" not in screen_text(pilot), "below the fold"
+        await pilot.press(*["j"] * 12)
+        await settle(pilot)
+        assert "q / ctrl+q" in screen_text(pilot) and "▸ Close ◂" in screen_text(pilot)

@@ -1,4 +1,4 @@
-"""The `?` screen: every key, on one page."""
+"""The `?` screen: every key, on one page (scrolled on a short terminal)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
@@ -18,31 +18,22 @@ from tui.widgets.key_footer import KeyFooter
 KEYS: tuple[tuple[str, str], ...] = (
     ("n", "new token: name, permissions, expiry"),
     ("d / delete", "delete the selected token"),
-    ("r", "rotate: new secret, same id and permissions"),
+    ("r", "rotate: a new secret, and a new expiry if you like"),
+    ("p", "prune: delete the expired tokens"),
+    ("y", "copy the selected token's id"),
     ("enter / click", "details of the selected token"),
     ("/", "filter by name or id (escape clears)"),
-    ("s", "sort: name, expires, created, last used; again: reversed"),
+    ("s", "sort: name, expires, created, last used; again: reverse"),
     ("click a header", "sort by that column; again: reversed (▲/▼)"),
-    ("↑ ↓ j k", "move through the tokens (pgup pgdn: a page)"),
+    ("↑ ↓ j k", "move through the tokens (pgup, pgdn: a page)"),
     ("g G home end", "first / last token"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("q / ctrl+q", "quit"),
 )
 
-ABOUT = (
-    "Secrets are shown once (create, rotate); the file keeps only digests. read: GET, "
-    "HEAD · write: POST, PUT, PATCH, DELETE · execute: sessions, messages, terminals."
-)
-
-
-def keys_table() -> Content:
-    width = max(len(key) for key, _ in KEYS) + 2
-    lines = [
-        Content.assemble((key.ljust(width), "bold $accent"), description)
-        for key, description in KEYS
-    ]
-    return Content("\n").join(lines)
+# Rows the dialog needs around the keys: border, title, buttons, footer.
+_CHROME = 2 + 2 + 4 + 1
 
 
 class HelpScreen(ModalScreen[None]):
@@ -51,16 +42,29 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape", "close", "Close", id="help.close"),
         Binding("question_mark", "close", "Close", show=False, id="help.toggle"),
         Binding("q", "close", "Close", show=False, id="help.q"),
+        Binding("up,k", "scroll(-1)", "Scroll up", show=False, id="help.up"),
+        Binding("down,j", "scroll(1)", "Scroll down", show=False, id="help.down"),
     ]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
             yield Static("Keys", classes="dialog-title")
-            yield Static(keys_table(), id="keys")
-            yield Static(Content(ABOUT), classes="muted", id="about")
+            with VerticalScroll(id="help-body"), Vertical(id="keys"):
+                for key, description in KEYS:
+                    with Horizontal(classes="key-row"):
+                        yield Static(Content.styled(key, "bold $accent"), classes="key")
+                        yield Static(Content(description), classes="key-description")
             with Horizontal(classes="dialog-buttons"):
                 yield DialogButton("Close", id="close", variant="primary")
         yield KeyFooter()
+
+    def on_resize(self) -> None:
+        # Everything on one page where it fits; else the keys scroll, and Close stays.
+        body = self.query_one("#help-body")
+        body.styles.max_height = max(3, self.size.height - _CHROME)
+
+    def action_scroll(self, lines: int) -> None:
+        self.query_one("#help-body").scroll_relative(y=lines, animate=False)
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

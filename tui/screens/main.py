@@ -28,21 +28,25 @@ from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord, TokenStatus
 from core.store import Fingerprint, Issued, Snapshot, TokenStore
 from core.token_format import Secret
+from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
 from tui.error_text import one_line
 from tui.heap import settle_heap
 from tui.messages import (
+    IdCopied,
     SnapshotFailed,
     SnapshotLoaded,
     StoreActionFailed,
     TokenIssued,
     TokensDeleted,
+    TokensPruned,
     ViewBuilt,
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.create import CreateTokenScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
+from tui.screens.rotate import RotateScreen
 from tui.screens.secret import SecretScreen
 from tui.table_model import (
     COLUMN_KEYS,
@@ -53,6 +57,7 @@ from tui.table_model import (
     build_view,
     column_label,
     display_name,
+    expires_text,
     filter_rows,
     fit_columns,
 )
@@ -64,6 +69,28 @@ from tui.widgets.token_table import TokenTable
 if TYPE_CHECKING:
     from tui.app import AuthApp
 
+PRUNE_LISTED = 6  # tokens named in the prune question; the rest are counted
+
+
+def prune_question(expired: Sequence[TokenRecord], now: datetime) -> Content:
+    """`Delete the 2 expired tokens?` and a line naming each (the first few)."""
+    count = len(expired)
+    lines = [
+        Content.assemble("  ", (display_name(r), "bold"), f" ({r.id}), {expires_text(r, now)}")
+        for r in expired[:PRUNE_LISTED]
+    ]
+    if count > PRUNE_LISTED:
+        lines.append(Content(f"  and {count - PRUNE_LISTED} more"))
+    if count == 1:
+        question, clients = "Delete the expired token?", "Clients using it are"
+    else:
+        question, clients = f"Delete the {count} expired tokens?", "Clients using them are"
+    return Content.assemble(
+        f"{question}\n\n",
+        Content("\n").join(lines),
+        f"\n\n{clients} refused already; this cannot be undone.",
+    )
+
 
 class MainScreen(Screen[None]):
     """Tokens in a table: create, delete, rotate, inspect, filter, sort."""
@@ -74,6 +101,8 @@ class MainScreen(Screen[None]):
         Binding("n", "new_token", "New", id="main.new"),
         Binding("d", "delete_token", "Delete", id="main.delete"),
         Binding("r", "rotate_token", "Rotate", id="main.rotate"),
+        Binding("p", "prune", "Prune", id="main.prune"),
+        Binding("y", "copy_id", "Copy id", id="main.copy-id"),
         Binding("enter", "details", "Details", id="main.details", show=False),
         Binding("slash", "filter", "Filter", id="main.filter", key_display="/"),
         Binding("s", "cycle_sort", "Sort", id="main.sort"),
@@ -391,7 +420,7 @@ class MainScreen(Screen[None]):
     # --- actions ---------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("delete_token", "rotate_token", "details"):
+        if action in ("delete_token", "rotate_token", "details", "copy_id"):
             return True if self.selected is not None else None
         if action == "clear_filter":
             return bool(self.query_one("#filter-bar").display)
@@ -475,25 +504,102 @@ class MainScreen(Screen[None]):
         record = self.selected
         if record is None:
             return
-        body = Content.assemble(
-            "Rotate the token '",
-            (display_name(record), "bold"),
-            f"' ({record.id})?\n\nIt gets a new secret, shown once; the current secret "
-            "stops working at once. Name, id and permissions stay the same.",
-        )
         self.app.push_screen(
-            ConfirmScreen("Rotate token", body, confirm="Rotate", danger=True),
-            callback=partial(self._confirmed, self._rotate, record.id),
+            RotateScreen(record, self.store, cursor_blink=self.auth_app.cursor_blink),
+            callback=partial(self._rotate_confirmed, record.id),
         )
 
+    def _rotate_confirmed(self, token_id: str, expires: str | None) -> None:
+        if expires is not None:
+            self._rotate(token_id, expires)
+
     @work(thread=True, group="write-store")
-    def _rotate(self, token_id: str) -> None:
+    def _rotate(self, token_id: str, expires: str) -> None:
         try:
-            issued = self.store.rotate(token_id)
+            issued = self.store.rotate(token_id, expires=expires)
         except AuthTuiError as exc:
             self.post_message(StoreActionFailed("rotate", exc))
         else:
             self.post_message(TokenIssued(issued, "rotated"))
+
+    # --- prune -----------------------------------------------------------------------
+
+    def action_prune(self) -> None:
+        """Ask before deleting the expired tokens, naming them; focus on Cancel."""
+        expired = (
+            [row.record for row in self.view.rows if row.status is TokenStatus.EXPIRED]
+            if self.view
+            else []
+        )
+        if not expired:
+            self.auth_app.say(
+                "No token has expired: there is nothing to prune.",
+                title="Nothing to prune",
+                timeout=4,
+            )
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                "Prune expired tokens",
+                prune_question(expired, self.view.now if self.view else self.store.now()),
+                confirm="Delete expired",
+                danger=True,
+            ),
+            callback=partial(self._prune_confirmed, tuple(r.id for r in expired)),
+        )
+
+    def _prune_confirmed(self, token_ids: tuple[str, ...], ok: bool | None) -> None:
+        if ok:
+            self._prune(token_ids)
+
+    @work(thread=True, group="write-store")
+    def _prune(self, token_ids: tuple[str, ...]) -> None:
+        try:
+            # Only the tokens named in the question, and only if still expired
+            # (a token rotated meanwhile by the CLI is kept).
+            removed = self.store.prune(only=token_ids)
+        except AuthTuiError as exc:
+            self.post_message(StoreActionFailed("prune", exc))
+        else:
+            self.post_message(TokensPruned(removed))
+
+    @on(TokensPruned)
+    def _pruned(self, message: TokensPruned) -> None:
+        count = len(message.records)
+        if count == 0:
+            self.auth_app.say("No token was deleted: none of them is expired any more.")
+        else:
+            names = ", ".join(f"'{display_name(r)}'" for r in message.records[:PRUNE_LISTED])
+            more = f" and {count - PRUNE_LISTED} more" if count > PRUNE_LISTED else ""
+            noun = "token" if count == 1 else "tokens"
+            self.auth_app.say(f"Deleted {count} expired {noun}: {names}{more}.")
+        self._after_write()
+
+    # --- copy the id -----------------------------------------------------------------
+
+    def action_copy_id(self) -> None:
+        record = self.selected
+        if record is not None:
+            self._copy_id(record)
+
+    @work(thread=True, group="clipboard", exit_on_error=False, description="copy id")
+    def _copy_id(self, record: TokenRecord) -> None:
+        app = self.auth_app
+        route, reason = copy_text(record.id, app.clipboard_backend, app.send_osc52)
+        self.post_message(IdCopied(record, route, reason))
+
+    @on(IdCopied)
+    def _id_copied(self, message: IdCopied) -> None:
+        where = (
+            "the clipboard"
+            if message.route is CopyRoute.SYSTEM
+            else "the terminal's clipboard (OSC 52)"
+        )
+        self.auth_app.say(
+            f"Copied the id {message.record.id} of '{display_name(message.record)}' to {where}.",
+            title="Id copied",
+            timeout=4,
+        )
 
     @on(TokenIssued)
     def _issued(self, message: TokenIssued) -> None:

@@ -22,7 +22,7 @@ from textual.widgets import Button, Static
 
 from core.models import TokenRecord
 from core.token_format import Secret
-from tui.clipboard import NO_CLIPBOARD, CopyRoute, describe_failure, fingerprint
+from tui.clipboard import NO_CLIPBOARD, CopyRoute, copy_text, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
 from tui.table_model import display_name, expires_text, long_permissions
@@ -110,15 +110,8 @@ class SecretScreen(ModalScreen[None]):
         if secret is None:
             return
         text = secret.reveal()
-        digest = fingerprint(text)
-        try:
-            self.auth_app.clipboard_backend.copy(text)
-        except Exception as exc:
-            reason = describe_failure(exc)
-            self.app.call_from_thread(self.app.copy_to_clipboard, text)
-            self.post_message(Copied(CopyRoute.OSC52, digest, reason))
-        else:
-            self.post_message(Copied(CopyRoute.SYSTEM, digest, None))
+        route, reason = copy_text(text, self.auth_app.clipboard_backend, self.auth_app.send_osc52)
+        self.post_message(Copied(route, fingerprint(text), reason))
 
     @on(Copied)
     def _copied(self, message: Copied) -> None:
