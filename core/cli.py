@@ -157,7 +157,18 @@ def _confirm(question: str, *, yes: bool) -> bool:
 
 
 def _store(args: argparse.Namespace) -> TokenStore:
+    if args.store is not None and not args.store.strip():
+        # `--store "$UNSET"` must not quietly mean the real store.
+        raise UsageError("--store is empty: give the store file's path, or leave it out")
     return TokenStore(resolve_store_path(args.store))
+
+
+def _warn_if_useless(permissions: Sequence[Permission]) -> None:
+    from core.permissions import passes_nothing
+
+    why = passes_nothing(permissions)
+    if why is not None:
+        _warn(why)
 
 
 def _load(store: TokenStore) -> Snapshot:
@@ -215,6 +226,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         directories=_directories_arg(args.directories) or (),
     )
     _show_issued(issued, args, store, "Created")
+    _warn_if_useless(issued.record.permissions)
     return EXIT_OK
 
 
@@ -233,6 +245,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
         expires=args.expires,
     )
     record = edited.after
+    if "permissions" in edited.changed:
+        _warn_if_useless(record.permissions)
     if args.json:
         _print_json(record.public_dict(store.now()))
         return EXIT_OK
@@ -250,12 +264,45 @@ def cmd_edit(args: argparse.Namespace) -> int:
 _FIELD_WORDS = {"expires_at": "expiry", "directories": "directories", "note": "note"}
 
 
+JSON_FIELDS = (
+    "id",
+    "name",
+    "permissions",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "hint",
+    "legacy",
+    "note",
+    "directories",
+    "status",
+)
+
+
+def _json_fields(value: str | None) -> tuple[str, ...] | None:
+    """`--json` alone: every field; `--json id,name,status`: those, in that order."""
+    if value is None or value == "":
+        return None
+    fields = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in fields if f not in JSON_FIELDS]
+    if unknown or not fields:
+        shown = escape_controls(", ".join(unknown)) if unknown else "(none)"
+        raise UsageError(f"--json: unknown field {shown}; choose from {','.join(JSON_FIELDS)}")
+    return fields
+
+
+def _record_json(record: TokenRecord, now: datetime, fields: tuple[str, ...] | None) -> Any:
+    data = record.public_dict(now)
+    return data if fields is None else {f: data[f] for f in fields}
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     store = _store(args)
+    fields = _json_fields(args.json) if args.json is not False else None
     snapshot = _load(store)
     now = store.now()
-    if args.json:
-        _print_json([record.public_dict(now) for record in snapshot.records])
+    if args.json is not False:
+        _print_json([_record_json(record, now, fields) for record in snapshot.records])
         return EXIT_OK
     if not snapshot.records:
         _note(f"No tokens in {store.path}.")
@@ -298,10 +345,11 @@ def _detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
 
 def cmd_show(args: argparse.Namespace) -> int:
     store = _store(args)
+    fields = _json_fields(args.json) if args.json is not False else None
     record = _load(store).require(args.ref)
     now = store.now()
-    if args.json:
-        _print_json(record.public_dict(now))
+    if args.json is not False:
+        _print_json(_record_json(record, now, fields))
         return EXIT_OK
     for key, value in _detail_rows(record, now):
         print(f"{key:<12} {value}")
@@ -376,6 +424,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         directory = _directories_arg([args.directory])[0]  # type: ignore[index]
         if not directory:
             raise UsageError("--directory: give a directory")
+    if _TOKEN_LIKE.search(args.path) or _TOKEN_LIKE.search(args.method):
+        raise UsageError(
+            "that looks like a token secret on the command line, where it lands in shell "
+            "history: `check` reads the token from stdin (give METHOD TARGET as arguments)"
+        )
     token = _read_token_from_stdin()
     header = f"Bearer {token}" if token else None
     method = args.method.upper()
@@ -393,7 +446,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdict = "allowed" if decision.allowed else "denied"
         required = ",".join(p.value for p in Permission if p in decision.required) or "nothing"
         granted = ",".join(p.value for p in Permission if p in decision.granted) or "nothing"
-        detail = f"{method} {decision.path} needs {required}"
+        from core.authorize import Reason
+
+        if decision.reason is Reason.METHOD_NOT_ALLOWED:
+            detail = f"{method} is not one of the methods opencode serves"
+        else:
+            detail = f"{method} {decision.path} needs {required}"
         if decision.token_id is not None:
             detail += f"; token {decision.token_id} has {granted}"
         line = f"{decision.status} {decision.reason.value}: {verdict} by {decision.rule} ({detail})"
@@ -590,6 +648,17 @@ def _add_store_flag(parser: argparse.ArgumentParser, *, default: Any) -> None:
     )
 
 
+def _json_fields_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="",
+        default=False,
+        metavar="FIELDS",
+        help=f"{help_text}; with FIELDS (e.g. id,name,status) only those",
+    )
+
+
 def _note_and_directory_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--note", metavar="TEXT", help="what the token is for (up to 200 characters)"
@@ -684,11 +753,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the edited record as JSON")
 
     p = command(tokens, "list", cmd_list, "list tokens (never secrets)")
-    p.add_argument("--json", action="store_true", help="print a JSON array of records")
+    _json_fields_flag(p, "print a JSON array of records")
 
     p = command(tokens, "show", cmd_show, "show one token's metadata (never the secret)")
     p.add_argument("ref", metavar="ID_OR_NAME")
-    p.add_argument("--json", action="store_true", help="print a JSON object")
+    _json_fields_flag(p, "print a JSON object")
 
     p = command(
         tokens, "delete", cmd_delete, "delete tokens; clients using them are refused at once"
@@ -764,7 +833,35 @@ def _register_gateway(commands: Any) -> None:
     """`gateway` and `forward-auth` (their modules import aiohttp only when run)."""
     from core.gateway.cli import register
 
-    register(commands)
+    register(commands, lambda parser: _add_store_flag(parser, default=argparse.SUPPRESS))
+
+
+_VALUE_FLAGS = frozenset(
+    {"--expires", "--name", "--note", "--permissions", "--directory", "--store"}
+)
+
+
+def _attach_dash_values(args: list[str]) -> list[str]:
+    """`--expires -1d` as `--expires=-1d`: argparse would take `-1d` for an option
+    and say "expected one argument"; this way the value gets its real error."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        following = args[i + 1] if i + 1 < len(args) else None
+        if (
+            arg in _VALUE_FLAGS
+            and following is not None
+            and following.startswith("-")
+            and not following.startswith("--")
+            and following != "-"
+        ):
+            out.append(f"{arg}={following}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
 
 
 def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
@@ -788,7 +885,7 @@ def _exit_code(exc: BaseException) -> int:
 
 def main(argv: Sequence[str] | None = None, *, launch_tui: TuiLauncher | None = None) -> int:
     """Run the CLI; returns the exit code. `launch_tui` opens the TUI (see module doc)."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _attach_dash_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)

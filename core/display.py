@@ -56,16 +56,16 @@ def relative_time(moment: datetime, now: datetime) -> str:
     seconds = abs(delta.total_seconds())
     if seconds < 60:
         return "in under a minute" if future else "just now"
-    # Rounded to the nearest unit: a fresh 30-day token reads "in 30 days".
-    for unit_seconds, unit in (
-        (365 * 86400, "year"),
-        (86400, "day"),
-        (3600, "hour"),
-        (60, "minute"),
-    ):
-        if seconds >= unit_seconds or unit == "minute":
-            count = max(1, round(seconds / unit_seconds))
-            break
+    # Rounded to the nearest unit: a fresh 30-day token reads "in 30 days", and a
+    # 1-year token a few seconds old still "in 1 year" (365 days, rounded).
+    days = round(seconds / 86400)
+    if days >= 365:
+        count, unit = max(1, round(days / 365)), "year"
+    else:
+        for unit_seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+            if seconds >= unit_seconds or unit == "minute":
+                count = max(1, round(seconds / unit_seconds))
+                break
     label = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {label}" if future else f"{label} ago"
 

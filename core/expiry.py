@@ -25,7 +25,7 @@ _UNITS = {
     "y": timedelta(days=365),
 }
 _UNIT_NAMES = {"h": "hours", "d": "days", "w": "weeks", "y": "years"}
-_DURATION_RE = re.compile(r"(\d+)\s*([a-zA-Z]+)")
+_DURATION_RE = re.compile(r"([0-9]+)\s*([a-zA-Z]+)", re.ASCII)
 _HELP = "use never, a count with h/d/w/y (12h, 30d, 2w, 1y) or a future date (2027-01-31)"
 
 
@@ -62,7 +62,9 @@ def parse_expiry(text: str, now: datetime) -> datetime | None:
             )
         return now + lifetime
 
-    if re.fullmatch(r"[+-]?\d+", raw):
+    if not raw.isascii():
+        raise InvalidExpiry(f"expiry '{shown}' is not understood; {_HELP} (ASCII digits)")
+    if re.fullmatch(r"[+-]?[0-9]+", raw):
         raise InvalidExpiry(f"expiry '{shown}' has no unit; {_HELP}")
     if raw.startswith("-"):
         raise InvalidExpiry(f"expiry '{shown}': must be in the future; {_HELP}")

@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from core.display import escape_controls, is_unsafe_char
-from core.errors import InvalidName, InvalidNote
+from core.errors import InputError, InvalidName, InvalidNote
+from core.token_format import PREFIX
 
 MAX_NAME_LEN = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def describe_char(ch: str) -> str:
+    """`the control character U+001B`, `the invisible format character U+200B`..."""
+    category = unicodedata.category(ch)
+    kind = {
+        "Cc": "control character",
+        "Cf": "invisible format character",
+        "Zl": "line separator",
+        "Zp": "paragraph separator",
+    }.get(category, "character")
+    return f"the {kind} U+{ord(ch):04X}"
+
+
+def _plain_text(text: str, what: str, error: type[InputError]) -> None:
+    if _SURROGATE.search(text):
+        raise error(f"{what} is not valid UTF-8 text; type it in a UTF-8 terminal")
+    for ch in text:
+        if is_unsafe_char(ch):
+            raise error(
+                f"{what} '{escape_controls(text)}' contains {describe_char(ch)}; "
+                f"{what}s must be plain text"
+            )
 
 
 def validate_name(raw: str) -> str:
@@ -21,12 +49,13 @@ def validate_name(raw: str) -> str:
         raise InvalidName("name is empty; give 1 to 64 characters")
     if len(name) > MAX_NAME_LEN:
         raise InvalidName(f"name is {len(name)} characters long; the maximum is {MAX_NAME_LEN}")
-    for ch in name:
-        if is_unsafe_char(ch):
-            raise InvalidName(
-                f"name '{escape_controls(name)}' contains the control character "
-                f"U+{ord(ch):04X}; names must be plain text"
-            )
+    _plain_text(name, "name", InvalidName)
+    if name.lower().startswith(PREFIX):
+        # A name is shown everywhere and stored in clear: a pasted secret must not become one.
+        raise InvalidName(
+            "name starts with ocat_, like a token secret; names are shown everywhere and "
+            "stored in clear, so choose another"
+        )
     return name
 
 
@@ -44,10 +73,7 @@ def validate_note(raw: str) -> str | None:
         return None
     if len(note) > MAX_NOTE_LEN:
         raise InvalidNote(f"note is {len(note)} characters long; the maximum is {MAX_NOTE_LEN}")
-    for ch in note:
-        if is_unsafe_char(ch):
-            raise InvalidNote(
-                f"note '{escape_controls(note)}' contains the control character "
-                f"U+{ord(ch):04X}; notes must be plain text on one line"
-            )
+    _plain_text(note, "note", InvalidNote)
+    if re.search(r"ocat_[0-9A-Za-z]{20,}", note):
+        raise InvalidNote("note holds what looks like a token secret; notes are stored in clear")
     return note

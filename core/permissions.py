@@ -51,3 +51,18 @@ def parse_permissions(text: str) -> tuple[Permission, ...]:
 
 def format_permissions(perms: Iterable[Permission]) -> str:
     return ",".join(p.value for p in canonical(perms))
+
+
+def passes_nothing(perms: Iterable[Permission]) -> str | None:
+    """Why a set of permissions can pass no request at all, or None.
+
+    Every request needs read (GET, HEAD, OPTIONS) or write (POST, PUT, PATCH,
+    DELETE) for its method; execute only ever comes on top of one of them.
+    """
+    held = set(perms)
+    if held and Permission.READ not in held and Permission.WRITE not in held:
+        return (
+            "a token with only execute can pass no request: every request needs read "
+            "or write as well (execute is added on top for what runs code)"
+        )
+    return None

@@ -159,9 +159,7 @@ def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
     except FileNotFoundError:
         return None
     except PermissionError:
-        raise StoreUnreadable(
-            path, "permission denied", hint="check the file's owner and mode (chmod 600)"
-        ) from None
+        raise StoreUnreadable(path, "permission denied", hint=_permission_hint(path)) from None
     except NotADirectoryError:
         raise StoreUnreadable(path, "a parent of this path is not a folder") from None
     except OSError as exc:
@@ -185,6 +183,14 @@ def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
         os.close(fd)
 
 
+def _permission_hint(path: Path) -> str:
+    """Whether it is the file or a folder on the way that keeps the store out of reach."""
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not os.access(folder, os.X_OK):
+            return f"the folder {folder} cannot be entered: check its owner and mode"
+    return "check the file's owner and mode (chmod 600)"
+
+
 def _mode_warnings(path: Path, st: os.stat_result) -> tuple[str, ...]:
     mode = stat.S_IMODE(st.st_mode)
     if mode & 0o077:
@@ -200,6 +206,8 @@ def file_warnings(path: Path) -> tuple[str, ...]:
         st = os.stat(path)
     except OSError:
         return ()  # missing or unreadable: reading it reports that precisely
+    if not stat.S_ISREG(st.st_mode):
+        return ()  # a folder or a device: reading it says so (its mode is not the point)
     return _mode_warnings(path, st)
 
 
@@ -226,18 +234,19 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
-        truncated = " (the file looks truncated)" if at_end else ""
+        if at_end or _unclosed(text):
+            raise StoreCorrupt(
+                path, f"the JSON ends early, at line {exc.lineno}: the file is truncated", hint=fix
+            ) from None
         raise StoreCorrupt(
-            path,
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}{truncated}",
-            hint=fix,
+            path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint=fix
         ) from None
     if isinstance(obj, list):
         if legacy.looks_legacy(obj):
             raise LegacyStoreFound(
                 path,
                 f"is in the old PR #8217 format ({len(obj)} tokens, secrets in plain text)",
-                hint="run `opencode-auth-tui migrate` to convert it (a 0600 backup is kept)",
+                hint="run `opencode-auth-tui migrate` to convert it; a 0600 backup is kept",
             )
         raise StoreCorrupt(path, "is a JSON array but not a PR #8217 token list", hint=fix)
     if not isinstance(obj, dict):
@@ -260,6 +269,26 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
     ).lstrip(".")
     raise StoreCorrupt(path, f"{where or 'document'}: {err['msg']}", hint=fix)
+
+
+def _unclosed(text: str) -> bool:
+    """More brackets or braces opened than closed (outside strings): cut short."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return in_string or depth > 0
 
 
 def read_snapshot(path: Path) -> Snapshot:

@@ -30,7 +30,10 @@ if TYPE_CHECKING:
     from core.gateway.usage import UsageRecorder
 
 PROG = "opencode-auth-tui"
-INSTALL_HINT = f"the gateway needs aiohttp: pip install '{PROG}[gateway]'"
+INSTALL_HINT = (
+    f"the gateway needs aiohttp: pip install '{PROG}[gateway]' "
+    "(from a clone of the repository: pip install '.[gateway]')"
+)
 EXIT_USAGE = 2
 EXIT_STORE = 3
 
@@ -198,8 +201,12 @@ def _add_common(
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add `gateway` and `forward-auth` to the CLI (called by core/cli.py)."""
+def register(
+    subparsers: argparse._SubParsersAction,  # type: ignore[type-arg]
+    add_store_flag: Callable[[argparse.ArgumentParser], None] = lambda parser: None,
+) -> None:
+    """Add `gateway` and `forward-auth` to the CLI (called by core/cli.py, which
+    passes how it adds `--store` to a command)."""
     gateway = subparsers.add_parser(
         "gateway",
         help="authenticating reverse proxy in front of opencode serve",
@@ -251,6 +258,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "client to take the next piece of a response "
         f"(default {st.DEFAULT_LIMITS.client_timeout:g})",
     )
+    add_store_flag(gateway)
     gateway.set_defaults(handler=run_gateway)
 
     forward_auth = subparsers.add_parser(
@@ -280,6 +288,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="listen on a non-loopback address anyway; only do this when nothing but "
         "the proxy can reach it, because it trusts the X-Original-*/X-Forwarded-* headers",
     )
+    add_store_flag(forward_auth)
     forward_auth.set_defaults(handler=run_forward_auth)
 
 
@@ -307,6 +316,13 @@ def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st
         max_connections_per_client=args.max_connections_per_client,
         shutdown_timeout=args.shutdown_timeout,
     )
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    flag = getattr(args, "store", None)
+    if flag is not None and not flag.strip():
+        raise st.SettingsError("--store is empty: give the store file's path, or leave it out")
+    return resolve_store_path(flag)
 
 
 def _check_store(path: Path) -> bool:
@@ -353,7 +369,7 @@ def run_gateway(args: argparse.Namespace) -> int:
     except st.SettingsError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    path = resolve_store_path(getattr(args, "store", None))
+    path = _store_path(args)
     if not _check_store(path):
         return EXIT_STORE
     if scope.any_directory:
@@ -427,7 +443,7 @@ def run_forward_auth(args: argparse.Namespace) -> int:
             "127.0.0.1 (or pass --allow-non-loopback if a firewall already ensures that)"
         )
         return EXIT_USAGE
-    path = resolve_store_path(getattr(args, "store", None))
+    path = _store_path(args)
     if not _check_store(path):
         return EXIT_STORE
     if scope.any_directory:

@@ -34,7 +34,14 @@ BAD_CREATE = [
     (["--name", "bell\x07"], "control character"),
     (["--name", "del\x7f"], "control character"),
     (["--name", "c1\x85x"], "control character"),
-    (["--name", "a\u202eb"], "control character"),
+    (["--name", "a\u202eb"], "invisible format character U+202E"),
+    (["--name", "zero\u200bwidth"], "invisible format character U+200B"),
+    (["--name", "a\u2028b"], "line separator U+2028"),
+    (["--name", "\udcff\udcfe"], "not valid UTF-8"),  # what Python makes of --name $'\xff\xfe'
+    (["--name", "ocat_3VDgZazynFNLblzzVqH0Fe0iZcj9"], "like a token secret"),
+    (["--name", "OCAT_anything"], "like a token secret"),
+    (["--note", "deploy ocat_3VDgZazynFNLblzzVqH0Fe0iZcj9"], "looks like a token secret"),
+    (["--note", "x" * 201], "maximum is 200"),
     (["--name", "line\nbreak"], "control character"),
     (["--name", "existing"], "already exists"),
     (["--name", "EXISTING"], "already exists"),
@@ -44,6 +51,10 @@ BAD_CREATE = [
     (["--permissions", "read,,write"], "empty item"),
     (["--expires", "0d"], "at least 1"),
     (["--expires=-1d"], "future"),
+    (["--expires", "-1d"], "future"),  # not argparse's "expected one argument"
+    (["--expires", "\u0661d"], "not understood"),  # an Arabic-Indic digit is no digit here
+    (["--expires", "\uff11d"], "not understood"),  # nor a full-width one
+    (["--store", ""], "--store is empty"),
     (["--expires", "5"], "no unit"),
     (["--expires", "5m"], "unknown unit"),
     (["--expires", "soon"], "not understood"),

@@ -10,6 +10,7 @@ import stat
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -407,3 +408,31 @@ def test_unreadable_file_gives_store_unreadable(store: TokenStore) -> None:
     result = run_unprivileged(core_workers.read_as_unprivileged_user, str(store.path))
     assert result[0] == "StoreUnreadable", result
     assert str(store.path) in str(result[1]) and "permission denied" in str(result[1])
+
+
+def test_an_unreadable_folder_is_named_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint says which folder keeps the store out of reach (not "check the
+    file's owner" when it is a folder on the way)."""
+    from core import store as store_module
+    from core.errors import StoreUnreadable
+
+    private = tmp_path / "private"
+    private.mkdir()
+    target = private / "auth-tokens.json"
+    real_access = os.access
+
+    def no_entry(path: object, mode: int, **kw: object) -> bool:
+        if str(path) == str(private) and mode == os.X_OK:
+            return False
+        return real_access(path, mode)  # type: ignore[arg-type]
+
+    def denied(path: object, flags: int, *args: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "access", no_entry)
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(StoreUnreadable) as refused:
+        store_module.read_file(target)
+    assert refused.value.hint == f"the folder {private} cannot be entered: check its owner and mode"

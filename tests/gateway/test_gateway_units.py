@@ -187,5 +187,6 @@ def test_without_aiohttp_the_commands_say_what_to_install(command: str, tmp_path
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "opencode-auth-tui: error: the gateway needs aiohttp: "
-        "pip install 'opencode-auth-tui[gateway]'"
+        "pip install 'opencode-auth-tui[gateway]' "
+        "(from a clone of the repository: pip install '.[gateway]')"
     ]
