@@ -203,9 +203,7 @@ class Gateway:
             return decision
         if decision.token_id is not None and self.usage is not None:
             self.usage.seen(decision.token_id)
-        remember = (
-            authorization if decision.rule in CONNECT_TOKEN_RULES and authorization else None
-        )
+        remember = authorization if decision.rule in CONNECT_TOKEN_RULES and authorization else None
 
         url = URL(self._base + without_query_credentials(raw), encoded=True)
         headers = upstream_request_headers(
