@@ -325,6 +325,16 @@ def describe_directories(record: TokenRecord) -> str:
     return ", ".join(escape_controls(d) for d in record.directories)
 
 
+def _abilities(record: TokenRecord) -> str:
+    from pathlib import Path
+
+    from core.describe import abilities
+
+    found = abilities(record.permissions, record.directories, Path.home())
+    can = "; ".join(found.can) or "nothing"
+    return f"can {can}" + (f"; cannot {', '.join(found.cannot)}" if found.cannot else "")
+
+
 def _detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
     rows = [
         ("id", record.id),
@@ -332,6 +342,7 @@ def _detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
         ("note", "none" if record.note is None else escape_controls(record.note)),
         ("permissions", ", ".join(p.value for p in record.permissions)),
         ("directories", describe_directories(record)),
+        ("on opencode", _abilities(record)),
         ("status", record.status(now).value),
         ("created", _when(record.created_at, now)),
         ("expires", _when(record.expires_at, now)),
@@ -561,9 +572,15 @@ def policy_markdown(policy: Any) -> str:
         )
         listed = ", ".join(f"`{r.method} {r.path}`" for r in rules)
         lines.append(f"| {needs.replace(', ', ' + ')} | {words} | {len(rules)}: {listed} |")
+    rules = sorted(
+        (r for r in policy if set(r.needs) == set(Permission)),
+        key=lambda r: (r.path, _METHOD_ORDER.get(r.method, 9)),
+    )
+    listed = ", ".join(f"`{r.method} {r.path}`" for r in rules)
     lines.append(
-        "| read + write + execute | anything else: an operation no row names (a newer "
-        "opencode's, a web-app link) | every unclassified method and path |"
+        "| read + write + execute | attach to a terminal (its output, and keystrokes into "
+        "it); and anything no row names (a newer opencode's operation, a web-app link) | "
+        f"{len(rules)}: {listed}; and every unclassified method and path |"
     )
     return "\n".join(lines) + "\n"
 

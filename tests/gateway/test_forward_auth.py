@@ -112,11 +112,11 @@ async def test_websocket_subprotocol_token(tokens: Tokens) -> None:
         headers = {
             **nginx("GET", "/pty/pty_1/connect"),
             "Upgrade": "websocket",
-            "Sec-WebSocket-Protocol": f"bearer, {tokens.secrets['rx']}",
+            "Sec-WebSocket-Protocol": f"bearer, {tokens.secrets['rwx']}",
         }
         async with client.get(url, headers=headers) as resp:
             assert resp.status == 200
-            assert resp.headers["X-Auth-Token-Id"] == tokens.ids["rx"]
+            assert resp.headers["X-Auth-Token-Id"] == tokens.ids["rwx"]
 
 
 async def test_the_subprotocol_token_counts_only_on_a_websocket_upgrade(tokens: Tokens) -> None:

@@ -152,7 +152,7 @@ async def test_opencode_down_is_a_clear_502(tokens: Tokens) -> None:
             assert body["error"] == "directory_unknown"
             assert "not yet learned" in body["message"]
         with pytest.raises(aiohttp.WSServerHandshakeError) as failed:
-            await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rx"))
+            await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rwx"))
         assert failed.value.status == 503
         # a denial is still a denial, not a 502
         async with h.client.get(f"{h.url}/vcs") as resp:

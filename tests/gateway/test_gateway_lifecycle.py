@@ -143,7 +143,7 @@ async def test_stop_lets_in_flight_requests_finish_and_ends_streams(tokens: Toke
         slow = asyncio.ensure_future(h.client.get(f"{h.url}/slow?s=0.7", headers=h.bearer("rwx")))
         sse = await h.client.get(f"{h.url}/event", headers=h.bearer("rx"))
         await sse.content.readuntil(b"\n\n")
-        ws = await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rx"))
+        ws = await h.client.ws_connect(f"{h.url}/pty/p/connect", headers=h.bearer("rwx"))
         await ws.receive()
         await asyncio.sleep(0.1)
         stopping = asyncio.ensure_future(h.listener.stop())

@@ -98,7 +98,7 @@ async def test_server_sent_events_arrive_one_by_one(tokens: Tokens, path: str) -
 
 
 async def test_websocket_both_ways_with_the_subprotocol_token(tokens: Tokens) -> None:
-    secret = tokens.secrets["rx"]
+    secret = tokens.secrets["rwx"]
     async with gateway_harness(tokens) as h:
         async with h.client.ws_connect(
             f"{h.url}/pty/pty_1/connect?cursor=0", protocols=("bearer", secret)
@@ -122,7 +122,7 @@ async def test_websocket_both_ways_with_the_subprotocol_token(tokens: Tokens) ->
 async def test_websocket_close_code_from_opencode_reaches_the_client(tokens: Tokens) -> None:
     async with (
         gateway_harness(tokens) as h,
-        h.client.ws_connect(f"{h.url}/pty/pty_1/connect", headers=h.bearer("rx")) as ws,
+        h.client.ws_connect(f"{h.url}/pty/pty_1/connect", headers=h.bearer("rwx")) as ws,
     ):
         await ws.receive()
         await ws.send_str("close-please")

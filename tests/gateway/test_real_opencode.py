@@ -143,7 +143,7 @@ def test_a_pty_over_websocket_through_the_gateway(
             # a browser's way: the token in Sec-WebSocket-Protocol, no header
             async with s.ws_connect(
                 f"{opencode_gateway.url}/pty/{pty['id']}/connect",
-                protocols=("bearer", real_tokens.secrets["rx"]),
+                protocols=("bearer", real_tokens.secrets["rwx"]),
             ) as ws:
                 assert ws.protocol == "bearer"
                 await ws.send_str("echo gateway-$((6*7))\n")
