@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 # Characters that must never reach a terminal raw: every C0/C1 control and DEL
 # (Unicode category Cc), the line/paragraph separators (Zl, Zp), and every
@@ -74,13 +74,13 @@ def format_timestamp(moment: datetime | None) -> str:
     """ISO 8601 in UTC with a `Z`, seconds precision; `never` for None."""
     if moment is None:
         return "never"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_date(moment: datetime | None, *, none: str = "never") -> str:
     if moment is None:
         return none
-    return moment.strftime("%Y-%m-%d")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 def cell_width(text: str) -> int:

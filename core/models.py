@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.clock import to_utc
 from core.directories import BadDirectory, normalize_directory
 from core.names import MAX_NOTE_LEN
 from core.permissions import Permission, canonical
@@ -76,31 +75,6 @@ class TokenRecord(BaseModel):
         ),
     )
 
-    @field_validator("permissions")
-    @classmethod
-    def _canonical_permissions(cls, value: tuple[Permission, ...]) -> tuple[Permission, ...]:
-        return canonical(value)
-
-    @field_validator("directories")
-    @classmethod
-    def _canonical_directories(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        """Written in canonical form, so a hand edit cannot smuggle in `..`."""
-        for directory in value:
-            try:
-                clean = normalize_directory(directory)
-            except BadDirectory as exc:
-                raise ValueError(str(exc)) from None
-            if clean != directory:
-                raise ValueError(f"the directory '{directory}' is not in canonical form ({clean})")
-        if len(set(value)) != len(value):
-            raise ValueError("a directory is listed twice")
-        return value
-
-    @field_validator("created_at", "expires_at", "last_used_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else to_utc(value)
-
     def status(self, now: datetime) -> TokenStatus:
         if self.expires_at is None:
             return TokenStatus.ACTIVE
@@ -151,27 +125,74 @@ class StoreDocument(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _version_1_has_no_new_fields(self) -> StoreDocument:
+    def _whole_file_rules(self) -> StoreDocument:
+        """The rules that span records, checked in one pass after the records are
+        parsed by pydantic-core alone (no Python validator runs per record: the
+        file is read on every change and every gateway reload, at 100k tokens too).
+
+        Ids, names and digests are unique; a version 1 file holds no version 2
+        field; directories are in canonical form (so a hand edit cannot smuggle in
+        `..`); permissions are in the order read, write, execute (a hand-written
+        file in another order is put in order).
+        """
+        tokens = self.tokens
+        for field, values in (
+            ("id", [r.id for r in tokens]),
+            ("name", [r.name for r in tokens]),
+            ("digest", [r.digest for r in tokens]),
+        ):
+            if len(set(values)) != len(values):
+                seen: set[str] = set()
+                for value in values:
+                    if value in seen:
+                        shown = "a digest" if field == "digest" else repr(value)
+                        raise ValueError(f"two tokens share the {field} {shown}")
+                    seen.add(value)
+        reordered: dict[int, TokenRecord] = {}
         if self.version == 1:
-            for record in self.tokens:
+            for record in tokens:
                 added = record.model_fields_set & {"note", "directories"}
                 if added:
                     raise ValueError(
                         f"{sorted(added)[0]} needs store version 2 (the file says version 1)"
                     )
+        for index, record in enumerate(tokens):
+            if record.directories:
+                _check_directories(record.directories)
+            if record.permissions not in _CANONICAL_ORDERS:
+                reordered[index] = record.model_copy(
+                    update={"permissions": canonical(record.permissions)}
+                )
+        if reordered:
+            fixed = tuple(reordered.get(i, r) for i, r in enumerate(tokens))
+            return self.model_copy(update={"tokens": fixed})
         return self
 
-    @model_validator(mode="after")
-    def _unique(self) -> StoreDocument:
-        for field in ("id", "name", "digest"):
-            seen: set[str] = set()
-            for record in self.tokens:
-                value = getattr(record, field)
-                if value in seen:
-                    shown = "a digest" if field == "digest" else repr(value)
-                    raise ValueError(f"two tokens share the {field} {shown}")
-                seen.add(value)
-        return self
+
+_CANONICAL_ORDERS = frozenset(
+    canonical(combo)
+    for combo in (
+        (Permission.READ,),
+        (Permission.WRITE,),
+        (Permission.EXECUTE,),
+        (Permission.READ, Permission.WRITE),
+        (Permission.READ, Permission.EXECUTE),
+        (Permission.WRITE, Permission.EXECUTE),
+        (Permission.READ, Permission.WRITE, Permission.EXECUTE),
+    )
+)
+
+
+def _check_directories(value: tuple[str, ...]) -> None:
+    for directory in value:
+        try:
+            clean = normalize_directory(directory)
+        except BadDirectory as exc:
+            raise ValueError(f"directories: {exc}") from None
+        if clean != directory:
+            raise ValueError(f"directories: '{directory}' is not in canonical form ({clean})")
+    if len(set(value)) != len(value):
+        raise ValueError("directories: a directory is listed twice")
 
 
 def store_json_schema() -> dict[str, Any]:
