@@ -1,14 +1,17 @@
 """Fixtures for the real-client tests.
 
-Each tool - opencode, Chromium with Playwright, tmux, node with @opencode-ai/sdk - is
-found by a fixture that skips with the reason and the install command when it is
-missing, and FAILS instead when the environment variable CI is set: in CI these
-clients are installed by .ci/ and a test that could not run must not pass as a skip.
+Each tool - opencode, nginx, Chromium with Playwright, tmux, node with
+@opencode-ai/sdk - is found by a fixture that skips with the reason and the install
+command when it is missing, and FAILS instead when the environment variable CI is set
+(tests/gateway/real_servers.missing): in CI these clients are installed by .ci/ and a
+test that could not run must not pass as a skip.
+
+One opencode, one token store, one gateway and one nginx + forward-auth serve the
+whole session; the clients run afresh in each test.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,12 +19,7 @@ import pytest
 
 from tests.clients import harness
 
-
-def missing(reason: str) -> None:
-    """Skip, or under CI fail, with `reason`."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
-    pytest.skip(reason)
+missing = harness._real_servers().missing
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +41,41 @@ def opencode_server(opencode_binary: str) -> Iterator[harness.Server]:
         yield server
     finally:
         harness.stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def tokens(tmp_path_factory: pytest.TempPathFactory) -> harness.Tokens:
+    """A token store with an rwx, an rx and an r token (harness.TOKEN_PERMISSIONS)."""
+    return harness.make_tokens(tmp_path_factory.mktemp("client-tokens") / "auth-tokens.json")
+
+
+@pytest.fixture(scope="session")
+def gateway(opencode_server: harness.Server, tokens: harness.Tokens) -> Iterator[harness.Front]:
+    """`opencode-auth-tui gateway` (the real command) in front of the session's opencode."""
+    front = harness.start_gateway(tokens, opencode_server)
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+@pytest.fixture(scope="session")
+def nginx(opencode_server: harness.Server, tokens: harness.Tokens) -> Iterator[harness.Front]:
+    """nginx (README's auth_request config) asking forward-auth, in front of opencode."""
+    binary = harness._real_servers().find_nginx()
+    if binary is None:
+        missing("nginx is not installed: run .ci/install-nginx.sh (Debian package nginx)")
+    front = harness.start_nginx_front(tokens, opencode_server, binary)
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
+@pytest.fixture(params=["gateway", "nginx"])
+def front(request: pytest.FixtureRequest) -> harness.Front:
+    """Each test that takes `front` runs through the gateway and through nginx."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

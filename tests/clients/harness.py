@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import http.client
+import http.server
 import json
 import os
 import re
@@ -23,6 +25,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -156,18 +159,13 @@ class Server:
 
 
 def start_server(binary: str) -> Server:
-    """opencode on a free loopback port, in a git repository with one commit (the web
-    app lists projects, and a project needs a repository), with one session."""
+    """opencode on a free loopback port (tests/gateway/real_servers.start_opencode: its
+    project is a git repository with a first commit, which the web app needs to list
+    it as a project), with one session."""
     real_servers = _real_servers()
     handle = real_servers.start_opencode(binary)
-    project = Path(handle.home) / "project"
     try:
-        git = ["git", "-C", str(project), "-c", "user.name=oat", "-c", "user.email=oat@localhost"]
-        env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(handle.home)}
-        subprocess.run(["git", "init", "-q", str(project)], check=True, env=env)
-        subprocess.run([*git, "add", "."], check=True, env=env)
-        subprocess.run([*git, "commit", "-q", "-m", "init"], check=True, env=env)
-        server = Server(handle, project)
+        server = Server(handle, Path(handle.project))
         server.create_session(SESSION_TITLE)
     except BaseException:
         real_servers.stop_opencode(handle)
@@ -176,6 +174,16 @@ def start_server(binary: str) -> Server:
 
 
 def stop_server(server: Server) -> None:
+    # opencode now and then takes the full 10 s that stop_opencode grants it before
+    # it kills it (no pattern found: seen after browser tests, gone on a rerun);
+    # 3 s is plenty for a clean exit and keeps the suite short.
+    proc = server.handle.proc
+    proc.terminate()
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
     _real_servers().stop_opencode(server.handle)
 
 
@@ -194,6 +202,152 @@ def plain_request(
         return resp.status, fields, resp.read()
     finally:
         conn.close()
+
+
+# --- tokens, the gateway, nginx + forward-auth ------------------------------------
+
+# The tokens every client is tried with. `rx` is what `opencode attach` needs
+# (/agent, /config, /config/providers, /provider need execute); `rwx` is what the web
+# app needs to work fully; `r` lacks execute.
+TOKEN_PERMISSIONS = {"rwx": "read,write,execute", "rx": "read,execute", "r": "read"}
+
+
+@dataclass
+class Tokens:
+    path: Path
+    secrets: dict[str, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+def make_tokens(path: Path) -> Tokens:
+    from core.store import TokenStore
+
+    store = TokenStore(path)
+    tokens = Tokens(path)
+    for name, permissions in TOKEN_PERMISSIONS.items():
+        issued = store.create(name=name, permissions=permissions, expires="1d")
+        tokens.secrets[name] = issued.secret.reveal()
+        tokens.ids[name] = issued.record.id
+    return tokens
+
+
+def unissued_token() -> str:
+    """A well-formed token that no store of the tests holds (issued in a scratch
+    store that is removed at once)."""
+    from core.store import TokenStore
+
+    scratch = Path(tempfile.mkdtemp(prefix="oat-scratch-"))
+    try:
+        issued = TokenStore(scratch / "auth-tokens.json").create(name="elsewhere")
+        return issued.secret.reveal()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass
+class Front:
+    """What a client talks to instead of opencode: the gateway, or nginx asking
+    forward-auth. `decider` is the gateway or forward-auth (the real CLI); its stdout
+    is its access log, one JSON line per request decided."""
+
+    kind: str  # "gateway" or "nginx"
+    url: str
+    decider: Any  # tests.gateway.processes.Child
+    nginx: Any = None  # tests.gateway.real_servers.NginxProcess
+
+    def mark(self) -> int:
+        """Where the access log is now: pass it to `access(since=...)`."""
+        return len(self.decider.out)
+
+    def access(self, since: int = 0) -> list[dict[str, Any]]:
+        rows = []
+        for line in list(self.decider.out)[since:]:
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if isinstance(row, dict) and "status" in row:
+                    rows.append(row)
+        return rows
+
+    def rows(self, since: int, count: int) -> list[dict[str, Any]]:
+        """The access log since `since`, once it holds at least `count` rows (a line
+        is written as the answer goes out, and read from the pipe by a thread)."""
+        wait_until(lambda: len(self.access(since)) >= count, f"{count} access-log rows")
+        return self.access(since)
+
+    def settle(self, since: int = 0, quiet: float = 0.5) -> list[dict[str, Any]]:
+        """The access log once no line has arrived for `quiet` seconds (a request
+        is logged when it ends: a WebSocket when the browser closes it)."""
+        count = -1
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            now = len(self.decider.out)
+            if now == count:
+                break
+            count = now
+            time.sleep(quiet)
+        return self.access(since)
+
+    def stop(self) -> None:
+        if self.nginx is not None:
+            self.nginx.stop()
+        self.decider.stop()
+
+
+def start_gateway(tokens: Tokens, server: Server) -> Front:
+    """`opencode-auth-tui gateway` in front of `server`, serving opencode's own
+    directory (the default), once it has learned it."""
+    from tests.gateway import processes
+
+    child = processes.gateway(tokens.path, server.url, password=server.password)
+    try:
+        url = child.listening_url()
+        child.wait_for("serving the directories")
+    except BaseException:
+        child.stop()
+        raise
+    return Front("gateway", url, child)
+
+
+def start_nginx_front(tokens: Tokens, server: Server, nginx_binary: str) -> Front:
+    """nginx with the README's auth_request config (tests/gateway/real_servers.NGINX_SITE)
+    and forward-auth serving opencode's directory, asking opencode for sessions."""
+    from tests.gateway import processes
+
+    real_servers = _real_servers()
+    child = processes.forward_auth(
+        tokens.path,
+        upstream=server.url,
+        directories=[str(server.project)],
+        password=server.password,
+    )
+    try:
+        forward_auth_url = child.listening_url()
+        child.wait_for("serving the directories")
+        nginx = real_servers.start_nginx(
+            nginx_binary, server.url, forward_auth_url, server.password
+        )
+    except BaseException:
+        child.stop()
+        raise
+    return Front("nginx", nginx.url, child, nginx)
+
+
+def static_file(path: str) -> bool:
+    """A static file of the web app, by the route policy (what opencode's catch-all serves)."""
+    from core.policy import DirectoryFrom, default_policy
+
+    rule = default_policy().classify("GET", path).rule
+    return rule is not None and rule.directory is DirectoryFrom.WEBAPP
+
+
+def refusals(rows: list[dict[str, Any]]) -> list[tuple[str, str, int, str]]:
+    """(method, path, status, reason) of every access-log row that is not a success;
+    `client_gone` (the browser closed a stream or socket at the end) is no refusal."""
+    return [
+        (r["method"], r["path"], r["status"], r["reason"])
+        for r in rows
+        if r["status"] >= 400 and r["reason"] != "client_gone"
+    ]
 
 
 # --- polling ----------------------------------------------------------------------
@@ -294,6 +448,12 @@ class Tmux:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "main").stdout
 
+    def text(self) -> str:
+        """The screen with wrapped lines joined again (capture-pane -J), blank lines
+        dropped: what a program printed, whatever the pane's width."""
+        out = self._tmux("capture-pane", "-p", "-J", "-t", "main").stdout
+        return "\n".join(line.rstrip() for line in out.splitlines() if line.strip())
+
     def send_keys(self, *keys: str) -> None:
         self._tmux("send-keys", "-t", "main", *keys)
 
@@ -386,6 +546,7 @@ class Seen:
     headers: dict[str, str]  # x-opencode-* and the Authorization scheme (never its value)
     phase: str
     body_keys: tuple[str, ...] = ()  # the top-level keys of a JSON object body
+    status: int | None = None  # the response's status (None: no response, or a WebSocket)
 
 
 @dataclass
@@ -396,8 +557,13 @@ class RequestLog:
     seen: list[Seen] = field(default_factory=list)
     frames: list[str] = field(default_factory=list)  # text received on WebSockets
 
+    def __post_init__(self) -> None:
+        # keyed by id(); the request is kept so that its id is not reused
+        self._by_request: dict[int, tuple[Any, Seen]] = {}
+
     def watch(self, context: Any) -> None:
         context.on("request", self._on_request)
+        context.on("response", self._on_response)
         context.on("page", self._watch_page)
         for page in context.pages:
             self._watch_page(page)
@@ -417,9 +583,16 @@ class RequestLog:
             body = json.loads(request.post_data or "")
             if isinstance(body, dict):
                 body_keys = tuple(sorted(body))
-        self.seen.append(
-            Seen(request.method, request.url, request.resource_type, headers, self.phase, body_keys)
+        seen = Seen(
+            request.method, request.url, request.resource_type, headers, self.phase, body_keys
         )
+        self.seen.append(seen)
+        self._by_request[id(request)] = (request, seen)
+
+    def _on_response(self, response: Any) -> None:
+        found = self._by_request.get(id(response.request))
+        if found is not None and found[0] is response.request:
+            found[1].status = response.status
 
     def _on_websocket(self, ws: Any) -> None:
         self.seen.append(Seen("GET", ws.url, "websocket", {}, self.phase))
@@ -443,6 +616,35 @@ class RequestLog:
         return [s for s in self.seen if s.kind == "websocket"]
 
 
+@contextlib.contextmanager
+def serve_page(html: str) -> Iterator[int]:
+    """A page of another origin: `html` at / on a free loopback port (yielded)."""
+    body = html.encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 TEST_HOST = "oc.test"  # resolved to 127.0.0.1 by `browser(hosts=...)` only
 
 
@@ -453,23 +655,115 @@ def with_host(url: str, name: str) -> str:
     return urllib.parse.urlunsplit(split._replace(netloc=netloc))
 
 
-def open_terminal(page: Any, timeout: float = WAIT) -> None:
-    """Open a terminal the way a user does (ctrl+` toggles it) and wait for it."""
+def _pty_created(log: RequestLog, after: int) -> bool:
+    return any(
+        seen.method == "POST" and urllib.parse.urlsplit(seen.url).path == "/pty"
+        for seen in log.seen[after:]
+    )
+
+
+def open_terminal(page: Any, log: RequestLog, timeout: float = WAIT) -> None:
+    """Open a terminal the way a user does (ctrl+` toggles it), and wait until the
+    shell has printed something over the WebSocket.
+
+    The key is pressed again only when the app did not act on it at all (no
+    `POST /pty` followed): pressing it while the terminal is still on its way
+    would close the panel again."""
     page.locator("[contenteditable], textarea").first.wait_for(timeout=timeout * 1000)
-    terminal = page.locator("[data-component=terminal]").first
+    pause = page_pause(page)
     deadline = time.monotonic() + timeout
     while True:
+        before = len(log.seen)
         page.keyboard.press("Control+Backquote")
-        with contextlib.suppress(Exception):
-            terminal.wait_for(timeout=10_000)
-            return
+        with contextlib.suppress(AssertionError):
+            wait_until(
+                functools.partial(_pty_created, log, before), "POST /pty", timeout=5, pause=pause
+            )
+            break
         if time.monotonic() > deadline:
-            raise AssertionError("the web app did not open a terminal")
+            raise AssertionError("the web app did not ask for a terminal (no POST /pty)")
+    frames = len(log.frames)
+    page.locator("[data-component=terminal]").first.wait_for(timeout=timeout * 1000)
+    wait_until(lambda: len(log.frames) > frames, "the shell's first output", pause=pause)
 
 
-def type_in_terminal(page: Any, text: str) -> None:
+def run_in_terminal(page: Any, log: RequestLog, command: str, expect: str) -> None:
+    """Type `command` and Enter in the open terminal; wait until `expect` comes back."""
     page.locator("[data-component=terminal]").first.click()
-    page.keyboard.type(text)
+    page.keyboard.type(command + "\n")
+    wait_until(lambda: expect in log.terminal_text(), repr(expect), pause=page_pause(page))
+
+
+ECHO_COMMAND = "echo oat-$((6*7))"  # the shell prints oat-42; the typed line does not
+ECHO_OUTPUT = "oat-42"
+
+
+def walk_to_terminal(context: Any, base: str, log: RequestLog) -> Any:
+    """What a person does first: open the app at `base`, see the session list, open
+    the session, open a terminal and run a command. Returns the page, terminal open."""
+    log.watch(context)
+    page = context.new_page()
+    log.phase = "load"
+    page.goto(base + "/")
+    session = page.get_by_text(SESSION_TITLE).first
+    session.wait_for(timeout=WAIT * 1000)
+    log.phase = "session"
+    session.click()
+    log.phase = "terminal"
+    open_terminal(page, log)
+    run_in_terminal(page, log, ECHO_COMMAND, ECHO_OUTPUT)
+    return page
+
+
+def first_load_ms(
+    playwright: Any, chromium: str, base: str, credentials: dict[str, str], project: Path
+) -> float:
+    """Milliseconds from navigation start to the session list visible, in a fresh
+    profile that knows the project (performance.now() counts from the navigation's
+    start; the Basic challenge round trip is included)."""
+    with browser(playwright, chromium, credentials) as context:
+        context.add_init_script(projects_seed(project))
+        page = context.new_page()
+        page.goto(base + "/", wait_until="commit")
+        handle = page.wait_for_function(
+            "t => document.body && document.body.innerText.includes(t) && performance.now()",
+            arg=SESSION_TITLE,
+            polling="raf",
+            timeout=WAIT * 1000,
+        )
+        return float(handle.json_value())
+
+
+def document_responses(context: Any, page: Any) -> list[tuple[int, list[tuple[str, str]]]]:
+    """Record the status and raw headers (every repeated field on its own) of the
+    responses to `page`'s navigations, as Chromium received them (the DevTools
+    protocol: Playwright reports no response for a navigation that ends in an
+    unanswered auth challenge). Returns the list, filled as they arrive."""
+    cdp = context.new_cdp_session(page)
+    documents: set[str] = set()
+    raw: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+    out: list[tuple[int, list[tuple[str, str]]]] = []
+
+    def extra(event: dict[str, Any]) -> None:
+        fields = [
+            (name, value)
+            for name, joined in event["headers"].items()
+            for value in joined.split("\n")
+        ]
+        raw[event["requestId"]] = (int(event["statusCode"]), fields)
+        if event["requestId"] in documents:
+            out.append(raw[event["requestId"]])
+
+    def received(event: dict[str, Any]) -> None:
+        if event.get("type") == "Document":
+            documents.add(event["requestId"])
+            if event["requestId"] in raw:
+                out.append(raw[event["requestId"]])
+
+    cdp.on("Network.responseReceivedExtraInfo", extra)
+    cdp.on("Network.responseReceived", received)
+    cdp.send("Network.enable")
+    return out
 
 
 # --- the JS SDK -------------------------------------------------------------------

@@ -12,6 +12,7 @@ profile and walks through what a person does the first time:
   session      open the session
   prompt       send a prompt (no model answers here; the request is what counts)
   terminal     open a terminal, run a command, read its output over the WebSocket
+  reload       reload the session's page (its own URL, as from a bookmark)
   new-session  "New session", send a prompt (creates the session)
 
 Each request becomes {method, path, query names, x-opencode-* headers, kinds, phases,
@@ -208,13 +209,14 @@ def walk(playwright: Any, chromium: str, server: harness.Server) -> harness.Requ
         page.wait_for_timeout(1500)
 
         log.phase = "terminal"
-        harness.open_terminal(page)
-        page.wait_for_timeout(500)
-        harness.type_in_terminal(page, "echo oat-$((6*7))\n")
-        harness.wait_until(
-            lambda: "oat-42" in log.terminal_text(), "the terminal's echo", pause=pause
-        )
+        harness.open_terminal(page, log)
+        harness.run_in_terminal(page, log, harness.ECHO_COMMAND, harness.ECHO_OUTPUT)
         page.wait_for_timeout(1000)
+
+        log.phase = "reload"  # the session page's own URL, loaded afresh (a bookmark)
+        page.reload()
+        page.get_by_text(harness.SESSION_TITLE).first.wait_for(timeout=WAIT_MS)
+        page.wait_for_timeout(1500)
 
         log.phase = "new-session"
         page.goto(server.url + "/")
@@ -234,23 +236,6 @@ def walk(playwright: Any, chromium: str, server: harness.Server) -> harness.Requ
         )
         page.wait_for_timeout(2000)
     return log
-
-
-def first_load_ms(playwright: Any, chromium: str, server: harness.Server) -> float:
-    """Navigation start to the session list visible, in a fresh profile that knows the
-    project (performance.now() counts from the navigation's start)."""
-    credentials = {"username": "opencode", "password": server.password}
-    with harness.browser(playwright, chromium, credentials) as context:
-        context.add_init_script(harness.projects_seed(server.project))
-        page = context.new_page()
-        page.goto(server.url + "/", wait_until="commit")
-        handle = page.wait_for_function(
-            "t => document.body && document.body.innerText.includes(t) && performance.now()",
-            arg=harness.SESSION_TITLE,
-            polling="raf",
-            timeout=WAIT_MS,
-        )
-        return float(handle.json_value())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         places = {str(server.project): "{project}", str(server.home): "{home}"}
         with sync_playwright() as p:
             log = walk(p, chromium, server)
-            times = [first_load_ms(p, chromium, server) for _ in range(args.measure)]
+            credentials = {"username": "opencode", "password": server.password}
+            times = [
+                harness.first_load_ms(p, chromium, server.url, credentials, server.project)
+                for _ in range(args.measure)
+            ]
         rows = summarise(log, templates, places)
         version = harness.opencode_version(binary)
     finally:
@@ -286,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         "how": (
             "the web app served by `opencode serve` at /, in Chromium with a fresh profile "
             "and the browser's Basic login, same origin; phases: first-load, add-project, "
-            "home, session, prompt, terminal, new-session"
+            "home, session, prompt, terminal, reload, new-session"
         ),
         "fields": {
             "path": "the template from opencode's GET /doc, or (documented: false) a static "

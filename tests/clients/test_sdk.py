@@ -1,17 +1,21 @@
 """The JS SDK (npm @opencode-ai/sdk, opencode's version) through
-tests/clients/sdk_list_sessions.mjs, against a real `opencode serve`.
+tests/clients/sdk_list_sessions.mjs: directly with opencode's password, and with a token
+through the gateway and through nginx + forward-auth.
 
-opencode itself knows only Basic credentials, so directly the script is proven with
-`basic`; a Bearer header (what the gateway accepts) gets opencode's 401, which shows
-that the script reports an HTTP error with its status and a non-zero exit.
+opencode itself knows only Basic credentials with the username `opencode`; the gateway
+and forward-auth take `Authorization: Bearer <token>`, or Basic with the token as the
+password and any username. The script prints `{"ok": false, "status": N, "error": ...}`
+and exits 1 on an HTTP error; `error` is the parsed JSON body the SDK returns.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from tests.clients import harness
 
 
-def test_sdk_lists_sessions(node_sdk: str, opencode_server: harness.Server) -> None:
+def test_sdk_lists_sessions_directly(node_sdk: str, opencode_server: harness.Server) -> None:
     status, out = harness.run_sdk(
         opencode_server.url, opencode_server.password, scheme="basic", node=node_sdk
     )
@@ -21,33 +25,93 @@ def test_sdk_lists_sessions(node_sdk: str, opencode_server: harness.Server) -> N
     assert out["sdk"] == harness.sdk_version()
 
 
-def test_sdk_lists_sessions_of_a_directory(node_sdk: str, opencode_server: harness.Server) -> None:
-    # With the SDK's `directory` option a GET carries ?directory= (the header is dropped).
-    status, out = harness.run_sdk(
-        opencode_server.url,
-        opencode_server.password,
-        scheme="basic",
-        directory=opencode_server.project,
-        node=node_sdk,
-    )
-    assert status == 0, out
-    assert {s["directory"] for s in out["sessions"]} == {str(opencode_server.project)}
-
-
-def test_sdk_script_fails_on_an_http_error(node_sdk: str, opencode_server: harness.Server) -> None:
-    status, out = harness.run_sdk(
-        opencode_server.url, "not-the-password", scheme="basic", node=node_sdk
-    )
-    assert status == 1, out
-    assert out["ok"] is False and out["status"] == 401
-    assert "not-the-password" not in repr(out)
-
-
 def test_sdk_bearer_is_not_understood_by_opencode_itself(
     node_sdk: str, opencode_server: harness.Server
 ) -> None:
     status, out = harness.run_sdk(
         opencode_server.url, opencode_server.password, scheme="bearer", node=node_sdk
     )
-    assert status == 1, out
-    assert out["status"] == 401
+    assert (status, out["status"]) == (1, 401), out
+    assert opencode_server.password not in repr(out)
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "basic"])
+def test_sdk_lists_sessions_with_a_token(
+    node_sdk: str,
+    opencode_server: harness.Server,
+    front: harness.Front,
+    tokens: harness.Tokens,
+    scheme: str,
+) -> None:
+    mark = front.mark()
+    status, out = harness.run_sdk(front.url, tokens.secrets["rx"], scheme=scheme, node=node_sdk)
+    assert status == 0, out
+    assert out["ok"] is True and out["status"] == 200
+    assert harness.SESSION_TITLE in [s["title"] for s in out["sessions"]]
+    rows = front.rows(mark, 1)
+    assert [(r["path"], r["status"], r["token_id"]) for r in rows] == [
+        ("/session", 200, tokens.ids["rx"])
+    ]
+
+
+def test_sdk_lists_sessions_of_the_served_directory(
+    node_sdk: str, opencode_server: harness.Server, gateway: harness.Front, tokens: harness.Tokens
+) -> None:
+    # With the SDK's `directory` option a GET carries ?directory= (the header is dropped).
+    status, out = harness.run_sdk(
+        gateway.url, tokens.secrets["rx"], directory=opencode_server.project, node=node_sdk
+    )
+    assert status == 0, out
+    assert {s["directory"] for s in out["sessions"]} == {str(opencode_server.project)}
+
+
+def test_sdk_with_another_directory_gets_403(
+    node_sdk: str, opencode_server: harness.Server, gateway: harness.Front, tokens: harness.Tokens
+) -> None:
+    outside = opencode_server.home / "outside"
+    status, out = harness.run_sdk(
+        gateway.url, tokens.secrets["rwx"], directory=outside, node=node_sdk
+    )
+    assert (status, out["status"]) == (1, 403), out
+    assert out["error"]["error"] == "directory_not_allowed"
+    assert out["error"]["message"]
+
+
+def test_sdk_with_a_read_only_token_gets_the_gateways_403(
+    node_sdk: str, gateway: harness.Front, tokens: harness.Tokens
+) -> None:
+    status, out = harness.run_sdk(gateway.url, tokens.secrets["r"], node=node_sdk)
+    assert (status, out["ok"], out["status"]) == (1, False, 403), out
+    assert out["error"] == {
+        "error": "insufficient_scope",
+        "required": ["read", "execute"],
+        "granted": ["read"],
+        "message": "GET /session needs read and execute; this token has read "
+        "(lists the directory's sessions (titles, ids))",
+    }
+    assert tokens.secrets["r"] not in repr(out)
+
+
+def test_sdk_with_a_read_only_token_through_nginx_gets_nginxs_page(
+    node_sdk: str, nginx: harness.Front, tokens: harness.Tokens
+) -> None:
+    # nginx answers a refused auth_request with its own HTML page; the SDK hands
+    # back that text as the error - forward-auth's JSON message does not reach it.
+    mark = nginx.mark()
+    status, out = harness.run_sdk(nginx.url, tokens.secrets["r"], node=node_sdk)
+    assert (status, out["status"]) == (1, 403), out
+    assert isinstance(out["error"], str)
+    assert "<title>403 Forbidden</title>" in out["error"]
+    rows = nginx.rows(mark, 1)
+    assert [(r["status"], r["reason"], r["token_id"]) for r in rows] == [
+        (403, "insufficient_scope", tokens.ids["r"])
+    ]
+
+
+def test_sdk_with_an_unknown_token_gets_401(node_sdk: str, gateway: harness.Front) -> None:
+    status, out = harness.run_sdk(gateway.url, harness.unissued_token(), node=node_sdk)
+    assert (status, out["status"]) == (1, 401), out
+    assert out["error"]["error"] == "unknown_token"
+    assert out["error"]["message"] == (
+        "this token is not in the store: it was deleted, rotated or never issued"
+    )

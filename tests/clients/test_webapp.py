@@ -1,12 +1,21 @@
-"""The web app that `opencode serve` serves at `/`, in Debian's Chromium (Playwright),
-directly against a real opencode: the browser's Basic prompt, the session list, a
-session, a terminal over the PTY WebSocket with a connect ticket, `?auth_token=`."""
+"""The web app that `opencode serve` serves at `/`, in Debian's Chromium (Playwright):
+directly with opencode's password, and with a token as the Basic password through the
+gateway and through nginx + forward-auth - the browser's Basic prompt, the session
+list, a session, a terminal over the PTY WebSocket, `?auth_token=`, and what a page of
+another origin gets.
+
+Playwright's `http_credentials` answer the Basic challenge the way a person fills in
+the browser's prompt; Chromium then sends them on every request to that origin, the
+terminal's WebSocket included.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,78 +23,82 @@ import pytest
 from tests.clients import harness, record_webapp_requests
 
 WAIT_MS = harness.WAIT * 1000
+# The screenshot in screenshots/ is made by the gateway walk itself:
+#   OAT_WEBAPP_SCREENSHOT=screenshots/webapp-gateway.png \
+#       .venv/bin/python -m pytest tests/clients/test_webapp.py -k "full_token and gateway"
+SCREENSHOT_ENV = "OAT_WEBAPP_SCREENSHOT"  # a path (relative: to the repository)
+
+# The refusals a full token still meets in the web app, each for a reason of the
+# browser's own; every other request must have been allowed.
+EXPECTED_REFUSALS = {
+    # The first navigation goes out without credentials: the 401 and its Basic
+    # challenge are how the browser learns that it must ask for them.
+    ("GET", "/", 401, "missing_token"),
+    # <link rel="manifest"> is fetched without credentials (no
+    # crossorigin="use-credentials"); the app does not need it. Directly, opencode
+    # answers it with 401 as well.
+    ("GET", "/site.webmanifest", 401, "missing_token"),
+}
 
 
-def _credentials(server: harness.Server) -> dict[str, str]:
+def _password_login(server: harness.Server) -> dict[str, str]:
     return {"username": "opencode", "password": server.password}
 
 
-def test_a_navigation_without_credentials_gets_a_basic_challenge(
-    opencode_server: harness.Server,
-) -> None:
+def _token_login(tokens: harness.Tokens, name: str) -> dict[str, str]:
+    # opencode insists on the username `opencode`; the gateway and forward-auth
+    # ignore it, the token is the password.
+    return {"username": "anyone", "password": tokens.secrets[name]}
+
+
+def _path(url: str) -> str:
+    return urllib.parse.urlsplit(url).path
+
+
+# --- no credentials -------------------------------------------------------------------
+
+
+def test_opencode_itself_challenges_with_basic_only(opencode_server: harness.Server) -> None:
     status, headers, _ = harness.plain_request(opencode_server.url, target="/")
     assert status == 401
-    assert [c.split(" ", 1)[0] for c in headers["www-authenticate"]] == ["Basic"]
+    assert headers["www-authenticate"] == ['Basic realm="Secure Area"']
 
 
-def test_auth_token_opens_the_page_but_not_its_scripts(opencode_server: harness.Server) -> None:
-    # opencode accepts ?auth_token= on any request, but the page's own scripts are
-    # loaded without it: a fresh browser still needs the Basic prompt.
-    token = harness.basic_credentials(opencode_server.password)
-    status, _, body = harness.plain_request(
-        opencode_server.url, target="/?auth_token=" + urllib.parse.quote(token)
-    )
-    assert status == 200
-    script = re.search(rb'src="(/assets/[^"]+\.js)"', body)
-    assert script is not None
-    status, _, _ = harness.plain_request(opencode_server.url, target=script.group(1).decode())
-    assert status == 401
-
-
-def _assert_same_origin_and_no_preflight(log: harness.RequestLog, origin: str) -> None:
-    assert [s.url for s in log.seen if s.method == "OPTIONS"] == []
-    ws_origin = origin.replace("http://", "ws://", 1)
-    foreign = [s.url for s in log.seen if not s.url.startswith((origin + "/", ws_origin + "/"))]
-    assert foreign == []
-
-
-@pytest.mark.parametrize("host", ["127.0.0.1", harness.TEST_HOST])
-def test_webapp_lists_sessions_and_opens_a_terminal(
-    playwright: Any, chromium: str, opencode_server: harness.Server, host: str
+def test_a_navigation_without_credentials_gets_the_basic_challenge(
+    playwright: Any, chromium: str, front: harness.Front
 ) -> None:
-    # Also under a name that is not loopback: opencode issues a PTY ticket only when
-    # the Origin is one it trusts or matches the Host header.
-    origin = harness.with_host(opencode_server.url, host)
-    hosts = {harness.TEST_HOST: "127.0.0.1"}
-    with harness.browser(
-        playwright, chromium, _credentials(opencode_server), hosts=hosts
-    ) as context:
-        context.add_init_script(harness.projects_seed(opencode_server.project))
-        log = harness.RequestLog()
-        log.watch(context)
+    with harness.browser(playwright, chromium) as context:
         page = context.new_page()
-        page.goto(origin + "/")
-        session = page.get_by_text(harness.SESSION_TITLE).first
-        session.wait_for(timeout=WAIT_MS)
-
-        log.phase = "session"
-        session.click()
-        log.phase = "terminal"
-        harness.open_terminal(page)
-        page.wait_for_timeout(500)  # let the shell print its prompt
-        harness.type_in_terminal(page, "echo oat-$((6*7))\n")
+        documents = harness.document_responses(context, page)
+        # Headless, nobody answers the prompt: the navigation fails.
+        with pytest.raises(Exception, match="ERR_INVALID_AUTH_CREDENTIALS"):
+            page.goto(front.url + "/")
         harness.wait_until(
-            lambda: "oat-42" in log.terminal_text(),
-            "the terminal's echo",
-            pause=harness.page_pause(page),
+            lambda: documents, "the navigation's response", pause=harness.page_pause(page)
         )
+    status, fields = documents[0]
+    challenges = [value for name, value in fields if name.lower() == "www-authenticate"]
+    assert status == 401
+    if front.kind == "gateway":
+        # Basic first (browsers prompt), then RFC 6750's Bearer; a JSON body.
+        assert challenges == ['Basic realm="opencode"', 'Bearer realm="opencode"']
+        _, _, body = harness.plain_request(front.url, target="/")
+        assert json.loads(body)["error"] == "missing_token"
+    else:
+        # nginx passes on only the first challenge of the auth_request answer.
+        assert challenges == ['Basic realm="opencode"']
 
-    # The PTY flow: POST /pty, a ticket from POST /pty/{id}/connect-token (sent with
-    # x-opencode-ticket: 1), then the WebSocket /pty/{id}/connect?...&ticket=...
-    tokens = [
-        s for s in log.seen if s.method == "POST" and s.url.split("?")[0].endswith("/connect-token")
+
+# --- a full token ---------------------------------------------------------------------
+
+
+def _assert_pty_flow(log: harness.RequestLog, project: Path) -> None:
+    """POST /pty, a ticket from POST /pty/{id}/connect-token (sent with
+    x-opencode-ticket: 1), then the WebSocket /pty/{id}/connect?...&ticket=..."""
+    tickets = [
+        s for s in log.seen if s.method == "POST" and _path(s.url).endswith("/connect-token")
     ]
-    assert tokens and all(s.headers.get("x-opencode-ticket") == "1" for s in tokens)
+    assert tickets and all(s.headers.get("x-opencode-ticket") == "1" for s in tickets)
     sockets = log.websockets()
     assert sockets
     for ws in sockets:
@@ -93,9 +106,14 @@ def test_webapp_lists_sessions_and_opens_a_terminal(
         query = urllib.parse.parse_qs(url.query)
         assert re.fullmatch(r"/pty/[^/]+/connect", url.path)
         assert query.get("ticket") and "auth_token" not in query
-        assert query["directory"] == [str(opencode_server.project)]
-    _assert_same_origin_and_no_preflight(log, origin)
-    _assert_recorded(log, opencode_server)
+        assert query["directory"] == [str(project)]
+
+
+def _assert_same_origin_and_no_preflight(log: harness.RequestLog, origin: str) -> None:
+    assert [s.url for s in log.seen if s.method == "OPTIONS"] == []
+    ws_origin = origin.replace("http://", "ws://", 1)
+    foreign = [s.url for s in log.seen if not s.url.startswith((origin + "/", ws_origin + "/"))]
+    assert foreign == []
 
 
 def _assert_recorded(log: harness.RequestLog, server: harness.Server) -> None:
@@ -110,28 +128,361 @@ def _assert_recorded(log: harness.RequestLog, server: harness.Server) -> None:
     assert missing == [], "run tests/clients/record_webapp_requests.py"
 
 
-def test_auth_token_is_taken_out_of_the_url_and_not_stored(
+def _browser_refusals(log: harness.RequestLog) -> set[tuple[str, str, int]]:
+    return {
+        (s.method, _path(s.url), s.status)
+        for s in log.seen
+        if s.status is not None and s.status >= 400
+    }
+
+
+def test_webapp_directly_with_the_password(
     playwright: Any, chromium: str, opencode_server: harness.Server
 ) -> None:
+    """The floor: the same walk against opencode itself, with its password."""
+    log = harness.RequestLog()
+    with harness.browser(playwright, chromium, _password_login(opencode_server)) as context:
+        context.add_init_script(harness.projects_seed(opencode_server.project))
+        harness.walk_to_terminal(context, opencode_server.url, log)
+    _assert_pty_flow(log, opencode_server.project)
+    _assert_same_origin_and_no_preflight(log, opencode_server.url)
+    assert _browser_refusals(log) <= {("GET", "/site.webmanifest", 401)}
+    _assert_recorded(log, opencode_server)
+
+
+def test_webapp_with_a_full_token(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    front: harness.Front,
+    tokens: harness.Tokens,
+) -> None:
+    # Under a name that is not loopback (resolved to 127.0.0.1 in this browser only):
+    # opencode issues a PTY ticket only when Origin matches Host (it trusts any
+    # loopback Origin), and the gateway refuses a WebSocket whose Origin does not -
+    # so this also proves that both proxies keep the browser's Host.
+    origin = harness.with_host(front.url, harness.TEST_HOST)
+    log = harness.RequestLog()
+    mark = front.mark()
+    screenshot = os.environ.get(SCREENSHOT_ENV) if front.kind == "gateway" else None
+    with harness.browser(
+        playwright,
+        chromium,
+        _token_login(tokens, "rwx"),
+        hosts={harness.TEST_HOST: "127.0.0.1"},
+    ) as context:
+        context.add_init_script(harness.projects_seed(opencode_server.project))
+        page = harness.walk_to_terminal(context, origin, log)
+        if screenshot:
+            page.wait_for_timeout(500)  # the echo drawn, the cursor settled
+            page.screenshot(path=str(harness.ROOT / screenshot))
+    rows = front.settle(mark)
+
+    _assert_pty_flow(log, opencode_server.project)
+    _assert_same_origin_and_no_preflight(log, origin)
+    _assert_recorded(log, opencode_server)
+    # Every request was decided - the WebSocket included - and allowed, but for the
+    # browser's own unauthenticated first tries.
+    assert set(harness.refusals(rows)) <= EXPECTED_REFUSALS, harness.refusals(rows)
+    assert {r["token_id"] for r in rows if r["status"] < 400 and r["reason"] != "public"} == {
+        tokens.ids["rwx"]
+    }
+    # By the policy row that decided (forward-auth's access log gives the method of
+    # nginx's auth subrequest, always GET, in its `method` field: see the report).
+    decided = {r.get("rule") for r in rows if r["status"] < 400}
+    assert {
+        "GET /session",
+        "GET /session/{sessionID}",
+        "POST /pty",
+        "POST /pty/{ptyID}/connect-token",
+        "GET /pty/{ptyID}/connect",
+    } <= decided
+    assert _browser_refusals(log) <= {(m, p, s) for m, p, s, _ in EXPECTED_REFUSALS}
+
+
+# --- a token that lacks permissions ---------------------------------------------------
+
+_TOAST_MESSAGE = re.compile(r"GET (/\S+) needs read and execute; this token has read \(.+\)")
+
+
+def test_webapp_with_a_read_only_token(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    front: harness.Front,
+    tokens: harness.Tokens,
+) -> None:
+    """Sessions need execute. Through the gateway the app shows an empty list, and its
+    error toasts carry the gateway's message; through nginx they carry only nginx's
+    HTML page, which the app takes for a server of another version."""
+    mark = front.mark()
+    with harness.browser(playwright, chromium, _token_login(tokens, "r")) as context:
+        context.add_init_script(harness.projects_seed(opencode_server.project))
+        page = context.new_page()
+        page.goto(front.url + "/")
+        if front.kind == "gateway":
+            page.get_by_text("Nothing here yet").wait_for(timeout=WAIT_MS)
+            page.get_by_text("Create a session to get started").wait_for(timeout=WAIT_MS)
+            page.get_by_text("New session").first.click()
+            page.get_by_text("Failed to reload project").first.wait_for(timeout=WAIT_MS)
+            toasts = [
+                t
+                for t in page.get_by_text(_TOAST_MESSAGE).all_inner_texts()
+                if _TOAST_MESSAGE.fullmatch(t.strip())
+            ]
+            assert toasts
+            for text in toasts:
+                found = _TOAST_MESSAGE.fullmatch(text.strip())
+                assert found is not None
+                status, _, body = harness._real_servers().request(
+                    front.url,
+                    path=found.group(1),
+                    headers={"Authorization": f"Bearer {tokens.secrets['r']}"},
+                )
+                assert (status, json.loads(body)["message"]) == (403, text.strip())
+        else:
+            page.get_by_text("Failed to load sessions for project").wait_for(timeout=WAIT_MS)
+            page.get_by_text(
+                "Request is not supported by this version of OpenCode Server "
+                "(Server responded with text/html)"
+            ).first.wait_for(timeout=WAIT_MS)
+        assert harness.SESSION_TITLE not in page.inner_text("body")
+    refused = [r for r in front.settle(mark) if r["status"] == 403]
+    assert refused and {(r["reason"], r["token_id"]) for r in refused} == {
+        ("insufficient_scope", tokens.ids["r"])
+    }
+
+
+def test_webapp_with_a_read_execute_token_gets_no_terminal(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    gateway: harness.Front,
+    tokens: harness.Tokens,
+) -> None:
+    """read+execute lists and opens sessions, but a terminal is created with POST /pty,
+    which needs write too: the panel opens empty, and the app says nothing."""
+    mark = gateway.mark()
+    log = harness.RequestLog()
+    with harness.browser(playwright, chromium, _token_login(tokens, "rx")) as context:
+        context.add_init_script(harness.projects_seed(opencode_server.project))
+        log.watch(context)
+        page = context.new_page()
+        page.goto(gateway.url + "/")
+        session = page.get_by_text(harness.SESSION_TITLE).first
+        session.wait_for(timeout=WAIT_MS)
+        session.click()
+        page.locator("[contenteditable]").first.wait_for(timeout=WAIT_MS)
+        page.keyboard.press("Control+Backquote")
+        harness.wait_until(
+            lambda: any(
+                s.method == "POST" and _path(s.url) == "/pty" and s.status for s in log.seen
+            ),
+            "POST /pty answered",
+            pause=harness.page_pause(page),
+        )
+        page.wait_for_timeout(1000)  # what the app does with the refusal
+        assert page.locator("[data-component=terminal]").count() == 0
+        assert "needs" not in page.inner_text("body")
+    assert [(s.method, _path(s.url), s.status) for s in log.seen if "/pty" in s.url] == [
+        ("POST", "/pty", 403)
+    ]
+    refused = [r for r in gateway.settle(mark) if r["status"] == 403]
+    assert [(r["rule"], r["reason"], r["token_id"]) for r in refused] == [
+        ("POST /pty", "insufficient_scope", tokens.ids["rx"])
+    ]
+
+
+# --- ?auth_token= -----------------------------------------------------------------------
+
+
+def test_auth_token_directly_opens_the_page_but_not_its_scripts(
+    opencode_server: harness.Server,
+) -> None:
+    # opencode accepts ?auth_token= on any request, but the page's own scripts are
+    # loaded without it: a fresh browser still needs the Basic prompt.
     token = harness.basic_credentials(opencode_server.password)
-    with harness.browser(playwright, chromium, _credentials(opencode_server)) as context:
+    status, _, body = harness.plain_request(
+        opencode_server.url, target="/?auth_token=" + urllib.parse.quote(token)
+    )
+    assert status == 200
+    script = re.search(rb'src="(/assets/[^"]+\.js)"', body)
+    assert script is not None
+    status, _, _ = harness.plain_request(opencode_server.url, target=script.group(1).decode())
+    assert status == 401
+
+
+def test_auth_token_through_the_gateway_opens_the_page_and_no_more(
+    playwright: Any, chromium: str, gateway: harness.Front, tokens: harness.Tokens
+) -> None:
+    """The gateway takes `?auth_token=` (base64 user:token) as credentials for that
+    one request and strips it; the page's scripts and styles then go out without it
+    and get the Basic challenge - in a person's browser, the prompt."""
+    token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
+    mark = gateway.mark()
+    with harness.browser(playwright, chromium) as context:
+        page = context.new_page()
+        answer = page.goto(
+            gateway.url + "/?auth_token=" + urllib.parse.quote(token), wait_until="commit"
+        )
+        assert answer is not None and answer.status == 200
+        harness.wait_until(
+            lambda: any(r["path"].startswith("/assets/") for r in gateway.access(mark)),
+            "the page's scripts",
+            pause=harness.page_pause(page),
+        )
+        assert page.inner_text("body").strip() == ""  # the app never starts
+    rows = gateway.settle(mark)
+    first = rows[0]
+    assert (first["path"], first["status"], first["token_id"]) == ("/", 200, tokens.ids["rwx"])
+    assets = [r for r in rows if r["path"].startswith("/assets/")]
+    assert assets and {(r["status"], r["reason"]) for r in assets} == {(401, "missing_token")}
+    assert not any(token in line for line in gateway.decider.out + gateway.decider.err)
+
+
+def test_auth_token_with_a_browser_login_through_the_gateway(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    gateway: harness.Front,
+    tokens: harness.Tokens,
+) -> None:
+    """With the browser's own login as well, the app starts, takes auth_token out of
+    the address bar and sends the credentials itself, as `Authorization: Basic`, on
+    its API requests; it stores them nowhere, so a reload relies on the login."""
+    token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
+    mark = gateway.mark()
+    with harness.browser(playwright, chromium, _token_login(tokens, "rwx")) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         log = harness.RequestLog()
         log.watch(context)
         page = context.new_page()
-        page.goto(opencode_server.url + "/?auth_token=" + urllib.parse.quote(token))
+        page.goto(gateway.url + "/?auth_token=" + urllib.parse.quote(token))
         page.get_by_text(harness.SESSION_TITLE).first.wait_for(timeout=WAIT_MS)
         assert "auth_token" not in page.url
         stored = page.evaluate(
             "() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
         )
-        assert token not in stored and opencode_server.password not in stored
-
-    # The app sends the decoded credentials itself, as `Authorization: Basic`, on its
-    # API requests (fetch); the page and its assets rely on the browser's own login.
+        assert token not in stored and tokens.secrets["rwx"] not in stored
     api = [s for s in log.seen if s.kind == "fetch"]
     assert api and all(s.headers.get("authorization") == "Basic" for s in api)
     assert [s.url for s in log.seen if "auth_token=" in s.url] == [
-        opencode_server.url + "/?auth_token=" + urllib.parse.quote(token)
+        gateway.url + "/?auth_token=" + urllib.parse.quote(token)
     ]
-    _assert_same_origin_and_no_preflight(log, opencode_server.url)
+    # The page itself was allowed on auth_token, so the browser met no challenge
+    # before its static files, which then went out without credentials once (401,
+    # answered by the login); the API requests carried auth_token's credentials.
+    rows = gateway.settle(mark)
+    assert rows[0]["path"] == "/" and rows[0]["token_id"] == tokens.ids["rwx"]
+    for method, path, status, reason in harness.refusals(rows):
+        assert (method, status, reason) == ("GET", 401, "missing_token")
+        assert harness.static_file(path), path
+
+
+def test_auth_token_through_nginx_gets_the_basic_challenge(
+    nginx: harness.Front, tokens: harness.Tokens
+) -> None:
+    # nginx cannot take it out of the URL before opencode reads it, so forward-auth
+    # refuses it: 401 with the Basic challenge, as if there were no credentials.
+    token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
+    mark = nginx.mark()
+    status, headers, _ = harness.plain_request(
+        nginx.url, target="/?auth_token=" + urllib.parse.quote(token)
+    )
+    assert status == 401
+    assert headers["www-authenticate"] == ['Basic realm="opencode"']
+    assert [(r["status"], r["reason"]) for r in nginx.settle(mark)] == [(401, "url_credentials")]
+
+
+# --- another origin ---------------------------------------------------------------------
+
+_FOREIGN_FETCHES = """async (base) => {
+  const out = {};
+  const attempt = async (name, url, init) => {
+    try {
+      const r = await fetch(url, init);
+      out[name] = {status: r.status, type: r.type, body: await r.text()};
+    } catch (e) {
+      out[name] = {error: String(e)};
+    }
+  };
+  const session = base + "/session";
+  // a GET with the browser's credentials (read the sessions)
+  await attempt("get", session, {credentials: "include"});
+  // JSON: the browser asks first, with a preflight OPTIONS that carries no credentials
+  await attempt("preflighted", session, {method: "POST", credentials: "include",
+    headers: {"Content-Type": "application/json"}, body: "{}"});
+  // a "simple" POST: no preflight, sent at once with the browser's credentials
+  await attempt("simple", session, {method: "POST", credentials: "include",
+    headers: {"Content-Type": "text/plain"}, body: "{}"});
+  // no-cors: the page cannot read the answer, but the request is sent
+  await attempt("no_cors", session, {method: "POST", mode: "no-cors", credentials: "include",
+    body: "{}"});
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("page_host", ["127.0.0.1", "other.test"])
+def test_a_page_of_another_origin_gets_nothing(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    gateway: harness.Front,
+    tokens: harness.Tokens,
+    page_host: str,
+) -> None:
+    """A person logged in to the gateway (the browser holds the token as its Basic
+    password) opens a page of another origin that calls the gateway with fetch.
+
+    - 127.0.0.1 on another port is the same site: Chromium sends the login along.
+      The preflight carries none and gets 401; the POSTs arrive with the token and get
+      403 cross_site; the GET is allowed but the page cannot read it (opencode answers
+      loopback origins with Access-Control-Allow-Origin but never -Allow-Credentials).
+    - other.test is another site: Chromium sends no login at all - 401 throughout.
+    Either way the page reads nothing and opencode does nothing."""
+    status, before = opencode_server.api("GET", "/session")
+    assert status == 200
+    with (
+        harness.serve_page("<!doctype html><title>elsewhere</title>") as port,
+        harness.browser(
+            playwright,
+            chromium,
+            _token_login(tokens, "rwx"),
+            hosts={"other.test": "127.0.0.1"},
+        ) as context,
+    ):
+        page = context.new_page()
+        page.goto(gateway.url + "/path")  # logged in: the browser now holds the token
+        assert '"home"' in page.inner_text("body")
+        mark = gateway.mark()
+        page.goto(f"http://{page_host}:{port}/")
+        seen = page.evaluate(_FOREIGN_FETCHES, gateway.url)
+    rows = [
+        (r["method"], r["status"], r["reason"], r["token_id"])
+        for r in gateway.settle(mark)
+        if r["path"] == "/session"
+    ]
+
+    for name in ("get", "preflighted", "simple"):
+        assert seen[name] == {"error": "TypeError: Failed to fetch"}, name
+    assert seen["no_cors"] == {"status": 0, "type": "opaque", "body": ""}
+    rwx = tokens.ids["rwx"]
+    if page_host == "127.0.0.1":
+        assert sorted(rows) == sorted(
+            [
+                ("GET", 200, "ok", rwx),
+                ("OPTIONS", 401, "missing_token", None),
+                ("POST", 403, "cross_site", rwx),
+                ("POST", 403, "cross_site", rwx),
+            ]
+        )
+    else:
+        assert sorted(rows) == sorted(
+            [
+                ("GET", 401, "missing_token", None),
+                ("OPTIONS", 401, "missing_token", None),
+                ("POST", 401, "missing_token", None),
+                ("POST", 401, "missing_token", None),
+            ]
+        )
+    assert opencode_server.api("GET", "/session") == (200, before)
