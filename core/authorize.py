@@ -30,15 +30,15 @@ import binascii
 import functools
 import hashlib
 import hmac
-import os
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.clock import Clock, system_clock
+from core.errors import StoreError
 from core.models import TokenRecord
 from core.permissions import ALL_PERMISSIONS, Permission, canonical
 from core.policy import UNCLASSIFIED, Classified, DirectoryFrom, Policy, Rule, default_policy
@@ -53,7 +53,7 @@ from core.scope import (
     no_headers,
     no_sessions,
 )
-from core.store import Fingerprint, read_snapshot
+from core.store import Snapshot, StoreReader
 from core.token_format import (
     DIGEST_PREFIX,
     FormatProblem,
@@ -61,6 +61,9 @@ from core.token_format import (
     looks_like_ocat,
     usable_legacy_secret,
 )
+
+if TYPE_CHECKING:
+    import asyncio  # imported for real only by a server (start-up cost of the CLI)
 
 _NOTHING: frozenset[Permission] = frozenset()
 _SECOND_NS = 1_000_000_000
@@ -149,14 +152,32 @@ class Decision:
 class TokenIndex:
     """Records keyed by the raw SHA-256 digest of their secret. Build once per file version."""
 
-    __slots__ = ("_by_digest", "has_legacy")
+    __slots__ = ("_by_digest", "_legacy", "has_legacy")
 
-    def __init__(self, records: tuple[TokenRecord, ...] | list[TokenRecord]) -> None:
+    def __init__(self, records: Sequence[TokenRecord]) -> None:
         self._by_digest: dict[bytes, tuple[bytes, TokenRecord, frozenset[Permission]]] = {}
+        self._add(records)
+        self._legacy = sum(1 for record in records if record.legacy)
+        self.has_legacy = self._legacy > 0
+
+    def _add(self, records: Sequence[TokenRecord]) -> None:
         for record in records:
             raw = bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX))
             self._by_digest[raw] = (raw, record, frozenset(record.permissions))
-        self.has_legacy = any(record.legacy for record in records)
+
+    def updated(self, removed: Sequence[TokenRecord], added: Sequence[TokenRecord]) -> TokenIndex:
+        """A new index: this one without `removed`, with `added` (a change of a few
+        records costs a dict copy, not a rebuild)."""
+        new = TokenIndex.__new__(TokenIndex)
+        new._by_digest = dict(self._by_digest)
+        for record in removed:
+            new._by_digest.pop(bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX)), None)
+        new._add(added)
+        new._legacy = (
+            self._legacy - sum(1 for r in removed if r.legacy) + sum(1 for r in added if r.legacy)
+        )
+        new.has_legacy = new._legacy > 0
+        return new
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -348,14 +369,16 @@ def authorize(
 class CachedAuthorizer:
     """`authorize` over a store file, re-reading it only when it changes.
 
-    Every decision stats the file and compares inode, device, size, mtime_ns and
-    ctime_ns with the version in memory, so a deletion or rotation applies to the
-    very next request - not on a timer. Because a rewrite can land within one
-    timestamp tick of the read and reuse the inode number, a version read less
-    than `racy_window` after its mtime is re-read once more later (git's
-    "racy clean" rule). A missing file means no tokens (everything is denied);
-    an unreadable or corrupt file raises its StoreError on every decision until
-    fixed: fail closed, never fall back to an older, possibly revoked, version.
+    Every decision stats the file (core.store.StoreReader): a deletion or
+    rotation applies to the very next request - not on a timer. What changed is
+    read again block by block, and the index of tokens updated for the records
+    that changed. A missing file means no tokens (everything is denied); an
+    unreadable or corrupt file raises its StoreError on every decision until
+    fixed - read once per change, not per decision: fail closed, never fall back
+    to an older, possibly revoked, version.
+
+    A server awaits `fresh_index()` first: a changed file is then read on a
+    worker thread, never on the thread that serves requests.
     """
 
     def __init__(
@@ -372,59 +395,81 @@ class CachedAuthorizer:
         self.scope = scope
         """The server's directory scope; replaced whole (one assignment) when the
         server learns opencode's directory."""
-        self._fspath = os.fspath(path)  # str once: stat runs on every decision
         self.clock = clock
-        self._racy_ns = int(racy_window * 1e9)
-        self._fingerprint: Fingerprint | None = None
-        self._key: tuple[int, int, int, int, int] | None = None
+        self._reader = StoreReader(path, racy_window=racy_window)
         self._index = TokenIndex(())
-        self._loaded = False
-        self._racy = True
+        self._indexed: Snapshot | None = None
+        self._failure: tuple[tuple[int, int, int, int, int] | None, StoreError] | None = None
+        self._pending: asyncio.Future[None] | None = None
+        self.reloads = 0
 
     @property
     def path(self) -> Path:
         return self._path
 
-    def _stat(self) -> tuple[int, int, int, int, int] | None:
-        """The file's identity as `Fingerprint`'s fields (a plain tuple: this runs on
-        every decision), or None if it does not exist."""
-        try:
-            st = os.stat(self._fspath)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            return (-1, -1, -1, -1, -1)  # let read_snapshot raise the precise error
-        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    def _fresh(self) -> tuple[bool, tuple[int, int, int, int, int] | None]:
+        """(whether the index is the file's current version, the file's key);
+        raises the StoreError of a broken version already read."""
+        key = self._reader.stat_key()
+        failure = self._failure
+        if failure is not None and failure[0] == key:
+            raise failure[1]
+        current = self._indexed is not None and self._indexed is self._reader.current
+        return current and self._reader.is_current(key), key
 
     def index(self) -> TokenIndex:
-        current = self._stat()
-        if not self._loaded or current != self._key or self._racy:
-            self._reload()
+        fresh, key = self._fresh()
+        if not fresh:
+            self._reload(key)
         return self._index
 
-    def _reload(self) -> None:
-        self._loaded = False
-        # Taken before reading: the bytes are at least this old, however long
-        # parsing a large file takes afterwards.
-        started = time.time_ns()
-        snapshot = read_snapshot(self.path)
-        self._index = TokenIndex(snapshot.records)
-        self._fingerprint = snapshot.fingerprint
-        fp = snapshot.fingerprint
-        self._key = None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
-        self._racy = fp is not None and abs(started - fp.mtime_ns) < self._window(fp)
-        self._loaded = True
+    async def fresh_index(self) -> TokenIndex:
+        """The index of the file's current version; a changed file is read on a
+        worker thread (one read for every request that waits for it)."""
+        fresh, key = self._fresh()
+        if fresh:
+            return self._index
+        import asyncio
 
-    def _window(self, fp: Fingerprint) -> int:
-        """How long after its mtime a version may still be rewritten unnoticed.
+        pending = self._pending
+        if pending is None or pending.done():
+            pending = asyncio.get_running_loop().run_in_executor(None, self._reload, key)
+            self._pending = pending
+        await asyncio.shield(pending)
+        return self._index
 
-        That is one timestamp tick. Where mtime and ctime are both whole seconds
-        the file system most likely keeps only seconds (ext3, HFS+, FAT, some
-        network file systems), so the tick is up to 2 s, not a few milliseconds.
-        """
-        if fp.mtime_ns % _SECOND_NS == 0 and fp.ctime_ns % _SECOND_NS == 0:
-            return max(self._racy_ns, _COARSE_TICK_NS)
-        return self._racy_ns
+    def _reload(self, key: tuple[int, int, int, int, int] | None) -> None:
+        try:
+            found = self._reader.reload()
+        except StoreError as exc:
+            self._failure = (key, exc)
+            raise
+        self._failure = None
+        self.reloads += 1
+        self._install(found)
+
+    def _install(self, found: Snapshot) -> None:
+        indexed = self._indexed
+        if (
+            found.delta is not None
+            and indexed is not None
+            and found.based_on == indexed.fingerprint
+        ):
+            self._index = self._index.updated(*found.delta)
+        else:
+            self._index = TokenIndex(found.records)
+        self._indexed = found
+
+    def adopt(self, written: Snapshot) -> bool:
+        """Take a version this process just wrote (its `last_used_at` batch) as the
+        current one without reading it back - only when it was written over the
+        version held, so nothing another writer did in between can be missed."""
+        indexed = self._indexed
+        if indexed is None or written.based_on != indexed.fingerprint:
+            return False
+        self._reader.adopt(written)
+        self._install(written)
+        return True
 
     def decide(
         self,
@@ -434,9 +479,10 @@ class CachedAuthorizer:
         *,
         headers: Headers = no_headers,
         sessions: SessionLookup = no_sessions,
+        index: TokenIndex | None = None,
     ) -> Decision:
         return authorize(
-            self.index(),
+            self.index() if index is None else index,
             authorization,
             method,
             target,

@@ -12,6 +12,7 @@ read as it is (it cannot hold them) and written as version 2 on the next change.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -126,47 +127,64 @@ class StoreDocument(BaseModel):
 
     @model_validator(mode="after")
     def _whole_file_rules(self) -> StoreDocument:
-        """The rules that span records, checked in one pass after the records are
-        parsed by pydantic-core alone (no Python validator runs per record: the
-        file is read on every change and every gateway reload, at 100k tokens too).
+        """The rules across records, checked in one pass after pydantic-core alone
+        has parsed the records (no Python validator runs per record: the file is
+        read on every change, at 100k tokens too). See `check_records`."""
+        checked = check_records(self.tokens, self.version, fresh=self.tokens)
+        if checked is not self.tokens:
+            return self.model_copy(update={"tokens": tuple(checked)})
+        return self
 
-        Ids, names and digests are unique; a version 1 file holds no version 2
-        field; directories are in canonical form (so a hand edit cannot smuggle in
-        `..`); permissions are in the order read, write, execute (a hand-written
-        file in another order is put in order).
-        """
-        tokens = self.tokens
-        for field, values in (
+
+def check_records(
+    tokens: Sequence[TokenRecord],
+    version: int,
+    *,
+    fresh: Sequence[TokenRecord],
+    unique: bool = True,
+) -> Sequence[TokenRecord]:
+    """`tokens` if they satisfy the file's rules, else ValueError saying which.
+
+    Ids, names and digests are unique across all records. Each of the `fresh`
+    records (just parsed; the others were checked before) is checked on its own:
+    no version 2 field in a version 1 file, directories in canonical form (so a
+    hand edit cannot smuggle in `..`), permissions in the order read, write,
+    execute - a record in another order is put in order, and then a new list is
+    returned. (`unique=False`: the caller checks uniqueness itself, incrementally.)
+    """
+    for field, values in (
+        ()
+        if not unique
+        else (
             ("id", [r.id for r in tokens]),
             ("name", [r.name for r in tokens]),
             ("digest", [r.digest for r in tokens]),
-        ):
-            if len(set(values)) != len(values):
-                seen: set[str] = set()
-                for value in values:
-                    if value in seen:
-                        shown = "a digest" if field == "digest" else repr(value)
-                        raise ValueError(f"two tokens share the {field} {shown}")
-                    seen.add(value)
-        reordered: dict[int, TokenRecord] = {}
-        if self.version == 1:
-            for record in tokens:
-                added = record.model_fields_set & {"note", "directories"}
-                if added:
-                    raise ValueError(
-                        f"{sorted(added)[0]} needs store version 2 (the file says version 1)"
-                    )
-        for index, record in enumerate(tokens):
-            if record.directories:
-                _check_directories(record.directories)
-            if record.permissions not in _CANONICAL_ORDERS:
-                reordered[index] = record.model_copy(
-                    update={"permissions": canonical(record.permissions)}
+        )
+    ):
+        if len(set(values)) != len(values):
+            seen: set[str] = set()
+            for value in values:
+                if value in seen:
+                    shown = "a digest" if field == "digest" else repr(value)
+                    raise ValueError(f"two tokens share the {field} {shown}")
+                seen.add(value)
+    reordered: dict[int, TokenRecord] = {}
+    for record in fresh:
+        if version == 1:
+            added = record.model_fields_set & {"note", "directories"}
+            if added:
+                raise ValueError(
+                    f"{sorted(added)[0]} needs store version 2 (the file says version 1)"
                 )
-        if reordered:
-            fixed = tuple(reordered.get(i, r) for i, r in enumerate(tokens))
-            return self.model_copy(update={"tokens": fixed})
-        return self
+        if record.directories:
+            _check_directories(record.directories)
+        if record.permissions not in _CANONICAL_ORDERS:
+            reordered[id(record)] = record.model_copy(
+                update={"permissions": canonical(record.permissions)}
+            )
+    if not reordered:
+        return tokens
+    return [reordered.get(id(r), r) for r in tokens]
 
 
 _CANONICAL_ORDERS = frozenset(

@@ -12,10 +12,12 @@ and only when asked.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,6 +57,8 @@ from core.locking import FileLock, LockTimeout
 from core.models import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
 from core.names import validate_name, validate_note
 from core.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
+from core.store_format import Loaded, changed_span, split
+from core.store_format import serialize as serialize  # the file for records (re-exported)
 from core.token_format import Secret, digest, generate, new_id, usable_legacy_secret
 
 T = TypeVar("T")
@@ -90,10 +94,19 @@ class Snapshot:
     warnings: tuple[str, ...] = ()
     read_only: bool = False
     """The owner has no write permission (chmod 400): changes are refused."""
-    _by_id: dict[str, TokenRecord] = field(default_factory=dict, repr=False, compare=False)
+    loaded: Loaded | None = field(default=None, repr=False, compare=False)
+    """The records with their blocks of the file, for reading again or writing
+    only what changed (store_format.py)."""
+    delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(records gone, records added) since the version `based_on`, when known."""
+    based_on: Fingerprint | None = field(default=None, repr=False, compare=False)
+    read_at_ns: int = field(default=0, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._by_id.update((r.id, r) for r in self.records)
+    @functools.cached_property
+    def _by_id(self) -> dict[str, TokenRecord]:
+        return {r.id: r for r in self.records}
 
     def find(self, ref: str) -> TokenRecord | None:
         """By id, then exact name, then case-insensitive name."""
@@ -142,11 +155,6 @@ class Migration:
     """Names of migrated tokens whose old secret cannot be sent as a bearer token
     (not RFC 6750 token68, over 512 characters, or a malformed `ocat_...`):
     they are kept, but must be rotated to be used again."""
-
-
-def serialize(records: Iterable[TokenRecord]) -> bytes:
-    doc = StoreDocument(version=STORE_VERSION, tokens=tuple(records))
-    return (doc.model_dump_json(indent=2) + "\n").encode("utf-8")
 
 
 def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
@@ -292,11 +300,29 @@ def _unclosed(text: str) -> bool:
 
 
 def read_snapshot(path: Path) -> Snapshot:
+    """The file read and validated whole."""
+    return _snapshot(path, None, time.time_ns())
+
+
+def _snapshot(path: Path, previous: Snapshot | None, started: int) -> Snapshot:
     found = read_file(path)
     if found is None:
-        return Snapshot(path=path, records=(), exists=False, fingerprint=None)
+        return Snapshot(path=path, records=(), exists=False, fingerprint=None, read_at_ns=started)
     data, st = found
-    records = parse_document(path, data)
+    step = None
+    if previous is not None and previous.loaded is not None:
+        step = previous.loaded.after(data)
+    if step is not None:
+        loaded, removed, added = step
+        delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = (removed, added)
+        records = tuple(loaded.records)
+    else:
+        records = parse_document(path, data)
+        blocks = split(data)
+        if blocks is not None and len(blocks) != len(records):
+            blocks = None
+        loaded = Loaded(list(records), blocks)
+        delta = None
     return Snapshot(
         path=path,
         records=records,
@@ -304,7 +330,91 @@ def read_snapshot(path: Path) -> Snapshot:
         fingerprint=Fingerprint.of(st),
         warnings=_mode_warnings(path, st),
         read_only=not st.st_mode & stat.S_IWUSR,
+        loaded=loaded,
+        delta=delta,
+        based_on=None if previous is None else previous.fingerprint,
+        read_at_ns=started,
     )
+
+
+_SECOND_NS = 1_000_000_000
+_COARSE_TICK_NS = 2 * _SECOND_NS
+
+
+class StoreReader:
+    """One store file, read again only when it changes, and then only as much as
+    it changed (store_format.py).
+
+    A version is identified by inode, device, size, mtime_ns and ctime_ns
+    (`Fingerprint`). Because a rewrite can land within one timestamp tick of a
+    read and keep all of them (an in-place edit; this program always writes a
+    new file, whose inode differs), a version read less than `racy_window`
+    after its mtime is read once more when that window has passed - git's
+    "racy clean" rule. Where mtime and ctime are whole seconds the file system
+    most likely keeps only seconds, and the window is 2 s.
+    """
+
+    def __init__(self, path: Path, *, racy_window: float = 0.05) -> None:
+        self.path = path
+        self._fspath = os.fspath(path)
+        self._racy_ns = int(racy_window * 1e9)
+        self._current: Snapshot | None = None
+        self._recheck_at: int | None = None
+
+    def stat_key(self) -> tuple[int, int, int, int, int] | None:
+        """The file's identity as a plain tuple (this runs per decision), None if
+        missing; an unreadable path gives a key no version has."""
+        try:
+            st = os.stat(self._fspath)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return (-1, -1, -1, -1, -1)
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def is_current(self, key: tuple[int, int, int, int, int] | None) -> bool:
+        """Whether the version held is the file's, given its `stat_key()`."""
+        current = self._current
+        if current is None:
+            return False
+        fp = current.fingerprint
+        held = None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
+        if held != key:
+            return False
+        return self._recheck_at is None or time.time_ns() < self._recheck_at
+
+    def snapshot(self) -> Snapshot:
+        """The file's current version (read only if it changed)."""
+        if self.is_current(self.stat_key()):
+            assert self._current is not None
+            return self._current
+        return self.reload()
+
+    def reload(self) -> Snapshot:
+        started = time.time_ns()  # before reading: the bytes are at least this old
+        try:
+            found = _snapshot(self.path, self._current, started)
+        except BaseException:
+            self._current = None  # an unreadable or corrupt file: never fall back
+            raise
+        self.adopt(found)
+        return found
+
+    def adopt(self, found: Snapshot) -> None:
+        """Hold `found` as the current version (one read, or one of our writes)."""
+        self._current = found
+        fp = found.fingerprint
+        self._recheck_at = None
+        if fp is not None:
+            window = self._racy_ns
+            if fp.mtime_ns % _SECOND_NS == 0 and fp.ctime_ns % _SECOND_NS == 0:
+                window = max(window, _COARSE_TICK_NS)
+            if abs(found.read_at_ns - fp.mtime_ns) < window:
+                self._recheck_at = fp.mtime_ns + window
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._current
 
 
 class TokenStore:
@@ -331,6 +441,11 @@ class TokenStore:
         self.clock = clock
         self.token_bytes = token_bytes
         self.lock_timeout = lock_timeout
+        self.reader = StoreReader(self.path)
+        """The file as last read or written by this object: a long-lived store (the
+        TUI, the gateway's usage writer) reads again only what changed."""
+        self.last_written: Snapshot | None = None
+        """What the last change wrote (based on which version, and what changed)."""
 
     @property
     def lock_path(self) -> Path:
@@ -342,9 +457,12 @@ class TokenStore:
     # --- reading ------------------------------------------------------------------
 
     def load(self) -> Snapshot:
+        # The folders are checked on every load (a few lstat calls): a folder made
+        # writable by others does not change the file's own fingerprint.
+        check_location(self.given_path)
         if self.given_path != self.path:
-            check_location(self.given_path)
-        return read_snapshot(self.path)
+            check_location(self.path)
+        return self.reader.snapshot()
 
     def tokens(self) -> tuple[TokenRecord, ...]:
         return self.load().records
@@ -553,7 +671,7 @@ class TokenStore:
                 if not usable_legacy_secret(entry.token)
             )
             backup = self._write_backup(data)
-            self._write(records)
+            self._write(Snapshot(self.path, (), True, None), list(records))
             return Migration(records=records, backup=backup, unusable=unusable)
 
     # --- internals ----------------------------------------------------------------
@@ -578,12 +696,19 @@ class TokenStore:
         return _StoreLock(self.path, self.lock_path, self.lock_timeout)
 
     def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+        """Read (again, under the lock), change, write - only if something changed.
+
+        The version read under the lock is the one changed: the reader re-reads
+        whatever changed since it last looked (another process's write is never
+        lost), and skips only a version it holds and that is unchanged on disk.
+        """
         with self._locked():
-            current = read_snapshot(self.path)
-            records = list(current.records)
+            current = self.reader.snapshot()
+            before = current.records
+            records = list(before)
             result = change(records)
-            unchanged = len(records) == len(current.records) and all(
-                new is old for new, old in zip(records, current.records, strict=True)
+            unchanged = len(records) == len(before) and all(
+                new is old for new, old in zip(records, before, strict=True)
             )
             if not unchanged:  # a no-op never creates or rewrites the file
                 if current.read_only:
@@ -592,18 +717,34 @@ class TokenStore:
                         "is read-only (no write permission for its owner), so it was not changed",
                         hint=f"run: chmod 600 '{self.path}' to allow changes",
                     )
-                self._write(records)
+                self._write(current, records)
             return result
 
-    def _write(self, records: Iterable[TokenRecord]) -> None:
-        data = serialize(records)
+    def _write(self, current: Snapshot, records: list[TokenRecord]) -> None:
+        loaded = current.loaded or Loaded(list(current.records), None)
+        data, blocks = loaded.bytes_for(records)
+        started = time.time_ns()
         try:
             atomic_write(self.path, data)
+            st = os.stat(self.path)  # still under the lock: our file
         except OSError as exc:
             raise StoreWriteFailed(
                 self.path,
                 f"could not write: {exc.strerror or exc}; the previous file is unchanged",
             ) from None
+        start, end_old, end_new = changed_span(current.records, records)
+        written = Snapshot(
+            path=self.path,
+            records=tuple(records),
+            exists=True,
+            fingerprint=Fingerprint.of(st),
+            loaded=Loaded(records, blocks),
+            delta=(current.records[start:end_old], records[start:end_new]),
+            based_on=current.fingerprint,
+            read_at_ns=started,
+        )
+        self.reader.adopt(written)
+        self.last_written = written
 
     def _write_backup(self, data: bytes) -> Path:
         stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
@@ -655,7 +796,10 @@ def _permissions(value: str | Iterable[Permission] | None) -> tuple[Permission, 
         return canonical(ALL_PERMISSIONS)
     if isinstance(value, str):
         return parse_permissions(value)
-    perms = canonical(value)
+    try:
+        perms = canonical(Permission(p) for p in value)
+    except ValueError:
+        raise InvalidPermissions("permissions: choose from read, write, execute") from None
     if not perms:
         raise InvalidPermissions("permissions: at least one of read, write, execute is required")
     return perms
@@ -693,10 +837,12 @@ def generated_name(taken: Collection[str]) -> str:
     highest = 0
     folded = set()
     for name in taken:
-        folded.add(name.casefold())
-        match = _GENERATED_NAME.fullmatch(name)
-        if match:
-            highest = max(highest, int(match.group(1)))
+        lowered = name.casefold()
+        folded.add(lowered)
+        if lowered.startswith("token-"):  # the regex only where it can match
+            match = _GENERATED_NAME.fullmatch(name)
+            if match:
+                highest = max(highest, int(match.group(1)))
     n = highest + 1
     while f"token-{n}" in folded:
         n += 1

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from core import authorize as authorize_module
+from core import store as store_module
 from core.authorize import CachedAuthorizer, Decision, Reason, TokenIndex, authorize, bearer_token
 from core.errors import LegacyStoreFound, StoreCorrupt
 from core.permissions import Permission
-from core.store import Fingerprint, Snapshot, TokenStore, read_snapshot
+from core.store import Fingerprint, Snapshot, StoreReader, TokenStore, read_snapshot
 from core.token_format import PREFIX, checksum, generate
 from tests.core.core_helpers import FakeClock
 
@@ -366,21 +366,30 @@ class FrozenStat:
     inode, size, mtime_ns and ctime_ns - the worst case of a same-size rewrite
     within one timestamp tick that reuses the inode number."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, mtime_ns: int, delay: float = 0) -> None:
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        mtime_ns: int,
+        auth: CachedAuthorizer,
+        delay: float = 0,
+    ) -> None:
         self.fingerprint = Fingerprint(1, 1, 1000, mtime_ns, mtime_ns + 1)
         self.reads = 0
         self.delay = delay
+        reader = auth._reader
+        real = store_module._snapshot
 
-        def fake_read(path: Path) -> Snapshot:
-            snapshot = read_snapshot(path)
+        def fake_reload() -> Snapshot:
+            started = time.time_ns()
+            snapshot = real(reader.path, None, started)
             self.reads += 1
             time.sleep(self.delay)  # a large store takes a while to parse
-            return dataclasses.replace(snapshot, fingerprint=self.fingerprint)
+            frozen = dataclasses.replace(snapshot, fingerprint=self.fingerprint)
+            reader.adopt(frozen)
+            return frozen
 
-        monkeypatch.setattr(authorize_module, "read_snapshot", fake_read)
-        monkeypatch.setattr(
-            CachedAuthorizer, "_stat", lambda _self: dataclasses.astuple(self.fingerprint)
-        )
+        monkeypatch.setattr(reader, "reload", fake_reload)
+        monkeypatch.setattr(reader, "stat_key", lambda: dataclasses.astuple(self.fingerprint))
 
 
 def test_frozen_stat_control_an_old_file_is_served_from_the_cache(
@@ -389,8 +398,8 @@ def test_frozen_stat_control_an_old_file_is_served_from_the_cache(
     # The control for the racy tests below: when the version in memory is old,
     # an unchanged fingerprint means "no change" and the file is not re-read.
     # (So a change that kept the fingerprint would go unseen - which is why a
-    # version read within a tick of its mtime must be re-read.)
-    frozen = FrozenStat(monkeypatch, time.time_ns() - 10 * 10**9)
+    # version read within a tick of its mtime is read once more.)
+    frozen = FrozenStat(monkeypatch, time.time_ns() - 10 * 10**9, t.auth)
     assert t.decide(t.full).allowed
     assert t.decide(t.full).allowed
     assert frozen.reads == 1
@@ -399,13 +408,20 @@ def test_frozen_stat_control_an_old_file_is_served_from_the_cache(
     assert frozen.reads == 1
 
 
-def test_racy_window_a_same_fingerprint_rewrite_is_still_seen(
+def test_racy_window_a_same_fingerprint_rewrite_is_seen_once_the_window_passes(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frozen = FrozenStat(monkeypatch, time.time_ns())
-    assert t.decide(t.full).allowed
+    """git's racy-clean rule: a version read within the window of its mtime is
+    read once more when the window has passed - once, not on every decision."""
+    auth = CachedAuthorizer(t.store.path, clock=t.clock, racy_window=0.2)
+    frozen = FrozenStat(monkeypatch, time.time_ns(), auth)
+    assert auth.decide(f"Bearer {t.full}", "GET", "/x").allowed
     t.store.delete(["full"])
-    assert t.decide(t.full).reason is Reason.UNKNOWN_TOKEN
+    for _ in range(5):  # inside the window: no read on every decision
+        auth.decide(f"Bearer {t.full}", "GET", "/x")
+    assert frozen.reads == 1
+    time.sleep(0.25)
+    assert auth.decide(f"Bearer {t.full}", "GET", "/x").reason is Reason.UNKNOWN_TOKEN
     assert frozen.reads == 2
 
 
@@ -415,7 +431,7 @@ def test_racy_window_is_measured_from_before_the_read(
     # Regression: the time was taken *after* reading and parsing, so a store
     # that took longer than the window to parse was never treated as racy even
     # though its bytes were read right after the write.
-    frozen = FrozenStat(monkeypatch, time.time_ns(), delay=0.2)
+    frozen = FrozenStat(monkeypatch, time.time_ns(), t.auth, delay=0.2)
     assert t.decide(t.full).allowed
     frozen.delay = 0
     t.store.delete(["full"])
@@ -426,23 +442,25 @@ def test_racy_window_covers_whole_second_timestamps(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A file system that keeps whole seconds: a version read 1.5 s after its
-    # (truncated) mtime can still be rewritten within the same second.
+    # (truncated) mtime can still be rewritten within the same second, so it is
+    # read once more 2 s after that mtime.
     now = time.time_ns()
     whole = (now // 10**9) * 10**9 - 10**9
-    frozen = FrozenStat(monkeypatch, whole)
+    frozen = FrozenStat(monkeypatch, whole, t.auth)
     frozen.fingerprint = Fingerprint(1, 1, 1000, whole, whole)
     if now - whole >= 2 * 10**9:  # pragma: no cover - only if the test itself stalled
         pytest.skip("too slow to stay inside the window")
     assert t.decide(t.full).allowed
     t.store.delete(["full"])
+    time.sleep(max(0.0, (whole + 2 * 10**9 - time.time_ns()) / 1e9) + 0.05)
     assert t.decide(t.full).reason is Reason.UNKNOWN_TOKEN
 
 
 def test_racy_versions_stop_being_re_read_once_old(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frozen = FrozenStat(monkeypatch, time.time_ns())
     auth = CachedAuthorizer(t.store.path, clock=t.clock, racy_window=0.05)
+    frozen = FrozenStat(monkeypatch, time.time_ns(), auth)
     auth.decide(f"Bearer {t.full}", "GET", "/x")
     time.sleep(0.08)
     auth.decide(f"Bearer {t.full}", "GET", "/x")  # re-read: the previous one was racy

@@ -1,0 +1,179 @@
+"""The store file's canonical layout, and reading it again cheaply after a change.
+
+What this program writes is always the same layout (pydantic's indent=2 of the
+whole document):
+
+    {
+      "version": 2,
+      "tokens": [
+        {                      <- one block per token, separated by
+          "id": "...",            "\\n    },\\n    {\\n"
+          ...
+        },
+        {
+          ...
+        }
+      ]
+    }
+
+A JSON string cannot hold a raw line break, and a token's own lists are
+indented further, so that separator occurs between tokens and nowhere else: the
+file splits into one block of bytes per token at C speed. A block that is
+byte-for-byte the same as in the version read before is the same token, already
+validated; after a change only the blocks that differ are parsed, and a write
+changes only the blocks of the tokens it changed (`Loaded`). A file in any other
+layout (hand-edited, version 1) is parsed whole, as always.
+
+Every rule of the whole document still holds after an incremental step: blocks
+are parsed strictly by the same model, and the rules across tokens (unique ids,
+names and digests) are checked over the whole new list each time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from core.models import STORE_VERSION, StoreDocument, TokenRecord, check_records
+
+HEADER = b'{\n  "version": %d,\n  "tokens": [\n    {\n' % STORE_VERSION
+FOOTER = b"\n    }\n  ]\n}\n"
+EMPTY = b'{\n  "version": %d,\n  "tokens": []\n}\n' % STORE_VERSION
+SEP = b"\n    },\n    {\n"
+
+
+def serialize(records: Iterable[TokenRecord]) -> bytes:
+    """The whole file for `records`, in the canonical layout (no re-validation:
+    every record is a validated TokenRecord already)."""
+    doc = StoreDocument.model_construct(version=2, tokens=tuple(records))
+    return doc.model_dump_json(indent=2).encode("utf-8") + b"\n"
+
+
+def split(data: bytes) -> list[bytes] | None:
+    """The token blocks of a file in the canonical layout, else None."""
+    if data == EMPTY:
+        return []
+    if not (data.startswith(HEADER) and data.endswith(FOOTER)):
+        return None
+    return data[len(HEADER) : len(data) - len(FOOTER)].split(SEP)
+
+
+def join(blocks: Sequence[bytes]) -> bytes:
+    if not blocks:
+        return EMPTY
+    return HEADER + SEP.join(blocks) + FOOTER
+
+
+def block_of(record: TokenRecord) -> bytes:
+    data = serialize((record,))
+    return data[len(HEADER) : len(data) - len(FOOTER)]
+
+
+def parse_block(block: bytes) -> TokenRecord:
+    return TokenRecord.model_validate_json(b"{\n" + block + b"\n}", strict=True)
+
+
+def changed_span(old: Sequence[object], new: Sequence[object]) -> tuple[int, int, int]:
+    """(start, end in old, end in new): `new` is `old[:start] + new[start:end_new] +
+    old[end_old:]`, with the common head and tail as long as they go (compared with
+    `==`; records are compared by identity, blocks by their bytes)."""
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and (old[start] is new[start] or old[start] == new[start]):
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start:
+        a, b = old[end_old - 1], new[end_new - 1]
+        if not (a is b or a == b):
+            break
+        end_old -= 1
+        end_new -= 1
+    return start, end_old, end_new
+
+
+@dataclass
+class Loaded:
+    """The records of one version of the file, with their blocks when the file was
+    in the canonical layout (None: parse whole next time, write whole), and the
+    sets the rules across tokens are checked against."""
+
+    records: list[TokenRecord]
+    blocks: list[bytes] | None
+    _keys: tuple[set[str], set[str], set[str]] | None = field(default=None, repr=False)
+
+    def keys(self) -> tuple[set[str], set[str], set[str]]:
+        """(ids, names, digests), built on first use."""
+        if self._keys is None:
+            records = self.records
+            self._keys = (
+                {r.id for r in records},
+                {r.name for r in records},
+                {r.digest for r in records},
+            )
+        return self._keys
+
+    def bytes_for(self, records: list[TokenRecord]) -> tuple[bytes, list[bytes] | None]:
+        """The file for `records` - this version's records with a few added,
+        replaced or removed: the blocks of unchanged ones reused, the others
+        serialized - and its blocks."""
+        if self.blocks is None:
+            data = serialize(records)
+            return data, split(data)
+        start, end_old, end_new = changed_span(self.records, records)
+        middle = [block_of(r) for r in records[start:end_new]]
+        blocks = [*self.blocks[:start], *middle, *self.blocks[end_old:]]
+        return join(blocks), blocks
+
+    def after(self, data: bytes) -> tuple[Loaded, list[TokenRecord], list[TokenRecord]] | None:
+        """The version in `data`, parsing only the blocks that changed: (the new
+        version, records gone, records added). None when it cannot be done block
+        by block (other layout, a block that does not parse, a rule across tokens
+        broken): then parse the whole file, which reports the precise problem."""
+        if self.blocks is None:
+            return None
+        blocks = split(data)
+        if blocks is None:
+            return None
+        start, end_old, end_new = changed_span(self.blocks, blocks)
+        try:
+            added = [parse_block(block) for block in blocks[start:end_new]]
+        except ValidationError:
+            return None
+        removed = self.records[start:end_old]
+        records = [*self.records[:start], *added, *self.records[end_old:]]
+        keys = _keys_after(self.keys(), removed, added)
+        if keys is None:
+            return None
+        try:
+            checked = check_records(added, STORE_VERSION, fresh=added, unique=False)
+        except ValueError:
+            return None
+        if checked is not added:  # permissions put in order: write the file whole next time
+            fixed = {id(a): c for a, c in zip(added, checked, strict=True)}
+            records = [fixed.get(id(r), r) for r in records]
+            return Loaded(records, None), removed, list(checked)
+        return Loaded(records, blocks, keys), removed, added
+
+
+def _keys_after(
+    keys: tuple[set[str], set[str], set[str]],
+    removed: Sequence[TokenRecord],
+    added: Sequence[TokenRecord],
+) -> tuple[set[str], set[str], set[str]] | None:
+    """The (ids, names, digests) sets without `removed`, with `added`; None if an
+    added record collides with one that stays (the whole-file parse says which)."""
+    new = tuple(set(k) for k in keys) if (removed or added) else keys
+    ids, names, digests = new
+    for r in removed:
+        ids.discard(r.id)
+        names.discard(r.name)
+        digests.discard(r.digest)
+    for r in added:
+        if r.id in ids or r.name in names or r.digest in digests:
+            return None
+        ids.add(r.id)
+        names.add(r.name)
+        digests.add(r.digest)
+    return ids, names, digests

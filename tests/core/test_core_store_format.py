@@ -1,0 +1,217 @@
+"""The canonical layout of the store file, and reading it again block by block:
+what an incremental step gives must always equal a full, validated parse."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.authorize import CachedAuthorizer, Reason
+from core.errors import StoreCorrupt
+from core.store import StoreReader, TokenStore, read_snapshot
+from core.store_format import EMPTY, Loaded, join, serialize, split
+from tests.core.core_helpers import FakeClock, SeededBytes
+
+
+def test_the_layout_splits_into_one_block_per_token(store: TokenStore) -> None:
+    for i in range(3):
+        store.create(name=f"t{i}", note='quote " and \\n', directories=["/srv/a"])
+    data = store.path.read_bytes()
+    blocks = split(data)
+    assert blocks is not None and len(blocks) == 3
+    assert join(blocks) == data
+    assert serialize(store.tokens()) == data
+    assert split(EMPTY) == [] and join([]) == EMPTY
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"version": 2, "tokens": []}',  # compact: written by hand or another tool
+        b'{\n  "version": 1,\n  "tokens": []\n}\n',
+        b"",
+    ],
+)
+def test_other_layouts_are_not_split(data: bytes) -> None:
+    assert split(data) is None
+
+
+def test_a_changed_block_is_parsed_alone(store: TokenStore) -> None:
+    for i in range(5):
+        store.create(name=f"t{i}")
+    reader = StoreReader(store.path)
+    first = reader.reload()
+    assert first.delta is None  # the first read is a full one
+    store.rotate("t2")
+    store.delete(["t4"])
+    store.create(name="new")
+    after = reader.reload()
+    assert after.delta is not None
+    removed, added = after.delta
+    assert {r.name for r in removed} == {"t2", "t3", "t4"} or {r.name for r in removed} >= {
+        "t2",
+        "t4",
+    }
+    assert {r.name for r in added} >= {"t2", "new"}
+    assert after.records == read_snapshot(store.path).records
+    assert after.based_on == first.fingerprint
+
+
+def test_a_block_that_breaks_a_rule_falls_back_to_the_whole_file(store: TokenStore) -> None:
+    store.create(name="a")
+    store.create(name="b")
+    reader = StoreReader(store.path)
+    reader.reload()
+    data = store.path.read_bytes()
+    store.path.write_bytes(data.replace(b'"name": "b"', b'"name": "a"'))  # a duplicate name
+    with pytest.raises(StoreCorrupt, match="share the name"):
+        reader.reload()
+    store.path.write_bytes(data.replace(b'"permissions": [', b'"permissions": 7, "x": ['))
+    with pytest.raises(StoreCorrupt):
+        reader.reload()
+
+
+def test_loaded_after_refuses_what_it_cannot_do_block_by_block(store: TokenStore) -> None:
+    store.create(name="a")
+    loaded = Loaded(list(store.tokens()), split(store.path.read_bytes()))
+    assert loaded.after(b"not json") is None
+    assert loaded.after(store.path.read_bytes().replace(b'"legacy": false', b'"legacy": 1')) is None
+    same = loaded.after(store.path.read_bytes())
+    assert same is not None and same[1] == [] and same[2] == []
+
+
+def test_writes_change_only_the_changed_blocks(store: TokenStore) -> None:
+    for i in range(4):
+        store.create(name=f"t{i}")
+    before = split(store.path.read_bytes())
+    store.edit("t1", note="changed")
+    after = split(store.path.read_bytes())
+    assert before is not None and after is not None
+    assert [a == b for a, b in zip(before, after, strict=True)] == [True, False, True, True]
+    assert store.last_written is not None
+    removed, added = store.last_written.delta  # type: ignore[misc]
+    assert [r.name for r in removed] == ["t1"] and [r.note for r in added] == ["changed"]
+
+
+def test_a_hand_written_file_is_written_back_in_the_canonical_layout(
+    store: TokenStore,
+) -> None:
+    store.create(name="a")
+    compact = json.dumps(json.loads(store.path.read_bytes())).encode()
+    store.path.write_bytes(compact)
+    assert split(compact) is None
+    store.create(name="b")
+    assert split(store.path.read_bytes()) is not None
+    assert serialize(store.tokens()) == store.path.read_bytes()
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["create", "delete", "rotate", "edit", "usage", "external"]),
+        st.integers(0, 20),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPS)
+def test_incremental_reads_always_equal_a_full_parse(tmp_path: Path, ops: list) -> None:  # type: ignore[type-arg]
+    folder = tmp_path / f"p{time.time_ns()}"
+    clock = FakeClock()
+    store = TokenStore(folder / "auth-tokens.json", clock=clock, token_bytes=SeededBytes())
+    other = TokenStore(store.path, clock=clock, token_bytes=SeededBytes(seed=99))
+    reader = StoreReader(store.path, racy_window=0)
+    auth = CachedAuthorizer(store.path, clock=clock, racy_window=0)
+    secrets: dict[str, str] = {}
+    for op, n in ops:
+        records = store.tokens()
+        pick = records[n % len(records)] if records else None
+        if op == "create" or pick is None:
+            issued = store.create()
+            secrets[issued.record.id] = issued.secret.reveal()
+        elif op == "delete":
+            store.delete([pick.id])
+            secrets.pop(pick.id, None)
+        elif op == "rotate":
+            issued = store.rotate(pick.id)
+            secrets[pick.id] = issued.secret.reveal()
+        elif op == "edit":
+            store.edit(pick.id, note=f"note {n}", permissions=["read", "execute"][: 1 + n % 2])
+        elif op == "usage":
+            store.record_usage({pick.id: clock.advance(minutes=n + 1)})
+        else:  # another process writes: this store's reader must see it
+            issued = other.create()
+            secrets[issued.record.id] = issued.secret.reveal()
+        full = read_snapshot(store.path).records
+        assert reader.snapshot().records == full
+        assert store.tokens() == full
+        assert store.path.read_bytes() == serialize(full)
+        index = auth.index()
+        assert len(index) == len(full)
+        for token_id, secret in secrets.items():
+            decision = auth.decide(f"Bearer {secret}", "GET", "/path")
+            assert decision.token_id == token_id and decision.reason is not Reason.UNKNOWN_TOKEN
+
+
+def test_one_read_per_change_not_one_per_decision(store: TokenStore, clock: FakeClock) -> None:
+    auth = CachedAuthorizer(store.path, clock=clock)
+    token = store.create(name="a").secret.reveal()
+    for i in range(10):
+        store.create(name=f"n{i}")
+        for _ in range(20):
+            assert auth.decide(f"Bearer {token}", "GET", "/path").allowed
+    # each change is read once, plus at most one more read per racy version
+    assert auth.reloads <= 2 * 10 + 1
+
+
+def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClock) -> None:
+    auth = CachedAuthorizer(store.path, clock=clock, racy_window=0)
+    store.create(name="a")
+    store.path.write_text("{ broken")
+    for _ in range(5):
+        with pytest.raises(StoreCorrupt):
+            auth.decide(None, "GET", "/path")
+    assert auth.reloads == 0  # none succeeded; and the broken version was parsed once
+    reads = []
+    original = auth._reader.reload
+
+    def counting() -> object:
+        reads.append(1)
+        return original()
+
+    auth._reader.reload = counting  # type: ignore[method-assign]
+    for _ in range(5):
+        with pytest.raises(StoreCorrupt):
+            auth.decide(None, "GET", "/path")
+    assert reads == []  # the same broken version: not read again
+
+
+def test_the_gateway_can_adopt_its_own_usage_write(store: TokenStore, clock: FakeClock) -> None:
+    token_record = store.create(name="a")
+    auth = CachedAuthorizer(store.path, clock=clock)
+    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
+    writer = TokenStore(store.path, clock=clock)
+    writer.reader.adopt(auth._reader.current)  # type: ignore[arg-type]
+    writer.record_usage({token_record.record.id: clock.now})
+    assert writer.last_written is not None
+    assert auth.adopt(writer.last_written)
+    reloads = auth.reloads
+    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
+    assert auth.reloads == reloads  # nothing read back
+    # a write over another version than the one held is not adopted
+    store.create(name="b")
+    stale = TokenStore(store.path, clock=clock)
+    stale.record_usage({token_record.record.id: clock.advance(minutes=5)})
+    assert stale.last_written is not None
+    assert not auth.adopt(stale.last_written) or stale.last_written.based_on == (
+        auth._indexed.fingerprint if auth._indexed else None
+    )
