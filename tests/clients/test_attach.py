@@ -65,6 +65,22 @@ def test_attach_with_a_read_execute_token(
     assert {"/agent", "/config", "/config/providers", "/provider"} <= {r["path"] for r in rows}
 
 
+def test_attach_takes_the_token_from_the_environment(
+    opencode_binary: str,
+    opencode_server: harness.Server,
+    gateway: harness.Front,
+    tokens: harness.Tokens,
+    tmux: harness.Tmux,
+) -> None:
+    # -p defaults to OPENCODE_SERVER_PASSWORD: the token stays out of the process list.
+    mark = gateway.mark()
+    env = {**harness.client_env(tmux.home), "OPENCODE_SERVER_PASSWORD": tokens.secrets["rx"]}
+    tmux.start([opencode_binary, "attach", gateway.url], env, cwd=tmux.home)
+    _connected(tmux, opencode_server)
+    rows = gateway.settle(mark)
+    assert {r["token_id"] for r in rows if r["reason"] != "public"} == {tokens.ids["rx"]}
+
+
 _MESSAGE = re.compile(r"Error: (GET (/\S+) needs read and execute; this token has read \(.+\))")
 
 
