@@ -460,6 +460,10 @@ class CachedAuthorizer:
             self._index = TokenIndex(found.records)
         self._indexed = found
 
+    def held(self) -> Snapshot | None:
+        """The version the index was built from."""
+        return self._indexed
+
     def adopt(self, written: Snapshot) -> bool:
         """Take a version this process just wrote (its `last_used_at` batch) as the
         current one without reading it back - only when it was written over the

@@ -350,10 +350,17 @@ def _components(
     from core.gateway.usage import UsageRecorder, store_writer
     from core.store import TokenStore
 
-    guard = Guard(
-        CachedAuthorizer(path), warn=_warn, say=lambda line: _say(f"{PROG} {name}: {line}")
+    authorizer = CachedAuthorizer(path)
+    guard = Guard(authorizer, warn=_warn, say=lambda line: _say(f"{PROG} {name}: {line}"))
+    usage = (
+        UsageRecorder(
+            store_writer(TokenStore(path), authorizer),
+            warn=_warn,
+            written=authorizer.adopt,
+        )
+        if args.last_used
+        else None
     )
-    usage = UsageRecorder(store_writer(TokenStore(path)), warn=_warn) if args.last_used else None
     return guard, usage
 
 

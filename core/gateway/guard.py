@@ -217,9 +217,12 @@ class Guard:
         sessions = self.sessions
         lookup = (lambda _sid: None) if sessions is None else sessions.cached
         try:
+            # A changed store is read on a worker thread; this request waits for
+            # it (revocation applies to it), other connections are served meanwhile.
+            index = await self.authorizer.fresh_index()
             try:
                 decision = self.authorizer.decide(
-                    authorization, method, raw_path, headers=values, sessions=lookup
+                    authorization, method, raw_path, headers=values, sessions=lookup, index=index
                 )
             except SessionLookupNeeded as needed:
                 session_id = needed.session_id
@@ -240,6 +243,7 @@ class Guard:
                     raw_path,
                     headers=values,
                     sessions=lambda sid: found if sid == session_id else lookup(sid),
+                    index=index,
                 )
         except StoreError as exc:
             self._report(exc)

@@ -16,20 +16,32 @@ import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from core.authorize import CachedAuthorizer
 from core.clock import Clock, system_clock
-from core.store import TokenStore
+from core.store import Snapshot, TokenStore
 
 UsageWriter = Callable[[Mapping[str, datetime]], object]
 
 
-def store_writer(store: TokenStore) -> UsageWriter:
+def store_writer(store: TokenStore, authorizer: CachedAuthorizer | None = None) -> UsageWriter:
     """`store.record_usage`, except that a store file deleted meanwhile is not
-    re-created just to hold timestamps of tokens that no longer exist."""
+    re-created just to hold timestamps of tokens that no longer exist.
+
+    With the gateway's `authorizer`, the write starts from the version the
+    authorizer holds (no read of its own when nothing else changed the file), and
+    returns what it wrote for `adopt` - so the gateway never reads back its own
+    `last_used_at` batch."""
 
     def write(batch: Mapping[str, datetime]) -> object:
         if not store.path.exists():
-            return 0
-        return store.record_usage(batch)
+            return None
+        if authorizer is not None:
+            held = authorizer.held()
+            if held is not None and store.reader.current is not held:
+                store.reader.adopt(held)
+        if not store.record_usage(batch):
+            return None
+        return store.last_written
 
     return write
 
@@ -43,8 +55,10 @@ class UsageRecorder:
         min_interval: float = 60.0,
         flush_every: float = 5.0,
         warn: Callable[[str], None] = lambda message: None,
+        written: Callable[[Snapshot], object] = lambda snapshot: None,
     ) -> None:
         self._write = write
+        self._written = written
         self._clock = clock
         self._min_interval = min_interval
         self._flush_every = flush_every
@@ -76,8 +90,10 @@ class UsageRecorder:
             batch, self._pending = self._pending, {}
             loop = asyncio.get_running_loop()
             try:
-                await loop.run_in_executor(None, self._write, batch)
+                result = await loop.run_in_executor(None, self._write, batch)
                 self.writes += 1
+                if isinstance(result, Snapshot):
+                    self._written(result)  # on the loop: the authorizer takes it
             except Exception as exc:  # keep the batch; the next round retries
                 for token_id, when in batch.items():
                     newer = self._pending.get(token_id)

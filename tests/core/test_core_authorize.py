@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from core import store as store_module
 from core.authorize import CachedAuthorizer, Decision, Reason, TokenIndex, authorize, bearer_token
 from core.errors import LegacyStoreFound, StoreCorrupt
 from core.permissions import Permission
-from core.store import Fingerprint, Snapshot, StoreReader, TokenStore, read_snapshot
+from core.store import Fingerprint, Snapshot, TokenStore
 from core.token_format import PREFIX, checksum, generate
 from tests.core.core_helpers import FakeClock
 

@@ -212,6 +212,8 @@ def test_the_gateway_can_adopt_its_own_usage_write(store: TokenStore, clock: Fak
     stale = TokenStore(store.path, clock=clock)
     stale.record_usage({token_record.record.id: clock.advance(minutes=5)})
     assert stale.last_written is not None
-    assert not auth.adopt(stale.last_written) or stale.last_written.based_on == (
-        auth._indexed.fingerprint if auth._indexed else None
-    )
+    assert not auth.adopt(stale.last_written)
+    # and the next decision reads the file (with b) instead
+    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
+    assert auth.reloads == reloads + 1
+    assert len(auth.index()) == 2

@@ -161,6 +161,7 @@ async def gateway_harness(
     limits: Any = None,
     timeouts: Any = None,
     usage: Any = None,
+    usage_from: Any = None,
     tls: Any = None,
     learn: bool = True,
     scope: Any = None,
@@ -192,7 +193,10 @@ async def gateway_harness(
         tls=tls is not None,
         **({} if scope is None else {"scope": scope}),
     )
-    guard = Guard(CachedAuthorizer(tokens.path), warn=warnings.append)
+    authorizer = CachedAuthorizer(tokens.path)
+    guard = Guard(authorizer, warn=warnings.append)
+    if usage_from is not None:  # wired to the authorizer, as the command line does
+        usage = usage_from(authorizer)
     gateway = Gateway(config, guard, usage)
     logger, access = collecting_logger()
     listener = Listener(

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -84,6 +85,36 @@ async def test_a_failed_write_is_retried_with_the_latest_time() -> None:
     usage.seen("a")
     await usage.flush()
     assert calls[-1] == {"a": clock.now}
+
+
+async def test_the_gateway_does_not_read_back_its_own_last_used_write(tokens: Tokens) -> None:
+    clock = FakeClock()
+    held: list[Any] = []
+
+    def wired(authorizer: Any) -> UsageRecorder:
+        held.append(authorizer)
+        return UsageRecorder(
+            store_writer(TokenStore(tokens.path), authorizer),
+            clock=clock,
+            flush_every=3600,
+            written=authorizer.adopt,
+        )
+
+    async with gateway_harness(tokens, usage_from=wired) as h:
+        authorizer = held[0]
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
+            assert resp.status == 200
+        reloads = authorizer.reloads
+        await h.gateway.usage.flush()
+        assert TokenStore(tokens.path).get(tokens.ids["r"]).last_used_at is not None
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
+            assert resp.status == 200
+        assert authorizer.reloads == reloads  # its own write was adopted, not read
+        # another process's change is still read, and applies at once
+        TokenStore(tokens.path).delete([tokens.ids["r"]])
+        async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
+            assert resp.status == 401
+        assert reloads < authorizer.reloads <= reloads + 2  # (+1 if read in its racy window)
 
 
 async def test_gateway_records_last_used_through_the_store_off_the_request_path(
