@@ -67,6 +67,12 @@ class MainCommands(_ScreenCommands):
         if main.selected is not None:
             commands += [
                 PaletteCommand(
+                    "token: Edit",
+                    "Change the selected token's name, note, permissions, directories or "
+                    "expiry; its secret stays (e)",
+                    lambda: main.run_action("edit_token"),
+                ),
+                PaletteCommand(
                     "token: Delete",
                     "Delete the selected token (d)",
                     lambda: main.run_action("delete_token"),

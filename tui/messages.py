@@ -12,7 +12,7 @@ from textual.message import Message
 
 from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord
-from core.store import Issued, Migration, Snapshot
+from core.store import Edited, Issued, Migration, Snapshot
 from tui.clipboard import CopyRoute
 from tui.table_model import TableView
 
@@ -49,6 +49,15 @@ class TokenIssued(Message):
         super().__init__()
         self.issued = issued
         self.verb = verb
+
+
+class TokenEdited(Message):
+    """A token's name, note, permissions, directories or expiry were changed (or
+    nothing was: `edited.changed` is empty); its secret stays."""
+
+    def __init__(self, edited: Edited) -> None:
+        super().__init__()
+        self.edited = edited
 
 
 class TokensDeleted(Message):

@@ -34,7 +34,7 @@ class TestMainScreen:
 
     def test_populated_narrow(self, snap_scenario: Snap) -> None:
         """At 60 by 20: name, perms, expires and status stay (id, created and last used
-        give way); the footer keeps n d r / s ? and the palette key, and fits."""
+        give way); the footer keeps n e d r / ? and the palette key, and fits."""
         assert snap_scenario("main-narrow")
 
     def test_filter(self, snap_scenario: Snap) -> None:
@@ -55,6 +55,23 @@ class TestCreateScreen:
     def test_validation_errors(self, snap_scenario: Snap) -> None:
         """A taken name, no permission, a zero-length custom expiry; Create refused."""
         assert snap_scenario("create-errors")
+
+    def test_note_and_directories(self, snap_scenario: Snap) -> None:
+        """A note, two directories (~/src/app and /srv/www, each with ✕), a relative
+        path refused as typed with core's words, execute alone explained."""
+        assert snap_scenario("create-filled")
+
+
+class TestEditScreen:
+    def test_form(self, snap_scenario: Snap) -> None:
+        """ci-deploy's name, note, permissions and directories filled in; the expiry
+        starts on "keep the current expiry"; Save, no secret."""
+        assert snap_scenario("edit")
+
+    def test_footer_at_60(self, snap_scenario: Snap) -> None:
+        """At 60 by 20 the fields scroll; the buttons and the modal's own footer
+        (esc Cancel, ^p palette) stay, and fit."""
+        assert snap_scenario("edit-narrow")
 
 
 class TestSecretScreen:
@@ -94,7 +111,13 @@ class TestPruneConfirm:
 
 class TestDetailsScreen:
     def test_details(self, snap_scenario: Snap) -> None:
+        """At 80 by 24 the rows scroll (the scrollbar shows it); the buttons stay."""
         assert snap_scenario("details")
+
+    def test_note_directories_and_abilities(self, snap_scenario: Snap) -> None:
+        """The note, the directories (~ for the home folder), and in words what the
+        token can and cannot do on opencode (core.describe)."""
+        assert snap_scenario("details-scoped")
 
 
 class TestHelpScreen:

@@ -95,6 +95,36 @@ async def migrate(pilot: Pilot[Any]) -> None:
     await settle(pilot)
 
 
+async def create_filled(pilot: Pilot[Any]) -> None:
+    """The create form with a name, a note, two directories added (one as ~/...),
+    execute alone ticked (explained: it can pass no request) and a relative path
+    typed (refused as typed)."""
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+    screen = pilot.app.screen
+    await pilot.press(*"deploy-bot")
+    screen.query_one("#note", Input).value = "deploys main from CI"
+    screen.query_one("#perm-read", Checkbox).value = False
+    screen.query_one("#perm-write", Checkbox).value = False
+    screen.query_one("#directory", Input).focus()
+    await pilot.pause()
+    await pilot.press(*"~/src/app", "enter")
+    await pilot.press(*"/srv/www", "enter")
+    await pilot.press(*"src/lib")
+    await settle(pilot)
+
+
+def prepare_scoped(sandbox: Sandbox) -> None:
+    """The populated store, ci-deploy with a note and two directories."""
+    sandbox.populate()
+    sandbox.store().edit(
+        "ci-deploy",
+        note="deploys main from CI",
+        directories=[str(sandbox.home / "src" / "app"), "/srv/www"],
+    )
+
+
 def prepare_nothing(sandbox: Sandbox) -> None:
     """No store file at all: what a first run sees."""
 
@@ -159,6 +189,32 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("prune", "Prune: the expired tokens named", prepare_populated, keys("p")),
         Scenario("details", "Token details", prepare_populated, keys("down", "down", "enter")),
+        Scenario(
+            "create-filled",
+            "New token: a note, directories, execute alone explained, a relative path refused",
+            prepare_populated,
+            create_filled,
+        ),
+        Scenario(
+            "edit",
+            "Edit: the token's fields filled in, its expiry kept",
+            prepare_scoped,
+            keys("e"),
+        ),
+        Scenario(
+            "edit-narrow",
+            "Edit at 60 by 20: the fields scroll, the buttons and the footer stay",
+            prepare_scoped,
+            keys("e"),
+            size=(60, 20),
+        ),
+        Scenario(
+            "details-scoped",
+            "Details: the note, the directories, and what the token can and cannot do",
+            prepare_scoped,
+            keys("enter"),
+            size=(80, 36),
+        ),
         Scenario("help", "Keys", prepare_populated, keys("question_mark")),
         Scenario("corrupt", "A corrupt store file", prepare_corrupt),
         Scenario("legacy", "A PR #8217 file: migration offered", prepare_legacy),

@@ -283,7 +283,8 @@ async def test_the_palette_sorts_by_every_column(populated: Sandbox) -> None:
 async def test_details_show_metadata_and_never_the_secret(sandbox: Sandbox) -> None:
     issued = sandbox.store().create(name="ci", permissions="read,execute", expires="30d")
     app = sandbox.app()
-    async with app.run_test(size=(80, 24)) as pilot:
+    # tall enough for every row at once (at 80 by 24 they scroll: test_edit_details.py)
+    async with app.run_test(size=(80, 40)) as pilot:
         await settle(pilot)
         await pilot.press("enter")
         await pilot.pause()

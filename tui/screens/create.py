@@ -1,40 +1,54 @@
-"""The new-token form: name, permissions, expiry; checked as you type.
+"""The new-token form: name, note, permissions, directories, expiry; checked as you type.
 
-The rules are core's (`validate_name`, `parse_expiry`, and the store's
-duplicate-name rule), applied on every change so mistakes show before Create.
-The store call itself runs in a thread worker; if the store refuses (a name
-taken meanwhile by another process, a read-only folder, ...) the form stays open
-and says why. On success the modal dismisses with the `Issued` token.
+The rules are core's (`validate_name`, `validate_note`, `clean_directories`,
+`parse_expiry`, and the store's duplicate-name rule), applied on every change so
+mistakes show before Create. A set of permissions that can pass no request
+(execute alone: `passes_nothing`) is explained, not refused - the CLI creates
+it too, with a warning. The store call itself runs in a thread worker; if the
+store refuses (a name taken meanwhile by another process, a read-only folder,
+...) the form stays open and says why. On success the modal dismisses with the
+`Issued` token.
+
+`TokenForm` is the part shared with the edit form (`tui.screens.edit`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Static
 
 from core.display import escape_controls
-from core.errors import AuthTuiError, DuplicateName, InputError, InvalidName
+from core.errors import AuthTuiError, DuplicateName, InputError, InvalidName, InvalidNote
 from core.expiry import DEFAULT_EXPIRY
-from core.names import validate_name
-from core.permissions import Permission
+from core.models import TokenRecord
+from core.names import validate_name, validate_note
+from core.permissions import Permission, passes_nothing
 from core.store import Issued, Snapshot, TokenStore, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
 from tui.widgets.dialog_button import DialogButton
+from tui.widgets.directories_field import DirectoriesField
 from tui.widgets.expiry_field import ExpiryField
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 
 PERMISSION_HELP = "read: GET · write: POST, PUT… · execute: sessions, shell"
+NOTE_HELP = "Optional: what the token is for."
+
+# Rows the form needs around its scrolled fields: border, title, buttons, footer.
+_CHROME = 2 + 2 + 4 + 1
+
+ResultT = TypeVar("ResultT")
 
 
 class PermissionBox(Checkbox):
@@ -53,11 +67,22 @@ class CreateRequest:
     name: str | None  # None: the store picks `token-N`
     permissions: tuple[Permission, ...]
     expires: str
+    note: str | None = None
+    directories: tuple[str, ...] = ()
 
 
-def name_problem(raw: str, snapshot: Snapshot) -> str | None:
-    """Why `raw` cannot be a new token's name, or None; the empty name is allowed."""
-    if raw == "":
+def name_problem(raw: str, snapshot: Snapshot, current: TokenRecord | None = None) -> str | None:
+    """Why `raw` cannot be the token's name, or None.
+
+    For a new token (`current` None) the empty name is allowed (a generated one
+    is used); for a token being edited its own name is, as it is.
+    """
+    if current is not None:
+        if raw == current.name:
+            return None
+        if raw.strip() == "":
+            return "a token needs a name"
+    elif raw == "":
         return None
     try:
         name = validate_name(raw)
@@ -65,6 +90,8 @@ def name_problem(raw: str, snapshot: Snapshot) -> str | None:
         return exc.message
     folded = name.casefold()
     for record in snapshot.records:
+        if current is not None and record.id == current.id:
+            continue
         if record.name.casefold() == folded:
             return f"a token named {escape_controls(record.name)!r} already exists (id {record.id})"
         if record.id == name:
@@ -72,61 +99,131 @@ def name_problem(raw: str, snapshot: Snapshot) -> str | None:
     return None
 
 
-class CreateTokenScreen(ModalScreen[Issued | None]):
-    """Dismisses with the issued token, or None when cancelled."""
+def note_problem(raw: str) -> str | None:
+    try:
+        validate_note(raw)
+    except InvalidNote as exc:
+        return exc.message
+    return None
+
+
+class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
+    """The fields of a token, checked as typed, and one submit at a time."""
 
     AUTO_FOCUS = "#name"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="create.cancel")
-    ]
+    TITLE_TEXT = ""
+    SUBMIT_LABEL = ""
+    BUSY_LABEL = ""
+    SUBMIT_ID = "submit"
 
-    def __init__(self, store: TokenStore, snapshot: Snapshot, *, cursor_blink: bool = True) -> None:
+    def __init__(
+        self,
+        store: TokenStore,
+        snapshot: Snapshot,
+        *,
+        home: Path | None = None,
+        cursor_blink: bool = True,
+        record: TokenRecord | None = None,
+    ) -> None:
         super().__init__()
         self._store = store
         self._snapshot = snapshot
+        self._home = home
         self._cursor_blink = cursor_blink
-        self._default_name = generated_name({r.name for r in snapshot.records})
-        self._creating = False
+        self._record = record
+        self._busy_now = False
+
+    # --- what differs between create and edit ------------------------------------
+
+    def title_text(self) -> str:
+        return self.TITLE_TEXT
+
+    def initial_name(self) -> str:
+        return ""
+
+    def initial_note(self) -> str:
+        return ""
+
+    def initial_permissions(self) -> tuple[Permission, ...]:
+        return tuple(Permission)
+
+    def initial_directories(self) -> tuple[str, ...]:
+        return ()
+
+    def expiry_field(self) -> ExpiryField:
+        return ExpiryField(
+            initial=DEFAULT_EXPIRY, clock=self._store.now, cursor_blink=self._cursor_blink
+        )
+
+    def name_hint(self, value: str) -> str:
+        return ""
+
+    def submit(self) -> None:
+        """All fields are valid: start the store call (a thread worker)."""
+        raise NotImplementedError
+
+    # --- layout ------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog create"):
-            yield Static(Content("New token"), classes="dialog-title")
-            with Horizontal(classes="field"):
-                yield Static("Name", classes="field-label")
-                yield self._input("name", "e.g. ci-deploy")
-            yield Static(id="name-feedback", classes="feedback")
-            with Horizontal(classes="field"):
-                yield Static("Permissions", classes="field-label")
-                with Horizontal(id="permissions"):
-                    for permission in Permission:
-                        yield PermissionBox(
-                            permission.value, True, id=f"perm-{permission.value}", compact=True
-                        )
-            yield Static(id="permissions-feedback", classes="feedback")
-            yield ExpiryField(
-                initial=DEFAULT_EXPIRY, clock=self._store.now, cursor_blink=self._cursor_blink
-            )
+        with Vertical(classes="dialog token-form"):
+            yield Static(Content(self.title_text()), classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                with Horizontal(classes="field"):
+                    yield Static("Name", classes="field-label")
+                    yield self._input("name", "e.g. ci-deploy", self.initial_name())
+                yield Static(id="name-feedback", classes="feedback")
+                with Horizontal(classes="field"):
+                    yield Static("Note", classes="field-label")
+                    yield self._input("note", "what is it for? (optional)", self.initial_note())
+                yield Static(id="note-feedback", classes="feedback")
+                with Horizontal(classes="field"):
+                    yield Static("Permissions", classes="field-label")
+                    with Horizontal(id="permissions"):
+                        held = set(self.initial_permissions())
+                        for permission in Permission:
+                            yield PermissionBox(
+                                permission.value,
+                                permission in held,
+                                id=f"perm-{permission.value}",
+                                compact=True,
+                            )
+                yield Static(id="permissions-feedback", classes="feedback")
+                yield DirectoriesField(
+                    initial=self.initial_directories(),
+                    home=self._home,
+                    cursor_blink=self._cursor_blink,
+                )
+                yield self.expiry_field()
             yield Static(id="form-error")
             with Horizontal(classes="dialog-buttons"):
                 yield DialogButton("Cancel", id="cancel")
-                yield DialogButton("Create", id="create", variant="primary")
+                yield DialogButton(self.SUBMIT_LABEL, id=self.SUBMIT_ID, variant="primary")
         yield KeyFooter()
 
-    def _input(self, id: str, placeholder: str) -> Input:
-        widget = TextField(placeholder=placeholder, id=id, compact=True)
+    def _input(self, id: str, placeholder: str, value: str) -> Input:
+        widget = TextField(value, placeholder=placeholder, id=id, compact=True)
         widget.cursor_blink = self._cursor_blink
         return widget
 
     def on_mount(self) -> None:
         self.query_one("#form-error").display = False
         self._check_name()
+        self._check_note()
         self._check_permissions()
+
+    def on_resize(self) -> None:
+        # Every field on one page where it fits; else they scroll, and the buttons stay.
+        body = self.query_one("#form-body")
+        body.styles.max_height = max(3, self.size.height - _CHROME)
 
     # --- checks, run as the user types -------------------------------------------
 
-    def _feedback(self, id: str, problem: str | None, fine: Content | str = "") -> None:
+    def _feedback(
+        self, id: str, problem: str | None, fine: Content | str = "", *, warning: bool = False
+    ) -> None:
         widget = self.query_one(f"#{id}", Static)
         widget.set_class(problem is not None, "-problem")
+        widget.set_class(problem is None and warning, "-warning")
         if problem is not None:
             widget.update(Content.assemble(("✗ ", "bold"), problem))
         else:
@@ -134,23 +231,40 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
 
     def _check_name(self) -> str | None:
         field = self.query_one("#name", Input)
-        problem = name_problem(field.value, self._snapshot)
+        problem = name_problem(field.value, self._snapshot, self._record)
         field.set_class(problem is not None, "-invalid")
-        fine = f"Leave empty to name it {self._default_name}." if field.value == "" else ""
-        self._feedback("name-feedback", problem, fine)
+        self._feedback("name-feedback", problem, self.name_hint(field.value))
+        return problem
+
+    def _check_note(self) -> str | None:
+        field = self.query_one("#note", Input)
+        problem = None if field.value == self.initial_note() else note_problem(field.value)
+        field.set_class(problem is not None, "-invalid")
+        self._feedback("note-feedback", problem, NOTE_HELP)
         return problem
 
     def _permissions(self) -> tuple[Permission, ...]:
         return tuple(p for p in Permission if self.query_one(f"#perm-{p.value}", Checkbox).value)
 
     def _check_permissions(self) -> str | None:
-        problem = None if self._permissions() else "choose at least one permission"
-        self._feedback("permissions-feedback", problem, PERMISSION_HELP)
+        chosen = self._permissions()
+        problem = None if chosen else "choose at least one permission"
+        useless = passes_nothing(chosen) if chosen else None
+        if useless is not None:
+            # Allowed (as by the CLI, which warns), but the user is told.
+            fine = Content.assemble(("⚠ ", "bold"), useless[0].upper() + useless[1:] + ".")
+            self._feedback("permissions-feedback", None, fine, warning=True)
+        else:
+            self._feedback("permissions-feedback", problem, PERMISSION_HELP)
         return problem
 
     @on(Input.Changed, "#name")
     def _name_changed(self) -> None:
         self._check_name()
+
+    @on(Input.Changed, "#note")
+    def _note_changed(self) -> None:
+        self._check_note()
 
     @on(Checkbox.Changed)
     def _permission_changed(self) -> None:
@@ -159,14 +273,26 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
     # --- submit ------------------------------------------------------------------
 
     @on(Input.Submitted)
-    @on(Button.Pressed, "#create")
-    def action_create(self) -> None:
-        if self._creating:
-            return  # one token per Create: a second enter meanwhile is not another
+    def _enter(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == self.SUBMIT_ID:
+            self.action_submit()
+        elif event.button.id == "cancel":
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        if self._busy_now:
+            return  # one store call per press: a second enter meanwhile is not another
         expiry = self.query_one(ExpiryField)
+        directories = self.query_one(DirectoriesField)
         problems: list[tuple[Widget, str | None]] = [
             (self.query_one("#name"), self._check_name()),
+            (self.query_one("#note"), self._check_note()),
             (self.query_one("#perm-read"), self._check_permissions()),
+            (directories.problem_widget, directories.check()),
             (expiry.problem_widget, expiry.check()),
         ]
         for widget, problem in problems:
@@ -174,43 +300,22 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
                 widget.focus()
                 self._show_form_error("Fix the fields marked ✗ first.")
                 return
-        value = self.query_one("#name", Input).value
-        request = CreateRequest(
-            name=value if value != "" else None,
-            permissions=self._permissions(),
-            expires=expiry.spec,
-        )
         self._show_form_error(None)
-        self._busy(True)
-        self._create(request)
+        self.submit()
 
     def _busy(self, busy: bool) -> None:
-        self._creating = busy
+        self._busy_now = busy
         self.refresh_bindings()
         for button in self.query(Button):
             button.disabled = busy
-        self.query_one("#create", Button).label = "Creating…" if busy else "Create"
+        self.query_one(f"#{self.SUBMIT_ID}", Button).label = (
+            self.BUSY_LABEL if busy else self.SUBMIT_LABEL
+        )
 
     def _show_form_error(self, message: str | None) -> None:
         widget = self.query_one("#form-error", Static)
         widget.display = message is not None
         widget.update(Content.assemble(("✗ ", "bold"), message) if message else "")
-
-    @work(thread=True, exclusive=True, group="create")
-    def _create(self, request: CreateRequest) -> None:
-        try:
-            issued = self._store.create(
-                name=request.name, permissions=request.permissions, expires=request.expires
-            )
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("create", exc))
-        else:
-            self.post_message(TokenIssued(issued, "created"))
-
-    @on(TokenIssued)
-    def _created(self, message: TokenIssued) -> None:
-        message.stop()
-        self.dismiss(message.issued)
 
     @on(StoreActionFailed)
     def _failed(self, message: StoreActionFailed) -> None:
@@ -225,13 +330,84 @@ class CreateTokenScreen(ModalScreen[Issued | None]):
         self._show_form_error(error.message if isinstance(error, InputError) else one_line(error))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # While the store is being written, leaving would lose the new secret:
-        # the token is created all the same, and the form is where it arrives.
-        if action in ("cancel", "create") and self._creating:
+        # While the store is being written, leaving would lose the outcome (for a
+        # new token, its secret): the form is where it arrives.
+        if action in ("cancel", "submit", "create", "save") and self._busy_now:
             return None
         return True
 
-    @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
-        if not self._creating:
+        if not self._busy_now:
             self.dismiss(None)
+
+    # --- values ------------------------------------------------------------------
+
+    @property
+    def name_value(self) -> str:
+        return self.query_one("#name", Input).value
+
+    @property
+    def note_value(self) -> str:
+        return self.query_one("#note", Input).value
+
+
+class CreateTokenScreen(TokenForm[Issued | None]):
+    """Dismisses with the issued token, or None when cancelled."""
+
+    TITLE_TEXT = "New token"
+    SUBMIT_LABEL = "Create"
+    BUSY_LABEL = "Creating…"
+    SUBMIT_ID = "create"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="create.cancel")
+    ]
+
+    def __init__(
+        self,
+        store: TokenStore,
+        snapshot: Snapshot,
+        *,
+        home: Path | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__(store, snapshot, home=home, cursor_blink=cursor_blink)
+        self._default_name = generated_name({r.name for r in snapshot.records})
+
+    def name_hint(self, value: str) -> str:
+        return f"Leave empty to name it {self._default_name}." if value == "" else ""
+
+    def action_create(self) -> None:
+        self.action_submit()
+
+    def submit(self) -> None:
+        value = self.name_value
+        note = self.note_value
+        request = CreateRequest(
+            name=value if value != "" else None,
+            permissions=self._permissions(),
+            expires=self.query_one(ExpiryField).spec,
+            note=note if note.strip() else None,
+            directories=self.query_one(DirectoriesField).directories,
+        )
+        self._busy(True)
+        self._create(request)
+
+    @work(thread=True, exclusive=True, group="create")
+    def _create(self, request: CreateRequest) -> None:
+        try:
+            issued = self._store.create(
+                name=request.name,
+                permissions=request.permissions,
+                expires=request.expires,
+                note=request.note,
+                directories=request.directories,
+            )
+        except AuthTuiError as exc:
+            self.post_message(StoreActionFailed("create", exc))
+        else:
+            self.post_message(TokenIssued(issued, "created"))
+
+    @on(TokenIssued)
+    def _created(self, message: TokenIssued) -> None:
+        message.stop()
+        self.dismiss(message.issued)

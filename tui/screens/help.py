@@ -16,7 +16,8 @@ from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
 KEYS: tuple[tuple[str, str], ...] = (
-    ("n", "new token: name, permissions, expiry"),
+    ("n", "new token: name, note, permissions, directories, expiry"),
+    ("e", "edit the selected token (its secret stays)"),
     ("d / delete", "delete the selected token"),
     ("r", "rotate: a new secret, and a new expiry if you like"),
     ("p", "prune: delete the expired tokens"),

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord, TokenStatus
-from core.store import Fingerprint, Issued, Snapshot, TokenStore
+from core.store import Edited, Fingerprint, Issued, Snapshot, TokenStore
 from core.token_format import Secret
 from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
@@ -45,6 +45,7 @@ from tui.messages import (
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.create import CreateTokenScreen
 from tui.screens.details import DetailsScreen
+from tui.screens.edit import EditTokenScreen
 from tui.screens.help import HelpScreen
 from tui.screens.rotate import RotateScreen
 from tui.screens.secret import SecretScreen
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from tui.app import AuthApp
 
 PRUNE_LISTED = 6  # tokens named in the prune question; the rest are counted
+_FIELD_WORDS = {"expires_at": "expiry"}  # what `Edited.changed` names, in words
 
 
 def prune_question(expired: Sequence[TokenRecord], now: datetime) -> Content:
@@ -99,6 +101,7 @@ class MainScreen(Screen[None]):
     COMMANDS: ClassVar[ProviderSet] = {MainCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new_token", "New", id="main.new"),
+        Binding("e", "edit_token", "Edit", id="main.edit"),
         Binding("d", "delete_token", "Delete", id="main.delete"),
         Binding("r", "rotate_token", "Rotate", id="main.rotate"),
         Binding("p", "prune", "Prune", id="main.prune"),
@@ -118,6 +121,7 @@ class MainScreen(Screen[None]):
     # the first of FOOTER_DROP first (? and esc always stay; see KeyFooter).
     FOOTER_ORDER: ClassVar[tuple[str, ...]] = (
         "main.new",
+        "main.edit",
         "main.delete",
         "main.rotate",
         "main.prune",
@@ -136,6 +140,7 @@ class MainScreen(Screen[None]):
         "main.quit",
         "main.sort",
         "main.filter",
+        "main.edit",
         "main.rotate",
         "main.delete",
         "main.new",
@@ -420,7 +425,7 @@ class MainScreen(Screen[None]):
     # --- actions ---------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("delete_token", "rotate_token", "details", "copy_id"):
+        if action in ("edit_token", "delete_token", "rotate_token", "details", "copy_id"):
             return True if self.selected is not None else None
         if action == "clear_filter":
             return bool(self.query_one("#filter-bar").display)
@@ -429,6 +434,7 @@ class MainScreen(Screen[None]):
     # Keys whose action needs a token under the cursor; with none they do nothing
     # (dimmed in the footer), and say why.
     _NEEDS_A_TOKEN: ClassVar[dict[str, str]] = {
+        "edit_token": "edit",
         "delete_token": "delete",
         "rotate_token": "rotate",
         "details": "show",
@@ -452,9 +458,42 @@ class MainScreen(Screen[None]):
 
     def action_new_token(self) -> None:
         self.app.push_screen(
-            CreateTokenScreen(self.store, self.snapshot, cursor_blink=self.auth_app.cursor_blink),
+            CreateTokenScreen(
+                self.store,
+                self.snapshot,
+                home=self.auth_app.home,
+                cursor_blink=self.auth_app.cursor_blink,
+            ),
             callback=self._created,
         )
+
+    def action_edit_token(self) -> None:
+        record = self.selected
+        if record is None:
+            return
+        self.app.push_screen(
+            EditTokenScreen(
+                record,
+                self.store,
+                self.snapshot,
+                home=self.auth_app.home,
+                cursor_blink=self.auth_app.cursor_blink,
+            ),
+            callback=self._edited,
+        )
+
+    def _edited(self, edited: Edited | None) -> None:
+        if edited is None:
+            return
+        record = edited.after
+        label = f"'{display_name(record)}' ({record.id})"
+        if not edited.changed:
+            self.auth_app.say(f"Nothing changed: {label} already has those settings.", timeout=4)
+            return
+        fields = ", ".join(_FIELD_WORDS.get(name, name) for name in edited.changed)
+        self._select_next = record.id
+        self.auth_app.say(f"Saved {label}: {fields}. Its secret is unchanged.", title="Edited")
+        self._after_write()
 
     def _created(self, issued: Issued | None) -> None:
         if issued is None:
@@ -617,10 +656,15 @@ class MainScreen(Screen[None]):
         record = self.selected
         if record is None:
             return
-        self.app.push_screen(DetailsScreen(record, self.store.now()), callback=self._from_details)
+        self.app.push_screen(
+            DetailsScreen(record, self.store.now(), self.auth_app.home),
+            callback=self._from_details,
+        )
 
     def _from_details(self, choice: str | None) -> None:
-        if choice == "delete":
+        if choice == "edit":
+            self.action_edit_token()
+        elif choice == "delete":
             self.action_delete_token()
         elif choice == "rotate":
             self.action_rotate_token()

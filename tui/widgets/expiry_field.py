@@ -1,9 +1,10 @@
-"""The expiry of a token, chosen in a form: create, and rotate with a new expiry.
+"""The expiry of a token, chosen in a form: create, edit, and rotate with a new expiry.
 
 A selector (7d, 30d, 90d, 180d, 1y, never, custom) and, for custom, a text
 field checked with core's `parse_expiry` as you type; the line under it says
 when the token will expire, or what is wrong. Its example date is derived from
-the store's clock, so it is always in the future.
+the store's clock, so it is always in the future. The edit form offers one more
+choice, first and selected: keep the token's current expiry.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from core.expiry import parse_expiry
 from tui.widgets.text_field import TextField
 
 CUSTOM = "custom"
+KEEP = "keep"
 EXPIRY_CHOICES: tuple[tuple[str, str], ...] = (
     ("7 days", "7d"),
     ("30 days", "30d"),
@@ -36,6 +38,16 @@ _CHOICE_VALUES = {value for _, value in EXPIRY_CHOICES}
 EXAMPLE_AHEAD = timedelta(days=90)
 
 
+class _KeepNever:
+    """`keep=KEEP_NEVER`: the token being edited never expires."""
+
+    def __repr__(self) -> str:
+        return "KEEP_NEVER"
+
+
+KEEP_NEVER = _KeepNever()
+
+
 def example_placeholder(now: datetime) -> str:
     """What the custom field suggests: lifetimes, and a date 90 days from `now`."""
     return f"12h, 2w, 45d or a date: {(now + EXAMPLE_AHEAD).date().isoformat()}"
@@ -45,7 +57,8 @@ class ExpiryField(Vertical):
     """An expiry selector with its custom field and feedback line.
 
     `initial` is an expiry spec: one of the choices, or any other spec (shown as
-    custom, filled in). `clock` is the store's.
+    custom, filled in). `clock` is the store's. With `keep` (the token's current
+    expiry, `KEEP_NEVER` for none) the first choice keeps it, and is selected.
     """
 
     DEFAULT_CSS = """
@@ -61,19 +74,37 @@ class ExpiryField(Vertical):
         clock: Callable[[], datetime],
         label: str = "Expires",
         cursor_blink: bool = True,
+        keep: datetime | _KeepNever | None = None,
     ) -> None:
         super().__init__()
-        self._initial = initial
+        self._keep = keep
+        self._initial = KEEP if keep is not None else initial
         self._clock = clock
         self._label = label
         self._cursor_blink = cursor_blink
 
+    def _choices(self) -> list[tuple[str, str]]:
+        choices = list(EXPIRY_CHOICES)
+        if self._keep is not None:
+            choices.insert(0, (f"keep the current expiry ({self._keep_text()})", KEEP))
+        return choices
+
+    def _keep_text(self) -> str:
+        keep = self._keep
+        if not isinstance(keep, datetime):
+            return "never"
+        now = self._clock()
+        if keep <= now:
+            return f"expired {relative_time(keep, now)}"
+        return relative_time(keep, now)
+
     def compose(self) -> ComposeResult:
-        custom_value = "" if self._initial in _CHOICE_VALUES else self._initial
+        known = _CHOICE_VALUES | {KEEP}
+        custom_value = "" if self._initial in known else self._initial
         with Horizontal(classes="field"):
             yield Static(self._label, classes="field-label")
             yield Select(
-                EXPIRY_CHOICES,
+                self._choices(),
                 value=CUSTOM if custom_value else self._initial,
                 allow_blank=False,
                 id="expiry",
@@ -98,6 +129,11 @@ class ExpiryField(Vertical):
     @property
     def is_custom(self) -> bool:
         return self.query_one("#expiry", Select).value == CUSTOM
+
+    @property
+    def keeps(self) -> bool:
+        """The current expiry is kept (the edit form's first choice)."""
+        return self.query_one("#expiry", Select).value == KEEP
 
     @property
     def spec(self) -> str:
@@ -127,6 +163,10 @@ class ExpiryField(Vertical):
             self._feedback(None, Content("Type a lifetime (12h, 30d, 2w, 1y) or a future date."))
             return "type an expiry"
         now = self._clock()
+        if self.keeps:
+            field.remove_class("-invalid")
+            self._feedback(None, self._keep_feedback(now))
+            return None
         try:
             expires_at = parse_expiry(self.spec, now)
         except InvalidExpiry as exc:
@@ -144,6 +184,14 @@ class ExpiryField(Vertical):
             )
         self._feedback(None, fine)
         return None
+
+    def _keep_feedback(self, now: datetime) -> Content:
+        keep = self._keep
+        if not isinstance(keep, datetime):
+            return Content("Keeps its expiry: never.")
+        return Content.assemble(
+            "Keeps its expiry: ", (format_timestamp(keep), "bold"), f" ({self._keep_text()})."
+        )
 
     @on(Select.Changed, "#expiry")
     def _choice_changed(self, event: Select.Changed) -> None:
