@@ -42,7 +42,7 @@ from core.errors import StoreError
 from core.models import TokenRecord
 from core.permissions import ALL_PERMISSIONS, Permission, canonical
 from core.policy import UNCLASSIFIED, Classified, DirectoryFrom, Policy, Rule, default_policy
-from core.rules import is_public, normalize_path
+from core.rules import is_public, method_permission, normalize_path, request_path, shown_path
 from core.scope import (
     UNRESTRICTED,
     Headers,
@@ -291,6 +291,33 @@ def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Class
     return (normalize_path(target), policy.classify(method, target), is_public(method, target))
 
 
+ROUTED_BEFORE_TOKEN = 256
+"""The longest path (query excluded) routed for a request whose token has not
+passed: its answer and log line then name the row and what it needs. A longer
+one is described without routing it (`NOT_ROUTED`, the method's permission)."""
+NOT_ROUTED = "not routed"
+
+
+def _before_token(
+    policy: Policy, method: str, target: str
+) -> tuple[frozenset[Permission], str, str]:
+    """What a refusal made before the token passed says it needed, the path it
+    shows and the rule: the real ones for a path of up to ROUTED_BEFORE_TOKEN
+    characters (memoised), otherwise the method's own permission, the first
+    characters of the path undecoded, and `not routed` - work bounded by that
+    limit whatever the target holds."""
+    path = request_path(target)
+    if len(path) <= ROUTED_BEFORE_TOKEN:
+        normalized, classified, _public = _request_rules(policy, method, target)
+        return classified.needs or _NOTHING, normalized, classified.rule_name
+    floor = method_permission(method)
+    return (
+        _NOTHING if floor is None else frozenset((floor,)),
+        shown_path(path, ROUTED_BEFORE_TOKEN),
+        NOT_ROUTED,
+    )
+
+
 def authorize(
     index: TokenIndex,
     authorization: str | None,
@@ -313,31 +340,42 @@ def authorize(
     credentials and permissions have passed, so only an authorized request can
     make the caller ask opencode.
     """
-    path, classified, public = _request_rules(policy or default_policy(), method, target)
-    rule = classified.rule_name
-    required = classified.needs
-    if required is None:
+    policy = policy or default_policy()
+    # Credentials are checked before the path is routed: routing and the floor's
+    # decoding passes are linear but not cheap on an 8 KB target full of
+    # escapes, and a request without a valid token must not cost more than a
+    # plain one (see `_before_token`).
+    if method_permission(method) is None:
+        _, path, rule = _before_token(policy, method, target)
         return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule)
-    if public:
+    if is_public(method, target):
+        _, path, rule = _before_token(policy, method, target)
         return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path, rule)
 
     token = bearer_token(authorization)
     if isinstance(token, Reason):
-        return _deny(401, token, required, path, rule)
+        return _deny(401, token, *_before_token(policy, method, target))
 
     if looks_like_ocat(token):
         bad = check_format(token)
         if bad is not None:
-            return _deny(401, _FORMAT_REASON[bad], required, path, rule)
+            return _deny(401, _FORMAT_REASON[bad], *_before_token(policy, method, target))
     elif not index.has_legacy or not usable_legacy_secret(token):
-        return _deny(401, Reason.MALFORMED, required, path, rule)
+        return _deny(401, Reason.MALFORMED, *_before_token(policy, method, target))
 
     hit = index._match(token)
     if hit is None:
-        return _deny(401, Reason.UNKNOWN_TOKEN, required, path, rule)
+        return _deny(401, Reason.UNKNOWN_TOKEN, *_before_token(policy, method, target))
     record, granted = hit
     if record.expires_at is not None and now >= record.expires_at:
-        return _deny(401, Reason.EXPIRED, required, path, rule, granted, record.id)
+        early = _before_token(policy, method, target)
+        return _deny(401, Reason.EXPIRED, *early, granted, record.id)
+
+    path, classified, _public = _request_rules(policy, method, target)
+    rule = classified.rule_name
+    required = classified.needs
+    if required is None:  # the method was checked above; kept so this fails closed
+        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule)
     if not required <= granted:
         why = None if classified.rule is None else classified.rule.reason
         message = _explain(Reason.INSUFFICIENT_SCOPE, rule, required, granted)

@@ -36,7 +36,9 @@ T = TypeVar("T")
 MAX_PARAM_LENGTH = 100
 _ABSOLUTE_FORM = re.compile(r"^https?://.*?/")
 _SLASHES = re.compile(r"//+")
-_HEX = frozenset("0123456789abcdefABCDEF")
+_PATH_END = re.compile(r"[?;#]")
+_ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_MALFORMED_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 # The escapes find-my-way leaves encoded in the path (and decodes only inside
 # parameter values): JavaScript's decodeURI reserved set plus `%`.
@@ -55,6 +57,10 @@ _RESERVED_ESCAPES = {
     "40": "@",
 }
 _DECODE_URI_RESERVED = frozenset(";/?:@&=+$,#")
+_URI_RESERVED_CHAR = re.compile(r"[;/?:@&=+$,#]")
+_RESERVED_HEX = r"(?:25|23|24|26|2[Bb]|2[Cc]|2[Ff]|3[Aa]|3[Bb]|3[Dd]|3[Ff]|40)"
+_RESERVED_ESCAPE = re.compile("%" + _RESERVED_HEX)
+_UNRESERVED_PERCENT = re.compile("%(?!" + _RESERVED_HEX + ")")
 
 
 class MalformedURI(ValueError):
@@ -77,47 +83,34 @@ def decode_uri(text: str, *, component: bool = False) -> str:
     JavaScript throws (a `%` not followed by two hex digits, bad UTF-8)."""
     if "%" not in text:
         return text
+    if _MALFORMED_ESCAPE.search(text):
+        raise MalformedURI("malformed percent-escape")
+    return _ESCAPE_RUN.sub(_decode_run_component if component else _decode_run, text)
+
+
+def _decode_run(match: re.Match[str], component: bool = False) -> str:
+    """One run of consecutive escapes. JavaScript decodes them as UTF-8
+    sequences, each complete within the run, refusing overlong forms,
+    surrogates and code points past U+10FFFF - exactly what Python's strict
+    UTF-8 decoder refuses."""
+    run = match.group()
+    try:
+        decoded = bytes.fromhex(run.replace("%", "")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedURI("invalid UTF-8 in percent-escapes") from None
+    if component or _URI_RESERVED_CHAR.search(decoded) is None:
+        return decoded
     out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch != "%":
-            out.append(ch)
-            i += 1
-            continue
-        first = _escape_byte(text, i)
-        if first < 0x80:
-            decoded = chr(first)
-            keep = not component and decoded in _DECODE_URI_RESERVED
-            out.append(text[i : i + 3] if keep else decoded)
-            i += 3
-            continue
-        if first & 0xE0 == 0xC0:
-            count = 2
-        elif first & 0xF0 == 0xE0:
-            count = 3
-        elif first & 0xF8 == 0xF0:
-            count = 4
-        else:
-            raise MalformedURI("invalid UTF-8 lead byte")
-        raw = bytearray([first])
-        for k in range(1, count):
-            byte = _escape_byte(text, i + 3 * k)
-            if byte & 0xC0 != 0x80:
-                raise MalformedURI("invalid UTF-8 continuation byte")
-            raw.append(byte)
-        try:
-            out.append(raw.decode("utf-8"))  # refuses overlong forms and surrogates
-        except UnicodeDecodeError:
-            raise MalformedURI("invalid UTF-8 sequence") from None
-        i += 3 * count
+    at = 0
+    for ch in decoded:  # reserved characters stay as their escape, as written
+        width = 3 * len(ch.encode("utf-8"))
+        out.append(run[at : at + 3] if ch in _DECODE_URI_RESERVED else ch)
+        at += width
     return "".join(out)
 
 
-def _escape_byte(text: str, i: int) -> int:
-    if i + 2 >= len(text) or text[i] != "%" or text[i + 1] not in _HEX or text[i + 2] not in _HEX:
-        raise MalformedURI("malformed percent-escape")
-    return int(text[i + 1 : i + 3], 16)
+def _decode_run_component(match: re.Match[str]) -> str:
+    return _decode_run(match, component=True)
 
 
 def decode_uri_component_or_raw(text: str) -> str:
@@ -145,42 +138,32 @@ class RoutedPath:
 
 def routed_path(target: str) -> RoutedPath | None:
     """The path opencode's router matches for `target`, or None when it finds no
-    route at all (a malformed escape)."""
+    route at all (a malformed escape). Linear in the target's length: a few
+    regular-expression scans, no per-character Python loop."""
     url = target
     if not url.startswith("/"):
         url = _ABSOLUTE_FORM.sub("/", url, count=1)
         if not url.startswith("/"):
             return None  # `*`, `%2Fpath`: nothing in the route tree starts that way
-    url = _SLASHES.sub("/", url)
-    needs_decode = False
+    if "//" in url:
+        url = _SLASHES.sub("/", url)
+    cut = _PATH_END.search(url, 1)
+    path = url if cut is None else url[: cut.start()]
     decode_params = False
-    chars = list(url)
-    i = 1
-    cut: int | None = None
-    while i < len(chars):
-        ch = chars[i]
-        if ch == "%":
-            a = chars[i + 1] if i + 1 < len(chars) else ""
-            b = chars[i + 2] if i + 2 < len(chars) else ""
-            if not a or not b or _reserved_escape(a, b) is None:
-                needs_decode = True
-            else:
-                decode_params = True
-                if a == "2" and b == "5":
-                    needs_decode = True
-                    chars[i + 1 : i + 1] = ["2", "5"]  # %25 -> %2525: decodeURI leaves %25
-                    i += 2
-                i += 2
-        elif ch in "?;#":
-            cut = i
-            break
-        i += 1
-    path = "".join(chars if cut is None else chars[:cut])
-    if needs_decode:
-        try:
-            path = decode_uri(path)
-        except MalformedURI:
-            return None
+    if "%" in path:
+        # find-my-way scans the escapes left to right: a reserved one (`%2F`)
+        # stays encoded, but means parameters get decoded later; `%25` becomes
+        # `%2525` so that decodeURI leaves a `%25`; anything else is decoded.
+        decode_params = _RESERVED_ESCAPE.search(path) is not None
+        if "%25" in path or _UNRESERVED_PERCENT.search(path) is not None:
+            # `%25` -> `%2525` -> decodeURI -> `%25`: it comes out as it went
+            # in, and every `%` starts an escape, so the pieces between `%25`s
+            # decode on their own (one that breaks a UTF-8 sequence is an error
+            # either way).
+            try:
+                path = "%25".join(decode_uri(piece) for piece in path.split("%25"))
+            except MalformedURI:
+                return None
     if len(path) > 1 and path.endswith("/"):
         path = path[:-1]
     return RoutedPath(path, decode_params)

@@ -118,6 +118,18 @@ def normalize_path(raw: str) -> str:
     return quote(_resolve(decoded), safe=_SAFE)
 
 
+def method_permission(method: str) -> Permission | None:
+    """The permission a method needs on any path, or None if it is refused."""
+    return _METHOD_PERMISSION.get(method)
+
+
+def shown_path(path: str, limit: int) -> str:
+    """At most `limit` characters of a path, printable, for a log line: no decoding
+    (bounded work whatever the path holds), cut with `...` when longer."""
+    shown = quote(path[:limit], safe=_SAFE + "%")
+    return shown + "..." if len(path) > limit else shown
+
+
 def is_interactive(raw: str) -> bool:
     return any(
         marker in reading.lower()

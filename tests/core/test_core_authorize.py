@@ -256,6 +256,35 @@ def test_insufficient_scope_is_403_naming_the_scope(t: Tokens) -> None:
     }
 
 
+def test_a_long_path_is_not_routed_before_its_token_passes(t: Tokens) -> None:
+    from core.authorize import NOT_ROUTED, ROUTED_BEFORE_TOKEN, _request_rules
+
+    long_path = "/session/" + "%25" * 2700  # about 8 KB of escapes
+    before = _request_rules.cache_info()
+    for token in (None, "ocat_nope", unknown_token()):
+        decision = t.decide(token, "POST", long_path + "?directory=/x")
+        assert decision.status == 401
+        assert decision.rule == NOT_ROUTED
+        assert decision.required == {W}  # the method's own; the row is not looked up
+        assert decision.path == long_path[:ROUTED_BEFORE_TOKEN] + "..."  # undecoded, cut
+    after = _request_rules.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)  # no routing at all
+    # a refused method and an expired token: the same bounded description
+    assert t.decide(t.full, "TRACE", long_path).rule == NOT_ROUTED
+    t.clock.advance(hours=2)
+    expired = t.decide(t.short, "GET", long_path)
+    assert (expired.reason, expired.rule) == (Reason.EXPIRED, NOT_ROUTED)
+    # a token that passes gets the request routed as opencode would: a parameter
+    # over 100 characters reaches no route, so it is unclassified (all three)
+    passed = t.decide(t.full, "POST", long_path)
+    assert (passed.status, passed.rule, passed.required) == (200, "unclassified", {R, W, X})
+    assert t.decide(t.rw, "POST", long_path).reason is Reason.INSUFFICIENT_SCOPE
+    assert _request_rules.cache_info().misses == before.misses + 1  # routed once, then memoised
+    # and a short path is routed before the token too: the answer names the row
+    short = t.decide(None, "GET", "/session/abc/message")
+    assert (short.rule, short.required) == ("GET /session/{sessionID}/message", {R, X})
+
+
 def test_allowed_decision(t: Tokens) -> None:
     decision = t.decide(t.full, "POST", "/session/%61bc/abort")
     assert decision.allowed
