@@ -42,7 +42,14 @@ from core.errors import StoreError
 from core.models import TokenRecord
 from core.permissions import ALL_PERMISSIONS, Permission, canonical
 from core.policy import UNCLASSIFIED, Classified, DirectoryFrom, Policy, Rule, default_policy
-from core.rules import is_public, method_permission, normalize_path, request_path, shown_path
+from core.rules import (
+    SHORT_PATH,
+    is_public,
+    method_permission,
+    normalize_path,
+    request_path,
+    shown_path,
+)
 from core.scope import (
     UNRESTRICTED,
     Headers,
@@ -291,7 +298,19 @@ def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Class
     return (normalize_path(target), policy.classify(method, target), is_public(method, target))
 
 
-ROUTED_BEFORE_TOKEN = 256
+def _format_problem(token: str, index: TokenIndex) -> Reason | None:
+    """Why `token` cannot be a token at all: an ocat_ token must be well-formed
+    (its checksum right); anything else must be a usable PR #8217 secret, and
+    only a store that still holds one accepts such a secret."""
+    if looks_like_ocat(token):
+        bad = check_format(token)
+        return None if bad is None else _FORMAT_REASON[bad]
+    if not index.has_legacy or not usable_legacy_secret(token):
+        return Reason.MALFORMED
+    return None
+
+
+ROUTED_BEFORE_TOKEN = SHORT_PATH
 """The longest path (query excluded) routed for a request whose token has not
 passed: its answer and log line then name the row and what it needs. A longer
 one is described without routing it (`NOT_ROUTED`, the method's permission)."""
@@ -356,16 +375,16 @@ def authorize(
     if isinstance(token, Reason):
         return _deny(401, token, *_before_token(policy, method, target))
 
-    if looks_like_ocat(token):
-        bad = check_format(token)
-        if bad is not None:
-            return _deny(401, _FORMAT_REASON[bad], *_before_token(policy, method, target))
-    elif not index.has_legacy or not usable_legacy_secret(token):
-        return _deny(401, Reason.MALFORMED, *_before_token(policy, method, target))
-
     hit = index._match(token)
-    if hit is None:
-        return _deny(401, Reason.UNKNOWN_TOKEN, *_before_token(policy, method, target))
+    if hit is None or hit[0].legacy:
+        # Looked up first: a token issued here is well-formed by construction,
+        # so the format is checked only to say why a token that did not match
+        # failed (a typo's checksum, junk) - and for a PR #8217 secret.
+        bad = _format_problem(token, index)
+        if bad is not None:
+            return _deny(401, bad, *_before_token(policy, method, target))
+        if hit is None:
+            return _deny(401, Reason.UNKNOWN_TOKEN, *_before_token(policy, method, target))
     record, granted = hit
     if record.expires_at is not None and now >= record.expires_at:
         early = _before_token(policy, method, target)

@@ -123,6 +123,20 @@ def method_permission(method: str) -> Permission | None:
     return _METHOD_PERMISSION.get(method)
 
 
+SHORT_PATH = 256
+"""The longest path worked on (decoded, routed) for a request that has no valid
+token yet; a longer one is only shown, cut (`shown_path`)."""
+
+
+def logged_path(raw: str) -> str:
+    """The path for a log line, with work bounded whatever `raw` holds: normalised
+    when at most SHORT_PATH characters, else its start, undecoded."""
+    path = request_path(raw)
+    if len(path) <= SHORT_PATH:
+        return normalize_path(raw)
+    return shown_path(path, SHORT_PATH)
+
+
 def shown_path(path: str, limit: int) -> str:
     """At most `limit` characters of a path, printable, for a log line: no decoding
     (bounded work whatever the path holds), cut with `...` when longer."""
@@ -140,7 +154,7 @@ def is_interactive(raw: str) -> bool:
 
 def is_public(method: str, raw: str) -> bool:
     """Only GET/HEAD of exactly `/global/health` (optionally with a query)."""
-    return method in PUBLIC_METHODS and request_path(raw) == PUBLIC_PATH
+    return method in PUBLIC_METHODS and PUBLIC_PATH in raw and request_path(raw) == PUBLIC_PATH
 
 
 def required_permissions(method: str, raw: str) -> frozenset[Permission] | None:

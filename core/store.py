@@ -359,6 +359,7 @@ class StoreReader:
         self._fspath = os.fspath(path)
         self._racy_ns = int(racy_window * 1e9)
         self._current: Snapshot | None = None
+        self._current_key: tuple[int, int, int, int, int] | None = None
         self._recheck_at: int | None = None
 
     def stat_key(self) -> tuple[int, int, int, int, int] | None:
@@ -374,12 +375,7 @@ class StoreReader:
 
     def is_current(self, key: tuple[int, int, int, int, int] | None) -> bool:
         """Whether the version held is the file's, given its `stat_key()`."""
-        current = self._current
-        if current is None:
-            return False
-        fp = current.fingerprint
-        held = None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
-        if held != key:
+        if self._current is None or self._current_key != key:
             return False
         return self._recheck_at is None or time.time_ns() < self._recheck_at
 
@@ -404,6 +400,9 @@ class StoreReader:
         """Hold `found` as the current version (one read, or one of our writes)."""
         self._current = found
         fp = found.fingerprint
+        self._current_key = (
+            None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
+        )
         self._recheck_at = None
         if fp is not None:
             window = self._racy_ns

@@ -11,11 +11,12 @@ and must not pay for it at start-up.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.errors import StoreError
 from core.gateway import settings as st
@@ -25,6 +26,7 @@ from core.store import read_snapshot
 if TYPE_CHECKING:
     import asyncio
 
+    from core.gateway.access_log import BufferedLog
     from core.gateway.guard import Guard
     from core.gateway.server import Listener
     from core.gateway.usage import UsageRecorder
@@ -39,7 +41,10 @@ EXIT_STORE = 3
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """A line to stderr; nothing when nobody reads it any more (a closed pipe
+    must not stop a server from serving, or from stopping)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr, flush=True)
 
 
 def _error(message: str) -> None:
@@ -342,6 +347,18 @@ def _check_store(path: Path) -> bool:
     return True
 
 
+def _open_access_log(args: argparse.Namespace) -> BufferedLog | Literal[False] | None:
+    """The access log `--access-log` names (None: off), or False after saying why
+    it cannot be opened."""
+    from core.gateway.access_log import open_access_log
+
+    try:
+        return open_access_log(args.access_log, warn=_warn)
+    except OSError as exc:
+        _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
+        return False
+
+
 def _components(
     args: argparse.Namespace, path: Path, name: str
 ) -> tuple[Guard, UsageRecorder | None]:
@@ -391,7 +408,6 @@ def run_gateway(args: argparse.Namespace) -> int:
     if not listen.loopback and tls is None:
         _loud_cleartext_warning(listen)
 
-    from core.gateway.access_log import open_access_log
     from core.gateway.proxy import Gateway
     from core.gateway.server import Listener
 
@@ -405,10 +421,8 @@ def run_gateway(args: argparse.Namespace) -> int:
     )
     guard, usage = _components(args, path, "gateway")
     service = Gateway(config, guard, usage)
-    try:
-        access = open_access_log(args.access_log)
-    except OSError as exc:
-        _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
+    access = _open_access_log(args)
+    if access is False:
         return EXIT_USAGE
     listener = Listener(
         service, listen, limits=config.limits, ssl_context=tls, access_log=access, warn=_warn
@@ -423,7 +437,7 @@ def run_gateway(args: argparse.Namespace) -> int:
 
         return await _serve(listener, announce, "gateway")
 
-    return _run(main, listen)
+    return _run(main, listen, access)
 
 
 def run_forward_auth(args: argparse.Namespace) -> int:
@@ -456,15 +470,12 @@ def run_forward_auth(args: argparse.Namespace) -> int:
     if scope.any_directory:
         _loud_any_directory_warning()
 
-    from core.gateway.access_log import open_access_log
     from core.gateway.forward_auth import ForwardAuth
     from core.gateway.server import Listener
 
     guard, usage = _components(args, path, "forward-auth")
-    try:
-        access = open_access_log(args.access_log)
-    except OSError as exc:
-        _error(f"--access-log {args.access_log}: {exc.strerror or exc}")
+    access = _open_access_log(args)
+    if access is False:
         return EXIT_USAGE
     service = ForwardAuth(
         guard,
@@ -481,7 +492,7 @@ def run_forward_auth(args: argparse.Namespace) -> int:
 
         return await _serve(listener, ready, "forward-auth")
 
-    return _run(main, listen)
+    return _run(main, listen, access)
 
 
 def _loud_any_directory_warning() -> None:
@@ -523,7 +534,11 @@ async def _serve(
     )
 
 
-def _run(main: Callable[[], Coroutine[Any, Any, int]], listen: st.ListenAddress) -> int:
+def _run(
+    main: Callable[[], Coroutine[Any, Any, int]],
+    listen: st.ListenAddress,
+    access: BufferedLog | None,
+) -> int:
     import asyncio
 
     try:
@@ -533,3 +548,6 @@ def _run(main: Callable[[], Coroutine[Any, Any, int]], listen: st.ListenAddress)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 1
+    finally:
+        if access is not None:  # the last batch, however the server stopped
+            access.close()

@@ -38,6 +38,7 @@ from multidict import CIMultiDictProxy
 from core.gateway.access_log import note
 from core.gateway.guard import (
     Guard,
+    Subprotocols,
     error_response,
     json_response,
     query_credentials,
@@ -46,6 +47,7 @@ from core.gateway.guard import (
 from core.gateway.settings import ScopeSettings
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
+from core.rules import logged_path
 
 EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
@@ -61,11 +63,14 @@ class OriginalRequestError(ValueError):
 def _one(headers: CIMultiDictProxy[str], names: tuple[str, str], what: str) -> str:
     found: list[tuple[str, str]] = []
     for name in names:
-        values = headers.getall(name, [])
-        if len(values) > 1:
+        value = headers.get(name)
+        if value is None:
+            continue
+        if len(headers.getall(name)) > 1:
             raise OriginalRequestError(f"{name} was sent more than once")
-        if values and values[0].strip():
-            found.append((name, values[0].strip()))
+        value = value.strip()
+        if value:
+            found.append((name, value))
     if not found:
         raise OriginalRequestError(
             f"the original request's {what} is missing: the proxy must send {' or '.join(names)}"
@@ -86,8 +91,6 @@ URL_CREDENTIALS_REFUSED = (
 
 def credentials_for(request: web.BaseRequest, subprotocols: object) -> str | None:
     """As the gateway reads them: the header, else the WebSocket subprotocol token."""
-    from core.gateway.guard import Subprotocols
-
     header = request.headers.get(hdrs.AUTHORIZATION)
     if header is not None:
         return header
@@ -181,7 +184,7 @@ class ForwardAuth:
         if query_credentials(uri) is not None:
             # 401 with the Basic challenge (not 400, which nginx turns into 500):
             # the browser prompts, and the token typed there passes.
-            note(request, "url_credentials", "")
+            note(request, "url_credentials", logged_path(uri), method=method)
             return json_response(
                 401,
                 {"error": "url_credentials", "message": URL_CREDENTIALS_REFUSED},

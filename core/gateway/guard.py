@@ -30,7 +30,7 @@ from core.authorize import CachedAuthorizer, Decision
 from core.errors import StoreError
 from core.gateway.access_log import note
 from core.permissions import canonical
-from core.rules import normalize_path
+from core.rules import logged_path
 from core.scope import SessionDirectory, SessionLookupNeeded, query_key, query_values
 
 JSON = "application/json"
@@ -269,17 +269,19 @@ class Guard:
         the access log. `own_host` is the Host the client sent the request to."""
         decision = await self.decide(authorization, method, raw_path, request.headers)
         if decision is None:
-            note(request, "store_unavailable", self.log_path(raw_path))
+            note(request, "store_unavailable", self.log_path(raw_path), method=method)
             return self.store_unavailable()
         if isinstance(decision, web.Response):
-            note(request, "session_unknown", self.log_path(raw_path))
+            note(request, "session_unknown", self.log_path(raw_path), method=method)
             return decision
         if decision.allowed:
             why = cross_site(method, request.headers, own_host, websocket=websocket)
             if why is not None:
-                note(request, "cross_site", decision.path, decision.token_id, decision.rule)
+                note(request, "cross_site", decision.path, decision.token_id, decision.rule, method)
                 return error_response(403, "cross_site", why)
-        note(request, decision.reason.value, decision.path, decision.token_id, decision.rule)
+        note(
+            request, decision.reason.value, decision.path, decision.token_id, decision.rule, method
+        )
         if not decision.allowed:
             return denial(decision)
         return decision
@@ -299,8 +301,9 @@ class Guard:
 
     @staticmethod
     def log_path(raw_path: str) -> str:
-        """The normalised path for the access log when there is no decision."""
-        return normalize_path(raw_path)
+        """The path for the access log when there is no decision (bounded work:
+        the request may have no valid token)."""
+        return logged_path(raw_path)
 
 
 def _header_values(

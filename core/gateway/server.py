@@ -35,7 +35,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from core.clock import Clock, system_clock
-from core.gateway.access_log import log_cancelled, logger_class
+from core.gateway.access_log import AccessLog, log_cancelled, logger_class
 from core.gateway.connections import Slots, Tracked
 from core.gateway.settings import DEFAULT_LIMITS, Limits, ListenAddress
 
@@ -102,7 +102,7 @@ class Listener:
         *,
         limits: Limits = DEFAULT_LIMITS,
         ssl_context: ssl.SSLContext | None = None,
-        access_log: logging.Logger | None = None,
+        access_log: AccessLog | None = None,
         warn: Callable[[str], None] = lambda message: None,
         clock: Clock = system_clock,
     ) -> None:
@@ -126,7 +126,7 @@ class Listener:
             self._handle if self._access_log is not None else self.service.handle,
             handler_cancellation=True,  # a client gone away cancels its upstream request
             access_log_class=logger_class(self.service.service, self._clock),
-            access_log=self._access_log,
+            access_log=self._access_log,  # duck-typed: aiohttp only hands it to the logger class
             logger=_server_logger(self._warn),
             keepalive_timeout=limits.header_timeout,
             max_line_size=limits.max_line_size,
@@ -209,6 +209,8 @@ class Listener:
         finally:
             self._server = None
             await self.service.close()
+            if self._access_log is not None:
+                self._access_log.flush()
 
 
 async def serve_until_signal(
@@ -224,11 +226,12 @@ async def serve_until_signal(
         nonlocal seen
         seen += 1
         if seen == 1:
-            announce(
-                f"{name}: finishing in-flight requests "
-                f"(up to {listener.limits.shutdown_timeout:g} s); send it again to stop now"
-            )
-            stop.set()
+            stop.set()  # first: whatever announcing does, the server stops
+            with contextlib.suppress(Exception):
+                announce(
+                    f"{name}: finishing in-flight requests "
+                    f"(up to {listener.limits.shutdown_timeout:g} s); send it again to stop now"
+                )
         elif main is not None:
             main.cancel()
 

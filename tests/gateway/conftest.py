@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -114,20 +113,22 @@ def bad_checksum(token: str) -> str:
 # --- collecting logs ---------------------------------------------------------------
 
 
-class ListHandler(logging.Handler):
+class ListLog:
+    """An access log that keeps its lines in memory (`core.gateway.access_log.AccessLog`)."""
+
     def __init__(self) -> None:
-        super().__init__()
         self.lines: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        pass
 
 
-def collecting_logger() -> tuple[logging.Logger, ListHandler]:
-    logger = logging.Logger("test-access", logging.INFO)
-    handler = ListHandler()
-    logger.addHandler(handler)
-    return logger, handler
+def collecting_logger() -> tuple[ListLog, ListLog]:
+    log = ListLog()
+    return log, log
 
 
 # --- the in-process harness --------------------------------------------------------
@@ -140,7 +141,7 @@ class Harness:
     gateway: Any
     client: Any
     tokens: Tokens
-    access: ListHandler
+    access: ListLog
     warnings: list[str]
 
     @property

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 SCRIPT = Path(sys.executable).with_name("opencode-auth-tui")
@@ -75,6 +75,18 @@ class Child:
                 )
             time.sleep(0.02)
         raise AssertionError(f"timed out waiting for {regex.pattern!r}:\n" + "\n".join(self.err))
+
+    def lines_once(self, holds: Callable[[list[str]], bool], timeout: float = 10.0) -> list[str]:
+        """stdout (the access log) once `holds(lines)`: the log is written in
+        batches, up to 50 ms after a request is answered."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = list(self.out)
+            if holds(lines):
+                return lines
+            if time.monotonic() > deadline:
+                raise AssertionError("the access log never got there:\n" + "\n".join(lines))
+            time.sleep(0.02)
 
     def listening_url(self) -> str:
         return self.wait_for(_LISTENING).group(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -13,13 +14,15 @@ from core.gateway.forward_auth import ForwardAuth
 from core.gateway.guard import Guard
 from core.gateway.server import Listener
 from core.gateway.settings import ListenAddress
-from tests.gateway.conftest import Tokens, bad_checksum, collecting_logger
+from tests.gateway.conftest import ListLog, Tokens, bad_checksum, collecting_logger
 
 
 @contextlib.asynccontextmanager
-async def forward_auth(tokens: Tokens) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+async def forward_auth(
+    tokens: Tokens, log: ListLog | None = None
+) -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
     warnings: list[str] = []
-    logger, _ = collecting_logger()
+    logger = log if log is not None else collecting_logger()[0]
     listener = Listener(
         ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=warnings.append)),
         ListenAddress("127.0.0.1", 0),
@@ -160,6 +163,25 @@ async def test_a_token_in_the_url_cannot_pass_a_proxy(tokens: Tokens) -> None:
             assert resp.status == 401  # nginx passes 401 on (400 would become 500)
             assert resp.headers["WWW-Authenticate"] == 'Basic realm="opencode"'
             assert "auth_token" in (await resp.json())["message"]
+
+
+async def test_the_access_log_names_the_original_request(tokens: Tokens) -> None:
+    import base64
+
+    log = ListLog()
+    async with forward_auth(tokens, log) as (url, client):
+        async with client.get(url, headers={**nginx("POST", "/pty"), **tokens.bearer("r")}) as resp:
+            assert resp.status == 403
+        value = base64.b64encode(f"opencode:{tokens.secrets['r']}".encode()).decode()
+        headers = {**caddy("PUT", f"/vcs?auth_token={value}"), **tokens.bearer("r")}
+        async with client.get(url, headers=headers) as resp:
+            assert resp.status == 401
+    refused, in_url = (json.loads(line) for line in log.lines)
+    # the method and path of the request nginx asked about, not of its GET /auth
+    assert (refused["method"], refused["path"], refused["rule"]) == ("POST", "/pty", "POST /pty")
+    assert (in_url["method"], in_url["path"]) == ("PUT", "/vcs")
+    assert in_url["reason"] == "url_credentials"
+    assert value not in "".join(log.lines)
 
 
 async def test_a_corrupt_store_is_503(tokens: Tokens) -> None:

@@ -221,6 +221,34 @@ def test_signal_stops_gracefully_after_in_flight_requests(tokens: Tokens, sig: i
         upstream.stop()
 
 
+def test_sigterm_stops_it_when_nobody_reads_its_output_any_more(tokens: Tokens) -> None:
+    """A server (forward-auth; the gateway shares the code) whose stdout and
+    stderr pipes were closed - the terminal or supervisor that started it went
+    away - still stops on SIGTERM."""
+    import subprocess
+
+    child = subprocess.Popen(
+        [*processes.cli_command(), "--store", str(tokens.path), "forward-auth", "--any-directory",
+         "--listen", "127.0.0.1:0", "--upstream", processes.UNREACHABLE, "--access-log", "-"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert child.stderr is not None and child.stdout is not None
+        for line in child.stderr:
+            if "listening on" in line:
+                break
+        child.stderr.close()
+        child.stdout.close()
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(15) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def test_start_up_messages_and_warnings(tokens: Tokens) -> None:
     upstream, upstream_url = processes.fake_upstream(PASSWORD)
     with upstream, processes.gateway(tokens.path, upstream_url) as gw:  # no password

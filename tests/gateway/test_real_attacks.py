@@ -399,8 +399,12 @@ def test_a_pty_ticket_is_decided_with_the_token_that_asked_for_it(
             assert revoked.value.status == 401
 
     asyncio.run(scenario())
-    log = [json.loads(line) for line in opencode_gateway.child.out if '"/pty/' in line]
-    connects = [x for x in log if x["path"].endswith("/connect") and x["status"] == 101]
+
+    def connects_in(lines: list[str]) -> list[dict[str, object]]:
+        log = [json.loads(line) for line in lines if '"/pty/' in line]
+        return [x for x in log if str(x["path"]).endswith("/connect") and x["status"] == 101]
+
+    connects = connects_in(opencode_gateway.child.lines_once(lambda ls: bool(connects_in(ls))))
     assert connects and connects[-1]["token_id"] == issued.record.id
 
 
