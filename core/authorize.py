@@ -30,7 +30,7 @@ import binascii
 import functools
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,7 +60,7 @@ from core.scope import (
     no_headers,
     no_sessions,
 )
-from core.store import Snapshot, StoreReader
+from core.store import RecordSource, Snapshot, StoreReader
 from core.token_format import (
     DIGEST_PREFIX,
     FormatProblem,
@@ -424,10 +424,12 @@ def authorize(
 
 
 class CachedAuthorizer:
-    """`authorize` over a store file, re-reading it only when it changes.
+    """`authorize` over a store, re-reading it only when it changes.
 
-    Every decision stats the file (core.store.StoreReader): a deletion or
-    rotation applies to the very next request - not on a timer. What changed is
+    `source` is the store file's path, or any `core.store.RecordSource` (a
+    database's reader). Every decision asks the source whether the version held
+    is still current - for the file, a stat (core.store.StoreReader) - so a
+    deletion or rotation applies to the very next request, not on a timer. What changed is
     read again block by block, and the index of tokens updated for the records
     that changed. A missing file means no tokens (everything is denied); an
     unreadable or corrupt file raises its StoreError on every decision until
@@ -440,31 +442,36 @@ class CachedAuthorizer:
 
     def __init__(
         self,
-        path: Path,
+        source: Path | RecordSource,
         *,
         clock: Clock = system_clock,
         racy_window: float = 0.05,
         policy: Policy | None = None,
         scope: ServerScope = UNRESTRICTED,
     ) -> None:
-        self._path = path
+        if isinstance(source, Path):
+            self._path: Path | None = source
+            self._reader: RecordSource = StoreReader(source, racy_window=racy_window)
+        else:
+            self._path = None
+            self._reader = source
         self.policy = policy or default_policy()
         self.scope = scope
         """The server's directory scope; replaced whole (one assignment) when the
         server learns opencode's directory."""
         self.clock = clock
-        self._reader = StoreReader(path, racy_window=racy_window)
         self._index = TokenIndex(())
         self._indexed: Snapshot | None = None
-        self._failure: tuple[tuple[int, int, int, int, int] | None, StoreError] | None = None
+        self._failure: tuple[Hashable, StoreError] | None = None
         self._pending: asyncio.Future[None] | None = None
         self.reloads = 0
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
+        """The store file; None when the source is not a file (a database)."""
         return self._path
 
-    def _fresh(self) -> tuple[bool, tuple[int, int, int, int, int] | None]:
+    def _fresh(self) -> tuple[bool, Hashable]:
         """(whether the index is the file's current version, the file's key);
         raises the StoreError of a broken version already read."""
         key = self._reader.stat_key()
@@ -495,7 +502,7 @@ class CachedAuthorizer:
         await asyncio.shield(pending)
         return self._index
 
-    def _reload(self, key: tuple[int, int, int, int, int] | None) -> None:
+    def _reload(self, key: Hashable) -> None:
         try:
             found = self._reader.reload()
         except StoreError as exc:

@@ -85,9 +85,10 @@ class TokenNotFound(AuthTuiError):
 
 
 class StoreError(AuthTuiError):
-    """Something is wrong with the store file itself; it names the path."""
+    """Something is wrong with the store itself; it names the file (or the
+    database, by its URL with the password masked)."""
 
-    def __init__(self, path: Path, problem: str, *, hint: str | None = None) -> None:
+    def __init__(self, path: Path | str, problem: str, *, hint: str | None = None) -> None:
         super().__init__(f"{path}: {problem}", hint=hint)
         self.path = path
         self.problem = problem

@@ -118,12 +118,12 @@ class Protected:
 
 
 def protected_paths(
-    store_path: str | os.PathLike[str],
+    store_path: str | os.PathLike[str] | None,
     *,
     opencode_folders: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> Protected:
-    """The store (with its lock, backups and temporary files), opencode's own
+    """The store file, if any (with its lock, backups and temporary files), opencode's own
     config, data, state and cache folders (as this process and opencode itself
     report them), and /proc, /sys, /dev."""
     env = os.environ if environ is None else environ
@@ -140,10 +140,11 @@ def protected_paths(
             base = posixpath.join(home, fallback)
         folders.append(posixpath.join(base, "opencode"))
     folders.extend(opencode_folders)
-    store = os.fspath(store_path)
-    families = {FileFamily(*posixpath.split(store))}
-    resolved = real(store)
-    families.add(FileFamily(*posixpath.split(resolved)))
+    families: set[FileFamily] = set()
+    if store_path is not None:  # None: the tokens are not in a file (a database)
+        store = os.fspath(store_path)
+        families.add(FileFamily(*posixpath.split(store)))
+        families.add(FileFamily(*posixpath.split(real(store))))
     clean: dict[str, None] = {}
     for folder in folders:
         for candidate in (folder, real(folder)):

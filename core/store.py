@@ -1,4 +1,6 @@
-"""The token store: one JSON file, read whole, replaced atomically under a lock.
+"""The token store: the operations on tokens (`Store`), the same on every engine,
+and the default engine (`TokenStore`): one JSON file, read whole, replaced
+atomically under a lock.
 
 Reads take no lock (writes are atomic renames, so a reader sees a whole file).
 Every change is a read-modify-write inside `FileLock`, re-reading the file after
@@ -18,11 +20,12 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -83,11 +86,16 @@ class Fingerprint:
         return cls(st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+UNREADABLE = Fingerprint(-1, -1, -1, -1, -1)
+"""`stat` failed for another reason than a missing file: a read will say why."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The store as read at one moment. `exists` is False for a missing file."""
 
-    path: Path
+    path: Path | str
+    """The file (or, for a database, its URL with the password masked)."""
     records: tuple[TokenRecord, ...]
     exists: bool
     fingerprint: Fingerprint | None
@@ -416,52 +424,80 @@ class StoreReader:
         return self._current
 
 
-class TokenStore:
-    """Create, list, find, delete, rotate and prune tokens in one store file.
+class RecordSource(Protocol):
+    """What an authorizer reads records through (`StoreReader` for the file):
+    a cheap check per decision whether the version held is still the store's,
+    and a read when it is not."""
+
+    def stat_key(self) -> Hashable:
+        """The store's current version marker, as cheaply as possible (the file:
+        one stat; a database: the last change it announced)."""
+
+    def is_current(self, key: Any) -> bool:  # Any: each engine has its own marker
+        """Whether the version held is the one `key` (from `stat_key`) names."""
+
+    def reload(self) -> Snapshot:
+        """The store's current version, read (raises a StoreError; never falls
+        back to an older version)."""
+
+    def adopt(self, found: Snapshot) -> None:
+        """Hold `found` (a version this process wrote) as current, unread."""
+
+    @property
+    def current(self) -> Snapshot | None: ...
+
+
+class Store(ABC):
+    """The token operations - create, list, find, edit, delete, rotate, prune,
+    record usage - the same on every engine: the JSON file (`TokenStore`) or a
+    database. Each change is a function over the list of records, applied by the
+    engine's `_mutate` atomically (the file: under its lock, re-read first).
 
     `clock` and `token_bytes` are injected so tests and snapshots are deterministic.
     Methods that change the store return what they did; they raise `InputError`s
     for bad input before touching anything, `TokenNotFound` for unknown
-    references and `StoreError`s for file problems.
+    references and `StoreError`s for problems with the store itself.
     """
 
+    location: str
+    """Where the tokens are, for messages: the file's path, or the database's
+    URL with its password masked."""
+
     def __init__(
-        self,
-        path: Path,
-        *,
-        clock: Clock = system_clock,
-        token_bytes: TokenBytes = system_token_bytes,
-        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        self, *, clock: Clock = system_clock, token_bytes: TokenBytes = system_token_bytes
     ) -> None:
-        # Resolve symlinks once so the atomic rename replaces the real file, not
-        # the link; the path as given is still checked for links in shared folders.
-        self.given_path = Path(os.path.abspath(path))
-        self.path = Path(os.path.realpath(path))
         self.clock = clock
         self.token_bytes = token_bytes
-        self.lock_timeout = lock_timeout
-        self.reader = StoreReader(self.path)
-        """The file as last read or written by this object: a long-lived store (the
-        TUI, the gateway's usage writer) reads again only what changed."""
         self.last_written: Snapshot | None = None
         """What the last change wrote (based on which version, and what changed)."""
-
-    @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
 
     def now(self) -> datetime:
         return to_utc(self.clock()).replace(microsecond=0)
 
-    # --- reading ------------------------------------------------------------------
+    # --- what an engine provides ----------------------------------------------------
 
+    @abstractmethod
     def load(self) -> Snapshot:
-        # The folders are checked on every load (a few lstat calls): a folder made
-        # writable by others does not change the file's own fingerprint.
-        check_location(self.given_path)
-        if self.given_path != self.path:
-            check_location(self.path)
-        return self.reader.snapshot()
+        """Every record, as of now (an unchanged store is not read again)."""
+
+    @abstractmethod
+    def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+        """Apply `change` to the current records atomically: either all of what it
+        did is stored, or nothing (and nothing is written when it changed nothing)."""
+
+    @abstractmethod
+    def version(self) -> Hashable:
+        """A cheap marker of the store's current version (no read of the records):
+        watchers (the TUI) compare it to notice changes made elsewhere."""
+
+    @abstractmethod
+    def new_reader(self) -> RecordSource:
+        """A reader of this store for an authorizer (its own cache)."""
+
+    def close(self) -> None:  # noqa: B027 - an engine without connections has nothing to do
+        """Let go of connections (the file engine holds none)."""
+
+    # --- reading ------------------------------------------------------------------
 
     def tokens(self) -> tuple[TokenRecord, ...]:
         return self.load().records
@@ -535,7 +571,7 @@ class TokenStore:
         expires_at = None if expires is None else parse_expiry(expires, now)
 
         def change(records: list[TokenRecord]) -> Edited:
-            old = Snapshot(self.path, tuple(records), True, None).require(ref)
+            old = self._snapshot_of(records).require(ref)
             update: dict[str, object] = {}
             if clean_name is not None and clean_name != old.name:
                 _check_name_free(clean_name, [r for r in records if r.id != old.id])
@@ -562,7 +598,7 @@ class TokenStore:
             raise TypeError("delete() takes a list of ids or names, not a single string")
 
         def change(records: list[TokenRecord]) -> tuple[TokenRecord, ...]:
-            snapshot = Snapshot(self.path, tuple(records), True, None)
+            snapshot = self._snapshot_of(records)
             doomed = {r.id: r for r in (snapshot.require(ref) for ref in refs)}
             records[:] = [r for r in records if r.id not in doomed]
             return tuple(doomed.values())
@@ -585,7 +621,7 @@ class TokenStore:
         secret = generate(self.token_bytes)
 
         def change(records: list[TokenRecord]) -> TokenRecord:
-            old = Snapshot(self.path, tuple(records), True, None).require(ref)
+            old = self._snapshot_of(records).require(ref)
             spec = expires if expires is not None else lifetime_of(old.created_at, old.expires_at)
             new = old.model_copy(
                 update={
@@ -635,6 +671,66 @@ class TokenStore:
 
         return self._mutate(change)
 
+    def _new_id(self, taken: Collection[str]) -> str:
+        for _ in range(1000):
+            candidate = new_id(self.token_bytes)
+            if candidate not in taken:
+                return candidate
+        raise RuntimeError("token_bytes keeps returning the same bytes")
+
+    def _snapshot_of(self, records: list[TokenRecord]) -> Snapshot:
+        """The records being changed, to look a reference up in."""
+        return Snapshot(self.location, tuple(records), True, None)
+
+
+class TokenStore(Store):
+    """The JSON file engine: one file, read whole, replaced atomically under a lock
+    (see the module's docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = system_clock,
+        token_bytes: TokenBytes = system_token_bytes,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        super().__init__(clock=clock, token_bytes=token_bytes)
+        # Resolve symlinks once so the atomic rename replaces the real file, not
+        # the link; the path as given is still checked for links in shared folders.
+        self.given_path = Path(os.path.abspath(path))
+        self.path = Path(os.path.realpath(path))
+        self.location = str(self.path)
+        self.lock_timeout = lock_timeout
+        self.reader = StoreReader(self.path)
+        """The file as last read or written by this object: a long-lived store (the
+        TUI, the gateway's usage writer) reads again only what changed."""
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def load(self) -> Snapshot:
+        # The folders are checked on every load (a few lstat calls): a folder made
+        # writable by others does not change the file's own fingerprint.
+        check_location(self.given_path)
+        if self.given_path != self.path:
+            check_location(self.path)
+        return self.reader.snapshot()
+
+    def version(self) -> Fingerprint | None:
+        """The file's fingerprint (one stat); None when there is no file,
+        `UNREADABLE` when stat fails otherwise (a read will say why)."""
+        try:
+            return Fingerprint.of(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return UNREADABLE
+
+    def new_reader(self) -> StoreReader:
+        return StoreReader(self.path)
+
     def migrate(self) -> Migration:
         """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
         with self._locked():
@@ -674,13 +770,6 @@ class TokenStore:
             return Migration(records=records, backup=backup, unusable=unusable)
 
     # --- internals ----------------------------------------------------------------
-
-    def _new_id(self, taken: Collection[str]) -> str:
-        for _ in range(1000):
-            candidate = new_id(self.token_bytes)
-            if candidate not in taken:
-                return candidate
-        raise RuntimeError("token_bytes keeps returning the same bytes")
 
     def _locked(self) -> FileLock:
         check_location(self.given_path)

@@ -87,9 +87,10 @@ Every request is decided by the token rules; an allowed one is forwarded with
 the client's Authorization replaced by opencode's own Basic credentials, read
 from the environment only: {st.PASSWORD_ENV} and
 {st.USERNAME_ENV} (default "{st.DEFAULT_USERNAME}"). Bodies are streamed,
-Server-Sent Events flow event by event, WebSockets are relayed; browsers send
-their token on a WebSocket as `Sec-WebSocket-Protocol: bearer, <token>`.
-Tokens in the query string are never accepted.
+Server-Sent Events flow event by event, WebSockets are relayed. Basic
+credentials with the token as the password work too (a browser's login
+prompt, `opencode attach -p`), and so does opencode's one-off `?auth_token=`
+login link, which is removed before forwarding and never logged.
 """
 
 _GATEWAY_EPILOG = f"""\

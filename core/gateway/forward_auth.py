@@ -28,9 +28,19 @@ pass unnoticed by anything that looks for credentials where they belong.
 Like the gateway, it asks opencode (`--upstream`) for its version, the
 directory it serves and its folders at start, and for a session's directory
 when a token limited to some directories asks about a session.
+
+Every refusal also carries its JSON body in `X-Auth-Error`. Caddy and Traefik
+pass a refusal on as it is, body and all; nginx's `auth_request` keeps only the
+status (and the first `WWW-Authenticate`) and would answer with its own HTML
+page, which opencode's clients take for a server of another version. With the
+header, nginx's config can answer with the body itself (`auth_request_set` +
+`error_page`, see the README).
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
 
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, hdrs, web
 from multidict import CIMultiDictProxy
@@ -54,6 +64,12 @@ TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
 METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
 HOST_HEADERS = ("X-Original-Host", "X-Forwarded-Host")
+ERROR_HEADER = "X-Auth-Error"
+ERROR_HEADER_LIMIT = 2048
+"""The longest `X-Auth-Error` value, in bytes. nginx reads an answer's headers into
+one `proxy_buffer_size` buffer (4 KB by default) and turns an answer whose
+headers do not fit into a 500; a longer message (a long directory named in the
+request) is cut in the middle."""
 
 
 class OriginalRequestError(ValueError):
@@ -115,6 +131,46 @@ def original_host(headers: CIMultiDictProxy[str]) -> str | None:
         raise
 
 
+def _header_json(payload: Mapping[str, object]) -> str:
+    # ASCII only (json escapes the rest and every control character but DEL,
+    # which is no more allowed in a header value than the others).
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).replace("\x7f", "\\u007f")
+
+
+def error_header_value(payload: Mapping[str, object], limit: int = ERROR_HEADER_LIMIT) -> str:
+    """A refusal's JSON body as one header value: ASCII, at most `limit` bytes.
+
+    It holds only what the body holds: the reason, the permissions and a message
+    that names at most a policy row and its reason, a path or a directory the
+    request itself named. No refusal quotes the credentials, and a store that
+    cannot be read is not described (its path stays in the operator's log).
+    """
+    value = _header_json(payload)
+    message = payload.get("message")
+    if len(value) <= limit or not isinstance(message, str):
+        return value if len(value) <= limit else _header_json({"error": payload.get("error")})
+    keep = len(message)
+    while len(value) > limit and keep > 0:
+        keep = max(0, keep - (len(value) - limit))  # one character is one byte or more
+        head = keep * 2 // 3
+        cut = message[:head] + "..." + message[len(message) - (keep - head) :]
+        value = _header_json({**payload, "message": cut})
+    return value if len(value) <= limit else _header_json({"error": payload.get("error")})
+
+
+def with_error_header(response: web.Response) -> web.Response:
+    """`response` (a refusal with a JSON body) with that body in `X-Auth-Error` too."""
+    body = response.body
+    if isinstance(body, bytes):
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return response
+        if isinstance(payload, dict):
+            response.headers[ERROR_HEADER] = error_header_value(payload)
+    return response
+
+
 class ForwardAuth:
     service = "forward-auth"
 
@@ -147,7 +203,7 @@ class ForwardAuth:
             self.learner = ScopeLearner(
                 info,
                 self.guard.authorizer,
-                store_path=str(self.guard.authorizer.path),
+                store_path=self.guard.authorizer.path,
                 roots=self._scope.roots,
                 any_directory=self._scope.any_directory,
                 policy_version=self.guard.authorizer.policy.opencode_version,
@@ -170,6 +226,12 @@ class ForwardAuth:
             await self.usage.close()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        answer = await self._answer(request)
+        if answer.status >= 400 and isinstance(answer, web.Response):
+            return with_error_header(answer)
+        return answer
+
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
         try:
             method, uri = original_request(request.headers)
             host = original_host(request.headers)

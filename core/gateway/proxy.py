@@ -140,7 +140,7 @@ class Gateway:
         self.learner = ScopeLearner(
             self.info,
             self.guard.authorizer,
-            store_path=str(self.guard.authorizer.path),
+            store_path=self.guard.authorizer.path,
             roots=self.config.scope.roots,
             any_directory=self.config.scope.any_directory,
             policy_version=self.guard.authorizer.policy.opencode_version,

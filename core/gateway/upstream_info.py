@@ -23,6 +23,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -174,7 +175,7 @@ class ScopeLearner:
         info: OpencodeInfo,
         authorizer: Any,
         *,
-        store_path: str,
+        store_path: Path | None,
         roots: tuple[str, ...] | None,
         any_directory: bool,
         policy_version: str,
