@@ -44,8 +44,9 @@ EXIT_STORE_ERROR = 3  # the CLI's code for "store unreadable or corrupt"
 QUIT_CLEAR_TIMEOUT = 3.0  # seconds quitting waits for the clipboard to be cleared
 
 
-def display_path(path: Path, home: Path | None) -> str:
+def display_path(path: Path | str, home: Path | None) -> str:
     """The store path as shown to people: `~/...` under the home folder, escaped."""
+    path = Path(path)
     if home is not None:
         for base in dict.fromkeys((home, Path(os.path.realpath(home)))):
             try:
@@ -123,7 +124,8 @@ class AuthApp(App[int]):
     # --- which screen --------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.push_screen(self.screen_for_store())
+        # The main screen reads the store in a thread; a problem replaces it.
+        self.push_screen(self._main_screen(None))
 
     def screen_for_store(self) -> Screen[None]:
         """The main screen if the store can be read, else the screen that explains why."""
@@ -133,14 +135,14 @@ class AuthApp(App[int]):
             return self.error_screen(exc)
         return self._main_screen(snapshot)
 
-    def _main_screen(self, snapshot: Snapshot) -> Screen[None]:
+    def _main_screen(self, snapshot: Snapshot | None) -> Screen[None]:
         from tui.screens.main import MainScreen
 
         return MainScreen(snapshot, sort=self.last_sort, select=self.last_selected)
 
     def show_store(self, snapshot: Snapshot | None = None) -> None:
         """Replace the current screen with the main screen (after a fix or a migration)."""
-        self.switch_screen(self._main_screen(snapshot) if snapshot else self.screen_for_store())
+        self.switch_screen(self._main_screen(snapshot))
 
     def show_store_error(self, error: StoreError) -> None:
         self.switch_screen(self.error_screen(error))

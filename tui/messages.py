@@ -42,6 +42,25 @@ class ViewBuilt(Message):
         self.view = view
 
 
+class StoreRead(Message):
+    """The main screen's read of the store file: the snapshot, and its rows when
+    they changed (None when the records are those already shown)."""
+
+    def __init__(self, snapshot: Snapshot, view: TableView | None) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.view = view
+
+
+class ViewCompleted(Message):
+    """Every row of a large `view` has its texts computed: `done` has exact widths."""
+
+    def __init__(self, view: TableView, done: TableView) -> None:
+        super().__init__()
+        self.view = view
+        self.done = done
+
+
 class TokenIssued(Message):
     """A token was created or rotated; `issued.secret` is to be shown once."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -174,14 +175,19 @@ def status_text(record: TokenRecord, status: TokenStatus) -> str:
 
 def display_name(record: TokenRecord) -> str:
     """The name as it may reach a terminal: control characters made visible."""
-    return escape_controls(record.name)
+    name = record.name
+    # Printable ASCII has nothing to escape (the common case, and 50x faster).
+    return name if name.isascii() and name.isprintable() else escape_controls(name)
+
+
+def text_width(text: str) -> int:
+    """Terminal cells `text` takes (ASCII: its length)."""
+    return len(text) if text.isascii() else cell_len(text)
 
 
 class Cell:
     """One table cell: plain text and a style, turned into Rich `Text` only when painted.
 
-    A store can hold 10,000 tokens, seven cells each, and the table paints only the
-    rows on screen; building a `Text` for every cell up front took most of a second.
     The text is never parsed as markup.
     """
 
@@ -207,44 +213,125 @@ class Cell:
         return f"Cell({self.plain!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRow:
-    """One record as the table shows it, computed once per file version."""
+_PERMS_TEXT: dict[tuple[Permission, ...], str] = {}
 
-    id: str
-    record: TokenRecord
-    status: TokenStatus
-    cells: tuple[Cell, ...]  # in COLUMN_KEYS order
-    widths: tuple[int, ...]  # cell width of each cell's text
-    haystack: str  # what the filter searches: the name (as typed and as shown) and id
+
+def _perms_text(perms: tuple[Permission, ...]) -> str:
+    text = _PERMS_TEXT.get(perms)
+    if text is None:
+        text = _PERMS_TEXT[perms] = short_permissions(perms)
+    return text
+
+
+class TokenRow:
+    """One record as the table shows it.
+
+    What every row needs at once - its status (the counts, the colour), its name
+    as shown and the sort key - is computed when the view is built. The rest is
+    computed on first use: the two relative times, what the filter searches, and
+    the seven `Cell`s (only for rows that are painted). `complete()` computes it
+    all, off the UI thread, for views that need every row's texts (widths).
+    """
+
+    __slots__ = (
+        "_cells",
+        "_expires",
+        "_haystack",
+        "_last_used",
+        "folded",
+        "id",
+        "name",
+        "name_width",
+        "now",
+        "record",
+        "status",
+        "style",
+    )
+
+    def __init__(self, record: TokenRecord, now: datetime, colours: RowColours) -> None:
+        status = record.status(now)
+        self.id = record.id
+        self.record = record
+        self.now = now
+        self.status = status
+        if status is TokenStatus.EXPIRED:
+            self.style = colours.expired
+        elif status is TokenStatus.EXPIRING:
+            self.style = colours.expiring
+        else:
+            self.style = _NO_STYLE
+        name = display_name(record)
+        self.name = name
+        self.name_width = text_width(name)
+        self.folded = record.name.casefold()
+        self._expires: str | None = None
+        self._last_used: str | None = None
+        self._haystack: str | None = None
+        self._cells: tuple[Cell, ...] | None = None
+
+    @property
+    def expires(self) -> str:
+        text = self._expires
+        if text is None:
+            text = self._expires = expires_text(self.record, self.now)
+        return text
+
+    @property
+    def last_used(self) -> str:
+        text = self._last_used
+        if text is None:
+            text = self._last_used = last_used_text(self.record, self.now)
+        return text
+
+    @property
+    def haystack(self) -> str:
+        """What the filter searches: the name as typed and as shown, and the id."""
+        text = self._haystack
+        if text is None:
+            folded, shown = self.folded, self.name.casefold()
+            text = f"{folded}\0{self.id}" if shown == folded else f"{folded}\0{shown}\0{self.id}"
+            self._haystack = text
+        return text
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        """The seven cells, in COLUMN_KEYS order (built on first use)."""
+        cells = self._cells
+        if cells is None:
+            record, style = self.record, self.style
+            cells = self._cells = (
+                Cell(self.name, style),
+                Cell(record.id, style),
+                Cell(_perms_text(record.permissions), style),
+                Cell(format_date(record.created_at), style),
+                Cell(self.expires, style),
+                Cell(status_text(record, self.status), style),
+                Cell(self.last_used, style),
+            )
+        return cells
+
+    def complete(self) -> None:
+        """Compute the relative times and the filter's text now."""
+        if self._haystack is None:
+            self.haystack  # noqa: B018 - computed and kept
+        if self._expires is None:
+            self._expires = expires_text(self.record, self.now)
+        if self._last_used is None:
+            self._last_used = last_used_text(self.record, self.now)
+
+    def __repr__(self) -> str:
+        return f"TokenRow({self.id!r}, {self.name!r})"
+
+
+_NO_STYLE = Style()
 
 
 def make_row(record: TokenRecord, now: datetime, colours: RowColours) -> TokenRow:
-    status = record.status(now)
-    if status is TokenStatus.EXPIRED:
-        style = colours.expired
-    elif status is TokenStatus.EXPIRING:
-        style = colours.expiring
-    else:
-        style = Style()
-    name = display_name(record)
-    values = (
-        name,
-        record.id,
-        short_permissions(record.permissions),
-        format_date(record.created_at),
-        expires_text(record, now),
-        status_text(record, status),
-        last_used_text(record, now),
-    )
-    cells = tuple(Cell(value, style) for value in values)
-    haystack = "\0".join({record.name.casefold(), name.casefold(), record.id})
-    widths = tuple(cell_len(v) for v in values)
-    return TokenRow(record.id, record, status, cells, widths, haystack)
+    return TokenRow(record, now, colours)
 
 
 def make_rows(records: Iterable[TokenRecord], now: datetime, colours: RowColours) -> list[TokenRow]:
-    return [make_row(record, now, colours) for record in records]
+    return [TokenRow(record, now, colours) for record in records]
 
 
 _FAR_FUTURE = float("inf")
@@ -258,8 +345,11 @@ def _expires_at(row: TokenRow) -> float:
 
 _PRIMARY: Mapping[str, Callable[[TokenRow], object]] = {
     "id": lambda row: row.id,
-    "permissions": lambda row: (len(row.record.permissions), row.cells[2].plain),
-    "created": lambda row: row.record.created_at.timestamp(),
+    "permissions": lambda row: (
+        len(row.record.permissions),
+        _perms_text(row.record.permissions),
+    ),
+    "created": lambda row: row.record.created_at,
     "expires": _expires_at,
     "status": lambda row: (_STATUS_RANK[row.status], -_expires_at(row)),
     # never used: before every use, so "most recent first" puts it last
@@ -270,7 +360,7 @@ _PRIMARY: Mapping[str, Callable[[TokenRow], object]] = {
 
 
 def _by_name(row: TokenRow) -> tuple[str, str]:
-    return (row.record.name.casefold(), row.record.id)
+    return (row.folded, row.id)
 
 
 def sort_rows(rows: Iterable[TokenRow], sort: Sort) -> list[TokenRow]:
@@ -282,12 +372,38 @@ def sort_rows(rows: Iterable[TokenRow], sort: Sort) -> list[TokenRow]:
     return sorted(by_name, key=primary, reverse=sort.descending)  # type: ignore[arg-type]
 
 
+def in_records_zone(now: datetime, records: Sequence[TokenRecord]) -> datetime:
+    """`now`, the same moment, with the tzinfo object the records' datetimes share.
+
+    Comparing or subtracting two aware datetimes with different tzinfo objects
+    asks both for their UTC offset (pydantic's `TzInfo` answers from Rust, slowly);
+    with the same object Python compares the fields directly. Every status and
+    relative time of a 100,000-token view compares with `now`: half the time.
+    """
+    if not records:
+        return now
+    zone = records[0].created_at.tzinfo
+    if zone is None or now.tzinfo is zone:
+        return now
+    return now.astimezone(zone)
+
+
+EAGER_LIMIT = 20_000
+"""Up to this many tokens a view is built complete (every row's texts measured)
+before it is shown. Beyond it the first view measures the relative times of the
+first PREVIEW_ROWS rows only, so it is shown sooner, and the complete one (exact
+widths, the filter's texts) follows from a thread; its columns may then widen a
+little, once."""
+PREVIEW_ROWS = 200
+
+
 @dataclass(frozen=True)
 class TableView:
     """Everything the table needs for one version of the store at one moment.
 
-    Building it is the expensive part of showing a store (about 25 µs a token), so
-    reloads and the once-a-minute refresh of relative times build it in a thread.
+    Built off the UI thread (the first load, reloads, and the once-a-minute
+    refresh of relative times); rows whose record did not change are taken over
+    from the previous view within the same minute.
     """
 
     now: datetime
@@ -297,33 +413,117 @@ class TableView:
     natural: dict[str, int]  # see natural_widths
     expiring: int
     expired: int
+    colours: RowColours = PLAIN_COLOURS
+    complete: bool = True
+    """Every row's texts are computed and measured (see EAGER_LIMIT)."""
 
     def resorted(self, sort: Sort) -> TableView:
         if sort == self.sort:
             return self
         return replace(self, sort=sort, rows=sort_rows(self.rows, sort))
 
+    def completed(self) -> TableView:
+        """This view with every row's texts computed and the widths exact."""
+        if self.complete:
+            return self
+        for row in self.rows:
+            row.complete()
+        natural = natural_widths(self.rows, counts=(self.expiring, self.expired))
+        return replace(self, natural=natural, complete=True)
+
 
 def build_view(
-    records: Iterable[TokenRecord], now: datetime, colours: RowColours, sort: Sort
+    records: Iterable[TokenRecord],
+    now: datetime,
+    colours: RowColours,
+    sort: Sort,
+    previous: TableView | None = None,
+    *,
+    eager_limit: int | None = None,
 ) -> TableView:
-    rows = make_rows(records, now, colours)
+    records = tuple(records)
+    now = in_records_zone(now, records)
+    reuse: Mapping[str, TokenRow] = {}
+    if previous is not None and previous.now == now and previous.colours == colours:
+        reuse = previous.by_id
+    rows: list[TokenRow] = []
+    for record in records:
+        row = reuse.get(record.id)
+        rows.append(
+            row if row is not None and row.record is record else TokenRow(record, now, colours)
+        )
+    expiring = expired = 0
+    for row in rows:
+        if row.status is TokenStatus.EXPIRING:
+            expiring += 1
+        elif row.status is TokenStatus.EXPIRED:
+            expired += 1
+    ordered = sort_rows(rows, sort)
+    complete = len(rows) <= (EAGER_LIMIT if eager_limit is None else eager_limit)
+    if complete:
+        for row in rows:
+            row.complete()
+    natural = natural_widths(
+        rows, measure=None if complete else ordered[:PREVIEW_ROWS], counts=(expiring, expired)
+    )
+    if not complete and previous is not None:
+        # Until this view is completed, the relative times are as wide as they
+        # were: the columns do not narrow for a moment every minute.
+        for key in ("expires", "last_used"):
+            natural[key] = max(natural[key], previous.natural[key])
     return TableView(
         now=now,
         sort=sort,
-        rows=sort_rows(rows, sort),
+        rows=ordered,
         by_id={row.id: row for row in rows},
-        natural=natural_widths(rows),
-        expiring=sum(1 for row in rows if row.status is TokenStatus.EXPIRING),
-        expired=sum(1 for row in rows if row.status is TokenStatus.EXPIRED),
+        natural=natural,
+        expiring=expiring,
+        expired=expired,
+        colours=colours,
+        complete=complete,
     )
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """The rows of `source` (a view's rows, in order) whose text contains `needle`,
+    and how many of them are expiring and expired."""
+
+    source: Sequence[TokenRow]
+    needle: str
+    rows: list[TokenRow]
+    expiring: int
+    expired: int
+
+    @classmethod
+    def of(
+        cls,
+        source: Sequence[TokenRow],
+        needle: str,
+        among: Sequence[TokenRow],
+        counts: tuple[int, int] | None = None,
+    ) -> Filtered:
+        """Filter `among` (all of `source`, or the matches of a shorter needle);
+        `counts` are among's (expiring, expired), if known."""
+        # (the filter's text as kept, when it already is: no property call per row)
+        rows = [row for row in among if needle in (row._haystack or row.haystack)]
+        if counts is not None and len(rows) == len(among):
+            return cls(source, needle, rows, *counts)  # every row matched again
+        expiring = expired = 0
+        for row in rows:
+            status = row.status
+            if status is TokenStatus.EXPIRING:
+                expiring += 1
+            elif status is TokenStatus.EXPIRED:
+                expired += 1
+        return cls(source, needle, rows, expiring, expired)
 
 
 def filter_rows(rows: Sequence[TokenRow], query: str) -> Sequence[TokenRow]:
     """Rows whose name or id contains `query` (case-insensitive); all rows for ''.
 
-    One substring test per row over a string prepared in `make_row`: fast enough
-    to run on every keystroke with 10,000 tokens.
+    One substring test per row over a string prepared when the row was built:
+    about 10 ms for 100,000 tokens.
     """
     needle = query.strip().casefold()
     if not needle:
@@ -331,16 +531,64 @@ def filter_rows(rows: Sequence[TokenRow], query: str) -> Sequence[TokenRow]:
     return [row for row in rows if needle in row.haystack]
 
 
-def natural_widths(rows: Iterable[TokenRow]) -> dict[str, int]:
+_RECORD = attrgetter("record")
+_NAME_WIDTH = attrgetter("name_width")
+_ID = attrgetter("id")
+_CREATED_YEAR = attrgetter("created_at.year")
+
+
+def natural_widths(
+    rows: Iterable[TokenRow],
+    measure: Sequence[TokenRow] | None = None,
+    *,
+    counts: tuple[int, int] | None = None,
+) -> dict[str, int]:
     """Each column's width if nothing had to be cut: the widest cell or label.
 
     Measured over *all* rows, not only those the filter shows, so columns do not
-    jump about while the user types a filter.
+    jump about while the user types a filter. The relative times are measured
+    over `measure` if given (a preview: the rows shown first), else over all
+    rows. `counts` (expiring, expired) saves counting the statuses again. Texts
+    whose width is known without looking at each (a date, `rw-`) are not measured.
     """
-    widths = [cell_len(c.label) for c in COLUMNS]
-    for row in rows:
-        widths = [max(a, b) for a, b in zip(widths, row.widths, strict=True)]
-    return dict(zip(COLUMN_KEYS, widths, strict=True))
+    rows = list(rows)
+    timed = rows if measure is None else measure
+    widths = {spec.key: cell_len(spec.label) for spec in COLUMNS}
+    if not rows:
+        return widths
+
+    def widest(key: str, values: Iterable[int]) -> None:
+        widths[key] = max(widths[key], max(values, default=0))
+
+    records = list(map(_RECORD, rows))
+    widest("name", map(_NAME_WIDTH, rows))
+    widest("id", map(len, map(_ID, rows)))
+    widest("permissions", (len(_PERMISSION_LETTERS),))  # always three letters
+    years = list(map(_CREATED_YEAR, records))
+    widest("created", (len(format_date(datetime(y, 6, 1))) for y in (min(years), max(years))))
+    widest("expires", (len(row.expires) for row in timed))
+    if counts is None:
+        counts = (
+            sum(1 for row in rows if row.status is TokenStatus.EXPIRING),
+            sum(1 for row in rows if row.status is TokenStatus.EXPIRED),
+        )
+    expiring, expired = counts
+    present = {
+        TokenStatus.ACTIVE: len(rows) > expiring + expired,
+        TokenStatus.EXPIRING: expiring > 0,
+        TokenStatus.EXPIRED: expired > 0,
+    }
+    legacy = {row.status for row in rows if row.record.legacy}
+    widest(
+        "status",
+        (
+            len(status.value) + (len(LEGACY_MARK) if status in legacy else 0)
+            for status, shown in present.items()
+            if shown
+        ),
+    )
+    widest("last_used", (len(row.last_used) for row in timed))
+    return widths
 
 
 def fit_columns(

@@ -6,18 +6,22 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 from textual.widgets import DataTable
 
-from core.models import TokenRecord
+from core.models import TokenRecord, TokenStatus
 from tests.tui.fixtures import NOW, many_records
 from tui.table_model import (
+    CELL_PADDING,
     COLUMN_KEYS,
     COLUMNS,
     NAME_FLOOR,
     PLAIN_COLOURS,
     Cell,
+    RowColours,
     Sort,
     column_label,
     expires_text,
@@ -33,24 +37,44 @@ from tui.widgets.token_table import TokenTable
 
 
 class TwoTables(App[None]):
-    CSS = "DataTable { height: 20; }"
+    CSS = "TokenTable, DataTable { height: 20; scrollbar-size-vertical: 1; }"
 
     def compose(self) -> ComposeResult:
         yield TokenTable(id="fast")
-        yield DataTable(id="stock", cursor_type="row")
+        yield DataTable(
+            id="stock", cursor_type="row", cell_padding=CELL_PADDING, show_row_labels=False
+        )
 
 
-async def test_set_rows_matches_datatables_own_add_row() -> None:
-    """Guards the DataTable internals `set_rows` relies on (Textual is pinned)."""
-    rows = make_rows(many_records(40), NOW, PLAIN_COLOURS)
-    widths = fit_columns(natural_widths(rows), 200)
+COLOURS = RowColours(expiring=Style(color="yellow"), expired=Style(color="red"))
+
+
+def painted(strip: Strip) -> list[tuple[str, Style | None]]:
+    """Each cell of a painted line: its character and style (less mouse metadata)."""
+    return [
+        (char, None if segment.style is None else segment.style.clear_meta_and_links())
+        for segment in strip
+        for char in segment.text
+    ]
+
+
+async def test_it_paints_what_a_datatable_with_the_same_rows_paints() -> None:
+    """The virtual table replaced a DataTable: same header, cells, colours, cursor,
+    focus styles, scrolling - compared character by character, style by style."""
+    rows = make_rows(many_records(40), NOW, COLOURS)
+    rows[3] = make_row(record(id="wide0003", name="wide 名前 and a long name"), NOW, COLOURS)
+    rows[5] = make_row(record(id="gone0005", expires_at=NOW - timedelta(days=2)), NOW, COLOURS)
+    rows[6] = make_row(record(id="soon0006", expires_at=NOW + timedelta(days=3)), NOW, COLOURS)
+    assert {row.status for row in rows} == set(TokenStatus)
+    widths = fit_columns(natural_widths(rows), 100)
+    widths["name"] = 14  # long names are cut with "…"
     app = TwoTables()
-    async with app.run_test(size=(200, 50)) as pilot:
+    async with app.run_test(size=(90, 50)) as pilot:
         fast = app.query_one("#fast", TokenTable)
         stock: DataTable[Cell] = app.query_one("#stock", DataTable)
         fast.set_columns(widths)
         for spec in COLUMNS:
-            stock.add_column(spec.label, key=spec.key, width=widths[spec.key])
+            stock.add_column(Text(spec.label), key=spec.key, width=widths[spec.key])
         fast.set_rows(rows)
         for row in rows:
             stock.add_row(*row.cells, key=row.id)
@@ -60,18 +84,52 @@ async def test_set_rows_matches_datatables_own_add_row() -> None:
         for index, row in enumerate(rows):
             assert fast.get_row_at(index) == stock.get_row_at(index)
             assert fast.get_row_index(row.id) == stock.get_row_index(row.id) == index
-        assert [r.key for r in fast.ordered_rows] == [r.key for r in stock.ordered_rows]
-        for y in range(12):
-            assert fast.render_line(y).text == stock.render_line(y).text
+
+        async def compare(label: str) -> None:
+            for table in (fast, stock):
+                table.focus()
+                await pilot.pause()
+                focused = [painted(table.render_line(y)) for y in range(20)]
+                (stock if table is fast else fast).focus()
+                await pilot.pause()
+                blurred = [painted(table.render_line(y)) for y in range(20)]
+                if table is fast:
+                    mine = (focused, blurred)
+                else:
+                    theirs = (focused, blurred)
+            for state, a, b in zip(("focused", "blurred"), mine, theirs, strict=True):
+                for y, (line_a, line_b) in enumerate(zip(a, b, strict=True)):
+                    assert line_a == line_b, (label, state, y)
+
+        await compare("top")
         fast.select_key(rows[30].id)
         stock.move_cursor(row=30)
         await pilot.pause()
         assert fast.cursor_row == 30 and fast.selected_key() == rows[30].id
-        assert fast.scroll_y == stock.scroll_y
-        # replacing the rows again starts clean
+        assert fast.scroll_y == stock.scroll_y > 0
+        await compare("cursor on row 30, scrolled")
+        fast.scroll_x = stock.scroll_x = 7
+        await pilot.pause()
+        assert fast.scroll_x == stock.scroll_x > 0
+        await compare("scrolled sideways")
+        # replacing the rows keeps the cursor's row number, clamped
         fast.set_rows(rows[:3])
         await pilot.pause()
-        assert fast.row_count == 3 and fast.selected_key() == rows[0].id
+        assert fast.row_count == 3 and fast.selected_key() == rows[2].id
+
+
+async def test_set_rows_holds_the_rows_and_builds_cells_only_for_painted_rows() -> None:
+    rows = make_rows(many_records(500), NOW, COLOURS)
+    app = TwoTables()
+    async with app.run_test(size=(120, 50)) as pilot:
+        fast = app.query_one("#fast", TokenTable)
+        fast.set_columns(fit_columns(natural_widths(rows), 120))
+        fast.set_rows(rows)
+        await pilot.pause()
+        assert fast.rows is rows, "held by reference, not copied"
+        built = [row for row in rows if row._cells is not None]
+        assert 0 < len(built) <= 20, len(built)
+        assert built == rows[: len(built)]
 
 
 def record(**changes: object) -> TokenRecord:

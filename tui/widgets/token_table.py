@@ -1,37 +1,48 @@
-"""The token table: a DataTable that can replace all its rows in one fast step.
+"""The token table: a virtual table that paints only the rows on screen.
 
-`DataTable.add_row` is built for incremental updates: each call validates the
-cursor, and at the next idle every new cell is measured through Rich's console
-(about 2 s for 10,000 rows of seven cells). Filtering re-lists the rows on every
-keystroke, so the table here takes a different route: columns have fixed widths
-computed once per file version (`table_model.fit_columns`), cells are `Text`
-that truncate themselves, and `set_rows` fills DataTable's row structures
-directly - nothing needs measuring, and only the visible lines are ever rendered.
+A store can hold 100,000 tokens. Textual's `DataTable` keeps every row in its
+own structures (a dict of cells, row metadata, key-to-index maps, a list of
+y offsets) and rebuilds them on every change, so filtering 100,000 rows cost a
+quarter of a second per keystroke before anything was painted. Here the model
+stays plain Python - a sequence of rows in display order, held by reference -
+and `render_line` turns only the lines on screen into segments, from each
+row's cells (built on first paint, see `table_model.TokenRow`). Replacing the
+rows (`set_rows`) is O(1); moving the cursor by key is one scan.
 
-This touches DataTable internals (`_data`, `rows`, `_row_locations`). Textual is
-pinned exactly in pyproject, and `tests/tui/test_token_table.py` checks that a
-table filled by `set_rows` is indistinguishable from one filled by `add_row`, so
-an upgrade that changes those internals fails a test instead of the screen.
+It looks and behaves as the `DataTable` it replaces did: the same component
+classes and styles (`datatable--cursor`, `datatable--header`, ...), a fixed
+header that scrolls sideways with the rows, a row cursor kept by token id,
+hover, clicks (a click on the highlighted row selects it, a click on a header
+sorts), page up/down, and rows whose cells are cut with "…" to fixed column
+widths. `tests/tui/test_token_table.py` renders it next to a stock DataTable
+holding the same rows and compares them line by line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar, NamedTuple, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar, Protocol
 
-from rich.text import Text
-from textual._two_way_dict import TwoWayDict
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
-from textual.widgets._data_table import ColumnKey, Row, RowKey
+from textual.cache import LRUCache
+from textual.geometry import Region, Size, Spacing
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tui.table_model import CELL_PADDING, COLUMNS, Cell
 
 _LABELS = {spec.key: spec.label for spec in COLUMNS}
+_COLUMN_INDEX = {spec.key: index for index, spec in enumerate(COLUMNS)}
+HEADER = -1  # the row index of the header line
 
 
 class TableRow(Protocol):
-    """What `set_rows` needs of a row (`table_model.TokenRow` is one)."""
+    """What the table needs of a row (`table_model.TokenRow` is one)."""
 
     @property
     def id(self) -> str: ...
@@ -40,168 +51,491 @@ class TableRow(Protocol):
     def cells(self) -> Sequence[Cell]: ...
 
 
-class _CachedRow(NamedTuple):
-    cells: Sequence[Cell]
-    key: RowKey
-    row: Row
-    by_column: dict[ColumnKey, Cell]
-    offset: tuple[RowKey, int]
+def fit_text(text: str, width: int) -> tuple[str, int]:
+    """`text` cut to `width` cells (ending in "…" if cut), and the cells left over."""
+    if text.isascii():
+        if len(text) > width:
+            return (text[: width - 1] + "…" if width > 0 else ""), 0
+        return text, width - len(text)
+    cells = cell_len(text)
+    if cells > width:
+        cut = set_cell_size(text, width - 1) + "…" if width > 0 else ""
+        return cut, width - cell_len(cut)
+    return text, width - cells
 
 
-class TokenTable(DataTable[Cell]):
-    """One row per token, keyed by the token id; row cursor; fixed-width columns."""
+class TokenTable(ScrollView, can_focus=True):
+    """One row per token, keyed by the token id; a row cursor; fixed-width columns."""
+
+    ALLOW_SELECT = False
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        # DataTable's own enter binding, given a footer label: it opens the details.
+        # enter opens the details; its footer label says so.
         Binding("enter", "select_cursor", "Details", key_display="⏎", id="tokens.details"),
-        # k9s / lazygit / vi keys; home and end go to the first and last token
-        # (DataTable's own scroll sideways, which a row cursor has no use for).
+        Binding("up", "cursor_up", "Up", show=False, id="tokens.up-arrow"),
+        Binding("down", "cursor_down", "Down", show=False, id="tokens.down-arrow"),
+        # k9s / lazygit / vi keys; home and end go to the first and last token.
         Binding("j", "cursor_down", "Down", show=False, id="tokens.down"),
         Binding("k", "cursor_up", "Up", show=False, id="tokens.up"),
-        Binding("g,home", "scroll_top", "First", show=False, id="tokens.first"),
-        Binding("G,shift+g,end", "scroll_bottom", "Last", show=False, id="tokens.last"),
+        Binding("g,home,ctrl+home", "scroll_top", "First", show=False, id="tokens.first"),
+        Binding("G,shift+g,end,ctrl+end", "scroll_bottom", "Last", show=False, id="tokens.last"),
+        Binding("pageup", "page_up", "Page up", show=False, id="tokens.page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="tokens.page-down"),
+        Binding("left", "scroll_left", "Left", show=False, id="tokens.left"),
+        Binding("right", "scroll_right", "Right", show=False, id="tokens.right"),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "datatable--cursor",
+        "datatable--hover",
+        "datatable--header",
+        "datatable--header-cursor",
+        "datatable--header-hover",
+    }
+
+    # DataTable's own look (its DEFAULT_CSS, less what a row table never uses).
     DEFAULT_CSS = """
     TokenTable {
+        background: $surface;
+        color: $foreground;
         height: 1fr;
         scrollbar-size-vertical: 1;
+
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .datatable--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .datatable--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .datatable--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .datatable--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .datatable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .datatable--header-cursor {
+            background: $accent-darken-1;
+            color: $foreground;
+        }
+        & > .datatable--header-hover {
+            background: $accent 30%;
+        }
+        & > .datatable--hover {
+            background: $block-hover-background;
+        }
     }
     """
 
+    class RowHighlighted(Message):
+        """The cursor moved to another row (or the rows under it changed)."""
+
+        def __init__(self, table: TokenTable, row_index: int, key: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row_index = row_index
+            self.key = key
+
+        @property
+        def control(self) -> TokenTable:
+            return self.table
+
+    class RowSelected(Message):
+        """Enter on a row, or a click on the highlighted row."""
+
+        def __init__(self, table: TokenTable, row_index: int, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.row_index = row_index
+            self.key = key
+
+        @property
+        def control(self) -> TokenTable:
+            return self.table
+
+    class HeaderSelected(Message):
+        """A click on a column header."""
+
+        def __init__(self, table: TokenTable, column_key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.column_key = column_key
+
+        @property
+        def control(self) -> TokenTable:
+            return self.table
+
     def __init__(self, *, id: str | None = None) -> None:
-        # Set before DataTable's __init__, whose watchers already read ordered_rows.
-        self._fast_layout: tuple[int, list[Row], list[tuple[RowKey, int]]] = (-1, [], [])
-        super().__init__(
-            id=id,
-            cursor_type="row",
-            cell_padding=CELL_PADDING,
-            show_row_labels=False,
-        )
+        super().__init__(id=id)
+        self.cursor_type = "row"  # the only kind there is; as DataTable called it
+        self.cell_padding = CELL_PADDING
+        self._rows: Sequence[TableRow] = ()
         self._widths: dict[str, int] = {}
         self._headers: dict[str, str] = {}
-        # Per token: its RowKey, Row and cells by column key, reused across set_rows
-        # calls (filtering re-lists the same rows over and over).
-        self._row_cache: dict[str, _CachedRow] = {}
+        self._shown: list[tuple[str, int, int]] = []  # (key, index in COLUMNS, width)
+        self._cursor = 0
+        self._hover = HEADER - 1  # no row
+        self._show_hover = False
+        self.version = 0
+        """Bumped whenever the rows, the columns or the headers change."""
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._styles: dict[tuple[object, ...], tuple[Style, Style]] = {}
+        self._pseudo: object = None  # focus, hover, ...: part of every painted line's key
+        self._after_paint: list[Callable[[], object]] = []
+
+    # --- columns -----------------------------------------------------------------------
 
     @property
     def column_widths(self) -> Mapping[str, int]:
         return self._widths
-
-    def set_columns(
-        self, widths: Mapping[str, int], labels: Mapping[str, str] | None = None
-    ) -> bool:
-        """Show the columns in `widths` (in table order) at those widths.
-
-        `labels` replaces a column's header text (the sort indicator); a change of
-        labels alone is made in place. Returns True if the columns themselves
-        changed; the rows must then be set again.
-        """
-        wanted = {spec.key: widths[spec.key] for spec in COLUMNS if spec.key in widths}
-        headers = {key: (labels or {}).get(key, _LABELS[key]) for key in wanted}
-        if wanted == self._widths:
-            if headers != self._headers:
-                for key, header in headers.items():
-                    self.columns[ColumnKey(key)].label = Text(header)
-                self._headers = headers
-                self._clear_caches()
-                self.refresh()
-            return False
-        self.clear(columns=True)
-        self._row_cache.clear()
-        for spec in COLUMNS:
-            if spec.key in wanted:
-                self.add_column(Text(headers[spec.key]), key=spec.key, width=wanted[spec.key])
-        self._widths = wanted
-        self._headers = headers
-        return True
 
     @property
     def headers(self) -> Mapping[str, str]:
         """The header text of each shown column."""
         return self._headers
 
-    def set_rows(self, rows: Sequence[TableRow]) -> None:
-        """Replace every row, in order; each row's `id` is its key.
+    @property
+    def columns(self) -> list[str]:
+        """The keys of the shown columns, left to right."""
+        return list(self._widths)
 
-        Cells for columns not currently shown are skipped. The cursor goes back to
-        the first row; callers move it where it belongs (see `select_key`).
+    def set_columns(
+        self, widths: Mapping[str, int], labels: Mapping[str, str] | None = None
+    ) -> bool:
+        """Show the columns in `widths` (in table order) at those widths.
+
+        `labels` replaces a column's header text (the sort indicator). Returns True
+        if the columns themselves changed.
         """
-        # clear() empties the row-offset list; hand it an empty one rather than
-        # have DataTable build the old list just to clear it.
-        self._fast_layout = (self._update_count, [], [])
-        self.clear()
-        shown = [i for i, spec in enumerate(COLUMNS) if spec.key in self._widths]
-        keys = [column.key for column in self.ordered_columns]
-        cache = self._row_cache
-        data: dict[RowKey, dict[ColumnKey, Cell]] = {}
-        meta: dict[RowKey, Row] = {}
-        locations: dict[RowKey, int] = {}
-        ordered: list[Row] = []
-        offsets: list[tuple[RowKey, int]] = []
-        for index, source in enumerate(rows):
-            cells = source.cells
-            entry = cache.get(source.id)
-            if entry is None or entry.cells is not cells:
-                row_key = RowKey(source.id)
-                by_column = {k: cells[i] for k, i in zip(keys, shown, strict=True)}
-                entry = _CachedRow(cells, row_key, Row(row_key, 1), by_column, (row_key, 0))
-                cache[source.id] = entry
-            data[entry.key] = entry.by_column
-            meta[entry.key] = entry.row
-            locations[entry.key] = index
-            ordered.append(entry.row)
-            offsets.append(entry.offset)
-        self._data = data
-        self.rows = meta
-        self._row_locations = TwoWayDict(locations)
-        # Nothing in _new_rows: the column widths are fixed, so the idle pass only
-        # recomputes the virtual size (from the offsets computed here).
-        self._require_update_dimensions = True
-        self._update_count += 1
-        self._fast_layout = (self._update_count, ordered, offsets)
-        self.check_idle()
-        self.refresh()
+        wanted = {spec.key: widths[spec.key] for spec in COLUMNS if spec.key in widths}
+        headers = {key: (labels or {}).get(key, _LABELS[key]) for key in wanted}
+        changed = wanted != self._widths
+        if not changed and headers == self._headers:
+            return False
+        self._widths = wanted
+        self._headers = headers
+        self._shown = [(key, _COLUMN_INDEX[key], width) for key, width in wanted.items()]
+        self._changed()
+        return changed
+
+    def column_x(self, key: str) -> int:
+        """Where a column starts, in cells from the table's left edge (not scrolled)."""
+        x = 0
+        for shown, _index, width in self._shown:
+            if shown == key:
+                return x
+            x += width + 2 * self.cell_padding
+        raise KeyError(key)
+
+    def column_at(self, x: int) -> str | None:
+        """The column under an x offset (from the table's left edge, not scrolled)."""
+        left = 0
+        for key, _index, width in self._shown:
+            left += width + 2 * self.cell_padding
+            if x < left:
+                return key
+        return None
+
+    @property
+    def _table_width(self) -> int:
+        return sum(width + 2 * self.cell_padding for _key, _index, width in self._shown)
+
+    # --- rows ----------------------------------------------------------------------------
+
+    def set_rows(self, rows: Sequence[TableRow]) -> None:
+        """Show `rows`, in order (held by reference; each row's `id` is its key).
+
+        The cursor keeps its row number (clamped); callers move it where it
+        belongs (see `select_key`).
+        """
+        self._rows = rows
+        self._cursor = max(0, min(self._cursor, len(rows) - 1))
+        self._changed()
         self.refresh_bindings()
 
-    # DataTable rebuilds these two lists from scratch after every change, walking
-    # every row; set_rows already has them. Any other change (a resize, say) bumps
-    # _update_count and DataTable's own computation takes over again.
-
-    @property
-    def ordered_rows(self) -> list[Row]:
-        count, ordered, _ = self._fast_layout
-        return ordered if count == self._update_count else super().ordered_rows
-
-    @property
-    def _y_offsets(self) -> list[tuple[RowKey, int]]:
-        count, _, offsets = self._fast_layout
-        return offsets if count == self._update_count else super()._y_offsets
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "select_cursor" and self.row_count == 0:
-            return None  # shown dimmed in the footer: there is nothing to open
-        return super().check_action(action, parameters)
-
     def forget_rows(self) -> None:
-        """Drop the per-token cache (call when the tokens themselves change)."""
-        self._row_cache.clear()
+        """Drop painted lines (call when the tokens themselves change)."""
+        self._lines.clear()
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def rows(self) -> Sequence[TableRow]:
+        return self._rows
+
+    def get_row_at(self, row_index: int) -> list[Cell]:
+        """The cells of the shown columns of a row."""
+        cells = self._rows[row_index].cells
+        return [cells[index] for _key, index, _width in self._shown]
+
+    def get_row_index(self, key: str) -> int:
+        index = self._index_of(key)
+        if index is None:
+            raise KeyError(key)
+        return index
+
+    def _index_of(self, key: str) -> int | None:
+        for index, row in enumerate(self._rows):
+            if row.id == key:
+                return index
+        return None
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._lines.clear()
+        header = 1 if self._shown else 0
+        self.virtual_size = Size(self._table_width, len(self._rows) + header)
+        self.refresh()
+
+    # --- the cursor ----------------------------------------------------------------------
+
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
 
     def selected_key(self) -> str | None:
         """The key (token id) of the row under the cursor, or None if there are no rows."""
-        if self.row_count == 0:
+        if not self._rows:
             return None
-        row_key = self._row_locations.get_key(self.cursor_row)
-        return None if row_key is None else row_key.value
+        return self._rows[self._cursor].id
 
     def select_key(self, key: str | None, *, fallback_row: int = 0) -> None:
         """Put the cursor on the row with `key`; else on `fallback_row` (clamped)."""
-        if self.row_count == 0:
+        if not self._rows:
             return
         row = fallback_row
         if key is not None:
-            index = self._row_locations.get(RowKey(key))
+            index = self._index_of(key)
             if index is not None:
                 row = index
-        row = max(0, min(row, self.row_count - 1))
         self.move_cursor(row=row, animate=False, scroll=True)
+
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
+        count = len(self._rows)
+        row = max(0, min(row, count - 1)) if count else 0
+        old, self._cursor = self._cursor, row
+        if scroll:
+            self._scroll_cursor_into_view(animate=animate)
+        if old != row:
+            self._refresh_row(old)
+            self._refresh_row(row)
+        if count:
+            self.post_message(self.RowHighlighted(self, row, self._rows[row].id))
+
+    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+        if not self._rows:
+            return
+        region = Region(int(self.scroll_x), self._cursor + 1, self.size.width, 1)
+        self.scroll_to_region(region, animate=animate, spacing=Spacing(1, 0, 0, 0), force=True)
+
+    def _refresh_row(self, row: int) -> None:
+        y = row + 1 - int(self.scroll_y)
+        if 1 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    # --- actions -------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "select_cursor" and not self._rows:
+            return None  # shown dimmed in the footer: there is nothing to open
+        return True
+
+    def _keyboard(self) -> None:
+        if self._show_hover:
+            self._show_hover = False
+            self.refresh()
+
+    def action_cursor_up(self) -> None:
+        self._keyboard()
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self._keyboard()
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_scroll_top(self) -> None:
+        self._keyboard()
+        self.move_cursor(row=0)
+
+    def action_scroll_bottom(self) -> None:
+        self._keyboard()
+        self.move_cursor(row=len(self._rows) - 1)
+
+    def action_page_down(self) -> None:
+        """A page down, as DataTable does it: scroll one page, the cursor with it."""
+        self._keyboard()
+        height = self.scrollable_content_region.height - 1
+        self.scroll_relative(y=height, animate=False, force=True)
+        self.move_cursor(row=self._cursor + height, scroll=False)
+
+    def action_page_up(self) -> None:
+        self._keyboard()
+        height = self.scrollable_content_region.height - 1
+        self.scroll_relative(y=-height, animate=False)
+        self.move_cursor(row=self._cursor - height, scroll=False)
+
+    def action_select_cursor(self) -> None:
+        self._keyboard()
+        if self._rows:
+            self.post_message(self.RowSelected(self, self._cursor, self._rows[self._cursor].id))
+
+    # --- the mouse -----------------------------------------------------------------------
+
+    def _row_at(self, y: int) -> int:
+        """The row index at a y offset in the widget (HEADER for the header line)."""
+        return HEADER if y == 0 else y - 1 + int(self.scroll_y)
+
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        offset = event.get_content_offset(self)
+        hover = HEADER - 1 if offset is None else self._row_at(offset.y)
+        if hover >= len(self._rows):
+            hover = HEADER - 1
+        if hover != self._hover or not self._show_hover:
+            self._hover = hover
+            self._show_hover = True
+            self.refresh()
+
+    def _on_leave(self, _: events.Leave) -> None:
+        if self._show_hover:
+            self._show_hover = False
+            self.refresh()
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return  # on a scrollbar
+        row = self._row_at(offset.y)
+        if row == HEADER:
+            column = self.column_at(offset.x + int(self.scroll_x))
+            if column is not None:
+                self.post_message(self.HeaderSelected(self, column))
+            return
+        if row >= len(self._rows):
+            return
+        event.stop()
+        again = row == self._cursor
+        self.move_cursor(row=row)
+        if again:
+            self.post_message(self.RowSelected(self, row, self._rows[row].id))
+
+    # --- painting ------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._lines.clear()
+
+    def _cell_styles(self, header: bool, hover: bool, cursor: bool) -> tuple[Style, Style]:
+        """(pre, post) around a cell's own style: as DataTable renders a row cursor
+        (the CSS's foreground over the cell's colour on the cursor, the cell's
+        colours under the hover)."""
+        key = (header, hover, cursor)
+        found = self._styles.get(key)
+        if found is not None:
+            return found
+        get = self.get_component_rich_style
+        component = Style()
+        if hover:
+            component += get("datatable--hover")
+            if header:
+                component += get("datatable--header-hover")
+        if cursor:
+            component += get("datatable--cursor")
+            if header:
+                component += get("datatable--header-cursor")
+        post = Style.from_color(color=component.color)
+        base = get("datatable--header") if header else Style()
+        self._styles[key] = found = (base + component, post)
+        return found
+
+    def call_after_paint(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the table has next painted rows (not merely been
+        refreshed): work that can wait should not delay the first rows."""
+        self._after_paint.append(callback)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._pseudo = self.get_pseudo_class_state()
+        lines = super().render_lines(crop)
+        if self._after_paint and self._rows:
+            waiting, self._after_paint = self._after_paint, []
+            for callback in waiting:
+                self.call_later(callback)
+        return lines
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base_style = self.rich_style
+        row = self._row_at(y)
+        if not self._shown or row >= len(self._rows):
+            return Strip.blank(width, base_style)
+        scroll_x = int(self.scroll_x)
+        hover = self._show_hover and row == self._hover
+        cursor = row == self._cursor and row != HEADER
+        source = None if row == HEADER else self._rows[row]
+        key = (
+            row,
+            None if source is None else source.id,
+            hover,
+            cursor,
+            scroll_x,
+            width,
+            base_style,
+            self._pseudo,
+        )
+        strip = self._lines.get(key)
+        if strip is None:
+            strip = self._render_row(row, source, hover, cursor, scroll_x, width, base_style)
+            self._lines[key] = strip
+        return strip
+
+    def _render_row(
+        self,
+        row: int,
+        source: TableRow | None,
+        hover: bool,
+        cursor: bool,
+        scroll_x: int,
+        width: int,
+        base_style: Style,
+    ) -> Strip:
+        header = source is None
+        pre, post = self._cell_styles(header, hover, cursor)
+        # the header's own style replaces the widget's; a data row builds on it
+        row_style = pre if header else base_style + pre
+        pad = " " * self.cell_padding
+        pad_style = row_style + post
+        segments: list[Segment] = []
+        # Each cell as DataTable renders it: padding, the text in its own style, the
+        # rest of the column (and the padding) in the row's; each cell's styles
+        # carry its row and column as metadata, as DataTable's do (so a screenshot
+        # of this table is the same file as one of the DataTable it replaced).
+        for column, (key, index, column_width) in enumerate(self._shown):
+            meta = Style.from_meta({"row": row, "column": column})
+            if source is None:
+                text, left = fit_text(self._headers.get(key, _LABELS[key]), column_width)
+                segments.append(Segment(pad + text + " " * left + pad, meta + pad_style))
+            else:
+                cell = source.cells[index]
+                text, left = fit_text(cell.plain, column_width)
+                segments.append(Segment(pad, meta + pad_style))
+                segments.append(Segment(text, meta + row_style + cell.style + post))
+                segments.append(Segment(" " * left + pad, meta + pad_style))
+        remaining = max(0, width - self._table_width)
+        out_of_bounds = Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
+        segments.append(Segment(" " * remaining, row_style + out_of_bounds))
+        strip = Strip(segments).crop(scroll_x, scroll_x + width)
+        return strip.adjust_cell_length(width, base_style).simplify()
