@@ -98,34 +98,46 @@ def _describe_expiry(record: TokenRecord, now: datetime) -> str:
     return f"{verb} {format_timestamp(record.expires_at)} ({when})"
 
 
+_COLUMNS = (
+    ("ID", 8),
+    ("NAME", 22),
+    ("PERMS", 5),
+    ("EXPIRES", 15),
+    ("STATUS", 8),
+    ("LAST USED", 12),
+)
+
+
 def _table(records: Sequence[TokenRecord], now: datetime) -> list[str]:
-    """An aligned table that fits 80 columns; names escaped and cut to fit."""
-    columns = (
-        ("ID", 8),
-        ("NAME", 22),
-        ("PERMS", 5),
-        ("EXPIRES", 15),
-        ("STATUS", 8),
-        ("LAST USED", 12),
-    )
+    """An aligned table that fits 80 columns; names escaped and cut to fit.
+
+    Written for 100,000 rows: what repeats (the permissions, the status cell and
+    its colour) is worked out once, and each row is one f-string."""
     gap = "  "
-    lines = [gap.join(fit(title, width) for title, width in columns).rstrip()]
+    lines = [gap.join(fit(title, width) for title, width in _COLUMNS).rstrip()]
+    colored = _color_enabled(sys.stdout)
+    status_cell = {
+        status: (
+            f"\x1b[{_STATUS_STYLE[status]}m{fit(status.value, 8)}\x1b[0m"
+            if colored and status in _STATUS_STYLE
+            else fit(status.value, 8)
+        )
+        for status in TokenStatus
+    }
+    perms_cell: dict[tuple[Permission, ...], str] = {}
     for record in records:
-        status = record.status(now)
+        perms = perms_cell.get(record.permissions)
+        if perms is None:
+            perms = perms_cell[record.permissions] = fit(perm_letters(record), 5)
         expires = "never" if record.expires_at is None else relative_time(record.expires_at, now)
         used = "never" if record.last_used_at is None else relative_time(record.last_used_at, now)
-        cells = [
-            record.id,
-            escape_controls(record.name),
-            perm_letters(record),
-            expires,
-            status.value,
-            used,
-        ]
-        fitted = [fit(cell, width) for cell, (_, width) in zip(cells, columns, strict=True)]
-        if status in _STATUS_STYLE:
-            fitted[4] = _style(fitted[4], _STATUS_STYLE[status], sys.stdout)
-        lines.append(gap.join(fitted).rstrip())
+        name = record.name
+        if not name.isascii() or not name.isprintable():
+            name = escape_controls(name)
+        lines.append(
+            f"{fit(record.id, 8)}{gap}{fit(name, 22)}{gap}{perms}{gap}{fit(expires, 15)}"
+            f"{gap}{status_cell[record.status(now)]}{gap}{fit(used, 12)}".rstrip()
+        )
         if record.directories:  # only in these directories: said under the row
             lines.append(fit("          in " + describe_directories(record), 80).rstrip())
     return lines
@@ -308,8 +320,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _note(f"No tokens in {store.path}.")
         _note(f"Create one with: {PROG} token create --name NAME")
         return EXIT_OK
-    for line in _table(snapshot.records, now):
-        print(line)
+    sys.stdout.write("\n".join(_table(snapshot.records, now)) + "\n")
     return EXIT_OK
 
 
