@@ -147,14 +147,25 @@ def error_header_value(payload: Mapping[str, object], limit: int = ERROR_HEADER_
     """
     value = _header_json(payload)
     message = payload.get("message")
-    if len(value) <= limit or not isinstance(message, str):
-        return value if len(value) <= limit else _header_json({"error": payload.get("error")})
-    keep = len(message)
-    while len(value) > limit and keep > 0:
-        keep = max(0, keep - (len(value) - limit))  # one character is one byte or more
+    if len(value) <= limit:
+        return value
+    if not isinstance(message, str):
+        return _header_json({"error": payload.get("error")})
+
+    def cut(keep: int) -> str:
         head = keep * 2 // 3
-        cut = message[:head] + "..." + message[len(message) - (keep - head) :]
-        value = _header_json({**payload, "message": cut})
+        shown = message[:head] + "..." + message[len(message) - (keep - head) :]
+        return _header_json({**payload, "message": shown})
+
+    # The most characters kept that fit (an escaped character takes up to 12 bytes).
+    low, high = 0, len(message) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(cut(middle)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    value = cut(low)
     return value if len(value) <= limit else _header_json({"error": payload.get("error")})
 
 
