@@ -308,6 +308,12 @@ http {{
 # The example from the README, with the addresses filled in.
 NGINX_SITE = """\
     map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    # forward-auth's refusal (X-Auth-Error); when nginx answers by itself (a deny
+    # rule, forward-auth unreachable) it says so - never another request's message
+    map $auth_error $auth_error_body {{
+        ""  '{{"error":"proxy_error","message":"nginx answered this itself, not forward-auth"}}';
+        default $auth_error;
+    }}
 
     upstream opencode {{ server {upstream}; keepalive 16; }}
 
@@ -330,7 +336,13 @@ NGINX_SITE = """\
         location / {{
             auth_request /_opencode_auth;
             auth_request_set $token_id $upstream_http_x_auth_token_id;
+            auth_request_set $auth_error $upstream_http_x_auth_error;
+            auth_request_set $auth_status $upstream_status;
             add_header X-Auth-Token-Id $token_id always;
+            # nginx drops the body of a refusal: answer with forward-auth's JSON
+            error_page 401 = @auth_401;
+            error_page 403 = @auth_403;
+            error_page 500 = @auth_500;   # nginx's answer to forward-auth's 400, 502, 503
 
             proxy_pass http://opencode;
             proxy_http_version 1.1;
@@ -342,6 +354,17 @@ NGINX_SITE = """\
             proxy_request_buffering off;
             proxy_read_timeout 1h;
         }}
+
+        # auth_request's first WWW-Authenticate (Basic) stays on the 401
+        location @auth_401 {{ default_type application/json; return 401 $auth_error_body; }}
+        location @auth_403 {{ default_type application/json; return 403 $auth_error_body; }}
+        location @auth_500 {{
+            default_type application/json;
+            if ($auth_status = 400) {{ return 400 $auth_error_body; }}
+            if ($auth_status = 502) {{ return 502 $auth_error_body; }}
+            if ($auth_status = 503) {{ return 503 $auth_error_body; }}
+            return 500 $auth_error_body;
+        }}
     }}
 """
 
@@ -351,6 +374,7 @@ class Nginx:
     url: str
     upstream_kind: str  # "opencode" or "fake"
     proxy: str = "nginx"
+    forward_auth: str = ""  # forward-auth's own URL, to ask it directly
 
 
 @dataclass
@@ -370,19 +394,27 @@ class NginxProcess:
 
 
 def start_nginx(
-    binary: str, upstream_url: str, forward_auth_url: str, password: str
+    binary: str,
+    upstream_url: str,
+    forward_auth_url: str,
+    password: str,
+    *,
+    site: str = NGINX_SITE,
+    healthy: bool = True,
 ) -> NginxProcess:
-    """nginx on a free loopback port with the README's auth_request config."""
+    """nginx on a free loopback port with the README's auth_request config (or
+    `site`, a variant of it); it has started once /global/health answers 200 - or,
+    when not `healthy` (forward-auth is meant to be unreachable), answers at all."""
     tmp = Path(tempfile.mkdtemp(prefix="oat-nginx-"))
     port = _free_port()
-    site = NGINX_SITE.format(
+    filled = site.format(
         upstream=upstream_url.split("://", 1)[1],
         port=port,
         forward_auth=forward_auth_url.split("://", 1)[1],
         authorization=basic(password),
     )
     conf = tmp / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(tmp=tmp, site=site))
+    conf.write_text(NGINX_CONF.format(tmp=tmp, site=filled))
     proc = subprocess.Popen(
         [binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
         stdin=subprocess.DEVNULL,
@@ -391,7 +423,10 @@ def start_nginx(
     )
     running = NginxProcess(f"http://127.0.0.1:{port}", proc, tmp)
     try:
-        wait_until_healthy(running.url, None, time.monotonic() + 20)
+        if healthy:
+            wait_until_healthy(running.url, None, time.monotonic() + 20)
+        else:
+            _wait_until_answering(running.url, time.monotonic() + 20)
     except RuntimeError:
         err = proc.stderr.read().decode() if proc.poll() is not None and proc.stderr else ""
         errlog = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
@@ -410,7 +445,7 @@ def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
     running: NginxProcess | None = None
     try:
         running = start_nginx(binary, upstream_url, forward_auth.listening_url(), password)
-        yield Nginx(running.url, kind)
+        yield Nginx(running.url, kind, forward_auth=forward_auth.listening_url())
     finally:
         if running is not None:
             running.stop()
@@ -439,6 +474,16 @@ def _forward_auth_for(
     )
     child.wait_for("serving the directories")
     return child, upstream_url, password, kind, fake
+
+
+def _wait_until_answering(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            request(url, path="/global/health", timeout=1.0)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} does not answer")
 
 
 def _free_port() -> int:
@@ -527,7 +572,7 @@ def caddy_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
             raise RuntimeError(
                 "caddy did not start:\n" + (tmp / "caddy.log").read_text()[-2000:]
             ) from None
-        yield Nginx(url, kind, "caddy")
+        yield Nginx(url, kind, "caddy", forward_auth.listening_url())
     finally:
         if proc is not None:
             proc.terminate()
