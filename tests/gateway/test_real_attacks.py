@@ -237,7 +237,7 @@ def test_every_attack_is_refused_and_nothing_happens(
     leaked: list[str] = []
     for token, method, target, body, headers in attacks(opencode, project_id):
         status, raw = front.call(method, target, real_tokens.secrets[token], body, headers)
-        refused = status in (400, 401, 403) or (front.name == "nginx" and status == 500)
+        refused = status in (400, 401, 403)
         if not refused:
             accepted.append(f"{token} {method} {target}: {status} {raw[:120]!r}")
         text = raw.decode(errors="replace")
@@ -249,6 +249,48 @@ def test_every_attack_is_refused_and_nothing_happens(
     assert accepted == []
     assert leaked == []
     assert after == before
+
+
+# nginx decodes the path itself and answers a `..` above the root with its own 400
+# page, before any location (so before forward-auth) is asked.
+NGINX_REFUSES_ITSELF = {"/api/fs/read/..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd"}
+
+
+def test_nginx_refuses_each_attack_as_the_gateway_does(
+    request: pytest.FixtureRequest,
+    opencode: Opencode,
+    opencode_gateway: RunningGateway,
+    real_tokens: Tokens,
+) -> None:
+    """Behind nginx + forward-auth a refusal is the gateway's: the same status and the
+    same JSON body (forward-auth's, through X-Auth-Error), never nginx's HTML page."""
+    nginx: Nginx = request.getfixturevalue("nginx_front")
+    if nginx.upstream_kind != "opencode":
+        missing("nginx runs in front of the fake opencode here (opencode is not installed)")
+    gateway = Front("gateway", opencode_gateway.url)
+    behind = Front("nginx", nginx.url)
+    (opencode.project / "etc-link").unlink(missing_ok=True)
+    (opencode.project / "etc-link").symlink_to("/etc")
+    project_id = direct(opencode, "GET", "/project/current")["id"]  # type: ignore[index]
+    differ: list[str] = []
+    for token, method, target, body, headers in attacks(opencode, project_id):
+        secret = real_tokens.secrets[token]
+        want = gateway.call(method, target, secret, body, headers)
+        got = behind.call(method, target, secret, body, headers)
+        assert want[0] in (400, 401, 403) and json.loads(want[1])["message"], target
+        if target in NGINX_REFUSES_ITSELF:
+            assert got[0] == 400 and b"<title>400 Bad Request</title>" in got[1], got
+            continue
+        if got[0] != want[0] or _json_or_text(got[1]) != json.loads(want[1]):
+            differ.append(f"{token} {method} {target}: {got[0]} {got[1][:160]!r}, not {want}")
+    assert differ == []
+
+
+def _json_or_text(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
 
 
 def test_the_same_tokens_through_basic_credentials(
