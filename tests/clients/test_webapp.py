@@ -80,13 +80,21 @@ def test_a_navigation_without_credentials_gets_the_basic_challenge(
     challenges = [value for name, value in fields if name.lower() == "www-authenticate"]
     assert status == 401
     if front.kind == "gateway":
-        # Basic first (browsers prompt), then RFC 6750's Bearer; a JSON body.
+        # Basic first (browsers prompt), then RFC 6750's Bearer.
         assert challenges == ['Basic realm="opencode"', 'Bearer realm="opencode"']
-        _, _, body = harness.plain_request(front.url, target="/")
-        assert json.loads(body)["error"] == "missing_token"
     else:
-        # nginx passes on only the first challenge of the auth_request answer.
+        # nginx 1.22 passes on only the first challenge of the auth_request answer.
         assert challenges == ['Basic realm="opencode"']
+    # the same JSON body either way (nginx's config answers with forward-auth's)
+    status, headers, body = harness.plain_request(front.url, target="/")
+    assert status == 401 and headers["content-type"][0].startswith("application/json")
+    assert json.loads(body) == {
+        "error": "missing_token",
+        "required": ["read"],
+        "granted": [],
+        "message": "no token: send Authorization: Bearer <token>, or Basic credentials "
+        "with the token as the password",
+    }
 
 
 # --- a full token ---------------------------------------------------------------------
@@ -212,41 +220,37 @@ def test_webapp_with_a_read_only_token(
     front: harness.Front,
     tokens: harness.Tokens,
 ) -> None:
-    """Sessions need execute. Through the gateway the app shows an empty list, and its
-    error toasts carry the gateway's message; through nginx they carry only nginx's
-    HTML page, which the app takes for a server of another version."""
+    """Sessions need execute. The app shows an empty list, and its error toasts carry
+    the gateway's message - through nginx too, whose config answers a refusal with
+    forward-auth's JSON (they once carried nginx's HTML page, which the app took for
+    a server of another version: "Server responded with text/html")."""
     mark = front.mark()
     with harness.browser(playwright, chromium, _token_login(tokens, "r")) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         page = context.new_page()
         page.goto(front.url + "/")
-        if front.kind == "gateway":
-            page.get_by_text("Nothing here yet").wait_for(timeout=WAIT_MS)
-            page.get_by_text("Create a session to get started").wait_for(timeout=WAIT_MS)
-            page.get_by_text("New session").first.click()
-            page.get_by_text("Failed to reload project").first.wait_for(timeout=WAIT_MS)
-            toasts = [
-                t
-                for t in page.get_by_text(_TOAST_MESSAGE).all_inner_texts()
-                if _TOAST_MESSAGE.fullmatch(t.strip())
-            ]
-            assert toasts
-            for text in toasts:
-                found = _TOAST_MESSAGE.fullmatch(text.strip())
-                assert found is not None
-                status, _, body = harness._real_servers().request(
-                    front.url,
-                    path=found.group(1),
-                    headers={"Authorization": f"Bearer {tokens.secrets['r']}"},
-                )
-                assert (status, json.loads(body)["message"]) == (403, text.strip())
-        else:
-            page.get_by_text("Failed to load sessions for project").wait_for(timeout=WAIT_MS)
-            page.get_by_text(
-                "Request is not supported by this version of OpenCode Server "
-                "(Server responded with text/html)"
-            ).first.wait_for(timeout=WAIT_MS)
-        assert harness.SESSION_TITLE not in page.inner_text("body")
+        page.get_by_text("Nothing here yet").wait_for(timeout=WAIT_MS)
+        page.get_by_text("Create a session to get started").wait_for(timeout=WAIT_MS)
+        page.get_by_text("New session").first.click()
+        page.get_by_text("Failed to reload project").first.wait_for(timeout=WAIT_MS)
+        toasts = [
+            t
+            for t in page.get_by_text(_TOAST_MESSAGE).all_inner_texts()
+            if _TOAST_MESSAGE.fullmatch(t.strip())
+        ]
+        assert toasts
+        for text in toasts:
+            found = _TOAST_MESSAGE.fullmatch(text.strip())
+            assert found is not None
+            status, _, body = harness._real_servers().request(
+                front.url,
+                path=found.group(1),
+                headers={"Authorization": f"Bearer {tokens.secrets['r']}"},
+            )
+            assert (status, json.loads(body)["message"]) == (403, text.strip())
+        shown = page.inner_text("body")
+        assert harness.SESSION_TITLE not in shown
+        assert "text/html" not in shown and "not supported by this version" not in shown
     refused = [r for r in front.settle(mark) if r["status"] == 403]
     assert refused and {(r["reason"], r["token_id"]) for r in refused} == {
         ("insufficient_scope", tokens.ids["r"])
@@ -386,11 +390,15 @@ def test_auth_token_through_nginx_gets_the_basic_challenge(
     # refuses it: 401 with the Basic challenge, as if there were no credentials.
     token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
     mark = nginx.mark()
-    status, headers, _ = harness.plain_request(
+    status, headers, body = harness.plain_request(
         nginx.url, target="/?auth_token=" + urllib.parse.quote(token)
     )
     assert status == 401
     assert headers["www-authenticate"] == ['Basic realm="opencode"']
+    answer = json.loads(body)
+    assert answer["error"] == "url_credentials"
+    assert answer["message"].startswith("auth_token in the URL cannot pass a proxy")
+    assert token not in body.decode() and tokens.secrets["rwx"] not in body.decode()
     assert [(r["status"], r["reason"]) for r in nginx.settle(mark)] == [(401, "url_credentials")]
 
 
