@@ -31,11 +31,10 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from core.clock import Clock, system_clock
 from core.errors import StoreError
@@ -105,8 +104,10 @@ _UNCLASSIFIED_RULE = Rule(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """What was decided about one request. Immutable; a named tuple rather than a
+    frozen dataclass because one is built per request (4x cheaper to build)."""
+
     status: int
     reason: Reason
     required: frozenset[Permission]
@@ -286,16 +287,17 @@ _FORMAT_REASON = {
 
 
 @functools.lru_cache(maxsize=4096)
-def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Classified, bool]:
+def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Classified, str]:
     """What the method and target alone decide: the normalised path (for logs),
     the policy's verdict (the row, and the permissions needed - None: method
-    refused) and whether it is the public health check.
+    refused) and the row's name.
 
     Pure functions of public request data, so memoised: a server sees the same
     few targets over and over. Nothing secret is kept here, and a flood of
     unique targets only makes it as slow as no cache (the size is bounded).
     """
-    return (normalize_path(target), policy.classify(method, target), is_public(method, target))
+    classified = policy.classify(method, target)
+    return normalize_path(target), classified, classified.rule_name
 
 
 def _format_problem(token: str, index: TokenIndex) -> Reason | None:
@@ -327,8 +329,8 @@ def _before_token(
     limit whatever the target holds."""
     path = request_path(target)
     if len(path) <= ROUTED_BEFORE_TOKEN:
-        normalized, classified, _public = _request_rules(policy, method, target)
-        return classified.needs or _NOTHING, normalized, classified.rule_name
+        normalized, classified, rule = _request_rules(policy, method, target)
+        return classified.needs or _NOTHING, normalized, rule
     floor = method_permission(method)
     return (
         _NOTHING if floor is None else frozenset((floor,)),
@@ -359,7 +361,7 @@ def authorize(
     credentials and permissions have passed, so only an authorized request can
     make the caller ask opencode.
     """
-    policy = policy or default_policy()
+    policy = policy if policy is not None else default_policy()
     # Credentials are checked before the path is routed: routing and the floor's
     # decoding passes are linear but not cheap on an 8 KB target full of
     # escapes, and a request without a valid token must not cost more than a
@@ -390,8 +392,7 @@ def authorize(
         early = _before_token(policy, method, target)
         return _deny(401, Reason.EXPIRED, *early, granted, record.id)
 
-    path, classified, _public = _request_rules(policy, method, target)
-    rule = classified.rule_name
+    path, classified, rule = _request_rules(policy, method, target)
     required = classified.needs
     if required is None:  # the method was checked above; kept so this fails closed
         return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule)
@@ -455,7 +456,7 @@ class CachedAuthorizer:
         else:
             self._path = None
             self._reader = source
-        self.policy = policy or default_policy()
+        self.policy = policy if policy is not None else default_policy()
         self.scope = scope
         """The server's directory scope; replaced whole (one assignment) when the
         server learns opencode's directory."""
@@ -465,6 +466,9 @@ class CachedAuthorizer:
         self._failure: tuple[Hashable, StoreError] | None = None
         self._pending: asyncio.Future[None] | None = None
         self.reloads = 0
+        """Reads that found a new version (the index then follows its changes)."""
+        self.verifications = 0
+        """Reads of a racy version (see StoreReader) that found it unchanged."""
 
     @property
     def path(self) -> Path | None:
@@ -478,7 +482,8 @@ class CachedAuthorizer:
         failure = self._failure
         if failure is not None and failure[0] == key:
             raise failure[1]
-        current = self._indexed is not None and self._indexed is self._reader.current
+        indexed = self._indexed
+        current = indexed is not None and indexed is self._reader.current
         return current and self._reader.is_current(key), key
 
     def index(self) -> TokenIndex:
@@ -509,6 +514,18 @@ class CachedAuthorizer:
             self._failure = (key, exc)
             raise
         self._failure = None
+        indexed = self._indexed
+        if (
+            indexed is not None
+            and found.delta is not None
+            and not found.delta[0]
+            and not found.delta[1]
+            and found.based_on == indexed.fingerprint
+        ):
+            # A racy version read once more and found the same: nothing to do.
+            self.verifications += 1
+            self._indexed = found
+            return
         self.reloads += 1
         self._install(found)
 

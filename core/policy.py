@@ -80,7 +80,7 @@ class Rule:
     public: bool = False
     documented: bool = True
 
-    @property
+    @functools.cached_property
     def name(self) -> str:
         """How decisions and logs name the rule: `GET /file/content`."""
         return f"{self.method} {self.path}"

@@ -208,6 +208,8 @@ class DirectoryRequest:
     session_id: str | None = None
 
 
+_NOTHING_NAMED = DirectoryRequest()
+
 Headers = Callable[[str], Sequence[str]]
 """All values of a request header, by lower-case name."""
 
@@ -264,7 +266,9 @@ def directory_request(
     header_values = headers(DIRECTORY_HEADER)
     workspace = any(headers(WORKSPACE_HEADER))
     if not header_values and "?" not in target and rule.files is not FileTarget.WILDCARD:
-        return DirectoryRequest(workspace=workspace, session_id=session_id)  # the usual case
+        if not workspace and session_id is None:
+            return _NOTHING_NAMED  # the usual case
+        return DirectoryRequest(workspace=workspace, session_id=session_id)
     if len(header_values) > 1:
         return DirectoryRequest(problem=f"the {DIRECTORY_HEADER} header was sent more than once")
     header = decode_uri_component_or_raw(header_values[0]) if header_values else None
