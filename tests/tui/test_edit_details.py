@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual import events
 from textual.command import CommandPalette
 from textual.pilot import Pilot
@@ -419,3 +420,35 @@ async def test_details_of_an_execute_only_token_say_it_passes_nothing(sandbox: S
         await pilot.pause()
         words = text_of(app.screen.query_one("#detail-on-opencode", Static))
         assert "can nothing" in words and "cannot pass any request" in words
+
+
+async def test_keys_typed_faster_than_a_repaint_each_scroll_the_details(
+    populated: Sandbox,
+) -> None:
+    """A burst of j (a held key, keys sent by tmux) scrolls once per key, not once."""
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "down", "enter")  # laptop: the longest details
+        await pilot.pause()
+        body = app.screen.query_one("#details-body")
+        assert body.max_scroll_y >= 3
+        for _ in range(3):
+            app.post_message(events.Key("j", "j"))  # all before the next repaint
+        await pilot.pause()
+        assert body.scroll_y == 3
+
+
+@pytest.mark.parametrize("key", ["e", "n", "r", "d", "p", "enter", "question_mark", "slash"])
+async def test_a_key_right_after_q_does_not_crash_the_quit(populated: Sandbox, key: str) -> None:
+    """`q` then `e` typed together (or `question_mark` sent by tmux as letters): the
+    form opening while the app quits must not raise on its way out."""
+    app = populated.app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        driver = app._driver
+        assert driver is not None
+        for pressed in ("q", key):
+            driver.send_message(events.Key(pressed, pressed if len(pressed) == 1 else None))
+        await pilot.pause(0.3)
+    assert app.return_code == 0

@@ -23,6 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Static
@@ -206,15 +207,18 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         return widget
 
     def on_mount(self) -> None:
-        self.query_one("#form-error").display = False
+        try:
+            self.query_one("#form-error").display = False
+        except NoMatches:
+            return  # the app quit as the form opened (`q` then `n`): nothing to check
         self._check_name()
         self._check_note()
         self._check_permissions()
 
     def on_resize(self) -> None:
         # Every field on one page where it fits; else they scroll, and the buttons stay.
-        body = self.query_one("#form-body")
-        body.styles.max_height = max(3, self.size.height - _CHROME)
+        for body in self.query("#form-body"):
+            body.styles.max_height = max(3, self.size.height - _CHROME)
 
     # --- checks, run as the user types -------------------------------------------
 

@@ -139,7 +139,7 @@ class DetailsScreen(ModalScreen[str | None]):
         body.styles.max_height = max(3, self.size.height - _CHROME)
 
     def action_scroll(self, lines: int) -> None:
-        self.query_one("#details-body").scroll_relative(y=lines, animate=False)
+        self.query_one("#details-body").scroll_relative(y=lines, animate=False, immediate=True)
 
     @on(Button.Pressed, "#edit")
     def _edit(self) -> None:

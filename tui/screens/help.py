@@ -65,7 +65,7 @@ class HelpScreen(ModalScreen[None]):
         body.styles.max_height = max(3, self.size.height - _CHROME)
 
     def action_scroll(self, lines: int) -> None:
-        self.query_one("#help-body").scroll_relative(y=lines, animate=False)
+        self.query_one("#help-body").scroll_relative(y=lines, animate=False, immediate=True)
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

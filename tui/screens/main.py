@@ -14,7 +14,7 @@ a key is added to it, so a keystroke costs a few milliseconds at 100,000 tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -33,7 +33,7 @@ from textual.widgets import Header, Input, Label, Static
 from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord, TokenStatus
-from core.store import Edited, Fingerprint, Issued, Snapshot, TokenStore
+from core.store import Edited, Issued, Snapshot, TokenStore
 from core.token_format import Secret
 from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
@@ -171,7 +171,7 @@ class MainScreen(Screen[None]):
         self._filtered: Filtered | None = None  # the last filter's matches
         self._building = False  # a thread is building a new view
         self._build_again = False  # ... and another was asked for meanwhile
-        self._seen: Fingerprint | None = snapshot.fingerprint if snapshot else None
+        self._seen: Hashable | None = snapshot.fingerprint if snapshot else None
         self._reloading = False
         self._reload_again = False
         self._failure: StoreError | None = None
@@ -401,21 +401,21 @@ class MainScreen(Screen[None]):
         if self.query_text.strip():
             status = Content.from_markup(
                 "$shown of $total $noun match “$query”",
-                shown=len(self._shown),
-                total=total,
+                shown=f"{len(self._shown):,}",
+                total=f"{total:,}",
                 noun=noun,
                 query=escape_controls(self.query_text.strip()),
             )
             filtered = self._filtered
             expiring, expired = (filtered.expiring, filtered.expired) if filtered else (0, 0)
         else:
-            status = Content(f"{total} {noun}")
+            status = Content(f"{total:,} {noun}")
             expiring, expired = view.expiring, view.expired
         parts = [status]
         if expiring:
-            parts.append(Content.from_markup("[$warning]$n expiring[/]", n=expiring))
+            parts.append(Content.from_markup("[$warning]$n expiring[/]", n=f"{expiring:,}"))
         if expired:
-            parts.append(Content.from_markup("[$error]$n expired[/]", n=expired))
+            parts.append(Content.from_markup("[$error]$n expired[/]", n=f"{expired:,}"))
         summary = Content(" · ").join(parts)
         self.query_one("#status", Static).update(summary)
         # The header's ▲/▼ shows the sort too: in words only where there is room.

@@ -379,13 +379,13 @@ class TokenTable(ScrollView, can_focus=True):
         """A page down, as DataTable does it: scroll one page, the cursor with it."""
         self._keyboard()
         height = self.scrollable_content_region.height - 1
-        self.scroll_relative(y=height, animate=False, force=True)
+        self.scroll_relative(y=height, animate=False, force=True, immediate=True)
         self.move_cursor(row=self._cursor + height, scroll=False)
 
     def action_page_up(self) -> None:
         self._keyboard()
         height = self.scrollable_content_region.height - 1
-        self.scroll_relative(y=-height, animate=False)
+        self.scroll_relative(y=-height, animate=False, immediate=True)
         self.move_cursor(row=self._cursor - height, scroll=False)
 
     def action_select_cursor(self) -> None:
