@@ -130,3 +130,28 @@ class StoreWriteFailed(StoreError):
 
 class StoreLocked(StoreError):
     """Another process held the store lock for longer than the timeout."""
+
+
+class StoreLocationInvalid(InputError):
+    """`--store` or `$OPENCODE_AUTH_TOKENS_URL` names a database in a way that is
+    refused before connecting: a malformed URL, or one with a password in it."""
+
+
+class EngineUnavailable(InputError):
+    """The store is a database, but its optional extra (psycopg) is not installed."""
+
+
+# --- a database store: exit code 3 (a StoreError), nothing changed ---------------
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or refused the connection (down, wrong
+    password, no such database, TLS failure); the reason is libpq's, in one line."""
+
+
+class SchemaMissing(StoreError):
+    """The database has no token store schema yet: `db init` creates it."""
+
+
+class SchemaOutdated(StoreError):
+    """The database's schema is older than this build's: `db upgrade` brings it up."""

@@ -98,7 +98,9 @@ class Snapshot:
     """The file (or, for a database, its URL with the password masked)."""
     records: tuple[TokenRecord, ...]
     exists: bool
-    fingerprint: Fingerprint | None
+    fingerprint: Hashable | None
+    """The version read: the file's `Fingerprint`, a database's change number; it
+    equals the store's `version()` while nothing changes."""
     warnings: tuple[str, ...] = ()
     read_only: bool = False
     """The owner has no write permission (chmod 400): changes are refused."""
@@ -109,7 +111,7 @@ class Snapshot:
         default=None, repr=False, compare=False
     )
     """(records gone, records added) since the version `based_on`, when known."""
-    based_on: Fingerprint | None = field(default=None, repr=False, compare=False)
+    based_on: Hashable | None = field(default=None, repr=False, compare=False)
     read_at_ns: int = field(default=0, repr=False, compare=False)
 
     @functools.cached_property
@@ -153,6 +155,17 @@ class Edited:
     before: TokenRecord
     after: TokenRecord
     changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What `Store.copy_in` did with each record it was given."""
+
+    copied: tuple[TokenRecord, ...]
+    present: tuple[TokenRecord, ...]
+    """Already in the store with the same id and secret: skipped."""
+    conflicts: tuple[tuple[TokenRecord, str], ...]
+    """Not copied, with why."""
 
 
 @dataclass(frozen=True)
@@ -407,7 +420,7 @@ class StoreReader:
     def adopt(self, found: Snapshot) -> None:
         """Hold `found` as the current version (one read, or one of our writes)."""
         self._current = found
-        fp = found.fingerprint
+        fp = found.fingerprint if isinstance(found.fingerprint, Fingerprint) else None
         self._current_key = (
             None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
         )
@@ -668,6 +681,54 @@ class Store(ABC):
                     records[i] = record.model_copy(update={"last_used_at": when})
                     changed += 1
             return changed
+
+        return self._mutate(change)
+
+    def copy_in(self, incoming: Iterable[TokenRecord]) -> Copied:
+        """Add another store's records as they are (same ids, secrets' digests and
+        times), all in one change: `migrate --to` and `export --to`.
+
+        Idempotent: a record already here with the same id and digest is skipped
+        (`present`); one that clashes - its id with another secret, its secret
+        under another id, its name (ignoring case) or id taken - is not copied and
+        is reported with why (`conflicts`)."""
+        wanted = list(incoming)
+
+        def change(records: list[TokenRecord]) -> Copied:
+            by_id = {r.id: r for r in records}
+            by_digest = {r.digest: r for r in records}
+            by_name = {r.name.casefold(): r for r in records}
+            copied: list[TokenRecord] = []
+            present: list[TokenRecord] = []
+            conflicts: list[tuple[TokenRecord, str]] = []
+            for record in wanted:
+                same_id = by_id.get(record.id)
+                if same_id is not None:
+                    if same_id.digest == record.digest:
+                        present.append(record)
+                    else:
+                        conflicts.append((record, f"id {record.id} is there with another secret"))
+                    continue
+                clash = by_digest.get(record.digest)
+                if clash is not None:
+                    conflicts.append((record, f"its secret is there as token {clash.id}"))
+                    continue
+                clash = by_name.get(record.name.casefold()) or by_name.get(record.id)
+                if clash is not None:
+                    conflicts.append(
+                        (record, f"the name is taken by token {clash.id}")
+                        if clash.name.casefold() == record.name.casefold()
+                        else (record, f"its id is the name of token {clash.id}")
+                    )
+                    continue
+                if record.name in by_id:
+                    conflicts.append((record, f"its name is the id of token {record.name}"))
+                    continue
+                records.append(record)
+                by_id[record.id] = by_digest[record.digest] = record
+                by_name[record.name.casefold()] = record
+                copied.append(record)
+            return Copied(tuple(copied), tuple(present), tuple(conflicts))
 
         return self._mutate(change)
 
