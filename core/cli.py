@@ -31,9 +31,9 @@ from core.errors import (
 )
 from core.expiry import DEFAULT_EXPIRY
 from core.models import TokenRecord, TokenStatus
-from core.paths import ENV_VAR, resolve_store_path
+from core.paths import ENV_VAR, URL_ENV_VAR, resolve_store, resolve_store_path
 from core.permissions import Permission
-from core.store import Issued, Snapshot, TokenStore, file_warnings
+from core.store import Issued, Snapshot, Store, TokenStore, file_warnings
 
 PROG = "opencode-auth-tui"
 
@@ -45,7 +45,7 @@ EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
-TuiLauncher = Callable[[TokenStore], int]
+TuiLauncher = Callable[[Store], int]
 
 
 class UsageError(Exception):
@@ -168,11 +168,20 @@ def _confirm(question: str, *, yes: bool) -> bool:
 # --- commands --------------------------------------------------------------------
 
 
-def _store(args: argparse.Namespace) -> TokenStore:
+def _store(args: argparse.Namespace) -> Store:
+    """The store `--store` / the environment name: the file, or a database."""
+    from core.engines import open_store
+
+    _check_store_flag(args)
+    return open_store(resolve_store(args.store))
+
+
+def _check_store_flag(args: argparse.Namespace) -> None:
     if args.store is not None and not args.store.strip():
         # `--store "$UNSET"` must not quietly mean the real store.
-        raise UsageError("--store is empty: give the store file's path, or leave it out")
-    return TokenStore(resolve_store_path(args.store))
+        raise UsageError(
+            "--store is empty: give the store file's path or a postgresql:// URL, or leave it out"
+        )
 
 
 def _warn_if_useless(permissions: Sequence[Permission]) -> None:
@@ -183,21 +192,22 @@ def _warn_if_useless(permissions: Sequence[Permission]) -> None:
         _warn(why)
 
 
-def _load(store: TokenStore) -> Snapshot:
+def _load(store: Store) -> Snapshot:
     snapshot = store.load()
     for warning in snapshot.warnings:
         _warn(warning)
     return snapshot
 
 
-def _warn_about_file(store: TokenStore) -> None:
+def _warn_about_file(store: Store) -> None:
     """Mode warnings for commands that read the store anyway (create, rotate,
-    check): a stat, not a second read of the whole file."""
-    for warning in file_warnings(store.path):
-        _warn(warning)
+    check): a stat, not a second read of the whole file (a database has none)."""
+    if isinstance(store, TokenStore):
+        for warning in file_warnings(store.path):
+            _warn(warning)
 
 
-def _show_issued(issued: Issued, args: argparse.Namespace, store: TokenStore, verb: str) -> None:
+def _show_issued(issued: Issued, args: argparse.Namespace, store: Store, verb: str) -> None:
     record, secret = issued.record, issued.secret
     if args.quiet:
         print(secret.reveal())
@@ -317,7 +327,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _print_json([_record_json(record, now, fields) for record in snapshot.records])
         return EXIT_OK
     if not snapshot.records:
-        _note(f"No tokens in {store.path}.")
+        _note(f"No tokens in {store.location}.")
         _note(f"Create one with: {PROG} token create --name NAME")
         return EXIT_OK
     sys.stdout.write("\n".join(_table(snapshot.records, now)) + "\n")
@@ -457,10 +467,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     # Decided as a server would, but the server's roots are the server's: only
     # the token's directories (with --directory, or a directory the target
     # names) and the paths no server ever serves are applied.
-    scope = ServerScope(
-        roots=None, default_directory=directory, protected=protected_paths(store.path)
+    file = store.path if isinstance(store, TokenStore) else None
+    scope = ServerScope(roots=None, default_directory=directory, protected=protected_paths(file))
+    authorizer = CachedAuthorizer(
+        store.new_reader() if file is None else file, clock=store.clock, scope=scope
     )
-    authorizer = CachedAuthorizer(store.path, clock=store.clock, scope=scope)
     decision = authorizer.decide(header, method, args.path)
     if args.json:
         _print_json(decision.as_dict())
@@ -597,7 +608,14 @@ def policy_markdown(policy: Any) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    if args.to is not None:
+        return _migrate_to(args)
     store = _store(args)
+    if not isinstance(store, TokenStore):
+        raise UsageError(
+            "migrate converts a PR #8217 token file, and this store is a database: "
+            "give --store FILE, or copy a file into the database with migrate --to URL"
+        )
     try:
         snapshot = _load(store)
     except LegacyStoreFound as found:
@@ -625,6 +643,109 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         _err(f"{store.path} does not exist; there is nothing to migrate")
         return EXIT_NOT_FOUND
     _note(f"{store.path} is already in the current format; nothing to migrate.")
+    return EXIT_OK
+
+
+def _migrate_to(args: argparse.Namespace) -> int:
+    """Copy the JSON store file into a database (idempotent)."""
+    from core.engines import open_store
+    from core.pg.url import check_url, is_database_url
+
+    if not is_database_url(args.to):
+        raise UsageError("migrate --to: give the database's postgresql:// URL")
+    _check_store_flag(args)
+    if args.store is not None and is_database_url(args.store):
+        raise UsageError(
+            "migrate --to copies a JSON store file into the database: --store must name the "
+            "file (default: $OPENCODE_AUTH_TOKENS_FILE, else the XDG path)"
+        )
+    source = TokenStore(resolve_store_path(args.store))
+    snapshot = _load(source)
+    if not snapshot.exists:
+        _err(f"{source.location} does not exist; there is nothing to copy")
+        return EXIT_NOT_FOUND
+    target = open_store(check_url(args.to))
+    try:
+        copied = target.copy_in(snapshot.records)
+    finally:
+        target.close()
+    return _report_copy(copied, source.location, target.location)
+
+
+def _report_copy(copied: Any, source: str, target: str) -> int:
+    total = len(copied.copied) + len(copied.present) + len(copied.conflicts)
+    noun = "token" if total == 1 else "tokens"
+    print(
+        f"{total} {noun} in {source}: {len(copied.copied)} copied to {target}, "
+        f"{len(copied.present)} already there (same id and secret), "
+        f"{len(copied.conflicts)} in conflict."
+    )
+    for record, why in copied.conflicts:
+        _warn(f"not copied: {_label(record)}: {why}")
+    return EXIT_NOT_FOUND if copied.conflicts else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The store as a JSON store file (version 2): into FILE with the file engine's
+    own atomic 0600 writer (merged idempotently into an existing one), or stdout."""
+    from core.store import serialize
+
+    store = _store(args)
+    try:
+        snapshot = _load(store)
+    finally:
+        store.close()
+    if args.to is None:
+        sys.stdout.buffer.write(serialize(snapshot.records))
+        sys.stdout.flush()
+        return EXIT_OK
+    if not args.to.strip():
+        raise UsageError("export --to is empty: give the file to write")
+    from core.pg.url import is_database_url
+
+    if is_database_url(args.to):
+        raise UsageError(
+            "export --to writes a JSON store file; to copy into a database use migrate --to"
+        )
+    target = TokenStore(resolve_store_path(args.to))
+    if isinstance(store, TokenStore) and target.path == store.path:
+        raise UsageError("export --to names the store itself; give another file")
+    return _report_copy(target.copy_in(snapshot.records), store.location, target.location)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`db init` / `db upgrade`: create or bring up to date the database's schema."""
+    from core.engines import open_store
+    from core.pg.schema import SCHEMA
+
+    _check_store_flag(args)
+    location = resolve_store(args.store)
+    if not isinstance(location, str):
+        raise UsageError(
+            f"db {args.db_command} works on a database store: give --store postgresql://... "
+            f"or set ${URL_ENV_VAR} (the store is the file {location})"
+        )
+    store = open_store(location)
+    change = store.init_schema() if args.db_command == "init" else store.upgrade_schema()  # type: ignore[attr-defined]
+    where = store.location
+    outcome = change.outcome
+    if outcome == "created":
+        print(f"Created the token store (schema {SCHEMA}, version {change.after}) in {where}.")
+    elif outcome == "upgraded":
+        print(
+            f"Upgraded the token store in {where} from version {change.before} to {change.after}."
+        )
+    elif outcome == "current":
+        _note(f"The token store in {where} is already at version {change.after}; nothing to do.")
+    elif outcome == "outdated":
+        _err(
+            f"{where}: the token store is at version {change.before}, older than this build's; "
+            f"run: {PROG} --store URL db upgrade"
+        )
+        return EXIT_STORE
+    else:
+        _err(f"{where}: the database has no token store yet; run: {PROG} --store URL db init")
+        return EXIT_STORE
     return EXIT_OK
 
 
@@ -667,11 +788,11 @@ class _Parser(argparse.ArgumentParser):
 def _add_store_flag(parser: argparse.ArgumentParser, *, default: Any) -> None:
     parser.add_argument(
         "--store",
-        metavar="PATH",
+        metavar="PATH|URL",
         default=default,
         help=(
-            f"token store file (default: ${ENV_VAR}, "
-            "else $XDG_CONFIG_HOME/opencode/auth-tokens.json)"
+            "token store: a file, or a postgresql:// URL without a password (default: "
+            f"${URL_ENV_VAR}, else ${ENV_VAR}, else $XDG_CONFIG_HOME/opencode/auth-tokens.json)"
         ),
     )
 
@@ -847,9 +968,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command(
-        commands, "migrate", cmd_migrate, "convert a PR #8217 token file (hashes every secret)"
+        commands,
+        "migrate",
+        cmd_migrate,
+        "convert a PR #8217 token file (hashes every secret); with --to, copy the store "
+        "file into a database",
     )
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="copy the JSON store (--store FILE) into this postgresql:// database; "
+        "tokens already there are skipped, conflicting ones reported",
+    )
+
+    p = command(
+        commands,
+        "export",
+        cmd_export,
+        "write the store as a JSON store file (version 2), e.g. a database's tokens",
+    )
+    p.add_argument(
+        "--to",
+        metavar="FILE",
+        help="the file to write (atomically, 0600; tokens already in it are kept); default: stdout",
+    )
+
+    db = commands.add_parser(
+        "db", help="create or upgrade a PostgreSQL store's schema (init, upgrade)"
+    )
+    db.set_defaults(handler=lambda _args: _missing_subcommand(db))
+    dbs = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    command(dbs, "init", cmd_db, "create the token store's schema in the database")
+    command(dbs, "upgrade", cmd_db, "bring the database's token store schema up to date")
 
     command(commands, "schema", cmd_schema, "print the JSON Schema of the store file")
 
@@ -865,7 +1016,7 @@ def _register_gateway(commands: Any) -> None:
 
 
 _VALUE_FLAGS = frozenset(
-    {"--expires", "--name", "--note", "--permissions", "--directory", "--store"}
+    {"--expires", "--name", "--note", "--permissions", "--directory", "--store", "--to"}
 )
 
 

@@ -95,12 +95,18 @@ class Change:
 def connection_parameters(url: str) -> dict[str, Any]:
     """The URL as libpq reads it; a malformed one is StoreLocationInvalid (exit 2)."""
     try:
-        return conninfo_to_dict(url)
+        params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        reason = one_line(exc).removeprefix('missing "=" after').strip()
         raise StoreLocationInvalid(
-            f"the store URL {mask_url(url)} is malformed: {escape_controls(reason)}"
+            f"the store URL {mask_url(url)} is malformed: {one_line(exc)}"
         ) from None
+    for port in str(params.get("port", "")).split(","):
+        if port and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise StoreLocationInvalid(
+                f"the store URL {mask_url(url)} is malformed: "
+                f"the port {escape_controls(port)!r} is not a number from 1 to 65535"
+            )
+    return params
 
 
 def one_line(exc: BaseException) -> str:
