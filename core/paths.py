@@ -19,6 +19,7 @@ everywhere, which also ignore a relative `$XDG_CONFIG_HOME` as the XDG spec says
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from core.pg.url import check_url, is_database_url, mask_url
 ENV_VAR = "OPENCODE_AUTH_TOKENS_FILE"
 URL_ENV_VAR = "OPENCODE_AUTH_TOKENS_URL"
 FILE_NAME = "auth-tokens.json"
+
+_SLASH_SHORT = re.compile(r"postgres(ql)?:/?[^/]", re.IGNORECASE)
 
 StoreLocation = Path | str
 """A store file's absolute path, or a database URL (checked: no password in it)."""
@@ -59,7 +62,14 @@ def resolve_store(
     """
     env = os.environ if environ is None else environ
     if flag is not None and flag.strip():
-        return check_url(flag) if is_database_url(flag) else resolve_store_path(flag, env)
+        if is_database_url(flag):
+            return check_url(flag)
+        if _SLASH_SHORT.match(flag.strip()):
+            raise StoreLocationInvalid(
+                f"--store {mask_url(flag.strip())} looks like a database URL with a slash "
+                "missing: postgresql://HOST/DB, or postgresql:///DB for the local socket"
+            )
+        return resolve_store_path(flag, env)
     url = env.get(URL_ENV_VAR, "")
     if url.strip():
         if not is_database_url(url):

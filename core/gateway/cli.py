@@ -18,9 +18,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.errors import StoreError
+from core.errors import InputError, StoreError
 from core.gateway import settings as st
-from core.paths import resolve_store_path
+from core.paths import StoreLocation, resolve_store
 from core.store import read_snapshot
 
 if TYPE_CHECKING:
@@ -324,28 +324,54 @@ def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st
     )
 
 
-def _store_path(args: argparse.Namespace) -> Path:
+def _store_location(args: argparse.Namespace) -> StoreLocation:
+    """The store file's path or the database URL (core.paths.resolve_store)."""
     flag = getattr(args, "store", None)
     if flag is not None and not flag.strip():
-        raise st.SettingsError("--store is empty: give the store file's path, or leave it out")
-    return resolve_store_path(flag)
-
-
-def _check_store(path: Path) -> bool:
-    """Refuse to start on an unreadable store; warn about an empty or open one."""
+        raise st.SettingsError(
+            "--store is empty: give the store file's path or a postgresql:// URL, or leave it out"
+        )
     try:
-        snapshot = read_snapshot(path)
+        return resolve_store(flag)
+    except InputError as exc:
+        raise st.SettingsError(str(exc)) from None
+
+
+def _shown(location: StoreLocation) -> str:
+    """The store as the start-up line and messages name it (a URL is masked)."""
+    from core.pg.url import mask_url
+
+    return mask_url(location) if isinstance(location, str) else str(location)
+
+
+def _check_store(location: StoreLocation) -> int | None:
+    """Refuse to start on an unreadable store (the exit code); warn about an
+    empty or open one. A database must be reachable, with its schema, at start."""
+    try:
+        if isinstance(location, Path):
+            snapshot = read_snapshot(location)
+        else:
+            from core.engines import open_store
+
+            store = open_store(location)
+            try:
+                snapshot = store.load()
+            finally:
+                store.close()
+    except InputError as exc:  # the [postgres] extra is missing, a malformed URL
+        _error(str(exc))
+        return EXIT_USAGE
     except StoreError as exc:
         _error(str(exc) + (f" ({exc.hint})" if exc.hint else ""))
-        return False
+        return EXIT_STORE
     if not snapshot.exists or not snapshot.records:
         _warn(
-            f"the token store {path} has no tokens yet: every request except "
+            f"the token store {_shown(location)} has no tokens yet: every request except "
             f"GET /global/health will be refused until one is made ({PROG} token create)"
         )
     for warning in snapshot.warnings:
         _warn(warning)
-    return True
+    return None
 
 
 def _open_access_log(args: argparse.Namespace) -> BufferedLog | Literal[False] | None:
@@ -361,18 +387,21 @@ def _open_access_log(args: argparse.Namespace) -> BufferedLog | Literal[False] |
 
 
 def _components(
-    args: argparse.Namespace, path: Path, name: str
+    args: argparse.Namespace, location: StoreLocation, name: str
 ) -> tuple[Guard, UsageRecorder | None]:
+    """The guard (its authorizer follows the store: the file by stat, a database by
+    LISTEN/NOTIFY and a short poll) and the `last_used_at` writer."""
     from core.authorize import CachedAuthorizer
+    from core.engines import open_store
     from core.gateway.guard import Guard
     from core.gateway.usage import UsageRecorder, store_writer
-    from core.store import TokenStore
 
-    authorizer = CachedAuthorizer(path)
+    store = open_store(location)
+    authorizer = CachedAuthorizer(location if isinstance(location, Path) else store.new_reader())
     guard = Guard(authorizer, warn=_warn, say=lambda line: _say(f"{PROG} {name}: {line}"))
     usage = (
         UsageRecorder(
-            store_writer(TokenStore(path), authorizer),
+            store_writer(store, authorizer),
             warn=_warn,
             written=authorizer.adopt,
         )
@@ -394,9 +423,14 @@ def run_gateway(args: argparse.Namespace) -> int:
     except st.SettingsError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    path = _store_path(args)
-    if not _check_store(path):
-        return EXIT_STORE
+    try:
+        location = _store_location(args)
+    except st.SettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    refused = _check_store(location)
+    if refused is not None:
+        return refused
     if scope.any_directory:
         _loud_any_directory_warning()
     authorization = st.upstream_authorization(os.environ)
@@ -420,7 +454,7 @@ def run_gateway(args: argparse.Namespace) -> int:
         tls=tls is not None,
         scope=scope,
     )
-    guard, usage = _components(args, path, "gateway")
+    guard, usage = _components(args, location, "gateway")
     service = Gateway(config, guard, usage)
     access = _open_access_log(args)
     if access is False:
@@ -430,7 +464,9 @@ def run_gateway(args: argparse.Namespace) -> int:
     )
 
     def ready() -> None:
-        _say(f"{PROG} gateway: listening on {listener.url} -> {upstream} (store: {path})")
+        _say(
+            f"{PROG} gateway: listening on {listener.url} -> {upstream} (store: {_shown(location)})"
+        )
 
     async def main() -> int:
         async def announce() -> None:
@@ -465,16 +501,21 @@ def run_forward_auth(args: argparse.Namespace) -> int:
             "127.0.0.1 (or pass --allow-non-loopback if a firewall already ensures that)"
         )
         return EXIT_USAGE
-    path = _store_path(args)
-    if not _check_store(path):
-        return EXIT_STORE
+    try:
+        location = _store_location(args)
+    except st.SettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    refused = _check_store(location)
+    if refused is not None:
+        return refused
     if scope.any_directory:
         _loud_any_directory_warning()
 
     from core.gateway.forward_auth import ForwardAuth
     from core.gateway.server import Listener
 
-    guard, usage = _components(args, path, "forward-auth")
+    guard, usage = _components(args, location, "forward-auth")
     access = _open_access_log(args)
     if access is False:
         return EXIT_USAGE
@@ -489,7 +530,7 @@ def run_forward_auth(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         async def ready() -> None:
-            _say(f"{PROG} forward-auth: listening on {listener.url} (store: {path})")
+            _say(f"{PROG} forward-auth: listening on {listener.url} (store: {_shown(location)})")
 
         return await _serve(listener, ready, "forward-auth")
 

@@ -18,19 +18,23 @@ from datetime import datetime
 
 from core.authorize import CachedAuthorizer
 from core.clock import Clock, system_clock
-from core.store import Snapshot, TokenStore
+from core.store import Snapshot, Store, TokenStore
 
 UsageWriter = Callable[[Mapping[str, datetime]], object]
 
 
-def store_writer(store: TokenStore, authorizer: CachedAuthorizer | None = None) -> UsageWriter:
+def store_writer(store: Store, authorizer: CachedAuthorizer | None = None) -> UsageWriter:
     """`store.record_usage`, except that a store file deleted meanwhile is not
     re-created just to hold timestamps of tokens that no longer exist.
 
     With the gateway's `authorizer`, the write starts from the version the
     authorizer holds (no read of its own when nothing else changed the file), and
     returns what it wrote for `adopt` - so the gateway never reads back its own
-    `last_used_at` batch."""
+    `last_used_at` batch. A database takes the batch as one UPDATE of those rows;
+    the authorizer then reads just those rows, as for any other change."""
+
+    if not isinstance(store, TokenStore):
+        return lambda batch: store.record_usage(batch) and store.last_written
 
     def write(batch: Mapping[str, datetime]) -> object:
         if not store.path.exists():

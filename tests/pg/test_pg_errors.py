@@ -232,3 +232,11 @@ def test_a_file_store_never_imports_psycopg(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("typo", ["postgresql:/tokens", "postgres:tokens", "PostgreSQL:/db"])
+def test_a_url_with_a_slash_missing_is_not_taken_for_a_file(typo: str, tmp_path: Path) -> None:
+    result = run("--store", typo, "token", "create", home=tmp_path)
+    line = one_error(result, 2)
+    assert "looks like a database URL with a slash missing" in line
+    assert list(tmp_path.iterdir()) == []
