@@ -125,7 +125,8 @@ def protected_paths(
 ) -> Protected:
     """The store file, if any (with its lock, backups and temporary files), opencode's own
     config, data, state and cache folders (as this process and opencode itself
-    report them), and /proc, /sys, /dev."""
+    report them), libpq's password and service files and ~/.postgresql, and
+    /proc, /sys, /dev."""
     env = os.environ if environ is None else environ
     folders: list[str] = list(SYSTEM_PROTECTED)
     home = env.get("HOME") or os.path.expanduser("~")
@@ -145,6 +146,20 @@ def protected_paths(
         store = os.fspath(store_path)
         families.add(FileFamily(*posixpath.split(store)))
         families.add(FileFamily(*posixpath.split(real(store))))
+    # libpq's credentials - what a database store logs in with, and passwords to
+    # other databases whatever the store: always off limits.
+    folders.append(posixpath.join(home, ".postgresql"))  # client certificates and keys
+    for variable, default in (
+        ("PGPASSFILE", posixpath.join(home, ".pgpass")),
+        ("PGSERVICEFILE", posixpath.join(home, ".pg_service.conf")),
+    ):
+        for credential in {default, env.get(variable) or default}:
+            if credential.startswith("/"):
+                families.add(FileFamily(*posixpath.split(credential)))
+                families.add(FileFamily(*posixpath.split(real(credential))))
+    sysconf = env.get("PGSYSCONFDIR") or ""
+    if sysconf.startswith("/"):
+        families.add(FileFamily(sysconf.rstrip("/") or "/", "pg_service.conf"))
     clean: dict[str, None] = {}
     for folder in folders:
         for candidate in (folder, real(folder)):

@@ -244,7 +244,14 @@ def records_of(rows: Sequence[Sequence[Any]], location: str) -> list[TokenRecord
     try:
         return list(check_records(records, 2, fresh=records, unique=False))
     except ValueError as exc:
-        raise StoreCorrupt(location, str(exc)) from None
+        problem = str(exc)
+    for record in records:  # which one (only on this slow path)
+        try:
+            check_records([record], 2, fresh=[record], unique=False)
+        except ValueError as exc:
+            problem = f"token {record.id}: {exc}"
+            break
+    raise StoreCorrupt(location, problem, hint="fix the row, or restore the database")
 
 
 def row_of(record: TokenRecord, change: int) -> tuple[Any, ...]:
