@@ -31,6 +31,8 @@ names and digests) are checked over the whole new list each time.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -102,6 +104,26 @@ class Loaded:
     records: list[TokenRecord]
     blocks: list[bytes] | None
     _keys: tuple[set[str], set[str], set[str]] | None = field(default=None, repr=False)
+    data: bytes | None = field(default=None, repr=False)
+    """The file itself (with `blocks`), to find what the next version changed."""
+    _starts: list[int] | None = field(default=None, repr=False)
+
+    def file(self) -> bytes | None:
+        """The file's bytes (kept when read, rebuilt from the blocks otherwise)."""
+        if self.data is None and self.blocks is not None:
+            self.data = join(self.blocks)
+        return self.data
+
+    def starts(self) -> list[int]:
+        """Where each block begins in the file, built on first use."""
+        if self._starts is None:
+            blocks = self.blocks or []
+            sep = len(SEP)
+            lengths = (len(block) + sep for block in blocks[:-1])
+            self._starts = (
+                list(itertools.accumulate(lengths, initial=len(HEADER))) if blocks else []
+            )
+        return self._starts
 
     def keys(self) -> tuple[set[str], set[str], set[str]]:
         """(ids, names, digests), built on first use."""
@@ -133,12 +155,17 @@ class Loaded:
         broken): then parse the whole file, which reports the precise problem."""
         if self.blocks is None:
             return None
-        blocks = split(data)
-        if blocks is None:
+        old = self.file()
+        if old is None:
             return None
-        start, end_old, end_new = changed_span(self.blocks, blocks)
+        found = _changed_blocks(self.blocks, old, self.starts(), data)
+        if found is None:
+            return None
+        start, end_old, middle, _low = found
+        blocks = [*self.blocks[:start], *middle, *self.blocks[end_old:]]
+        starts = _starts_after(self.starts(), found, len(data) - len(old))
         try:
-            added = [parse_block(block) for block in blocks[start:end_new]]
+            added = [parse_block(block) for block in middle]
         except ValidationError:
             return None
         removed = self.records[start:end_old]
@@ -154,7 +181,102 @@ class Loaded:
             fixed = {id(a): c for a, c in zip(added, checked, strict=True)}
             records = [fixed.get(id(r), r) for r in records]
             return Loaded(records, None), removed, list(checked)
-        return Loaded(records, blocks, keys), removed, added
+        return Loaded(records, blocks, keys, data=data, _starts=starts), removed, added
+
+
+def _starts_after(
+    starts: list[int], found: tuple[int, int, list[bytes], int], shift: int
+) -> list[int]:
+    """Where the blocks begin after `blocks[start:end_old]` became `middle` (which
+    begins at `low`) and the file grew by `shift` bytes: the head's offsets as
+    they were, the middle's counted on, the tail's moved by `shift`."""
+    start, end_old, middle, low = found
+    out = starts[:start]
+    for block in middle:
+        out.append(low)
+        low += len(block) + len(SEP)
+    out += [offset + shift for offset in starts[end_old:]]
+    return out
+
+
+def _common_prefix(a: bytes, b: bytes, n: int) -> int:
+    """How many leading bytes `a` and `b` share, up to `n`: galloping, then halving,
+    with C comparisons of memoryview windows (no copy)."""
+    view = memoryview(a)
+    lo, step = 0, 4096
+    while True:
+        hi = min(n, lo + step)
+        if not b.startswith(view[lo:hi], lo):
+            break
+        if hi == n:
+            return n
+        lo, step = hi, step * 2
+    while hi - lo > 1:  # [0, lo) is shared, [0, hi) is not
+        mid = (lo + hi) // 2
+        if b.startswith(view[lo:mid], lo):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _common_suffix(a: bytes, b: bytes, n: int) -> int:
+    """How many trailing bytes `a` and `b` share, up to `n`."""
+    view = memoryview(a)
+    la, lb = len(a), len(b)
+    lo, step = 0, 4096
+    while True:
+        hi = min(n, lo + step)
+        if not b.startswith(view[la - hi : la - lo], lb - hi):
+            break
+        if hi == n:
+            return n
+        lo, step = hi, step * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if b.startswith(view[la - mid : la - lo], lb - mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _changed_blocks(
+    blocks: Sequence[bytes], old: bytes, starts: Sequence[int], data: bytes
+) -> tuple[int, int, list[bytes], int] | None:
+    """Where `data` differs from `old` (the file made of `blocks`, which begin at
+    `starts`): (blocks kept at the start, index in `blocks` where the kept end
+    begins, the new blocks between, where in `data` they begin), or None when
+    `data` is not in the canonical layout or the change cannot be placed between
+    whole blocks.
+
+    The bytes both files share at the start and at the end are found with C
+    comparisons (a 10,000-token file in well under a millisecond); only what lies
+    between is split into blocks, and only that is parsed."""
+    if data == old:
+        return len(blocks), len(blocks), [], 0
+    if data == EMPTY:
+        return 0, len(blocks), [], 0
+    if not (data.startswith(HEADER) and data.endswith(FOOTER)) or old == EMPTY:
+        return None
+    sep, n, la, lb = len(SEP), len(blocks), len(old), len(data)
+    shortest = min(la, lb)
+    head = _common_prefix(old, data, shortest)
+    tail = _common_suffix(old, data, shortest - head)
+    # blocks wholly in the shared head, each with the separator after it
+    kept = bisect.bisect_right(starts, head) - 1
+    last = starts[kept] + len(blocks[kept])
+    if data.startswith(blocks[kept], starts[kept]) and data.startswith(SEP, last):
+        kept += 1  # the last old block, now followed by new ones
+    # blocks wholly in the shared tail, each with the separator before it
+    resume = max(bisect.bisect_left(starts, la - tail + sep), kept, 1)
+    low = starts[kept] if kept < n else starts[-1] + len(blocks[-1]) + sep
+    high = (starts[resume] - sep if resume < n else la - len(FOOTER)) + (lb - la)
+    if high == low - sep and kept > 0 and resume < n:
+        return kept, resume, [], low  # blocks removed, the separator between shared
+    if high <= low:
+        return None
+    return kept, resume, data[low:high].split(SEP), low
 
 
 def _keys_after(

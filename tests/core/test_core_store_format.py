@@ -162,6 +162,33 @@ def test_incremental_reads_always_equal_a_full_parse(tmp_path: Path, ops: list) 
             assert decision.token_id == token_id and decision.reason is not Reason.UNKNOWN_TOKEN
 
 
+# Blocks made of a few similar lines, so that old and new files share long runs of
+# bytes across block boundaries - where finding the changed blocks is subtle.
+LINES = st.sampled_from([b'"a": 1', b'"a": 2', b'"b": []', b'"id": "x"', b"  "])
+BLOCK = st.lists(LINES, min_size=1, max_size=3).map(b",\n".join)
+BLOCKS = st.lists(BLOCK, max_size=8)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(old=BLOCKS, new=BLOCKS)
+def test_the_changed_blocks_are_found_between_any_two_files(
+    old: list[bytes], new: list[bytes]
+) -> None:
+    from core.store_format import _changed_blocks, _starts_after
+
+    old_data, new_data = join(old), join(new)
+    loaded = Loaded([], list(old))
+    found = _changed_blocks(old, old_data, loaded.starts(), new_data)
+    if found is None:  # allowed only where the change cannot sit between whole blocks
+        assert old == [] or new == []
+        return
+    start, end_old, middle, _ = found
+    assert 0 <= start <= end_old <= len(old)
+    assert [*old[:start], *middle, *old[end_old:]] == new
+    shift = len(new_data) - len(old_data)
+    assert _starts_after(loaded.starts(), found, shift) == Loaded([], list(new)).starts()
+
+
 def test_one_read_per_change_not_one_per_decision(store: TokenStore, clock: FakeClock) -> None:
     auth = CachedAuthorizer(store.path, clock=clock, racy_window=0.02)
     token = store.create(name="a").secret.reveal()
