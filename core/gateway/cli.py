@@ -109,7 +109,9 @@ The token decision as a tiny HTTP service for nginx `auth_request`, Caddy
 401 or 403 (with WWW-Authenticate) for the request named by
 X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri
 (Caddy, Traefik). X-Original-* wins; if both families are present and disagree,
-or the method or URI is missing, the answer is 400.
+or the method or URI is missing, the answer is 400. A refusal's body is the
+gateway's JSON ({"error", "message", ...}), also in the X-Auth-Error header, so
+that nginx can answer with it instead of its own HTML page (see the README).
 
 Those headers are trusted, so only the proxy may reach this service: it listens
 on loopback and refuses any other address unless --allow-non-loopback is given.
