@@ -11,7 +11,7 @@ from tests.tui.fixtures import Sandbox
 from tests.tui.helpers import screen_text, settle
 from tui.widgets.key_footer import KeyFooter
 
-MAIN_KEYS = ("n New", "d Delete", "r Rotate", "s Sort")
+MAIN_KEYS = ("n New", "e Edit", "d Delete", "r Rotate", "s Sort")
 
 
 def footer_line(pilot: Pilot[Any]) -> str:
@@ -30,7 +30,9 @@ def footer_fits(pilot: Pilot[Any]) -> None:
     ("keys", "expected"),
     [
         (("n",), ["esc Cancel"]),
-        (("enter",), ["esc Close", "d Delete", "r Rotate"]),
+        (("e",), ["esc Cancel"]),
+        (("enter", "e"), ["esc Cancel"]),
+        (("enter",), ["esc Close", "e Edit", "d Delete", "r Rotate"]),
         (("d",), ["esc Cancel"]),
         (("r",), ["esc Cancel"]),
         (("question_mark",), ["esc Close"]),
