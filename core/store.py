@@ -342,7 +342,7 @@ def _snapshot(path: Path, previous: Snapshot | None, started: int) -> Snapshot:
         blocks = split(data)
         if blocks is not None and len(blocks) != len(records):
             blocks = None
-        loaded = Loaded(list(records), blocks)
+        loaded = Loaded(list(records), blocks, data=data if blocks is not None else None)
         delta = None
     return Snapshot(
         path=path,
@@ -887,7 +887,7 @@ class TokenStore(Store):
             records=tuple(records),
             exists=True,
             fingerprint=Fingerprint.of(st),
-            loaded=Loaded(records, blocks),
+            loaded=Loaded(records, blocks, data=data if blocks is not None else None),
             delta=(current.records[start:end_old], records[start:end_new]),
             based_on=current.fingerprint,
             read_at_ns=started,

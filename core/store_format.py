@@ -158,6 +158,8 @@ class Loaded:
         old = self.file()
         if old is None:
             return None
+        if data == old:  # the same file (a racy version read again): nothing to parse
+            return Loaded(self.records, self.blocks, self._keys, data, self._starts), [], []
         found = _changed_blocks(self.blocks, old, self.starts(), data)
         if found is None:
             return None
