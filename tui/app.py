@@ -28,7 +28,8 @@ from textual.worker import Worker
 
 from core.display import escape_controls
 from core.errors import LegacyStoreFound, StoreError
-from core.store import Snapshot, TokenStore
+from core.pg.url import is_database_url, mask_url
+from core.store import Snapshot, Store, TokenStore
 from tui.clipboard import (
     DEFAULT_CLEAR_AFTER,
     ClipboardBackend,
@@ -45,7 +46,10 @@ QUIT_CLEAR_TIMEOUT = 3.0  # seconds quitting waits for the clipboard to be clear
 
 
 def display_path(path: Path | str, home: Path | None) -> str:
-    """The store path as shown to people: `~/...` under the home folder, escaped."""
+    """The store path as shown to people: `~/...` under the home folder, escaped; a
+    database's URL as core shows it (its password masked)."""
+    if isinstance(path, str) and is_database_url(path):
+        return mask_url(path)
     path = Path(path)
     if home is not None:
         for base in dict.fromkeys((home, Path(os.path.realpath(home)))):
@@ -78,7 +82,7 @@ class AuthApp(App[int]):
 
     def __init__(
         self,
-        store: TokenStore,
+        store: Store,
         *,
         poll_interval: float | None = 1.0,
         clipboard: ClipboardBackend | None = None,
@@ -104,7 +108,9 @@ class AuthApp(App[int]):
         self.clipboard_clear_after = clipboard_clear_after
         self.cursor_blink = cursor_blink
         self.home = home if home is not None else _home()
-        self.store_path_text = display_path(store.path, self.home)
+        self.store_path_text = display_path(
+            store.path if isinstance(store, TokenStore) else store.location, self.home
+        )
         # The main screen's order and cursor, kept while a store problem is shown.
         self.last_sort = Sort()
         self.last_selected: str | None = None
@@ -261,7 +267,7 @@ def _home() -> Path | None:
         return None
 
 
-def run_tui(store: TokenStore) -> int:
+def run_tui(store: Store) -> int:
     """Run the TUI on the terminal until the user quits; return the exit code."""
     app = AuthApp(store)
     app.run()

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from core import cli
-from core.store import TokenStore
+from core.store import Store
 
 
-def launch_tui(store: TokenStore) -> int:
+def launch_tui(store: Store) -> int:
     from tui.app import run_tui
 
     return run_tui(store)

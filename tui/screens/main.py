@@ -70,7 +70,6 @@ from tui.table_model import (
     expires_text,
     fit_columns,
 )
-from tui.watch import file_version
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
 from tui.widgets.token_table import TokenTable
@@ -435,8 +434,9 @@ class MainScreen(Screen[None]):
     # --- live refresh ----------------------------------------------------------------
 
     def poll_store(self) -> None:
-        """Re-read the store if the file changed; one stat per call, no read otherwise."""
-        current = file_version(self.store.path)
+        """Re-read the store if it changed: `Store.version()` (the file: one stat; a
+        database: the change number its listener holds), no read otherwise."""
+        current = self.store.version()
         if current != self._seen:
             # Seen, whether the read succeeds or not: a bad file is read once, not
             # every second, until it changes again.

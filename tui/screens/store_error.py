@@ -6,6 +6,7 @@ for on the legacy-format screen (and core keeps a backup of the original first).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -18,13 +19,11 @@ from textual.widgets import Button, Header, Static
 
 from core.display import escape_controls
 from core.errors import AuthTuiError, NotLegacyStore, StoreError
-from core.store import Fingerprint
 from tui.app import EXIT_STORE_ERROR, display_path
 from tui.commands import ProviderSet, StoreErrorCommands
 from tui.error_text import one_line
 from tui.messages import Migrated, SnapshotFailed, SnapshotLoaded, StoreActionFailed
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
-from tui.watch import file_version
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
@@ -49,7 +48,7 @@ class _StoreProblemScreen(Screen[None]):
     def __init__(self, error: StoreError) -> None:
         super().__init__()
         self.error = error
-        self._seen: Fingerprint | None = None
+        self._seen: Hashable = None
 
     @property
     def auth_app(self) -> AuthApp:
@@ -57,7 +56,7 @@ class _StoreProblemScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.auth_app.store_path_text
-        self._seen = file_version(self.auth_app.store.path)
+        self._seen = self.auth_app.store.version()
         if self.auth_app.poll_interval is not None:
             self.set_interval(self.auth_app.poll_interval, self.poll_store, name="poll store")
 
@@ -67,7 +66,7 @@ class _StoreProblemScreen(Screen[None]):
         """Once the file changes (fixed, replaced, migrated by the CLI), read it again."""
         if not self.is_current:
             return  # a question is open on top; look again afterwards
-        current = file_version(self.auth_app.store.path)
+        current = self.auth_app.store.version()
         if current != self._seen:
             self._seen = current
             self._read_again()
@@ -143,12 +142,14 @@ class StoreErrorScreen(_StoreProblemScreen):
         yield Header()
         with Vertical(classes="panel error-panel"):
             yield Static(Content("Cannot open the token store"), classes="panel-title")
-            yield from self._field("File", display_path(error.path, self.auth_app.home), "path")
+            where = "Database" if isinstance(error.path, str) else "File"
+            yield from self._field(where, display_path(error.path, self.auth_app.home), "path")
             yield from self._field("Problem", problem_sentence(error.problem), "problem")
             fix = error.hint or DEFAULT_FIX
             yield from self._field("How to fix", problem_sentence(fix), "fix")
+            written = "in the database" if isinstance(error.path, str) else "to the file"
             yield Static(
-                Content("Nothing was written to the file. Fix it, then press r to read it again."),
+                Content(f"Nothing was written {written}. Fix it, then press r to read it again."),
                 classes="muted",
             )
             with Horizontal(classes="dialog-buttons"):
