@@ -67,6 +67,9 @@ class Cluster:
     folder: Path
     log: Path = field(init=False)
     running: bool = False
+    durable: bool = False
+    """fsync and synchronous commits on, as a real server runs (benchmarks); the
+    tests turn them off, a throw-away cluster needs neither."""
 
     def __post_init__(self) -> None:
         self.log = self.folder / "server.log"
@@ -122,8 +125,9 @@ class Cluster:
             out.write(
                 "\nlisten_addresses = ''\n"
                 f"unix_socket_directories = '{self.socket_dir}'\n"
-                "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n"
-                "max_connections = 200\nshared_buffers = 64MB\n"
+                + ("" if self.durable else "fsync = off\nfull_page_writes = off\n")
+                + ("" if self.durable else "synchronous_commit = off\n")
+                + "max_connections = 200\nshared_buffers = 64MB\n"
             )
         self._chown()
 
@@ -177,12 +181,12 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def new_cluster() -> Cluster:
+def new_cluster(*, durable: bool = False) -> Cluster:
     bindir = find_bindir()
     assert bindir is not None
     folder = Path(tempfile.mkdtemp(prefix="oat-pg-"))
     os.chmod(folder, 0o700)
-    cluster = Cluster(bindir, folder)
+    cluster = Cluster(bindir, folder, durable=durable)
     if os.geteuid() == 0:
         owner = pwd.getpwnam(RUN_AS)
         os.chown(folder, owner.pw_uid, owner.pw_gid)
