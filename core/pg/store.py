@@ -187,6 +187,10 @@ class Connection:
         self._conn = conn
         return conn
 
+    def is_open(self) -> bool:
+        conn = self._conn
+        return conn is not None and not conn.closed and not conn.broken
+
     def drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -377,6 +381,23 @@ def read_snapshot(conn: Conn, records: Records) -> Snapshot:
         return records.refresh(conn)
 
 
+def read_current(connection: Connection, records: Records) -> Snapshot:
+    """`read_snapshot` on the connection held; one found dead (the server restarted
+    since it was last used) is replaced once - reading twice changes nothing."""
+    for attempt in (1, 2):
+        reused = connection.is_open()
+        conn = connection.get()
+        try:
+            return read_snapshot(conn, records)
+        except psycopg.Error as exc:
+            dead = conn.closed or conn.broken
+            if dead:
+                connection.drop()
+            if not (dead and reused and attempt == 1):
+                raise translate(exc, connection.location, reading=True) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 # --- the engine ---------------------------------------------------------------------
 
 
@@ -405,14 +426,7 @@ class PostgresStore(Store):
     # --- what an engine provides --------------------------------------------------
 
     def load(self) -> Snapshot:
-        conn = self._connection.get()
-        try:
-            snapshot = read_snapshot(conn, self._records)
-        except StoreError:
-            raise
-        except psycopg.Error as exc:
-            self._after_error(conn)
-            raise translate(exc, self.location, reading=True) from None
+        snapshot = read_current(self._connection, self._records)
         if self._watcher is not None:
             self._watcher.observe(snapshot.fingerprint)
         return snapshot
@@ -485,7 +499,17 @@ class PostgresStore(Store):
     def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
         """Under the write lock: read what changed, apply `change` to every record,
         write only the rows it changed, bump the change number and NOTIFY it - or
-        nothing at all, if it changed nothing or failed."""
+        nothing at all, if it changed nothing or failed.
+
+        A held connection found dead at the first statement (the server restarted
+        since) is replaced once: nothing was sent that could have changed anything."""
+        if self._connection.is_open():
+            conn = self._connection.get()
+            try:
+                conn.execute("SELECT 1")
+                conn.rollback()
+            except psycopg.Error:
+                self._after_error(conn)
         conn = self._connection.get()
         try:
             with conn.transaction():

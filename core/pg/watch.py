@@ -31,7 +31,7 @@ import psycopg
 
 from core.errors import StoreError
 from core.pg.schema import CHANNEL, SCHEMA
-from core.pg.store import Change, Connection, Records, connect, one_line, read_snapshot, translate
+from core.pg.store import Change, Connection, Records, connect, one_line, read_current
 from core.store import Snapshot
 
 DEFAULT_POLL_INTERVAL = 0.5
@@ -197,13 +197,7 @@ class PgReader:
     def reload(self) -> Snapshot:
         bucket = self.watcher.bucket()
         try:
-            conn = self._connection.get()
-            try:
-                snapshot = read_snapshot(conn, self._records)
-            except psycopg.Error as exc:
-                if conn.closed or conn.broken:
-                    self._connection.drop()
-                raise translate(exc, self.location, reading=True) from None
+            snapshot = read_current(self._connection, self._records)
         except StoreError:
             self._current = None  # never fall back to an older version
             raise

@@ -152,6 +152,8 @@ def test_the_database_going_away_closes_every_server_and_they_recover(
     revoked = store.create(name="revoked").secret.reveal()
     store.delete(["revoked"])
     store.close()
+    idle = PostgresStore(url)  # a long-lived store (the TUI) that sleeps through it all
+    idle.load()
     running = servers(url, upstream)
     seen: list[tuple[float, str, int]] = []  # (when, which token, status)
     created: list[str] = []
@@ -213,6 +215,10 @@ def test_the_database_going_away_closes_every_server_and_they_recover(
         for child, _, _ in running:
             child.stop()
 
+    # the idle store's connection died with the server: it is replaced, unnoticed
+    assert "keep" in {r.name for r in idle.load().records}
+    idle.create(name="after-the-restart")
+    idle.close()
     # no token lost: everything a writer was told it created is there, and "keep"
     # (whose deletion failed) too
     names = {r.name for r in PostgresStore(url).tokens()}
