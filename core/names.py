@@ -25,14 +25,18 @@ def describe_char(ch: str) -> str:
     return f"the {kind} U+{ord(ch):04X}"
 
 
-def _plain_text(text: str, what: str, error: type[InputError]) -> None:
+def require_plain_text(
+    text: str, what: str, error: type[InputError], *, plural: str | None = None
+) -> None:
+    """Refuse text a terminal would act on or hide: control and invisible format
+    characters, line separators, and undecodable bytes (surrogates)."""
     if _SURROGATE.search(text):
         raise error(f"{what} is not valid UTF-8 text; type it in a UTF-8 terminal")
     for ch in text:
         if is_unsafe_char(ch):
             raise error(
                 f"{what} '{escape_controls(text)}' contains {describe_char(ch)}; "
-                f"{what}s must be plain text"
+                f"{plural or what + 's'} must be plain text"
             )
 
 
@@ -49,7 +53,7 @@ def validate_name(raw: str) -> str:
         raise InvalidName("name is empty; give 1 to 64 characters")
     if len(name) > MAX_NAME_LEN:
         raise InvalidName(f"name is {len(name)} characters long; the maximum is {MAX_NAME_LEN}")
-    _plain_text(name, "name", InvalidName)
+    require_plain_text(name, "name", InvalidName)
     if name.lower().startswith(PREFIX):
         # A name is shown everywhere and stored in clear: a pasted secret must not become one.
         raise InvalidName(
@@ -73,7 +77,7 @@ def validate_note(raw: str) -> str | None:
         return None
     if len(note) > MAX_NOTE_LEN:
         raise InvalidNote(f"note is {len(note)} characters long; the maximum is {MAX_NOTE_LEN}")
-    _plain_text(note, "note", InvalidNote)
+    require_plain_text(note, "note", InvalidNote)
     if re.search(r"ocat_[0-9A-Za-z]{20,}", note):
         raise InvalidNote("note holds what looks like a token secret; notes are stored in clear")
     return note

@@ -58,7 +58,7 @@ from core.expiry import DEFAULT_EXPIRY, lifetime_of, parse_expiry
 from core.file_safety import check_file, check_location
 from core.locking import FileLock, LockTimeout
 from core.models import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
-from core.names import validate_name, validate_note
+from core.names import require_plain_text, validate_name, validate_note
 from core.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
 from core.store_format import Loaded, changed_span, split
 from core.store_format import serialize as serialize  # the file for records (re-exported)
@@ -955,15 +955,21 @@ def _permissions(value: str | Iterable[Permission] | None) -> tuple[Permission, 
 
 
 def clean_directories(directories: Iterable[str]) -> tuple[str, ...]:
-    """A token's directories: absolute, canonical, each once, in the order given."""
+    """A token's directories: absolute, canonical, each once, in the order given.
+
+    Plain text only, as names are: a directory is shown in tables, details and
+    the access log, and a pasted escape sequence or newline is a mistake.
+    """
     if isinstance(directories, str):
         raise TypeError("directories is a list of paths, not a single string")
     out: dict[str, None] = {}
     for raw in directories:
         try:
-            out[normalize_directory(raw.strip())] = None
+            clean = normalize_directory(raw.strip())
         except BadDirectory as exc:
             raise InvalidDirectory(f"directory: {exc}") from None
+        require_plain_text(clean, "directory", InvalidDirectory, plural="directories")
+        out[clean] = None
     return tuple(out)
 
 

@@ -102,6 +102,9 @@ def test_edit_refusals_are_one_line_and_change_nothing(cli: Cli) -> None:
         (["a", "--name", "B"], 2, "already exists"),
         (["a", "--directory", "/x", "--all-directories"], 2, "exclude each other"),
         (["a", "--directory", "/x/../y"], 0, ""),  # made absolute and clean: allowed
+        (["a", "--directory", "/srv/a\x1b[31m"], 2, "control character U+001B"),
+        (["a", "--directory", "/srv/a\nb"], 2, "control character U+000A"),
+        (["a", "--directory", "/srv/a\u200bb"], 2, "invisible format character U+200B"),
         (["nope", "--note", "x"], 1, "no token"),
         (["a", "--note", "x" * 201], 2, "maximum is 200"),
         (["a", "--permissions", "admin"], 2, "unknown permission"),

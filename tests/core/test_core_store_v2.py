@@ -104,7 +104,10 @@ def test_create_cleans_directories(store: TokenStore) -> None:
     assert issued.record.directories == ("/srv/app", "/home/u")
 
 
-@pytest.mark.parametrize("bad", ["relative/dir", "", "/a/./b", "/a/../b", "/nul\x00"])
+@pytest.mark.parametrize(
+    "bad",
+    ["relative/dir", "", "/a/./b", "/a/../b", "/nul\x00", "/esc\x1b[31m", "/a\nb", "/zero\u200bw"],
+)
 def test_bad_directories_are_refused_and_nothing_is_written(store: TokenStore, bad: str) -> None:
     with pytest.raises(InvalidDirectory):
         store.create(name="a", directories=[bad])

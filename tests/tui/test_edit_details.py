@@ -98,7 +98,11 @@ async def test_a_relative_directory_is_refused_as_typed_with_cores_words(
         await settle(pilot)
         assert isinstance(app.screen, CreateTokenScreen), "Create is refused"
         assert app.screen.focused is screen.query_one("#directory", Input)
-        for bad, words in (("/srv/../etc", ". or .. segments"), ("/a\x00b", "NUL")):
+        for bad, words in (
+            ("/srv/../etc", ". or .. segments"),
+            ("/a\x00b", "NUL"),
+            ("/a\x1b[31mb", "control character U+001B"),
+        ):
             screen.query_one("#directory", Input).value = bad
             await pilot.pause()
             assert words in feedback(pilot, "directories-feedback")
