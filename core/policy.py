@@ -28,7 +28,7 @@ from typing import Any
 
 from core.permissions import ALL_PERMISSIONS, Permission, canonical
 from core.routing import Match, RouteTree, routed_path
-from core.rules import required_permissions
+from core.rules import method_permission, required_permissions
 
 POLICY_FILE = Path(__file__).with_name("opencode_policy.json")
 ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -197,15 +197,19 @@ class Policy:
         return found if isinstance(found, Match) else None
 
     def _classify(self, method: str, target: str) -> Classified:
-        floor = required_permissions(method, target)
-        if floor is None:
-            return Classified(None, None)
+        if method_permission(method) is None:
+            return Classified(None, None)  # the PR #8217 rule refuses the method
         if method == "OPTIONS":
-            return self._preflight(target, floor)
+            return self._preflight(target, required_permissions(method, target) or ALL_PERMISSIONS)
         found = self.match(method, target)
         if found is None:
             return Classified(None, ALL_PERMISSIONS)
         rule = found.value
+        if Permission.EXECUTE in rule.needs:
+            # The PR #8217 rule adds at most execute to the method's permission,
+            # which every row holds (checked at load): nothing to add.
+            return Classified(rule, rule.needs, found.params)
+        floor = required_permissions(method, target) or ALL_PERMISSIONS
         return Classified(rule, floor | rule.needs, found.params)
 
     def _preflight(self, target: str, floor: frozenset[Permission]) -> Classified:

@@ -56,11 +56,19 @@ _RESERVED_ESCAPES = {
     "3F": "?",
     "40": "@",
 }
-_DECODE_URI_RESERVED = frozenset(";/?:@&=+$,#")
-_URI_RESERVED_CHAR = re.compile(r"[;/?:@&=+$,#]")
-_RESERVED_HEX = r"(?:25|23|24|26|2[Bb]|2[Cc]|2[Ff]|3[Aa]|3[Bb]|3[Dd]|3[Ff]|40)"
+# decodeURI's reserved set `;/?:@&=+$,#`, as hex: their escapes stay as written.
+_URI_RESERVED_HEX = r"2[346BbCcFf]|3[AaBbDdFf]|40"
+_RESERVED_HEX = r"(?:25|" + _URI_RESERVED_HEX + ")"
 _RESERVED_ESCAPE = re.compile("%" + _RESERVED_HEX)
 _UNRESERVED_PERCENT = re.compile("%(?!" + _RESERVED_HEX + ")")
+# Runs of the escapes each decoding turns into text: every one (decodeURIComponent);
+# all but the reserved (decodeURI); all but the reserved and `%25` (the router's
+# path, where `%25` comes out as it went in). Every reserved character is ASCII,
+# so no multi-byte UTF-8 sequence holds one: a run stopping at a reserved escape
+# cuts no character that decoding could have made.
+_COMPONENT_RUN = _ESCAPE_RUN
+_URI_RUN = re.compile(r"(?:%(?!(?:" + _URI_RESERVED_HEX + r"))[0-9A-Fa-f]{2})+")
+_ROUTER_RUN = re.compile(r"(?:%(?!" + _RESERVED_HEX + r")[0-9A-Fa-f]{2})+")
 
 
 class MalformedURI(ValueError):
@@ -80,37 +88,24 @@ def decode_uri(text: str, *, component: bool = False) -> str:
     """JavaScript's `decodeURI` (or `decodeURIComponent`): UTF-8 percent-escapes
     decoded, except - for decodeURI - those of the reserved characters
     `;/?:@&=+$,#`, which stay as the escape text. Raises MalformedURI where
-    JavaScript throws (a `%` not followed by two hex digits, bad UTF-8)."""
+    JavaScript throws (a `%` not followed by two hex digits, bad UTF-8).
+    A few regular-expression scans, whatever the text holds."""
     if "%" not in text:
         return text
     if _MALFORMED_ESCAPE.search(text):
         raise MalformedURI("malformed percent-escape")
-    return _ESCAPE_RUN.sub(_decode_run_component if component else _decode_run, text)
+    return (_COMPONENT_RUN if component else _URI_RUN).sub(_decode_run, text)
 
 
-def _decode_run(match: re.Match[str], component: bool = False) -> str:
+def _decode_run(match: re.Match[str]) -> str:
     """One run of consecutive escapes. JavaScript decodes them as UTF-8
     sequences, each complete within the run, refusing overlong forms,
     surrogates and code points past U+10FFFF - exactly what Python's strict
     UTF-8 decoder refuses."""
-    run = match.group()
     try:
-        decoded = bytes.fromhex(run.replace("%", "")).decode("utf-8")
+        return bytes.fromhex(match.group().replace("%", "")).decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedURI("invalid UTF-8 in percent-escapes") from None
-    if component or _URI_RESERVED_CHAR.search(decoded) is None:
-        return decoded
-    out: list[str] = []
-    at = 0
-    for ch in decoded:  # reserved characters stay as their escape, as written
-        width = 3 * len(ch.encode("utf-8"))
-        out.append(run[at : at + 3] if ch in _DECODE_URI_RESERVED else ch)
-        at += width
-    return "".join(out)
-
-
-def _decode_run_component(match: re.Match[str]) -> str:
-    return _decode_run(match, component=True)
 
 
 def decode_uri_component_or_raw(text: str) -> str:
@@ -157,11 +152,13 @@ def routed_path(target: str) -> RoutedPath | None:
         decode_params = _RESERVED_ESCAPE.search(path) is not None
         if "%25" in path or _UNRESERVED_PERCENT.search(path) is not None:
             # `%25` -> `%2525` -> decodeURI -> `%25`: it comes out as it went
-            # in, and every `%` starts an escape, so the pieces between `%25`s
+            # in, and every `%` starts an escape, so the runs between `%25`s
             # decode on their own (one that breaks a UTF-8 sequence is an error
             # either way).
+            if _MALFORMED_ESCAPE.search(path):
+                return None
             try:
-                path = "%25".join(decode_uri(piece) for piece in path.split("%25"))
+                path = _ROUTER_RUN.sub(_decode_run, path)
             except MalformedURI:
                 return None
     if len(path) > 1 and path.endswith("/"):

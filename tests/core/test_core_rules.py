@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import urllib.parse
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import rules
 from core.permissions import Permission
 from core.rules import is_public, normalize_path, request_path, required_permissions
 
@@ -194,3 +199,26 @@ def test_request_path_drops_query_fragment_and_authority() -> None:
     assert request_path("/a#b?c") == "/a"
     assert request_path("http://u:p@h:1/x/y?z") == "/x/y"
     assert request_path("*") == "*"
+
+
+# --- the C-speed unquote and quote, held to urllib's --------------------------------
+
+_PIECES = st.sampled_from(
+    ["%", "%2", "%25", "%2F", "%2f", "%C3", "%A9", "%E2%82", "%AC", "%FF", "%00", "%41",
+     "a", "Z", "/", " ", "?", "#", "~", "é", "€", "\t", "\\", ".", "%zz", "\U0001f600"]
+)  # fmt: skip
+_TEXTS = st.lists(_PIECES, max_size=24).map("".join) | st.text(max_size=40)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TEXTS)
+def test_unquote_is_urllibs(text: str) -> None:
+    assert rules._unquote(text) == urllib.parse.unquote(text, errors="replace")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TEXTS.map(lambda t: rules._SURROGATE.sub("\ufffd", t)))
+def test_quote_is_urllibs(text: str) -> None:
+    assert rules._quote(text) == urllib.parse.quote(text, safe=rules._SAFE)
+    kept = rules._quote(text, rules._UNSAFE_RUN_KEEPING_ESCAPES)
+    assert kept == urllib.parse.quote(text, safe=rules._SAFE + "%")
