@@ -17,6 +17,7 @@ original PR's rule, which this must never be looser than.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from core.permissions import Permission
@@ -36,7 +37,6 @@ _METHOD_PERMISSION = {
     "PATCH": WRITE,
     "DELETE": WRITE,
 }
-_NEEDS_WORK = re.compile(r"[%\\\t\n\r]|/\.|//")
 # WHATWG URL parsers (Bun, Node, browsers) delete tabs and newlines anywhere in a
 # URL before parsing it, so `/ses<TAB>sion` is routed as `/session`.
 _IGNORED_BY_URL_PARSERS = str.maketrans("", "", "\t\n\r")
@@ -51,6 +51,11 @@ _SAFE = "/!$&'()*+,;=:@-._~"
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9" + re.escape(_SAFE) + "]+")
 _UNSAFE_RUN_KEEPING_ESCAPES = re.compile(r"[^A-Za-z0-9%" + re.escape(_SAFE) + "]+")
 _ESCAPE_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_ALWAYS_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_SAFE_BYTES = {
+    _UNSAFE_RUN: _ALWAYS_SAFE + _SAFE.encode(),
+    _UNSAFE_RUN_KEEPING_ESCAPES: _ALWAYS_SAFE + _SAFE.encode() + b"%",
+}
 
 
 def _unquote(text: str) -> str:
@@ -68,7 +73,11 @@ def _unquote_run(match: re.Match[str]) -> str:
 
 
 def _quote(text: str, pattern: re.Pattern[str] = _UNSAFE_RUN) -> str:
-    """`urllib.parse.quote(text, safe=_SAFE)` (UTF-8, upper-case hex), at C speed."""
+    """`urllib.parse.quote(text, safe=_SAFE)` (UTF-8, upper-case hex), at C speed.
+    Text that needs no escape is returned as it is, found as urllib finds it: the
+    bytes stripped of every safe one leave nothing."""
+    if text.isascii() and not text.encode("ascii").rstrip(_SAFE_BYTES[pattern]):
+        return text
     return pattern.sub(_quote_run, text)
 
 
@@ -87,14 +96,18 @@ def request_path(raw: str) -> str:
     return target
 
 
-def _decoding_passes(path: str) -> list[str]:
+@functools.lru_cache(maxsize=16)
+def _decoding_passes(path: str) -> tuple[str, ...]:
+    """The path and each percent-decoding of it, until one changes nothing.
+    Kept for the last few paths: one request asks for them twice (its readings
+    for the execute rule, and its normalised form)."""
     passes = [path]
     for _ in range(_MAX_DECODE_ROUNDS):
         decoded = _unquote(passes[-1])
         if decoded == passes[-1]:
             break
         passes.append(decoded)
-    return passes
+    return tuple(passes)
 
 
 def _resolve(path: str) -> str:
@@ -110,10 +123,25 @@ def _resolve(path: str) -> str:
     return "/" + "/".join(segments)
 
 
+def _needs_work(path: str) -> bool:
+    """Whether a path could read differently once decoded, resolved or cleaned:
+    it holds `%`, `\\`, a tab or newline, `/.` or `//` (substring searches, which
+    are much faster than one regular expression over a long path)."""
+    return (
+        "%" in path
+        or "\\" in path
+        or "\t" in path
+        or "\n" in path
+        or "\r" in path
+        or "/." in path
+        or "//" in path
+    )
+
+
 def path_readings(raw: str) -> tuple[str, ...]:
     """Every reading of the path the execute rule is checked against (decoded form)."""
     path = request_path(raw)
-    if path.startswith("/") and _NEEDS_WORK.search(path) is None:
+    if path.startswith("/") and not _needs_work(path):
         return (path,)
     readings: list[str] = []
     for variant in dict.fromkeys((path, path.translate(_IGNORED_BY_URL_PARSERS))):
@@ -139,7 +167,8 @@ def normalize_path(raw: str) -> str:
         decoded = decoded.replace("%", "\ufffd")
     # Lone surrogates cannot be encoded as UTF-8 and would not survive a
     # second pass either.
-    decoded = _SURROGATE.sub("\ufffd", decoded)
+    if not decoded.isascii():
+        decoded = _SURROGATE.sub("\ufffd", decoded)
     return _quote(_resolve(decoded))
 
 
@@ -179,7 +208,13 @@ def is_interactive(raw: str) -> bool:
 
 def is_public(method: str, raw: str) -> bool:
     """Only GET/HEAD of exactly `/global/health` (optionally with a query)."""
-    return method in PUBLIC_METHODS and PUBLIC_PATH in raw and request_path(raw) == PUBLIC_PATH
+    if method not in PUBLIC_METHODS:
+        return False
+    # An origin-form target is public only if it starts with the path; an
+    # absolute-form one (`http://host/global/health`) must at least hold it.
+    if not raw.startswith(PUBLIC_PATH) and (raw.startswith("/") or PUBLIC_PATH not in raw):
+        return False
+    return request_path(raw) == PUBLIC_PATH
 
 
 def required_permissions(method: str, raw: str) -> frozenset[Permission] | None:

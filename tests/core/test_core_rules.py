@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 
 import pytest
@@ -222,3 +223,20 @@ def test_quote_is_urllibs(text: str) -> None:
     assert rules._quote(text) == urllib.parse.quote(text, safe=rules._SAFE)
     kept = rules._quote(text, rules._UNSAFE_RUN_KEEPING_ESCAPES)
     assert kept == urllib.parse.quote(text, safe=rules._SAFE + "%")
+
+
+_TARGET_PIECES = st.sampled_from(
+    ["/global/health", "/", "//", "/.", "?", "#", "%2F", "\\", "\t", "\n", "\r", "x",
+     "http://h", "https://h:1", "/global", "/health", ".."]
+)  # fmt: skip
+_TARGETS = st.lists(_TARGET_PIECES, max_size=8).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_TARGETS)
+def test_the_fast_checks_are_the_plain_definitions(target: str) -> None:
+    needs_work = re.compile(r"[%\\\t\n\r]|/\.|//").search(target) is not None
+    assert rules._needs_work(target) == needs_work
+    for method in ("GET", "HEAD", "POST"):
+        plain = method in ("GET", "HEAD") and request_path(target) == "/global/health"
+        assert is_public(method, target) == plain, (method, target)
