@@ -194,7 +194,10 @@ def logged_path(raw: str) -> str:
 def shown_path(path: str, limit: int) -> str:
     """At most `limit` characters of a path, printable, for a log line: no decoding
     (bounded work whatever the path holds), cut with `...` when longer."""
-    shown = _quote(path[:limit], _UNSAFE_RUN_KEEPING_ESCAPES)
+    shown = path[:limit]
+    if not shown.isascii():  # undecodable bytes arrive as lone surrogates
+        shown = _SURROGATE.sub("\ufffd", shown)
+    shown = _quote(shown, _UNSAFE_RUN_KEEPING_ESCAPES)
     return shown + "..." if len(path) > limit else shown
 
 

@@ -289,6 +289,16 @@ def test_a_long_path_is_not_routed_before_its_token_passes(t: Tokens) -> None:
     assert (short.rule, short.required) == ("GET /session/{sessionID}/message", {R, X})
 
 
+def test_undecodable_bytes_in_a_path_are_shown_not_raised(t: Tokens) -> None:
+    # aiohttp hands a path's non-UTF-8 bytes over as lone surrogates
+    for path in ("/x\udcff", "/x\udcff" + "a" * 300, "/session/\udcff" + "b" * 300):
+        for token in (None, t.full):
+            decision = t.decide(token, "GET", path)
+            assert decision.status in (200, 401)
+            assert "\ufffd" not in decision.path and decision.path.isascii()
+            assert "%EF%BF%BD" in decision.path
+
+
 def test_allowed_decision(t: Tokens) -> None:
     decision = t.decide(t.full, "POST", "/session/%61bc/abort")
     assert decision.allowed

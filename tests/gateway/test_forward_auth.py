@@ -184,6 +184,37 @@ async def test_the_access_log_names_the_original_request(tokens: Tokens) -> None
     assert value not in "".join(log.lines)
 
 
+async def test_non_utf8_bytes_in_the_original_uri_are_answered_and_logged(
+    tokens: Tokens,
+) -> None:
+    """A header's bytes reach aiohttp as they are (the request line's are refused
+    there): a long X-Original-URI with an invalid byte once made a 500."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    log = ListLog()
+    async with forward_auth(tokens, log) as (url, _):
+        where = urlsplit(url)
+        statuses = []
+        bearer = f"Authorization: Bearer {tokens.secrets['r']}\r\n".encode()
+        for uri, header in ((b"/x\xff" + b"a" * 300, b""), (b"/vcs\xff", b""), (b"/x\xff", bearer)):
+            reader, writer = await asyncio.open_connection(where.hostname, where.port)
+            writer.write(
+                b"GET /auth HTTP/1.1\r\nHost: x\r\nX-Original-Method: GET\r\nX-Original-URI: "
+                + uri
+                + b"\r\n"
+                + header
+                + b"Connection: close\r\n\r\n"
+            )
+            await writer.drain()
+            statuses.append((await reader.read()).split(b"\r\n", 1)[0])
+            writer.close()
+    assert statuses[:2] == [b"HTTP/1.1 401 Unauthorized"] * 2
+    assert statuses[2] in (b"HTTP/1.1 200 OK", b"HTTP/1.1 403 Forbidden")
+    paths = [json.loads(line)["path"] for line in log.lines]
+    assert len(paths) == 3 and all("%EF%BF%BD" in path and path.isascii() for path in paths)
+
+
 async def test_a_corrupt_store_is_503(tokens: Tokens) -> None:
     async with forward_auth(tokens) as (url, client):
         tokens.path.write_text("[1, 2")
