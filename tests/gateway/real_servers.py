@@ -189,7 +189,8 @@ def start_opencode(binary: str) -> Opencode:
         json.dumps({"anthropic": {"type": "api", "key": AUTH_KEY_CANARY}})
     )
     os.chmod(data / "auth.json", 0o600)
-    password = secrets.token_urlsafe(16)
+    # never starting with "-": `opencode attach -p -xyz` takes it for an option
+    password = "pw" + secrets.token_urlsafe(16)
     env = {
         key: value for key, value in os.environ.items() if not key.startswith(("OPENCODE_", "XDG_"))
     }
