@@ -346,6 +346,22 @@ def _shown(location: StoreLocation) -> str:
     return mask_url(location) if isinstance(location, str) else str(location)
 
 
+def _ready_store(args: argparse.Namespace, scope: st.ScopeSettings) -> StoreLocation | int:
+    """The store a server starts on, checked (`_check_store`), or the exit code
+    to stop with; the loud warning of `--any-directory` said on the way."""
+    try:
+        location = _store_location(args)
+    except st.SettingsError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    refused = _check_store(location)
+    if refused is not None:
+        return refused
+    if scope.any_directory:
+        _loud_any_directory_warning()
+    return location
+
+
 def _check_store(location: StoreLocation) -> int | None:
     """Refuse to start on an unreadable store (the exit code); warn about an
     empty or open one. A database must be reachable, with its schema, at start."""
@@ -425,16 +441,9 @@ def run_gateway(args: argparse.Namespace) -> int:
     except st.SettingsError as exc:
         _error(str(exc))
         return EXIT_USAGE
-    try:
-        location = _store_location(args)
-    except st.SettingsError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
-    refused = _check_store(location)
-    if refused is not None:
-        return refused
-    if scope.any_directory:
-        _loud_any_directory_warning()
+    location = _ready_store(args, scope)
+    if isinstance(location, int):
+        return location  # the exit code: the store is missing its flag or unreadable
     authorization = st.upstream_authorization(os.environ)
     if authorization is None:
         _warn(
@@ -503,16 +512,9 @@ def run_forward_auth(args: argparse.Namespace) -> int:
             "127.0.0.1 (or pass --allow-non-loopback if a firewall already ensures that)"
         )
         return EXIT_USAGE
-    try:
-        location = _store_location(args)
-    except st.SettingsError as exc:
-        _error(str(exc))
-        return EXIT_USAGE
-    refused = _check_store(location)
-    if refused is not None:
-        return refused
-    if scope.any_directory:
-        _loud_any_directory_warning()
+    location = _ready_store(args, scope)
+    if isinstance(location, int):
+        return location  # the exit code: the store is missing its flag or unreadable
 
     from core.gateway.forward_auth import ForwardAuth
     from core.gateway.server import Listener
