@@ -5,7 +5,7 @@
 # drives opencode's TUI in it). Idempotent and quiet; it never starts anything.
 set -u
 NAME=install-browser
-. "$(dirname "$0")/debian.sh"
+. "$(dirname "$0")/lib.sh"
 
 have_chromium() { [ -x /usr/bin/chromium ] && /usr/bin/chromium --version >/dev/null 2>&1; }
 want=()

@@ -5,7 +5,7 @@
 # enables a system service.
 set -u
 NAME=install-nginx
-. "$(dirname "$0")/debian.sh"
+. "$(dirname "$0")/lib.sh"
 
 want=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || want+=(nginx)

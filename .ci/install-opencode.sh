@@ -14,15 +14,8 @@ prefix="$root/.ci/work/node"
 bin="$prefix/node_modules/.bin/opencode"
 log="$root/.ci/work/install-opencode.log"
 
-say() { echo "install-opencode: $*"; }
-fail() {
-    if [ -n "${CI:-}" ]; then
-        say "$* (CI is set: failing)"
-        exit 1
-    fi
-    say "$*; tests that need opencode will skip"
-    exit 0
-}
+NAME=install-opencode
+. "$root/.ci/lib.sh"
 
 if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null)" = "$VERSION" ]; then
     exit 0

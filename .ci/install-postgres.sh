@@ -7,7 +7,7 @@
 # refuses to run as root).
 set -u
 NAME=install-postgres
-. "$(dirname "$0")/debian.sh"
+. "$(dirname "$0")/lib.sh"
 
 have_server() {
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1

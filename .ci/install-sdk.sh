@@ -13,15 +13,8 @@ prefix="$root/.ci/work/node"
 pkg="$prefix/node_modules/@opencode-ai/sdk/package.json"
 log="$root/.ci/work/install-sdk.log"
 
-say() { echo "install-sdk: $*"; }
-fail() {
-    if [ -n "${CI:-}" ]; then
-        say "$* (CI is set: failing)"
-        exit 1
-    fi
-    say "$*; the SDK test will skip"
-    exit 0
-}
+NAME=install-sdk
+. "$root/.ci/lib.sh"
 installed_version() {
     [ -f "$pkg" ] && node -e 'process.stdout.write(require(process.argv[1]).version)' "$pkg" 2>/dev/null
 }

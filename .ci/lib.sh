@@ -1,5 +1,6 @@
-# Sourced by the .ci/install-*.sh scripts (set NAME first): `say`, `fail` and
-# `apt_install`, so each script only says what it wants and how to tell it is there.
+# Sourced by the .ci/install-*.sh scripts (set NAME first): `say`, `fail` and, for
+# the Debian packages, `apt_install`, so each script only says what it wants and
+# how to tell it is there.
 #
 # Under CI (the environment variable CI is set) `fail` exits non-zero, so CI fails
 # instead of the tests skipping; elsewhere it says why and exits 0, and the tests
