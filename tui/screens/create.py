@@ -34,7 +34,7 @@ from core.expiry import DEFAULT_EXPIRY
 from core.models import TokenRecord
 from core.names import validate_name, validate_note
 from core.permissions import Permission, passes_nothing
-from core.store import Issued, Snapshot, TokenStore, generated_name
+from core.store import Issued, Snapshot, Store, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
 from tui.widgets.dialog_button import DialogButton
@@ -119,7 +119,7 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
 
     def __init__(
         self,
-        store: TokenStore,
+        store: Store,
         snapshot: Snapshot,
         *,
         home: Path | None = None,
@@ -368,7 +368,7 @@ class CreateTokenScreen(TokenForm[Issued | None]):
 
     def __init__(
         self,
-        store: TokenStore,
+        store: Store,
         snapshot: Snapshot,
         *,
         home: Path | None = None,

@@ -2,7 +2,7 @@
 
 The create form's fields (`TokenForm`), filled in with the token's values; the
 expiry starts on "keep the current expiry". Only what the user changed is sent
-to `TokenStore.edit`, so a hand-written name that today's rules would refuse
+to `Store.edit`, so a hand-written name that today's rules would refuse
 can stay as it is. The secret, id and creation time never change, and no
 secret is shown: the modal dismisses with the `Edited` outcome.
 """
@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from core.errors import AuthTuiError
 from core.models import TokenRecord
 from core.permissions import Permission
-from core.store import Edited, Snapshot, TokenStore
+from core.store import Edited, Snapshot, Store
 from tui.messages import StoreActionFailed, TokenEdited
 from tui.screens.create import TokenForm
 from tui.widgets.directories_field import DirectoriesField
@@ -28,7 +28,7 @@ from tui.widgets.expiry_field import KEEP_NEVER, ExpiryField
 
 @dataclass(frozen=True, slots=True)
 class EditRequest:
-    """What changed; None leaves a field as it is (as `TokenStore.edit` takes it)."""
+    """What changed; None leaves a field as it is (as `Store.edit` takes it)."""
 
     name: str | None = None
     note: str | None = None
@@ -58,7 +58,7 @@ class EditTokenScreen(TokenForm[Edited | None]):
     def __init__(
         self,
         record: TokenRecord,
-        store: TokenStore,
+        store: Store,
         snapshot: Snapshot,
         *,
         home: Path | None = None,

@@ -33,7 +33,7 @@ from textual.widgets import Header, Input, Label, Static
 from core.display import escape_controls
 from core.errors import AuthTuiError, StoreError
 from core.models import TokenRecord, TokenStatus
-from core.store import Edited, Issued, Snapshot, TokenStore
+from core.store import Edited, Issued, Snapshot, Store
 from core.token_format import Secret
 from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
@@ -183,7 +183,7 @@ class MainScreen(Screen[None]):
         return cast("AuthApp", self.app)
 
     @property
-    def store(self) -> TokenStore:
+    def store(self) -> Store:
         return self.auth_app.store
 
     # --- layout ----------------------------------------------------------------------

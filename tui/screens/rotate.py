@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Static
 
 from core.expiry import lifetime_of
 from core.models import TokenRecord
-from core.store import TokenStore
+from core.store import Store
 from tui.table_model import display_name
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.expiry_field import ExpiryField
@@ -27,7 +27,7 @@ from tui.widgets.key_footer import KeyFooter
 
 
 class RotateScreen(ModalScreen[str | None]):
-    """Dismisses with the new expiry (a spec for `TokenStore.rotate`), or None."""
+    """Dismisses with the new expiry (a spec for `Store.rotate`), or None."""
 
     AUTO_FOCUS = "#cancel"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -36,9 +36,7 @@ class RotateScreen(ModalScreen[str | None]):
         Binding("right", "app.focus_next", "Next", show=False, id="rotate.right"),
     ]
 
-    def __init__(
-        self, record: TokenRecord, store: TokenStore, *, cursor_blink: bool = True
-    ) -> None:
+    def __init__(self, record: TokenRecord, store: Store, *, cursor_blink: bool = True) -> None:
         super().__init__(classes="confirm")
         self._record = record
         self._store = store
