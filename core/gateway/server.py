@@ -4,12 +4,20 @@ aiohttp's low-level `web.Server` (no router, no middleware: the service handles
 every request itself), on a socket this module opens, so it can
 
 - cap the number of open connections (`max_connections`) and give each client
-  address a share (`max_connections_per_client`); a connection over either is
-  answered 503 and closed at once, before any parsing - unless an older
-  connection that never finished its request head can be dropped to make room
-  (connections.py);
+  address a share (`max_connections_per_client`); when either is reached, the
+  connection idle the longest - no request in progress: never used, a request
+  head still arriving, or kept alive after a response - is closed to make room
+  once it has been idle half a second. A newcomer over the cap waits up to that
+  long for a slot (one given back, or one of an idle connection grown old
+  enough); only then, or at once when its client is at its share with nothing
+  of its own to drop, is it answered 503 and closed, before any parsing
+  (connections.py). A request in progress, an event stream or a WebSocket is
+  never cut for room;
+- close the connection after every 400 or 401 answer (`Connection: close`): a
+  client without a valid token gets one answer per connection, so it cannot
+  hold slots with keep-alive connections it refreshes with refused requests;
 - bound request heads: each header line and field to `max_field_size`, the count
-  to `max_headers` (aiohttp answers 400 itself), and the time to
+  to `max_headers` (aiohttp answers 400 itself, and closes), and the time to
   `header_timeout` - aiohttp closes a connection whose request head has not
   fully arrived that long after the connection opened or the previous response
   ended, which is also how long an idle keep-alive connection lives; a
@@ -17,6 +25,12 @@ every request itself), on a socket this module opens, so it can
 - stop gracefully: stop accepting, end event streams and WebSockets, let
   in-flight requests finish (up to `shutdown_timeout`), close idle connections,
   then flush `last_used_at`.
+
+Every request passes through `Listener._handle` (the request starts: its
+connection is busy; a 400 or 401 closes it), and aiohttp's access logger is
+always installed, because it is what aiohttp calls once a response has been
+written out (its connection is idle again); it writes an access-log line only
+when one is configured.
 """
 
 from __future__ import annotations
@@ -32,6 +46,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
 from core.clock import Clock, system_clock
@@ -47,6 +62,11 @@ _BUSY = (
     b"Connection: close\r\n"
     b"Content-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
 )
+
+
+_CLOSE_AFTER = frozenset({400, 401})
+"""Statuses after which the connection is closed: a malformed request or no
+valid credentials - nothing a keep-alive connection is worth keeping for."""
 
 
 class _QuietServerLog(logging.Handler):
@@ -85,6 +105,45 @@ class _NoWebSocketChatter(logging.Filter):
 logging.getLogger("aiohttp.websocket").addFilter(_NoWebSocketChatter())
 
 
+class _NoAccessLog:
+    """Stands in for the access log when there is none, so that aiohttp still
+    calls the logger (`_finish_logger`) after every response."""
+
+    def write(self, line: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+
+def _finish_logger(
+    tracked: dict[asyncio.BaseTransport, Tracked],
+    lines: type[AbstractAccessLogger] | None,
+) -> type[AbstractAccessLogger]:
+    """aiohttp's access-logger class: called once a response has been written out
+    (one instance per connection), it marks the connection idle, then writes the
+    access-log line with `lines` (None: no access log)."""
+
+    class FinishLogger(AbstractAccessLogger):
+        def __init__(self, logger: logging.Logger, log_format: str) -> None:
+            super().__init__(logger, log_format)
+            self._lines = lines(logger, log_format) if lines is not None else None
+
+        @property
+        def enabled(self) -> bool:
+            return True
+
+        def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+            transport = request.transport
+            conn = tracked.get(transport) if transport is not None else None
+            if conn is not None:
+                conn.response_finished()
+            if self._lines is not None:
+                self._lines.log(request, response, time)
+
+    return FinishLogger
+
+
 class Service(Protocol):
     service: str
 
@@ -118,15 +177,22 @@ class Listener:
         self._last_busy_warning = 0.0
         self._port: int | None = None
         self.slots = Slots(limits.max_connections, limits.max_connections_per_client)
+        self._tracked: dict[asyncio.BaseTransport, Tracked] = {}  # admitted, by transport
 
     async def start(self) -> None:
         await self.service.start()
         limits = self.limits
+        lines = (
+            logger_class(self.service.service, self._clock)
+            if self._access_log is not None
+            else None
+        )
         self._web = web.Server(
-            self._handle if self._access_log is not None else self.service.handle,
+            self._handle,
             handler_cancellation=True,  # a client gone away cancels its upstream request
-            access_log_class=logger_class(self.service.service, self._clock),
-            access_log=self._access_log,  # duck-typed: aiohttp only hands it to the logger class
+            access_log_class=_finish_logger(self._tracked, lines),
+            # duck-typed: aiohttp only hands it to the logger class
+            access_log=self._access_log if self._access_log is not None else _NoAccessLog(),
             logger=_server_logger(self._warn),
             keepalive_timeout=limits.header_timeout,
             max_line_size=limits.max_line_size,
@@ -150,9 +216,13 @@ class Listener:
         self._port = int(self._server.sockets[0].getsockname()[1])
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        transport = request.transport
+        conn = self._tracked.get(transport) if transport is not None else None
+        if conn is not None:
+            conn.request_started()  # a pipelined request, parsed while the last was busy
         started = time.monotonic()
         try:
-            return await self.service.handle(request)
+            response = await self.service.handle(request)
         except asyncio.CancelledError:
             if self._access_log is not None:
                 log_cancelled(
@@ -163,10 +233,13 @@ class Listener:
                     self._clock,
                 )
             raise
+        if response.status in _CLOSE_AFTER:
+            response.force_close()
+        return response
 
     def _protocol(self) -> asyncio.BaseProtocol:
         assert self._web is not None
-        return Tracked(self._web(), self.slots, _BUSY, self._refused)
+        return Tracked(self._web(), self.slots, _BUSY, self._refused, self._tracked)
 
     def _refused(self) -> None:
         now = time.monotonic()

@@ -12,6 +12,7 @@ import pytest
 
 from core.gateway.settings import Limits, Timeouts
 from tests.gateway.conftest import Tokens, bad_checksum, gateway_harness
+from tests.gateway.slot_attack import read_response
 
 
 def free_port() -> int:
@@ -140,7 +141,8 @@ async def test_a_flood_of_bad_tokens_does_not_block_good_requests(tokens: Tokens
 async def test_opencode_down_is_a_clear_502(tokens: Tokens) -> None:
     port = free_port()
     async with gateway_harness(tokens, upstream_url=f"http://127.0.0.1:{port}") as h:
-        async with h.client.get(f"{h.url}/project", headers=h.bearer("r")) as resp:
+        # a route that uses no directory (/project now does: issue 16, item 5)
+        async with h.client.get(f"{h.url}/api/health", headers=h.bearer("r")) as resp:
             assert resp.status == 502
             body = await resp.json()
             assert body["error"] == "upstream_unavailable"
@@ -172,19 +174,31 @@ async def test_opencode_too_slow_is_504_and_others_still_served(tokens: Tokens) 
         await good_request_works(h)
 
 
+async def _event_stream(h, name: str = "rx"):  # type: ignore[no-untyped-def]
+    """A request in progress: an event stream through the gateway, first event read."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
+    writer.write(
+        f"GET /event HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {h.tokens.secrets[name]}\r\n\r\n".encode()
+    )
+    await asyncio.wait_for(reader.readuntil(b"server.connected"), 5)
+    return reader, writer
+
+
 async def test_the_connection_limit_answers_503_and_recovers(tokens: Tokens) -> None:
+    """503 once every slot has a request in progress (nothing idle to drop)."""
     limits = Limits(header_timeout=5.0, client_timeout=5.0, shutdown_timeout=2.0, max_connections=4)
     async with gateway_harness(tokens, limits=limits) as h:
         await h.client.close()
-        idle = [await asyncio.open_connection("127.0.0.1", h.listener.port) for _ in range(4)]
-        await asyncio.sleep(0.1)
+        busy = [await _event_stream(h) for _ in range(4)]
         reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
-        data = await asyncio.wait_for(reader.read(), 5)
+        data = await asyncio.wait_for(reader.read(), 5)  # after waiting up to 0.5 s for room
         assert data.startswith(b"HTTP/1.1 503")
         assert b"too_many_connections" in data
         writer.close()
         assert any("connection limit" in w for w in h.warnings)
-        for _, w in idle:
+        assert h.listener.slots.evicted == 0
+        for _, w in busy:
             w.close()
         await asyncio.sleep(0.2)
         async with (
@@ -256,25 +270,41 @@ async def test_half_sent_requests_make_room_for_real_ones(tokens: Tokens) -> Non
             writer.close()
 
 
-async def test_connections_that_sent_a_whole_request_are_not_dropped(tokens: Tokens) -> None:
+async def test_idle_keep_alive_connections_make_room_busy_ones_never(tokens: Tokens) -> None:
+    """A connection kept alive after its response holds a slot for nothing:
+    once idle half a second it makes room, like one that never sent a head.
+    One with a request in progress (an event stream) is never dropped."""
     limits = Limits(
         header_timeout=30.0, shutdown_timeout=2.0, max_connections=4, max_connections_per_client=0
     )
     async with gateway_harness(tokens, limits=limits) as h:
         await h.client.close()
-        busy = []
-        for _ in range(4):  # keep-alive connections, each after one complete request
+        stream, stream_writer = await _event_stream(h)
+        kept = []
+        for _ in range(3):  # keep-alive connections, each after one complete request
             reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
             secret = tokens.secrets["r"]
             writer.write(
                 f"GET /vcs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n\r\n".encode()
             )
-            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            busy.append(writer)
-        await asyncio.sleep(1.1)
-        reader, writer = await asyncio.open_connection("127.0.0.1", h.listener.port)
-        data = await asyncio.wait_for(reader.read(), 5)
-        assert data.startswith(b"HTTP/1.1 503")
-        assert h.listener.slots.evicted == 0
-        for w in busy:
-            w.close()
+            answer = await asyncio.wait_for(read_response(reader), 5)
+            assert answer is not None and answer[0] == 200
+            kept.append((reader, writer))
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.6)
+        statuses = [await _good_request(h) for _ in range(4)]
+        assert statuses == [200] * 4
+        # one dropped, the oldest idle; the slot it freed served the rest in turn
+        assert h.listener.slots.evicted == 1
+        await asyncio.wait_for(kept[0][0].read(), 5)  # until the gateway hangs up
+        for reader, writer in kept[1:]:  # still open, and still usable
+            writer.write(
+                f"GET /vcs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {secret}\r\n\r\n".encode()
+            )
+            answer = await asyncio.wait_for(read_response(reader), 5)
+            assert answer is not None and answer[0] == 200
+        for _, writer in kept:
+            writer.close()
+        h.upstream.release.set()  # the stream was never cut: its next event arrives
+        await asyncio.wait_for(stream.readuntil(b'"second"'), 5)
+        stream_writer.close()
