@@ -15,7 +15,9 @@ opencode's own clients send), the token's format and checksum (offline, before
 any lookup), the digest lookup, expiry, then the permissions the route policy
 (`core.policy`) says the operation needs, then the directory scope
 (`core.scope`): the directory opencode will work in must lie inside the
-server's roots and the token's directories, and no protected path is reached.
+server's roots and the token's directories, no protected path is reached, and
+one of opencode's config files is read only with `execute` (403
+insufficient_scope, as the file needs more than its row).
 
 Lookup is by SHA-256 digest in a dict, confirmed with `hmac.compare_digest`. The
 dict's own key comparison is not constant-time, but what it compares is the
@@ -417,18 +419,14 @@ def authorize(
 
     decided_by = classified.rule or _UNCLASSIFIED_RULE
     request = directory_request(decided_by, classified.params, target, headers)
-    refusal = check_scope(decided_by, request, scope, record.directories, sessions)
+    refusal = check_scope(decided_by, request, scope, record.directories, sessions, granted)
     if refusal is not None:
-        return _deny(
-            refusal.status,
-            Reason(refusal.reason.value),
-            required,
-            path,
-            rule,
-            granted,
-            record.id,
-            refusal.message,
-        )
+        reason = Reason(refusal.reason.value)
+        message = refusal.message
+        if refusal.needs:  # the file needs more than the row (opencode's config files)
+            required = required | refusal.needs
+            message = f"{_explain(reason, rule, required, granted)} ({message})"
+        return _deny(refusal.status, reason, required, path, rule, granted, record.id, message)
     return Decision(200, Reason.OK, required, granted, record.id, path, rule)
 
 
@@ -552,6 +550,31 @@ class CachedAuthorizer:
     def held(self) -> Snapshot | None:
         """The version the index was built from."""
         return self._indexed
+
+    def version(self) -> Hashable:
+        """The version decisions are made on (the held snapshot's fingerprint, None
+        before the first read); raises the StoreError of a version that could not
+        be read. Open connections compare it to know when to be decided again."""
+        failure = self._failure
+        if failure is not None:
+            raise failure[1]
+        indexed = self._indexed
+        return None if indexed is None else indexed.fingerprint
+
+    def still_valid(self, authorization: str) -> bool:
+        """The credentials name a token of the held version that has not expired."""
+        token = bearer_token(authorization)
+        if isinstance(token, Reason):
+            return False
+        hit = self._index._match(token)
+        return hit is not None and (hit[2] is None or self.clock() < hit[2])
+
+    def expiry(self, token_id: str) -> datetime | None:
+        """When the token `token_id` of the held version expires (None: never, or
+        no such token)."""
+        indexed = self._indexed
+        record = None if indexed is None else indexed.by_id(token_id)
+        return None if record is None or record.expires_at is None else record.expires_at
 
     def adopt(self, written: Snapshot) -> bool:
         """Take a version this process just wrote (its `last_used_at` batch) as the

@@ -554,9 +554,9 @@ _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 _CLASSES = (
     (
         "read",
-        "look at the project: list, read and search its files, git status and diffs, "
-        "agents, commands, skills and tools, language and MCP servers' status, the web app's "
-        "files. Never credentials, config or session content",
+        "look at the project: list and read its files (not opencode's config files), find "
+        "files by name, git status, agents, commands, skills and tools, language and MCP "
+        "servers' status, the web app's files. Never credentials, config or session content",
     ),
     (
         "write",
@@ -565,8 +565,9 @@ _CLASSES = (
     ),
     (
         "read, execute",
-        "read what holds credentials or session content: the config, provider "
-        "listings (with their keys), event streams, sessions and messages, terminals, pending "
+        "read what holds credentials or session content: the config and opencode's config "
+        "files, provider listings (with their keys), searches inside files and diffs (which "
+        "reach those files), event streams, sessions and messages, terminals, pending "
         "permission requests and questions",
     ),
     (

@@ -14,16 +14,21 @@ from core.permissions import Permission, passes_nothing
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 
 _CAN = {
-    R: "read and search the project's files, git status and diffs",
+    R: "list and read the project's files except opencode's config files, find files by name, "
+    "git status",
     W: "write to opencode's log",
-    (R, X): "read sessions, the config (with API keys) and event streams",
+    (R, X): "search inside files, read diffs, opencode's config files, sessions, the config "
+    "(with API keys) and event streams",
     (W, X): "run commands, prompt the agent, and change opencode's config, MCP servers "
     "and credentials",
 }
+_READ_WITH_EXECUTE = "list and read the project's files, find files by name, git status"
+"""Read's words when execute lifts its one exception (opencode's config files)."""
 _CANNOT = {
-    R: "read or search files",
+    R: "list or read files",
     W: "change anything",
-    (R, X): "read sessions, the config, API keys or event streams",
+    (R, X): "search inside files, read diffs, opencode's config files, sessions, the config, "
+    "API keys or event streams",
     (W, X): "run commands or steer the agent",
 }
 
@@ -64,7 +69,12 @@ def abilities(
     cannot: list[str] = []
     for key in (R, W, (R, X), (W, X)):
         needed = {key} if isinstance(key, Permission) else set(key)
-        (can if needed <= held else cannot).append((_CAN if needed <= held else _CANNOT)[key])
+        if not needed <= held:
+            cannot.append(_CANNOT[key])
+        elif key is R and X in held:
+            can.append(_READ_WITH_EXECUTE)
+        else:
+            can.append(_CAN[key])
     if {W, X} <= held and dirs:
         can[-1] += " (commands reach beyond those directories: whatever opencode's user can)"
     return Abilities(where, tuple(can), tuple(cannot))

@@ -3,10 +3,10 @@
 `core/opencode_policy.json` has one row per operation of opencode's OpenAPI
 document (`GET /doc`) and per route it serves without documenting (`/doc`, the
 web app's static files): method, path template, the permissions it needs, where
-opencode takes its directory from, which file it touches, and a one-line
-reason. This module loads the file once and answers, for a request, which row
-decides it - matched the way opencode routes (`core.routing`) - and what it
-needs:
+opencode takes its directory from, which file it touches (and whether it returns
+that file's bytes), and a one-line reason. This module loads the file once and
+answers, for a request, which row decides it - matched the way opencode routes
+(`core.routing`) - and what it needs:
 
     needs = the PR #8217 floor (core.rules)  |  the row's permissions
 
@@ -77,6 +77,9 @@ class Rule:
     directory: DirectoryFrom
     reason: str
     files: FileTarget | None = None
+    content: bool = False
+    """It returns the bytes of the one file it names, so opencode's config files
+    (which can hold API keys) need execute too (`core.scope`)."""
     public: bool = False
     documented: bool = True
 
@@ -102,6 +105,8 @@ class Rule:
         }
         if self.files is not None:
             data["files"] = self.files.value
+        if self.content:
+            data["content"] = True
         if self.public:
             data["public"] = True
         data["documented"] = self.documented
@@ -179,6 +184,10 @@ class Policy:
                 DirectoryFrom.LOCATION,
             ):
                 raise PolicyError(f"{self.source}: {rule.name} reads files but has no directory")
+            if rule.content and rule.files not in (FileTarget.PATH, FileTarget.WILDCARD):
+                raise PolicyError(
+                    f"{self.source}: {rule.name} returns a file's content but names no one file"
+                )
 
     # --- matching -------------------------------------------------------------------
 
@@ -243,8 +252,9 @@ def _rule(row: Mapping[str, Any], source: str) -> Rule:
             directory=DirectoryFrom(row["directory"]),
             reason=str(row["reason"]),
             files=None if files is None else FileTarget(files),
-            public=bool(row.get("public", False)),
-            documented=bool(row.get("documented", True)),
+            content=_flag(row, "content"),
+            public=_flag(row, "public"),
+            documented=_flag(row, "documented", default=True),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise PolicyError(f"{source}: bad row {dict(row)!r}: {exc}") from None
@@ -253,6 +263,13 @@ def _rule(row: Mapping[str, Any], source: str) -> Rule:
     if not rule.reason.strip() or "\n" in rule.reason:
         raise PolicyError(f"{source}: {rule.name} needs a one-line reason")
     return rule
+
+
+def _flag(row: Mapping[str, Any], key: str, *, default: bool = False) -> bool:
+    value = row.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
 
 
 @functools.cache

@@ -14,7 +14,10 @@ token store, opencode's own credentials and config, /proc):
 - outside the roots or the token's directories -> 403 `directory_not_allowed`;
 - where the directory cannot be known (named in the body, chosen by a
   workspace) -> 403 `directory_unknown`;
-- a file or search that would reach a protected path -> 403 `protected_path`.
+- a file or search that would reach a protected path -> 403 `protected_path`;
+- a route that returns a file's bytes, asked for one of opencode's config
+  files (which can hold API keys: PATCH /config writes them there) by a token
+  without `execute` -> 403 `insufficient_scope` (`is_config_file`).
 
 Directories are compared after lexical normalisation and, when the server
 sees the same files as opencode (the usual case), also after resolving
@@ -32,6 +35,7 @@ from enum import StrEnum
 from urllib.parse import unquote_plus
 
 from core.directories import BadDirectory, normalize_directory, within
+from core.permissions import Permission
 from core.policy import DirectoryFrom, FileTarget, Rule
 from core.routing import decode_uri_component_or_raw
 
@@ -45,12 +49,16 @@ NEVER_SERVED = (
 _IGNORED_BY_URL_PARSERS = str.maketrans("", "", "\t\n\r")
 
 
+NOT_LEARNED = "the server has not yet learned from opencode which directory it serves"
+
+
 class ScopeReason(StrEnum):
     BAD_DIRECTORY = "bad_directory"
     DIRECTORY_NOT_ALLOWED = "directory_not_allowed"
     DIRECTORY_UNKNOWN = "directory_unknown"
     PROTECTED_PATH = "protected_path"
     PATH_NOT_ALLOWED = "path_not_allowed"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ class Refusal:
     status: int
     reason: ScopeReason
     message: str
+    needs: frozenset[Permission] = frozenset()
+    """What the request needs beyond its row (`insufficient_scope` only)."""
 
 
 # --- paths ------------------------------------------------------------------------------
@@ -72,6 +82,27 @@ def join_inside(directory: str, relative: str) -> str:
 def real(path: str) -> str:
     """`path` with symbolic links resolved, as far as this machine can see it."""
     return os.path.realpath(path)
+
+
+# --- opencode's config files ------------------------------------------------------------
+
+CONFIG_FILE_NAMES = frozenset({"opencode.json", "opencode.jsonc", "config.json"})
+"""What opencode 1.18.33 reads its config from in a directory and each folder above
+it up to the worktree (`opencode.json`, `opencode.jsonc`), and what PATCH /config
+writes into the directory it works in (`config.json`)."""
+CONFIG_FOLDER = ".opencode"
+"""A project's (and the home folder's) config folder: opencode.json(c), plugins,
+agents, commands, modes, skills and tools, all read when a directory is loaded."""
+CONFIG_FILES_NEED = frozenset({Permission.EXECUTE})
+CONFIG_FILES_REASON = "opencode's config files can hold API keys"
+
+
+def is_config_file(path: str) -> bool:
+    """`path` is one of opencode's config files, or inside a config folder, at any
+    depth. Compared case-insensitively: on macOS and Windows `OPENCODE.JSON` is the
+    same file."""
+    parts = path.casefold().split("/")
+    return parts[-1] in CONFIG_FILE_NAMES or CONFIG_FOLDER in parts
 
 
 # --- what the server protects and serves -----------------------------------------------
@@ -187,10 +218,10 @@ class ServerScope:
 
     `roots` None means any directory (`--any-directory`). `default_directory` is
     opencode's own working directory, used for requests that name none; when
-    it is not known, `default_trusted` says whether such requests still pass
-    (opencode's own directory is always one of the server's roots) - but a
-    token limited to some directories is then refused, as its directory
-    cannot be checked.
+    it is not known, `default_trusted` says whether such requests still pass:
+    offline (`token check`) they do, as for opencode's own directory; a server
+    that has not yet heard from opencode refuses them (503), since opencode's
+    directory may lie outside the `--directory` roots.
     """
 
     roots: tuple[Root, ...] | None = None
@@ -380,18 +411,16 @@ def check_scope(
     server: ServerScope,
     token_directories: Sequence[str],
     sessions: SessionLookup = no_sessions,
+    granted: frozenset[Permission] = frozenset(),
 ) -> Refusal | None:
     """None if the request stays inside the server's roots and the token's
-    directories and reaches no protected path; else why not."""
+    directories, reaches no protected path, and reads one of opencode's config
+    files only with `execute` among the `granted` permissions; else why not."""
     source = rule.directory
     if source in (DirectoryFrom.NONE, DirectoryFrom.WEBAPP):
         return None
     if server.pending:
-        return Refusal(
-            503,
-            ScopeReason.DIRECTORY_UNKNOWN,
-            "the server has not yet learned from opencode which directory it serves",
-        )
+        return Refusal(503, ScopeReason.DIRECTORY_UNKNOWN, NOT_LEARNED)
     if request.problem is not None:
         return Refusal(400, ScopeReason.BAD_DIRECTORY, request.problem)
     restricted = server.roots is not None or bool(token_directories)
@@ -405,8 +434,15 @@ def check_scope(
     if source in (DirectoryFrom.INSTANCE, DirectoryFrom.LOCATION):
         directory = request.explicit or server.default_directory
         if directory is None:
-            if token_directories and not server.default_trusted:
-                return _unknown("the request names no directory and opencode's own is not known")
+            if not server.default_trusted:
+                # opencode would work in its own directory, which may lie outside
+                # every root (--directory names others) or hold protected paths
+                return Refusal(503, ScopeReason.DIRECTORY_UNKNOWN, NOT_LEARNED)
+            if rule.content and request.file:
+                # The directory is not known, so links cannot be followed: the name still can.
+                refusal = _config_file(posixpath.normpath(request.file), None, granted)
+                if refusal is not None:
+                    return refusal
         else:
             targets.append(directory)
     if request.session_id is not None and restricted:
@@ -423,7 +459,7 @@ def check_scope(
     for index, directory in enumerate(targets):
         refusal = _check_directory(directory, server, token_directories)
         if refusal is None and index == 0 and rule.files is not None:
-            refusal = _check_files(rule.files, directory, request.file, server)
+            refusal = _check_files(rule, directory, request.file, server, granted)
         if refusal is not None:
             return refusal
     return None
@@ -461,10 +497,14 @@ def _check_directory(
 
 
 def _check_files(
-    files: FileTarget, directory: str, file: str | None, server: ServerScope
+    rule: Rule,
+    directory: str,
+    file: str | None,
+    server: ServerScope,
+    granted: frozenset[Permission],
 ) -> Refusal | None:
     protected = server.protected
-    if files is FileTarget.TREE:
+    if rule.files is FileTarget.TREE:
         resolved = real(directory) if server.follow_links else directory
         hit = protected.inside(directory) or protected.inside(resolved)
         if hit is not None:
@@ -477,12 +517,33 @@ def _check_files(
     target = directory if not file else join_inside(directory, file)
     if not within(target, directory):
         return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
-    checks = [target]
+    resolved_target: str | None = None
     if server.follow_links:
         resolved_target = real(target)
         if not within(resolved_target, real(directory)):
             return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
-        checks.append(resolved_target)
-    if any(protected.covers(path) for path in checks):
+    if protected.covers(target) or (
+        resolved_target is not None and protected.covers(resolved_target)
+    ):
         return Refusal(403, ScopeReason.PROTECTED_PATH, f"{target} is {NEVER_SERVED}")
+    if rule.content:
+        return _config_file(target, resolved_target, granted)
     return None
+
+
+def _config_file(
+    target: str, resolved: str | None, granted: frozenset[Permission]
+) -> Refusal | None:
+    """One of opencode's config files - by its own name, or by where its links lead -
+    needs execute to be read."""
+    if granted >= CONFIG_FILES_NEED:
+        return None
+    if is_config_file(target):
+        why = f"{target} is one"
+    elif resolved is not None and is_config_file(resolved):
+        why = f"{target} leads to one"
+    else:
+        return None
+    return Refusal(
+        403, ScopeReason.INSUFFICIENT_SCOPE, f"{CONFIG_FILES_REASON}: {why}", CONFIG_FILES_NEED
+    )

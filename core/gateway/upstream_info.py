@@ -202,11 +202,12 @@ class ScopeLearner:
             self._store_path, opencode_folders=() if facts is None else facts.folders
         )
         default = None if facts is None else facts.directory
+        trusted = default is not None  # until opencode says, its directory is unknown
         if self._any:
-            return ServerScope(None, default, protected=protected)
+            return ServerScope(None, default, default_trusted=trusted, protected=protected)
         if self._roots is not None:
             roots = tuple(Root.of(r) for r in self._roots)
-            return ServerScope(roots, default, protected=protected)
+            return ServerScope(roots, default, default_trusted=trusted, protected=protected)
         if default is None:
             return ServerScope((), None, protected=protected, pending=True)
         return ServerScope((Root.of(default),), default, protected=protected)

@@ -207,6 +207,68 @@ def test_directory_sources(policy: Policy) -> None:
     assert by_name["POST /api/session"].directory is DirectoryFrom.BODY
     assert by_name["GET /global/event"].directory is DirectoryFrom.NONE
     assert by_name["GET /assets/*"].directory is DirectoryFrom.WEBAPP
+    # opencode's instance middleware runs on the project routes, its location
+    # middleware on the saved permissions (the foreign folder's plugins ran)
+    for name in (
+        "GET /project",
+        "PATCH /project/{projectID}",
+        "GET /project/{projectID}/directories",
+    ):
+        assert by_name[name].directory is DirectoryFrom.INSTANCE, name
+    for name in ("GET /api/permission/saved", "DELETE /api/permission/saved/{id}"):
+        assert by_name[name].directory is DirectoryFrom.LOCATION, name
+
+
+# Where opencode 1.18.33's document does not tell the truth about a row's directory,
+# as running it shows (tests/gateway/test_policy_directories_real.py).
+DOCUMENT_IS_SILENT = {
+    "GET /api/session": "its `directory` only filters the list: no folder is loaded",
+    "GET /api/permission/saved": "its group runs the location middleware, undocumented",
+    "DELETE /api/permission/saved/{id}": "its group runs the location middleware, undocumented",
+}
+
+
+def test_the_directory_column_agrees_with_the_document(policy: Policy) -> None:
+    """A documented `directory` query parameter means an instance route (or a body
+    row, refused whenever anything restricts), `location` a location route, and a
+    row that reads a directory documents one - but for the rows listed above."""
+    doc = json.loads(DOC.read_text())
+    rows = {(r.method, r.path): r for r in policy}
+    disagree = []
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            rule = rows[(method.upper(), path)]
+            query = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            says = (
+                {DirectoryFrom.INSTANCE, DirectoryFrom.BODY}
+                if "directory" in query
+                else {DirectoryFrom.LOCATION}
+                if any(name.startswith("location") for name in query)
+                else {DirectoryFrom.NONE, DirectoryFrom.SESSION, DirectoryFrom.BODY}
+            )
+            if rule.directory not in says and rule.name not in DOCUMENT_IS_SILENT:
+                disagree.append(f"{rule.name}: {rule.directory.value}, the document {query}")
+            elif rule.directory in says and rule.name in DOCUMENT_IS_SILENT:
+                disagree.append(f"{rule.name}: no longer an exception")
+    assert disagree == []
+
+
+def test_routes_that_return_a_files_bytes(policy: Policy) -> None:
+    """Only these hand out one file's content; searches and diffs, whose results
+    cannot be limited to some files, need execute outright."""
+    assert sorted(r.name for r in policy if r.content) == [
+        "GET /api/fs/read/*",
+        "GET /file/content",
+    ]
+    for name in (
+        "GET /find",
+        "GET /vcs/diff",
+        "GET /vcs/diff/raw",
+        "GET /session/{sessionID}/diff",
+    ):
+        assert X in next(r for r in policy if r.name == name).needs, name
 
 
 # --- the file itself ----------------------------------------------------------------
@@ -274,6 +336,32 @@ def test_a_row_classified_twice_is_refused() -> None:
             "directory": "none",
             "reason": "x",
             "files": "tree",
+        },
+        {
+            "method": "GET",
+            "path": "/x",
+            "needs": ["read"],
+            "directory": "instance",
+            "reason": "x",
+            "files": "tree",
+            "content": True,
+        },
+        {
+            "method": "GET",
+            "path": "/x",
+            "needs": ["read"],
+            "directory": "instance",
+            "reason": "x",
+            "content": True,
+        },
+        {
+            "method": "GET",
+            "path": "/x",
+            "needs": ["read"],
+            "directory": "instance",
+            "reason": "x",
+            "files": "path",
+            "content": "yes",
         },
     ],
 )

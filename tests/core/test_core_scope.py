@@ -10,15 +10,19 @@ from pathlib import Path
 import pytest
 
 from core.authorize import CachedAuthorizer, Decision, Reason
+from core.permissions import Permission
 from core.policy import default_policy
 from core.scope import (
+    CONFIG_FILES_REASON,
     DirectoryRequest,
     Protected,
     Root,
     ServerScope,
     SessionDirectory,
     SessionLookupNeeded,
+    check_scope,
     directory_request,
+    is_config_file,
     protected_paths,
     query_values,
 )
@@ -322,6 +326,29 @@ def test_a_session_is_checked_in_its_own_directory(s: Scoped) -> None:
     assert decision.reason is Reason.DIRECTORY_UNKNOWN
 
 
+@pytest.mark.parametrize(
+    ("method", "target", "headers"),
+    [
+        # opencode 1.18.33 loads the folder these name (its plugins run): see
+        # tests/gateway/test_policy_directories_real.py
+        ("GET", "/project?directory={outside}", {}),
+        ("GET", "/project", {"x-opencode-directory": ["{outside}"]}),
+        ("GET", "/project/global/directories?directory={outside}", {}),
+        ("PATCH", "/project/global?directory={outside}", {}),
+        ("GET", "/api/permission/saved?location[directory]={outside}", {}),
+        ("GET", "/api/permission/saved", {"x-opencode-directory": ["{outside}"]}),
+        ("DELETE", "/api/permission/saved/x?location%5Bdirectory%5D={outside}", {}),
+    ],
+)
+def test_routes_that_load_a_folder_have_it_checked(
+    s: Scoped, method: str, target: str, headers: dict[str, list[str]]
+) -> None:
+    outside = f"{s.tmp}/etc"
+    given = {k: [v.format(outside=outside) for v in vs] for k, vs in headers.items()}
+    decision = s.decide(s.rwx, method, target.format(outside=outside), given)
+    assert decision.reason is Reason.DIRECTORY_NOT_ALLOWED, decision
+
+
 def test_no_lookup_when_nothing_restricts(s: Scoped) -> None:
     s.serve(None)
     assert s.decide(s.rwx, "GET", "/session/ses_1/message").allowed
@@ -337,6 +364,14 @@ def test_the_default_directory_unknown(s: Scoped) -> None:
         protected=s.auth.scope.protected,
     )
     assert s.decide(s.narrow, "GET", "/file").reason is Reason.DIRECTORY_UNKNOWN
+    # a server that has not heard from opencode refuses every token (503): opencode's
+    # own directory may be outside the roots, and protected paths cannot be checked
+    for token in (s.read, s.rwx, s.narrow):
+        refused = s.decide(token, "GET", "/file/content?path=../.local/share/opencode/auth.json")
+        assert (refused.status, refused.reason) == (503, Reason.DIRECTORY_UNKNOWN)
+    # ... while a request naming a directory inside the roots is decided as usual
+    inside = s.decide(s.read, "GET", f"/file?directory={s.tmp / 'srv'}")
+    assert inside.allowed
 
 
 def test_protected_paths_cover_the_store_and_opencode_folders(tmp_path: Path) -> None:
@@ -355,3 +390,179 @@ def test_protected_paths_cover_the_store_and_opencode_folders(tmp_path: Path) ->
     assert not protected.covers(f"{tmp_path}/s/other.json")
     assert not protected.covers("/home/u/.local/share/opencode-not")
     assert protected.inside("/home/u") == "/home/u/.config/opencode"
+
+
+# --- opencode's config files need execute -----------------------------------------------
+
+R, X = Permission.READ, Permission.EXECUTE
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/srv/app/opencode.json",
+        "/srv/app/opencode.jsonc",
+        "/srv/app/config.json",  # where PATCH /config writes provider keys
+        "/srv/app/sub/dir/opencode.json",  # opencode reads each folder up to the worktree
+        "/srv/app/.opencode/opencode.jsonc",
+        "/srv/app/.opencode/plugin/probe.js",
+        "/srv/app/.opencode/agent/review.md",
+        "/srv/app/.opencode",
+        "/home/u/.opencode/command/x.md",  # the home folder's config folder
+        "/srv/app/OPENCODE.JSON",  # the same file on macOS and Windows
+        "/srv/app/Config.Json",
+        "/srv/app/.OpenCode/x",
+    ],
+)
+def test_config_files_are_recognised(path: str) -> None:
+    assert is_config_file(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/srv/app/README.md",
+        "/srv/app/opencode.json.bak",
+        "/srv/app/myconfig.json",
+        "/srv/app/opencode.json5",
+        "/srv/app/.opencode-notes/x",
+        "/srv/app/tsconfig.json",
+        "/srv/app/%2eopencode/opencode.js",
+    ],
+)
+def test_other_files_are_not_config_files(path: str) -> None:
+    assert not is_config_file(path)
+
+
+class Configured(Scoped):
+    """The project holds opencode's config files, and a read+execute token."""
+
+    def __init__(self, tmp_path: Path, clock: FakeClock) -> None:
+        super().__init__(tmp_path, clock)
+        for name in ("opencode.json", "opencode.jsonc", "config.json", "src/opencode.json"):
+            (self.project / name).write_text('{"provider": {"x": {"options": {"apiKey": "k"}}}}')
+        (self.project / ".opencode" / "agent").mkdir(parents=True)
+        (self.project / ".opencode" / "opencode.json").write_text("{}")
+        (self.project / ".opencode" / "agent" / "a.md").write_text("an agent\n")
+        self.rx = self.store.create(name="rx", permissions="read,execute").secret.reveal()
+
+
+@pytest.fixture
+def c(tmp_path: Path, clock: FakeClock) -> Configured:
+    return Configured(tmp_path, clock)
+
+
+CONFIG_TARGETS = [
+    "/file/content?path=opencode.json",
+    "/file/content?path=opencode.jsonc",
+    "/file/content?path=config.json",
+    "/file/content?path=src/opencode.json",
+    "/file/content?path=.opencode/opencode.json",
+    "/file/content?path=.opencode/agent/a.md",
+    "/file/content?path=OPENCODE.JSON",
+    "/file/content?path=Config.JSON",
+    "/file/content?path=src/../opencode.json",
+    "/file/content?path=./config.json",
+    "/file/content?path=opencode.json/",
+    "/file/content?path=src%2F..%2Fopencode.json",
+    "/file/content?path=opencode%2Ejson",
+    "/file/content?path=%2eopencode%2Fopencode.json",
+    "/file/content?path=a%2F.%2e%2Fopencode.json&directory={project}/src",
+    "/file/content?path={project}/config.json",
+    "/file/content?directory={project}/.opencode&path=opencode.json",
+    "/file/content?directory={project}/.opencode",
+    "/file/content?directory={project}/src&path=opencode.json",
+    "/file/content?path=opencode.json&directory={project}",
+    "/api/fs/read/opencode.json",
+    "/api/fs/read/config.json",
+    "/api/fs/read/OpenCode.Json",
+    "/api/fs/read/opencode%2Ejson",
+    "/api/fs/read/%2eopencode/opencode.json",
+    "/api/fs/read/src/%2e%2e/config.json",
+    "/api/fs/read/src%2F..%2Fconfig.json",
+    "/api/fs/read/.opencode/agent/a.md",
+    "/api/fs/read/opencode.json?location[directory]={project}",
+]
+
+
+@pytest.mark.parametrize("target", CONFIG_TARGETS)
+def test_a_config_file_needs_execute(c: Configured, target: str) -> None:
+    target = target.format(project=c.project)
+    denied = c.decide(c.read, "GET", target)
+    assert (denied.status, denied.reason) == (403, Reason.INSUFFICIENT_SCOPE), denied
+    assert denied.required == {R, X}  # WWW-Authenticate names the scope that would pass
+    assert denied.message is not None and CONFIG_FILES_REASON in denied.message
+    assert denied.message.startswith(f"{denied.rule} needs read and execute; this token has read")
+    assert c.decide(c.rx, "GET", target).allowed
+    assert c.decide(c.rwx, "GET", target).allowed
+
+
+def test_a_link_to_a_config_file_needs_execute(c: Configured) -> None:
+    (c.project / "notes.txt").symlink_to(c.project / "config.json")
+    (c.project / "settings").symlink_to(c.project / ".opencode")
+    for target in (
+        "/file/content?path=notes.txt",
+        "/file/content?path=settings/agent/a.md",
+        "/api/fs/read/notes.txt",
+        "/api/fs/read/settings/agent/a.md",
+    ):
+        denied = c.decide(c.read, "GET", target)
+        assert denied.reason is Reason.INSUFFICIENT_SCOPE, target
+        assert "leads to one" in (denied.message or ""), target
+        assert c.decide(c.rx, "GET", target).allowed, target
+
+
+def test_other_files_and_listings_stay_with_read(c: Configured) -> None:
+    for target in (
+        "/file/content?path=src/a.py",
+        "/api/fs/read/src/a.py",
+        "/file?path=.opencode",  # names, not content
+        "/api/fs/list?path=.opencode",
+        "/find/file?query=opencode",
+        "/api/fs/find?query=config",
+        "/vcs/status",
+        # decoded once, as opencode decodes it: a folder literally named `%2eopencode`
+        "/file/content?path=%252eopencode/opencode.js",
+        "/api/fs/read/%252eopencode/x",
+    ):
+        assert c.decide(c.read, "GET", target).allowed, target
+
+
+@pytest.mark.parametrize("target", ["/find?pattern=apiKey", "/vcs/diff?mode=git", "/vcs/diff/raw"])
+def test_searches_and_diffs_need_execute_outright(c: Configured, target: str) -> None:
+    """Their results cannot be limited to some files: the whole route needs execute."""
+    denied = c.decide(c.read, "GET", target)
+    assert (denied.status, denied.reason) == (403, Reason.INSUFFICIENT_SCOPE)
+    assert "API keys" in (denied.message or "")
+    assert c.decide(c.rx, "GET", target).allowed
+
+
+def test_a_protected_path_stays_protected_for_execute_too(c: Configured) -> None:
+    data = c.tmp / "home" / ".config" / "opencode"
+    data.mkdir(parents=True)
+    (data / "opencode.json").write_text("{}")
+    c.serve([str(c.tmp)], default=str(c.project))
+    target = f"/file/content?directory={c.tmp}&path=home/.config/opencode/opencode.json"
+    assert c.decide(c.read, "GET", target).reason is Reason.PROTECTED_PATH
+    assert c.decide(c.rx, "GET", target).reason is Reason.PROTECTED_PATH
+
+
+def test_with_no_directory_known_the_name_is_still_checked(c: Configured) -> None:
+    """`token check` without --directory, or a server before it has learned opencode's
+    directory: links cannot be followed, the name can."""
+    c.serve(None, default=None)
+    for target in ("/file/content?path=opencode.json", "/api/fs/read/x/../.opencode/a"):
+        assert c.decide(c.read, "GET", target).reason is Reason.INSUFFICIENT_SCOPE, target
+        assert c.decide(c.rx, "GET", target).allowed
+    assert c.decide(c.read, "GET", "/file/content?path=README.md").allowed
+
+
+def test_check_scope_grants_nothing_by_default(c: Configured) -> None:
+    """A caller that does not say what the token holds gets the refusal."""
+    classified = POLICY.classify("GET", "/file/content?path=opencode.json")
+    assert classified.rule is not None
+    asked = DirectoryRequest(explicit=str(c.project), file="opencode.json")
+    scope = c.auth.scope
+    refusal = check_scope(classified.rule, asked, scope, ())
+    assert refusal is not None and refusal.needs == {X}
+    assert check_scope(classified.rule, asked, scope, (), granted=frozenset({R, X})) is None

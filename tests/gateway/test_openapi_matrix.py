@@ -161,6 +161,69 @@ async def test_every_documented_route_for_every_permission_set(
     assert len(cases) > 300
 
 
+# SPEC ("read never reveals credentials") and the lead's decision, written out here
+# again: the files opencode 1.18.33 reads its config from (and PATCH /config writes),
+# at any depth and in any letter case, and all of a `.opencode` folder.
+CONFIG_FILES = ("opencode.json", "OpenCode.JSONC", "sub/config.json", ".opencode/agent/a.md")
+OTHER_FILES = ("notes/readme.md", "opencode.json.bak", "tsconfig.json")
+
+
+def content_targets() -> list[tuple[str, str, bool]]:
+    """(row, target, aimed at a config file) for every row that returns a file's bytes."""
+    rows = json.loads(POLICY.read_text())["operations"]
+    found = []
+    for row in rows:
+        if not row.get("content"):
+            continue
+        for file in CONFIG_FILES + OTHER_FILES:
+            if row["path"].endswith("/*"):
+                target = row["path"][:-1] + file
+            else:
+                target = row["path"] + "?path=" + file
+            found.append((f"{row['method']} {row['path']}", target, file in CONFIG_FILES))
+    return found
+
+
+async def test_a_config_file_needs_execute_on_every_route_that_returns_a_file(
+    tokens: Tokens,
+) -> None:
+    targets = content_targets()
+    assert {row for row, _, _ in targets} == {"GET /file/content", "GET /api/fs/read/*"}
+    rows = policy_rows()
+    mismatches: list[str] = []
+    fa_listener = Listener(
+        ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=lambda m: None)),
+        ListenAddress("127.0.0.1", 0),
+    )
+    await fa_listener.start()
+    try:
+        async with (
+            gateway_harness(tokens, scope=ScopeSettings(None, True)) as h,
+            aiohttp.ClientSession() as fa,
+        ):
+            for row, target, config in targets:
+                for token in TOKENS[1:]:
+                    method, template = row.split(" ", 1)
+                    required = rows[(method, template)] | ({"execute"} if config else set())
+                    granted = {PERMS[c] for c in token}
+                    want = 200 if required <= granted else 403
+                    headers = tokens.bearer(token)
+                    async with h.client.get(
+                        URL(h.url + target, encoded=True), headers=headers
+                    ) as resp:
+                        got = resp.status if resp.status in (400, 401, 403) else 200
+                    async with fa.get(
+                        fa_listener.url + "/auth",
+                        headers={**headers, "X-Original-Method": "GET", "X-Original-URI": target},
+                    ) as resp:
+                        got_fa = resp.status
+                    if got != want or got_fa != want:
+                        mismatches.append(f"{target} {token}: {got}/{got_fa}, not {want}")
+    finally:
+        await fa_listener.stop()
+    assert mismatches == []
+
+
 async def test_methods_outside_the_seven_are_refused_whatever_the_token(tokens: Tokens) -> None:
     import asyncio
 

@@ -196,6 +196,13 @@ def attacks(oc: Opencode, project_id: str) -> list[tuple[str, str, str, object, 
         ("r", "GET", "/file?directory=/etc&directory=/tmp", None, {}),
         ("r", "GET", "/file?directory=relative/dir", None, {}),
         ("r", "GET", "/file?workspace=wrk_abc", None, {}),
+        # routes the policy once said use no directory: opencode loads the one they name
+        ("r", "GET", f"/project?directory={outside}", None, {}),
+        ("r", "GET", "/project", None, {"x-opencode-directory": str(oc.outside)}),
+        ("r", "GET", f"/project/{project_id}/directories?directory={outside}", None, {}),
+        ("rx", "GET", f"/api/permission/saved?location[directory]={outside}", None, {}),
+        ("rx", "GET", "/api/permission/saved", None, {"x-opencode-directory": str(oc.outside)}),
+        ("wx", "DELETE", f"/api/permission/saved/x?location%5Bdirectory%5D={outside}", None, {}),
         # ... and never credentials, config or session content
         ("r", "GET", "/config/providers", None, {}),
         ("r", "GET", "/CONFIG/PROVIDERS", None, {}),
@@ -360,6 +367,7 @@ def test_protected_paths_inside_a_served_directory(opencode: Opencode, tmp_path:
     store_path = opencode.home / ".config" / "opencode" / "auth-tokens.json"
     store = TokenStore(store_path)
     read = store.create(name="reader", permissions="read").secret.reveal()
+    rx = store.create(name="searcher", permissions="read,execute").secret.reveal()
     backup = store_path.with_name("auth-tokens.json.pr8217-backup-20260101T000000Z")
     backup.write_text('[{"token": "plain-text-legacy-secret"}]')
     backup.chmod(0o600)
@@ -371,17 +379,18 @@ def test_protected_paths_inside_a_served_directory(opencode: Opencode, tmp_path:
         gw = Front("gateway", child.listening_url())
         child.wait_for("serving the directories")
         child.wait_for("which is never served")  # the warning at start
-        for target in (
-            f"/file/content?directory={home}&path=.config/opencode/auth-tokens.json",
-            f"/file/content?directory={home}&path=.config/opencode/auth-tokens.json.lock",
-            f"/file/content?directory={home}&path=.config/opencode/{backup.name}",
-            f"/file/content?directory={home}&path=.local/share/opencode/auth.json",
-            f"/file?directory={home}/.config/opencode",
-            f"/find?directory={home}&pattern=plain-text-legacy",
-            f"/find/file?directory={home}&query=auth",
-            f"/api/fs/read/.local/share/opencode/auth.json?location[directory]={home}",
+        for token, target in (
+            (read, f"/file/content?directory={home}&path=.config/opencode/auth-tokens.json"),
+            (read, f"/file/content?directory={home}&path=.config/opencode/auth-tokens.json.lock"),
+            (read, f"/file/content?directory={home}&path=.config/opencode/{backup.name}"),
+            (read, f"/file/content?directory={home}&path=.local/share/opencode/auth.json"),
+            (rx, f"/file/content?directory={home}&path=.local/share/opencode/auth.json"),
+            (read, f"/file?directory={home}/.config/opencode"),
+            (rx, f"/find?directory={home}&pattern=plain-text-legacy"),  # a search needs rx
+            (read, f"/find/file?directory={home}&query=auth"),
+            (read, f"/api/fs/read/.local/share/opencode/auth.json?location[directory]={home}"),
         ):
-            status, raw = gw.call("GET", target, read)
+            status, raw = gw.call("GET", target, token)
             assert status == 403, (target, status, raw[:200])
             assert json.loads(raw)["error"] == "protected_path", target
             assert (
@@ -475,6 +484,86 @@ def test_a_browser_page_of_another_site_cannot_act_with_the_users_token(
         headers={"Origin": f"http://{host}", "Sec-Fetch-Site": "same-origin"},
     )
     assert status == 200
+
+
+# --- opencode's config files: read needs execute too ------------------------------------
+
+CONFIG_KEY = "sk-oat-config-canary-" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:12]
+
+
+@pytest.fixture
+def key_in_config(opencode: Opencode) -> Iterator[Path]:
+    """A provider key written into the project's config file the way `PATCH /config`
+    writes it (directly to opencode, with its password), and a link to that file;
+    both are put back as they were afterwards."""
+    written = opencode.project / "config.json"
+    before = written.read_bytes() if written.exists() else None
+    link = opencode.project / "notes-link.txt"
+    try:
+        direct(
+            opencode, "PATCH", "/config", {"provider": {"oat": {"options": {"apiKey": CONFIG_KEY}}}}
+        )
+        assert CONFIG_KEY in written.read_text()
+        link.unlink(missing_ok=True)
+        link.symlink_to("config.json")
+        yield written
+    finally:
+        link.unlink(missing_ok=True)
+        if before is None:
+            written.unlink(missing_ok=True)
+        else:
+            written.write_bytes(before)
+
+
+# Every route that returns a file's bytes, a diff or lines of files, aimed at the file.
+CONFIG_READS = [
+    "/file/content?path=config.json",
+    "/file/content?path=CONFIG.JSON",
+    "/file/content?path=./config.json",
+    "/file/content?path=docs%2F..%2Fconfig.json",
+    "/file/content?path=config%2Ejson",
+    "/file/content?path=notes-link.txt",
+    "/api/fs/read/config.json",
+    "/api/fs/read/Config.Json",
+    "/api/fs/read/config%2Ejson",
+    "/api/fs/read/notes-link.txt",
+    "/vcs/diff?mode=git",
+    "/vcs/diff/raw",
+    f"/find?pattern={CONFIG_KEY}",
+]
+
+
+def test_a_read_token_never_reads_what_patch_config_wrote(
+    front: Front, opencode: Opencode, real_tokens: Tokens, key_in_config: Path
+) -> None:
+    read, rx = real_tokens.secrets["r"], real_tokens.secrets["rx"]
+    leaked, passed = [], []
+    for target in CONFIG_READS:
+        status, raw = front.call("GET", target, read)
+        if CONFIG_KEY.encode() in raw:
+            leaked.append(target)
+        answer = json.loads(raw) if status == 403 else {}
+        if status != 403 or answer.get("error") != "insufficient_scope":
+            passed.append(f"{target}: {status} {raw[:120]!r}")
+        elif "API keys" not in answer["message"] or answer["required"] != ["read", "execute"]:
+            passed.append(f"{target}: says {answer}")
+    assert leaked == []
+    assert passed == []
+    # with execute too, the same file is read: the legitimate use
+    for target in (
+        "/file/content?path=config.json",
+        "/file/content?path=notes-link.txt",
+        "/api/fs/read/config.json",
+        "/vcs/diff?mode=git",
+        "/vcs/diff/raw",
+    ):
+        status, raw = front.call("GET", target, rx)
+        assert status == 200 and CONFIG_KEY.encode() in raw, (target, status, raw[:200])
+    status, _ = front.call("GET", f"/find?pattern={CONFIG_KEY}", rx)
+    assert status not in (401, 403)  # passed on (this opencode may lack ripgrep: its answer)
+    # and read alone still reads the project's other files
+    status, raw = front.call("GET", "/file/content?path=README.md", read)
+    assert status == 200 and json.loads(raw)["content"].strip() == README_TEXT.strip()
 
 
 # --- the full tokens still do the legitimate thing (these change state: last) -----------
