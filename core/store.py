@@ -118,6 +118,9 @@ class Snapshot:
     def _by_id(self) -> dict[str, TokenRecord]:
         return {r.id: r for r in self.records}
 
+    def by_id(self, token_id: str) -> TokenRecord | None:
+        return self._by_id.get(token_id)
+
     def find(self, ref: str) -> TokenRecord | None:
         """By id, then exact name, then case-insensitive name."""
         ref = ref.strip()

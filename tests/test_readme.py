@@ -58,5 +58,5 @@ def test_the_readme_nginx_and_caddy_configs_are_the_tested_ones() -> None:
         "proxy_set_header Host $http_host;",
     ):
         assert line in README and line in tested
-    for line in ("header_up -X-Original-Host", "copy_headers X-Auth-Token-Id"):
+    for line in ("header_up -X-Original-Host", "copy_headers {", "header_down +Content-Sec"):
         assert line in README and line in tested

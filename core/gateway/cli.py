@@ -115,6 +115,18 @@ that nginx can answer with it instead of its own HTML page (see the README).
 
 Those headers are trusted, so only the proxy may reach this service: it listens
 on loopback and refuses any other address unless --allow-non-loopback is given.
+
+An allowed answer also carries X-Auth-Content-Security-Policy,
+X-Auth-Content-Type-Options and X-Auth-Content-Disposition: the proxy adds them
+to opencode's answer (without the X-Auth- prefix) so that a project's files
+never run as pages of its origin (see the README's nginx and Caddy configs).
+
+Revocation and open connections: a deleted, rotated or expired token is refused
+on its next request, but forward-auth never sees a connection again after the
+proxy's auth subrequest, so an event stream or terminal opened through the
+proxy stays open until it closes. The gateway (which relays connections itself)
+closes them within a second; nginx ends them on `nginx -s reload` with
+`worker_shutdown_timeout` set (see the README).
 """
 
 
@@ -161,7 +173,8 @@ def _add_common(
         metavar="N",
         type=_count_arg(1, 1_000_000),
         default=st.DEFAULT_LIMITS.max_connections,
-        help="open client connections at most; one more is answered 503 and closed "
+        help="open client connections at most; a newcomer waits up to 0.5 s for room "
+        "(an idle connection dropped, or one closing), then is answered 503 and closed "
         f"(default {st.DEFAULT_LIMITS.max_connections})",
     )
     parser.add_argument(
@@ -170,7 +183,8 @@ def _add_common(
         type=_count_arg(0, 1_000_000),
         default=per_client_default,
         help="open connections one client address may hold; when it or the cap is "
-        "reached, a connection that never finished its request head is dropped first "
+        "reached, the connection idle the longest (for half a second or more) is dropped "
+        "first; one with a request in progress never is "
         f"(default {per_client_default}; 0 = no share)",
     )
     parser.add_argument(
@@ -516,7 +530,7 @@ def run_forward_auth(args: argparse.Namespace) -> int:
     if isinstance(location, int):
         return location  # the exit code: the store is missing its flag or unreadable
 
-    from core.gateway.forward_auth import ForwardAuth
+    from core.gateway.forward_auth import CANNOT_REVOKE_OPEN, ForwardAuth
     from core.gateway.server import Listener
 
     guard, usage = _components(args, location, "forward-auth")
@@ -535,6 +549,7 @@ def run_forward_auth(args: argparse.Namespace) -> int:
     async def main() -> int:
         async def ready() -> None:
             _say(f"{PROG} forward-auth: listening on {listener.url} (store: {_shown(location)})")
+            _say(f"{PROG} forward-auth: note: {CANNOT_REVOKE_OPEN}")
 
         return await _serve(listener, ready, "forward-auth")
 

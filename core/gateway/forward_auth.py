@@ -20,10 +20,27 @@ These headers are trusted, which is why the service must only be reachable by
 the proxy: it refuses to listen on a non-loopback address unless told
 `--allow-non-loopback`.
 
-A token in `Sec-WebSocket-Protocol: bearer, <token>` is taken only from a
-WebSocket handshake (`Upgrade: websocket` on a GET), as the gateway does: on a
-plain request that header means nothing to opencode, and a token there would
-pass unnoticed by anything that looks for credentials where they belong.
+A WebSocket handshake is recognised by its route as well as by its headers: a
+GET of a WebSocket route (a terminal's `/pty/{id}/connect`) is decided as a
+handshake whatever the subrequest carries - nginx's `auth_request` subrequest
+drops `Upgrade` - so the cross-site check (a page of another origin opening a
+terminal with the browser's saved credentials) and the `Sec-WebSocket-Protocol:
+bearer, <token>` credentials apply to it. A token in that header is taken only
+from a handshake, as the gateway does: on a plain request the header means
+nothing to opencode, and a token there would pass unnoticed by anything that
+looks for credentials where they belong.
+
+An allowed answer names the headers the proxy must add to opencode's answer
+(`X-Auth-Content-Security-Policy`, `X-Auth-Content-Type-Options`,
+`X-Auth-Content-Disposition`; headers.ContentSafety): the same sandbox the
+gateway puts on every API answer, so a project's files never run as pages of
+the proxy's origin. The README's nginx and Caddy configs add them.
+
+What forward-auth cannot do is end a connection: after the subrequest it never
+sees the request again. An event stream or a terminal opened through the proxy
+stays open after its token is deleted or expires, until it closes (new requests
+are refused at once). The start-up line and `--help` say so; the gateway, which
+relays the connection itself, closes them (live.py).
 
 Like the gateway, it asks opencode (`--upstream`) for its version, the
 directory it serves and its folders at start, and for a session's directory
@@ -54,10 +71,12 @@ from core.gateway.guard import (
     query_credentials,
     split_subprotocols,
 )
+from core.gateway.headers import APP, ContentSafety, SafetyHeaders
 from core.gateway.settings import ScopeSettings
+from core.gateway.tickets import CONNECT_RULES
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
-from core.rules import logged_path
+from core.rules import SHORT_PATH, logged_path, request_path
 
 EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
@@ -65,6 +84,15 @@ METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
 HOST_HEADERS = ("X-Original-Host", "X-Forwarded-Host")
 ERROR_HEADER = "X-Auth-Error"
+SAFETY_PREFIX = "X-Auth-"
+"""An allowed answer's `X-Auth-<Header>: value` (an `X-` of the header's own
+dropped: `X-Auth-Content-Type-Options`): the proxy adds `<Header>: value` to
+opencode's answer (headers.ContentSafety)."""
+CANNOT_REVOKE_OPEN = (
+    "open event streams and terminals stay open through the proxy after their token "
+    "is deleted or expires, until they close (new requests are refused at once); the "
+    "gateway closes them"
+)
 ERROR_HEADER_LIMIT = 2048
 """The longest `X-Auth-Error` value, in bytes. nginx reads an answer's headers into
 one `proxy_buffer_size` buffer (4 KB by default) and turns an answer whose
@@ -201,6 +229,27 @@ class ForwardAuth:
         self._scope = scope
         self._session: ClientSession | None = None
         self.learner: ScopeLearner | None = None
+        self._policy = policy = guard.authorizer.policy
+        safety = ContentSafety(policy)
+
+        def prefixed(headers: SafetyHeaders) -> SafetyHeaders:
+            return tuple(
+                (SAFETY_PREFIX + name.removeprefix("X-"), value) for name, value in headers
+            )
+
+        self._safety = {rule.name: prefixed(safety.headers(rule.name)) for rule in policy}
+        self._app_safety = prefixed(APP)
+
+    def _websocket(self, method: str, uri: str, upgrade: bool) -> bool:
+        """A WebSocket handshake: a GET with `Upgrade: websocket`, or a GET of a
+        WebSocket route whatever the subrequest carries (module docstring)."""
+        if method != "GET":
+            return False
+        if upgrade:
+            return True
+        if len(request_path(uri)) > SHORT_PATH:  # bounded work before the token passed
+            return False
+        return self._policy.classify("GET", uri).rule_name in CONNECT_RULES
 
     async def start(self) -> None:
         if self._upstream is not None:
@@ -250,10 +299,10 @@ class ForwardAuth:
             note(request, "bad_request", "")
             return error_response(400, "bad_request", str(exc))
         protocols = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL)
-        upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
-        subprotocols = (
-            split_subprotocols(protocols) if protocols and upgrade and method == "GET" else None
+        websocket = self._websocket(
+            method, uri, request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
         )
+        subprotocols = split_subprotocols(protocols) if protocols and websocket else None
         if query_credentials(uri) is not None:
             # 401 with the Basic challenge (not 400, which nginx turns into 500):
             # the browser prompts, and the token typed there passes.
@@ -269,12 +318,13 @@ class ForwardAuth:
             method,
             uri,
             own_host=host,
-            websocket=upgrade and method == "GET",
+            websocket=websocket,
         )
         if isinstance(decision, web.StreamResponse):
             return decision
-        if decision.token_id is None:
-            return web.Response(status=200)
-        if self.usage is not None:
-            self.usage.seen(decision.token_id)
-        return web.Response(status=200, headers={TOKEN_ID_HEADER: decision.token_id})
+        headers = list(self._safety.get(decision.rule, self._app_safety))
+        if decision.token_id is not None:
+            if self.usage is not None:
+                self.usage.seen(decision.token_id)
+            headers.append((TOKEN_ID_HEADER, decision.token_id))
+        return web.Response(status=200, headers=headers)

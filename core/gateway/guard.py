@@ -262,12 +262,21 @@ class Guard:
         *,
         own_host: str | None,
         websocket: bool,
+        headers: CIMultiDict[str] | None = None,
     ) -> Decision | web.Response:
         """The decision when the request is allowed, else the answer refusing it
         (503 for an unreadable store, 400/401/403 with the challenges, 403 for a
         browser request from another site); either way the outcome is noted for
-        the access log. `own_host` is the Host the client sent the request to."""
-        decision = await self.decide(authorization, method, raw_path, request.headers)
+        the access log. `own_host` is the Host the client sent the request to.
+
+        `headers` are the ones the decision reads (the directory and workspace
+        headers): the gateway passes the set it will forward, so that what
+        opencode receives is what was decided on; the default is the request's
+        own (forward-auth: what the proxy's subrequest shows). The cross-site
+        check always reads the request's own headers, as the browser sent them."""
+        decision = await self.decide(
+            authorization, method, raw_path, request.headers if headers is None else headers
+        )
         if decision is None:
             note(request, "store_unavailable", self.log_path(raw_path), method=method)
             return self.store_unavailable()

@@ -10,13 +10,19 @@ host name; `X-Forwarded-For/-Proto/-Host` are set by the gateway, never taken
 from the client. WebSocket handshake headers are left to the
 WebSocket client, which makes its own (so the subprotocol entry carrying a
 browser's token never reaches opencode).
+
+Toward the client, every answer of opencode's API carries headers that keep
+content a project controls from running on the gateway's origin
+(`ContentSafety`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from core.policy import DirectoryFrom, FileTarget, Rule
 
 HOP_BY_HOP = frozenset(
     {
@@ -103,3 +109,70 @@ def upstream_request_headers(
 
 def downstream_response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     return _filtered(upstream, _RESPONSE_DROP)
+
+
+# --- content a project controls -----------------------------------------------------
+
+SANDBOX = "sandbox; default-src 'none'; frame-ancestors 'none'"
+"""A response under this policy is a unique, script-less origin: a project's
+HTML or SVG opened from a link shows as inert text and pictures, never as a
+page that can use the browser's credentials for this origin."""
+APP_POLICY = "frame-ancestors 'self'"
+"""The web app's own pages run (no sandbox), but no page of another origin may
+frame them: a page that can run commands must not be clickjacked."""
+SafetyHeaders = tuple[tuple[str, str], ...]
+_NOSNIFF = ("X-Content-Type-Options", "nosniff")
+_INLINE = ("Content-Disposition", "inline")
+APP: SafetyHeaders = (("Content-Security-Policy", APP_POLICY), _NOSNIFF, _INLINE)
+API: SafetyHeaders = (("Content-Security-Policy", SANDBOX), _NOSNIFF, _INLINE)
+FILE_BYTES: SafetyHeaders = (
+    ("Content-Security-Policy", SANDBOX),
+    _NOSNIFF,
+    ("Content-Disposition", "attachment"),
+)
+
+
+class ContentSafety:
+    """The headers each answer gets, by the policy row that decided the request.
+
+    - opencode's API (every row but the web app's own files): `SANDBOX` and
+      `nosniff`. Its answers are JSON, event streams, diffs and file bytes - data
+      for a program, never a page - and several carry what a project holds (a
+      file, a search hit, a diff), which a browser would otherwise run as a page
+      of this origin (`GET /api/fs/read/x.html` answers `text/html`).
+    - rows that answer with a file's bytes as they are (`files: wildcard`, i.e.
+      `/api/fs/read/*`) are also `Content-Disposition: attachment`: opened in a
+      browser they are downloaded, not shown. opencode's web app reads files
+      through `/file/content` (JSON), so it needs neither inline.
+    - the web app's own files (`directory: webapp`) and unclassified paths
+      (opencode answers with its web app's index.html there; they need all three
+      permissions) must run: they get `APP_POLICY` and `nosniff` (opencode serves
+      every file of its app with its right type).
+
+    Every answer gets all three headers (`inline` where nothing else applies):
+    forward-auth hands them to the proxy as `X-Auth-<name>`, and Caddy's
+    `copy_headers` writes a header the auth answer lacks as a literal
+    placeholder, so none may be missing.
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self._by_rule: dict[str, SafetyHeaders] = {}
+        for rule in rules:
+            if rule.directory is not DirectoryFrom.WEBAPP:
+                self._by_rule[rule.name] = FILE_BYTES if rule.files is FileTarget.WILDCARD else API
+
+    def headers(self, rule: str) -> SafetyHeaders:
+        """What an answer to a request decided by the row named `rule` gets."""
+        return self._by_rule.get(rule, APP)
+
+
+def add_safety(headers: CIMultiDict[str], safety: SafetyHeaders) -> CIMultiDict[str]:
+    """`headers` with `safety` added. A Content-Security-Policy is added next to
+    opencode's own (the web app's index.html has one: a browser enforces both);
+    the others replace opencode's values, if any."""
+    for name, value in safety:
+        if name == "Content-Security-Policy":
+            headers.add(name, value)
+        else:
+            headers[name] = value
+    return headers

@@ -11,10 +11,18 @@ opencode's own Basic credentials. Nothing is buffered whole:
   makes Server-Sent Events (`/event`, `/global/event`) arrive event by event;
 - WebSocket upgrades go to websocket.py.
 
-The request target is forwarded byte for byte as received - the decision was
-made on exactly that text, so opencode cannot be shown a different path -
-except that an `auth_token` query parameter (credentials, already decided on)
-is taken out: opencode would otherwise read it as its own password.
+The request decided is the request forwarded. The target goes on byte for
+byte as received - except that an `auth_token` query parameter (credentials,
+already decided on) is taken out: opencode would otherwise read it as its own
+password. The headers are filtered first (headers.py) and the decision reads
+the filtered set, so a header that a client's `Connection` list (or anything
+else) removes is one the decision never saw either.
+
+Event streams and WebSockets are held open in `OpenConnections` (live.py) and
+decided again whenever the store changes or their token expires: a revoked
+token's stream ends and its terminal closes (1008) within a fraction of a
+second. Every API answer carries `ContentSafety`'s headers (a sandbox CSP,
+`nosniff`), so a project's files never run as pages of the gateway's origin.
 
 Failures answer with JSON `{"error", "message"}`: 502 when opencode cannot be
 reached (or refuses the gateway's credentials), 504 when it is too slow, 408
@@ -25,7 +33,7 @@ unreadable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import (
     ClientConnectorError,
@@ -52,9 +60,13 @@ from core.gateway.guard import (
 )
 from core.gateway.headers import (
     SKIP_AUTO_HEADERS,
+    ContentSafety,
+    SafetyHeaders,
+    add_safety,
     downstream_response_headers,
     upstream_request_headers,
 )
+from core.gateway.live import Held, OpenConnections, Revocable
 from core.gateway.settings import GatewayConfig
 from core.gateway.tickets import CONNECT_RULES, CONNECT_TOKEN_RULES, MAX_ANSWER, Tickets
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
@@ -121,6 +133,8 @@ class Gateway:
         self.tickets = Tickets()
         self._streams: set[ClientResponse] = set()
         self._draining = False
+        self.safety = ContentSafety(guard.authorizer.policy)
+        self.live = OpenConnections(guard.authorizer, warn=guard.warn, changed=self._forget_tickets)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -148,6 +162,7 @@ class Gateway:
             say=self.guard.say,
         )
         self.learner.start()
+        self.live.start()
         if self.usage is not None:
             self.usage.start()
 
@@ -159,6 +174,7 @@ class Gateway:
         await self._sockets.close_all()
 
     async def close(self) -> None:
+        await self.live.close()
         if self.learner is not None:
             await self.learner.close()
         if self._session is not None:
@@ -191,6 +207,14 @@ class Gateway:
         authorization = credentials(request, subprotocols)
         if authorization is None and websocket:
             authorization = self._ticket_credentials(raw)
+        # What goes to opencode, built before the decision so the decision reads it.
+        headers = upstream_request_headers(
+            request.headers,
+            authorization=self.config.authorization,
+            client_ip=request.remote,
+            scheme=self._scheme,
+            websocket=websocket,
+        )
         decision = await self.guard.admit(
             request,
             authorization,
@@ -198,21 +222,22 @@ class Gateway:
             raw,
             own_host=request.headers.get(hdrs.HOST),
             websocket=websocket,
+            headers=headers,
         )
         if isinstance(decision, web.StreamResponse):
             return decision
         if decision.token_id is not None and self.usage is not None:
             self.usage.seen(decision.token_id)
         remember = authorization if decision.rule in CONNECT_TOKEN_RULES and authorization else None
+        revocable = None
+        if decision.token_id is not None and authorization is not None:
+            revocable = Revocable(
+                decision.token_id,
+                self._recheck(authorization, request.method, raw, headers),
+                self.live,
+            )
 
         url = URL(self._base + without_query_credentials(raw), encoded=True)
-        headers = upstream_request_headers(
-            request.headers,
-            authorization=self.config.authorization,
-            client_ip=request.remote,
-            scheme=self._scheme,
-            websocket=subprotocols is not None,
-        )
         if subprotocols is not None:
             response, failure = await bridge(
                 request,
@@ -223,13 +248,45 @@ class Gateway:
                 connect_wait=self._read,
                 heartbeat=self._heartbeat,
                 registry=self._sockets,
+                revocable=revocable,
             )
             if failure is not None:
                 note(request, failure, decision.path, decision.token_id)
             return response
         return await self._forward(
-            request, url, headers, decision.path, decision.token_id, remember
+            request,
+            url,
+            headers,
+            decision.path,
+            decision.token_id,
+            self.safety.headers(decision.rule),
+            remember,
+            revocable,
         )
+
+    def _recheck(
+        self, authorization: str, method: str, raw: str, headers: CIMultiDict[str]
+    ) -> Callable[[], Awaitable[str | None]]:
+        """Deciding an open connection again, on the same credentials, method,
+        target and forwarded headers as its own request (live.py)."""
+
+        async def recheck() -> str | None:
+            decision = await self.guard.decide(authorization, method, raw, headers)
+            if decision is None:
+                return "the token store cannot be read"
+            if isinstance(decision, web.StreamResponse):
+                return "the session's directory could not be checked"
+            if decision.allowed:
+                return None
+            return f"{decision.reason.value}: {decision.message or decision.reason.value}"
+
+        return recheck
+
+    def _forget_tickets(self) -> None:
+        """The store changed: PTY tickets whose credentials no longer pass are
+        forgotten (a ticket is redeemed only after its credentials are decided
+        again anyway; this keeps none of a revoked token's around)."""
+        self.tickets.forget_unless(self.guard.authorizer.still_valid)
 
     def _ticket_credentials(self, raw: str) -> str | None:
         """For a terminal WebSocket with a ticket and no credentials: the ones that
@@ -248,7 +305,9 @@ class Gateway:
         headers: CIMultiDict[str],
         path: str,
         token_id: str | None,
+        safety: SafetyHeaders = (),
         remember_ticket_for: str | None = None,
+        revocable: Revocable | None = None,
     ) -> web.StreamResponse:
         def fail(status: int, reason: str, message: str) -> web.Response:
             note(request, reason, path, token_id)
@@ -297,13 +356,17 @@ class Gateway:
             ).lower().startswith("basic"):
                 return fail(502, "upstream_auth_failed", CREDENTIALS_MESSAGE)
             if remember_ticket_for is not None and upstream.status == 200:
-                return await self._ticket_answer(request, upstream, remember_ticket_for)
-            return await self._relay(request, upstream, path, token_id)
+                return await self._ticket_answer(request, upstream, remember_ticket_for, safety)
+            return await self._relay(request, upstream, path, token_id, safety, revocable)
         finally:
             upstream.release()
 
     async def _ticket_answer(
-        self, request: web.BaseRequest, upstream: ClientResponse, authorization: str
+        self,
+        request: web.BaseRequest,
+        upstream: ClientResponse,
+        authorization: str,
+        safety: SafetyHeaders,
     ) -> web.StreamResponse:
         """A connect-token answer (small JSON): read whole, its ticket remembered."""
         async with asyncio.timeout(self._read):
@@ -313,18 +376,24 @@ class Gateway:
         response = web.Response(
             status=upstream.status,
             body=answer,
-            headers=downstream_response_headers(upstream.headers),
+            headers=add_safety(downstream_response_headers(upstream.headers), safety),
         )
         note_status(request, response.status)
         return response
 
     async def _relay(
-        self, request: web.BaseRequest, upstream: ClientResponse, path: str, token_id: str | None
+        self,
+        request: web.BaseRequest,
+        upstream: ClientResponse,
+        path: str,
+        token_id: str | None,
+        safety: SafetyHeaders,
+        revocable: Revocable | None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             status=upstream.status,
             reason=upstream.reason,
-            headers=downstream_response_headers(upstream.headers),
+            headers=add_safety(downstream_response_headers(upstream.headers), safety),
         )
         length = upstream.content_length
         if (
@@ -335,8 +404,11 @@ class Gateway:
         stream = upstream.content_type == SSE
         # An event stream may stay quiet for long: only its client side is timed.
         read_timeout = None if stream else self._read
+        held: Held | None = None
         if stream:
             self._streams.add(upstream)
+            if revocable is not None:
+                held = revocable.hold(_end_stream(upstream))
         body = upstream.content
         try:
             try:
@@ -364,7 +436,7 @@ class Gateway:
                 except TimeoutError:
                     raise _Abort("upstream_timeout") from None
                 except ClientError:
-                    if stream and self._draining:
+                    if stream and (self._draining or (held is not None and held.ended)):
                         break
                     raise _Abort("upstream_aborted") from None
                 if not chunk:
@@ -381,6 +453,9 @@ class Gateway:
                             await response.write(chunk)
                     except TimeoutError:
                         raise _Abort("client_timeout") from None
+            if held is not None and held.ended:
+                note(request, "revoked", path, token_id)
+                response.force_close()
             await response.write_eof()
         except _Abort as abort:
             note(request, abort.reason, path, token_id)
@@ -390,4 +465,16 @@ class Gateway:
             note(request, "client_gone", path, token_id)
         finally:
             self._streams.discard(upstream)
+            if held is not None:
+                self.live.release(held)
         return response
+
+
+def _end_stream(upstream: ClientResponse) -> Callable[[str], Awaitable[None]]:
+    """Ending an event stream: its upstream side is closed, the relay loop meets
+    the end, and the client's stream is ended (the relay logs `revoked`)."""
+
+    async def end(why: str) -> None:
+        upstream.close()
+
+    return end

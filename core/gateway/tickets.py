@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 CONNECT_TOKEN_RULES = frozenset(
     {"POST /pty/{ptyID}/connect-token", "POST /api/pty/{ptyID}/connect-token"}
@@ -64,6 +65,14 @@ class Tickets:
         self._expire()
         found = self._issued.pop(ticket, None)
         return None if found is None else found[1]
+
+    def forget_unless(self, still_valid: Callable[[str], bool]) -> int:
+        """Forget the tickets whose credentials no longer pass `still_valid` (the
+        store changed); how many were forgotten."""
+        gone = [t for t, (_, auth) in self._issued.items() if not still_valid(auth)]
+        for ticket in gone:
+            del self._issued[ticket]
+        return len(gone)
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -6,6 +6,10 @@ dies. The client's `Sec-WebSocket-Protocol` is answered by the gateway: the
 protocol opencode chose if any, else `bearer` when the client authenticated
 that way (a browser fails the handshake unless one it offered is echoed). The
 `bearer` entry and the token after it are never sent upstream.
+
+An open bridge is held in the gateway's `OpenConnections` (live.py): when its
+token no longer passes (deleted, expired, permissions or directories edited),
+both sides are closed, the client's with 1008 (policy violation) and the reason.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from aiohttp import (
 from multidict import CIMultiDict
 from yarl import URL
 
-from core.gateway.access_log import note_status
+from core.gateway.access_log import note, note_status, noted
 from core.gateway.guard import Subprotocols, error_response
+from core.gateway.live import Revocable
 
 MAX_MESSAGE = 16 * 1024 * 1024
 _EITHER = web.WebSocketResponse | ClientWebSocketResponse
@@ -156,6 +161,7 @@ async def bridge(
     connect_wait: float | None,
     heartbeat: float | None,
     registry: OpenSockets,
+    revocable: Revocable | None = None,
 ) -> tuple[web.StreamResponse, str | None]:
     """Answer a WebSocket handshake; returns the response and a failure reason (or None)."""
     # The probe knows every protocol the client offered, so aiohttp never logs
@@ -196,10 +202,17 @@ async def bridge(
         raise
     note_status(request, 101)
     registry.pairs.add(pair)
+    revoked = asyncio.Event()
+
+    async def end(why: str) -> None:
+        revoked.set()
+
+    held = None if revocable is None else revocable.hold(end)
     try:
         tasks = [
             asyncio.ensure_future(_pump(client, upstream)),
             asyncio.ensure_future(_pump(upstream, client)),
+            asyncio.ensure_future(revoked.wait()),
         ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -209,10 +222,27 @@ async def bridge(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if held is not None and held.ended is not None:
+            outcome = noted(request)
+            if outcome is not None:
+                note(request, "revoked", outcome.path, outcome.token_id)
+            with contextlib.suppress(Exception):
+                await upstream.close()
+            with contextlib.suppress(Exception):
+                await client.close(
+                    code=WSCloseCode.POLICY_VIOLATION, message=close_reason(held.ended)
+                )
     finally:
+        if held is not None and revocable is not None:
+            revocable.registry.release(held)
         registry.pairs.discard(pair)
         with contextlib.suppress(Exception):
             await upstream.close()
         with contextlib.suppress(Exception):
             await client.close()
     return client, None
+
+
+def close_reason(why: str) -> bytes:
+    """A WebSocket close reason: at most 123 bytes of UTF-8, cut on a character."""
+    return why.encode()[:120].decode(errors="ignore").encode()

@@ -6,8 +6,8 @@ command when it is missing, and FAILS instead when the environment variable CI i
 (tests/gateway/real_servers.missing): in CI these clients are installed by .ci/ and a
 test that could not run must not pass as a skip.
 
-One opencode, one token store, one gateway and one nginx + forward-auth serve the
-whole session; the clients run afresh in each test.
+One opencode, one token store, one gateway, one nginx + forward-auth and one Caddy +
+forward-auth serve the whole session; the clients run afresh in each test.
 """
 
 from __future__ import annotations
@@ -72,9 +72,28 @@ def nginx(opencode_server: harness.Server, tokens: harness.Tokens) -> Iterator[h
         front.stop()
 
 
+@pytest.fixture(scope="session")
+def caddy(opencode_server: harness.Server, tokens: harness.Tokens) -> Iterator[harness.Front]:
+    """Caddy (README's forward_auth config) asking forward-auth, in front of opencode."""
+    binary = harness._real_servers().find_caddy()
+    if binary is None:
+        missing("caddy is not installed: run .ci/install-nginx.sh (Debian package caddy)")
+    front = harness.start_caddy_front(tokens, opencode_server, binary)
+    try:
+        yield front
+    finally:
+        front.stop()
+
+
 @pytest.fixture(params=["gateway", "nginx"])
 def front(request: pytest.FixtureRequest) -> harness.Front:
     """Each test that takes `front` runs through the gateway and through nginx."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["gateway", "nginx", "caddy"])
+def every_front(request: pytest.FixtureRequest) -> harness.Front:
+    """Each test that takes `every_front` runs through the gateway, nginx and Caddy."""
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
 

@@ -13,6 +13,7 @@ generous limit that only turns a hang into a readable failure.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import contextlib
 import functools
 import http.client
@@ -157,6 +158,59 @@ class Server:
         assert status == 200, (status, data)
         return str(data["id"])
 
+    @property
+    def in_project(self) -> str:
+        """The query that names opencode's project directory."""
+        return urllib.parse.urlencode({"directory": str(self.project)})
+
+    def ptys(self) -> set[str]:
+        """The ids of opencode's terminals in its project, as opencode itself lists them."""
+        status, data = self.api("GET", f"/pty?{self.in_project}")
+        assert status == 200, (status, data)
+        return {str(pty["id"]) for pty in data}
+
+    def create_pty(self) -> str:
+        """A terminal running the default shell, created directly (opencode's password)."""
+        status, data = self.api("POST", f"/pty?{self.in_project}", {})
+        assert status == 200, (status, data)
+        return str(data["id"])
+
+    def remove_pty(self, pty_id: str) -> None:
+        self.api("DELETE", f"/pty/{pty_id}?{self.in_project}")
+
+    def pty_output(self, pty_id: str, quiet: float = 1.0) -> str:
+        """What a terminal has printed so far: opencode replays it to every new
+        connection (made here directly, with its password), until `quiet` seconds
+        pass without a frame (only its text frames: the binary ones are opencode's
+        own control messages)."""
+        import asyncio
+
+        import aiohttp
+
+        url = self.url.replace("http://", "ws://", 1) + f"/pty/{pty_id}/connect?{self.in_project}"
+        headers = {"Authorization": "Basic " + basic_credentials(self.password)}
+
+        async def read() -> str:
+            text: list[str] = []
+            async with (
+                aiohttp.ClientSession() as session,
+                session.ws_connect(url, headers=headers) as ws,
+            ):
+                while True:
+                    try:
+                        message = await asyncio.wait_for(ws.receive(), quiet)
+                    except TimeoutError:
+                        break
+                    if message.type is aiohttp.WSMsgType.TEXT:
+                        text.append(message.data)
+                    elif message.type is not aiohttp.WSMsgType.BINARY:
+                        break
+            return "".join(text)
+
+        # in a thread of its own: Playwright's sync API keeps an event loop running here
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, read()).result()
+
 
 def start_server(binary: str) -> Server:
     """opencode on a free loopback port (tests/gateway/real_servers.start_opencode: its
@@ -246,14 +300,14 @@ def unissued_token() -> str:
 
 @dataclass
 class Front:
-    """What a client talks to instead of opencode: the gateway, or nginx asking
-    forward-auth. `decider` is the gateway or forward-auth (the real CLI); its stdout
+    """What a client talks to instead of opencode: the gateway, or nginx or Caddy
+    asking forward-auth. `decider` is the gateway or forward-auth (the real CLI); its stdout
     is its access log, one JSON line per request decided."""
 
-    kind: str  # "gateway" or "nginx"
+    kind: str  # "gateway", "nginx" or "caddy"
     url: str
     decider: Any  # tests.gateway.processes.Child
-    nginx: Any = None  # tests.gateway.real_servers.NginxProcess
+    nginx: Any = None  # the proxy: real_servers.NginxProcess, or CaddyProcess
 
     def mark(self) -> int:
         """Where the access log is now: pass it to `access(since=...)`."""
@@ -330,6 +384,75 @@ def start_nginx_front(tokens: Tokens, server: Server, nginx_binary: str) -> Fron
         child.stop()
         raise
     return Front("nginx", nginx.url, child, nginx)
+
+
+@dataclass
+class CaddyProcess:
+    """Caddy run with the README's Caddyfile (tests/gateway/real_servers.CADDYFILE)."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    folder: Path  # its config, storage and log
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_caddy_front(tokens: Tokens, server: Server, caddy_binary: str) -> Front:
+    """Caddy with the README's forward_auth config and forward-auth serving opencode's
+    directory; `Front.nginx` holds the Caddy process (whatever stops the proxy)."""
+    from tests.gateway import processes
+
+    real_servers = _real_servers()
+    child = processes.forward_auth(
+        tokens.path,
+        upstream=server.url,
+        directories=[str(server.project)],
+        password=server.password,
+    )
+    folder = Path(tempfile.mkdtemp(prefix="oat-caddy-"))
+    try:
+        forward_auth_url = child.listening_url()
+        child.wait_for("serving the directories")
+        port = real_servers._free_port()
+        conf = folder / "Caddyfile"
+        conf.write_text(
+            real_servers.CADDYFILE.format(
+                tmp=folder,
+                port=port,
+                forward_auth=forward_auth_url.split("://", 1)[1],
+                upstream=server.url.split("://", 1)[1],
+                authorization=real_servers.basic(server.password),
+            )
+        )
+        env = {**os.environ, "HOME": str(folder), "XDG_DATA_HOME": str(folder)}
+        env["XDG_CONFIG_HOME"] = str(folder)
+        with (folder / "caddy.log").open("w") as log:
+            proc = subprocess.Popen(
+                [caddy_binary, "run", "--config", str(conf), "--adapter", "caddyfile"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
+        caddy = CaddyProcess(f"http://127.0.0.1:{port}", proc, folder)
+        try:
+            real_servers.wait_until_healthy(caddy.url, None, time.monotonic() + 20)
+        except RuntimeError:
+            text = (folder / "caddy.log").read_text()[-2000:]
+            caddy.stop()
+            raise RuntimeError("caddy did not start:\n" + text) from None
+    except BaseException:
+        child.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Front("caddy", caddy.url, child, caddy)
 
 
 def static_file(path: str) -> bool:
@@ -503,6 +626,17 @@ def projects_seed(*directories: Path) -> str:
     )
     key = json.dumps("opencode.global.dat:server")
     return f"if (!localStorage.getItem({key})) localStorage.setItem({key}, {json.dumps(value)});"
+
+
+def token_login(tokens: Tokens, name: str) -> dict[str, str]:
+    """The browser's Basic login with a token: the gateway and forward-auth ignore the
+    user name (opencode insists on `opencode`), the token is the password."""
+    return {"username": "anyone", "password": tokens.secrets[name]}
+
+
+def password_login(server: Server) -> dict[str, str]:
+    """The browser's Basic login to opencode itself, with its password."""
+    return {"username": "opencode", "password": server.password}
 
 
 @contextlib.contextmanager

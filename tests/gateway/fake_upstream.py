@@ -12,6 +12,7 @@ Routes (everything else echoes):
   GET  /slow?s=SECONDS           answers after a delay
   GET  /basic-401                401 with a Basic challenge (a wrong password)
   GET  /pty/{id}/connect         WebSocket: greets, then echoes (and records headers)
+  GET  /headers                  {"headers": {name: [values]}}: what reached it
   *    anything else             JSON echo of method, raw path, headers, body length
 
 Also runnable as a script (`python -m tests.gateway.fake_upstream [PASSWORD]`),
@@ -129,6 +130,8 @@ class FakeUpstream:
         if path == "/slow":
             await asyncio.sleep(float(request.query.get("s", "1")))
             return web.json_response({"slow": True})
+        if path == "/headers":  # what reached opencode, for tests in other processes
+            return web.json_response({"headers": headers})
         if path == "/basic-401":
             return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="x"'})
         if path == "/status":

@@ -309,6 +309,12 @@ http {{
 # The example from the README, with the addresses filled in.
 NGINX_SITE = """\
     map $http_upgrade $connection_upgrade {{ default upgrade; '' ''; }}
+    # a bearer subprotocol's token never reaches opencode; `bearer` stays, so
+    # opencode echoes it and a browser's handshake completes
+    map $http_sec_websocket_protocol $websocket_protocol {{
+        "~*^\\s*bearer\\s*,\\s*[^,\\s]+\\s*(?<rest>,.*)?$" "bearer$rest";
+        default $http_sec_websocket_protocol;
+    }}
     # forward-auth's refusal (X-Auth-Error); when nginx answers by itself (a deny
     # rule, forward-auth unreachable) it says so - never another request's message
     map $auth_error $auth_error_body {{
@@ -329,6 +335,7 @@ NGINX_SITE = """\
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Host $http_host;
+            proxy_set_header Upgrade $http_upgrade;   # every WebSocket handshake
             # never let a client's own X-Forwarded-* reach forward-auth
             proxy_set_header X-Forwarded-Method "";
             proxy_set_header X-Forwarded-Uri "";
@@ -339,7 +346,15 @@ NGINX_SITE = """\
             auth_request_set $token_id $upstream_http_x_auth_token_id;
             auth_request_set $auth_error $upstream_http_x_auth_error;
             auth_request_set $auth_status $upstream_status;
+            auth_request_set $auth_csp $upstream_http_x_auth_content_security_policy;
+            auth_request_set $auth_nosniff $upstream_http_x_auth_content_type_options;
+            auth_request_set $auth_disposition $upstream_http_x_auth_content_disposition;
             add_header X-Auth-Token-Id $token_id always;
+            # what forward-auth says the answer needs: a sandbox on opencode's API,
+            # so a project's files never run as pages of this origin
+            add_header Content-Security-Policy $auth_csp always;
+            add_header X-Content-Type-Options $auth_nosniff always;
+            add_header Content-Disposition $auth_disposition always;
             # nginx drops the body of a refusal: answer with forward-auth's JSON
             error_page 401 = @auth_401;
             error_page 403 = @auth_403;
@@ -351,6 +366,7 @@ NGINX_SITE = """\
             proxy_set_header Authorization "{authorization}";
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
+            proxy_set_header Sec-WebSocket-Protocol $websocket_protocol;
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_read_timeout 1h;
@@ -512,7 +528,12 @@ CADDYFILE = """\
 http://127.0.0.1:{port} {{
     forward_auth {forward_auth} {{
         uri /auth
-        copy_headers X-Auth-Token-Id
+        copy_headers {{
+            X-Auth-Token-Id
+            X-Auth-Content-Security-Policy
+            X-Auth-Content-Type-Options
+            X-Auth-Content-Disposition
+        }}
         # Caddy sets X-Forwarded-Method/-Uri itself; drop any X-Original-* a client sent
         header_up -X-Original-Method
         header_up -X-Original-URI
@@ -520,6 +541,15 @@ http://127.0.0.1:{port} {{
     }}
     reverse_proxy {upstream} {{
         header_up Authorization "{authorization}"
+        # a bearer subprotocol's token never reaches opencode (`bearer` stays)
+        header_up Sec-WebSocket-Protocol "(?i)^\\s*bearer\\s*,\\s*[^,\\s]+" "bearer"
+        # what forward-auth says the answer needs: a sandbox on opencode's API
+        header_up -X-Auth-Content-Security-Policy
+        header_up -X-Auth-Content-Type-Options
+        header_up -X-Auth-Content-Disposition
+        header_down +Content-Security-Policy {{http.request.header.X-Auth-Content-Security-Policy}}
+        header_down X-Content-Type-Options {{http.request.header.X-Auth-Content-Type-Options}}
+        header_down Content-Disposition {{http.request.header.X-Auth-Content-Disposition}}
         flush_interval -1
     }}
 }}
@@ -532,6 +562,56 @@ def find_caddy() -> str | None:
     return shutil.which("caddy")
 
 
+@dataclass
+class CaddyProcess:
+    url: str
+    proc: subprocess.Popen[bytes]
+    prefix: Path
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def start_caddy(
+    binary: str, upstream_url: str, forward_auth_url: str, password: str
+) -> CaddyProcess:
+    """Caddy on a free loopback port with the README's Caddyfile."""
+    tmp = Path(tempfile.mkdtemp(prefix="oat-caddy-"))
+    port = _free_port()
+    conf = tmp / "Caddyfile"
+    conf.write_text(
+        CADDYFILE.format(
+            tmp=tmp,
+            port=port,
+            forward_auth=forward_auth_url.split("://", 1)[1],
+            upstream=upstream_url.split("://", 1)[1],
+            authorization=basic(password),
+        )
+    )
+    env = {**os.environ, "HOME": str(tmp), "XDG_DATA_HOME": str(tmp), "XDG_CONFIG_HOME": str(tmp)}
+    proc = subprocess.Popen(
+        [binary, "run", "--config", str(conf), "--adapter", "caddyfile"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "caddy.log").open("w"),
+        env=env,
+    )
+    running = CaddyProcess(f"http://127.0.0.1:{port}", proc, tmp)
+    try:
+        wait_until_healthy(running.url, None, time.monotonic() + 20)
+    except RuntimeError:
+        log = (tmp / "caddy.log").read_text()[-2000:]
+        running.stop()
+        raise RuntimeError("caddy did not start:\n" + log) from None
+    return running
+
+
 @pytest.fixture(scope="session")
 def caddy_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator[Nginx]:
     binary = find_caddy()
@@ -539,49 +619,13 @@ def caddy_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
         missing("caddy is not installed: run .ci/install-nginx.sh (Debian package caddy)")
     fake: processes.Child | None = None
     forward_auth, upstream_url, password, kind, fake = _forward_auth_for(request, real_tokens)
-    tmp = Path(tempfile.mkdtemp(prefix="oat-caddy-"))
-    proc: subprocess.Popen[bytes] | None = None
+    running: CaddyProcess | None = None
     try:
-        port = _free_port()
-        conf = tmp / "Caddyfile"
-        conf.write_text(
-            CADDYFILE.format(
-                tmp=tmp,
-                port=port,
-                forward_auth=forward_auth.listening_url().split("://", 1)[1],
-                upstream=upstream_url.split("://", 1)[1],
-                authorization=basic(password),
-            )
-        )
-        env = {
-            **os.environ,
-            "HOME": str(tmp),
-            "XDG_DATA_HOME": str(tmp),
-            "XDG_CONFIG_HOME": str(tmp),
-        }
-        proc = subprocess.Popen(
-            [binary, "run", "--config", str(conf), "--adapter", "caddyfile"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp / "caddy.log").open("w"),
-            env=env,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, None, time.monotonic() + 20)
-        except RuntimeError:
-            raise RuntimeError(
-                "caddy did not start:\n" + (tmp / "caddy.log").read_text()[-2000:]
-            ) from None
-        yield Nginx(url, kind, "caddy", forward_auth.listening_url())
+        running = start_caddy(binary, upstream_url, forward_auth.listening_url(), password)
+        yield Nginx(running.url, kind, "caddy", forward_auth.listening_url())
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if running is not None:
+            running.stop()
         forward_auth.stop()
         if fake is not None:
             fake.stop()
-        shutil.rmtree(tmp, ignore_errors=True)

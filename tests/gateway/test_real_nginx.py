@@ -363,3 +363,21 @@ def test_the_readme_nginx_config_is_the_tested_one() -> None:
         authorization="Basic BASE64_OF_opencode:PASSWORD",
     )
     assert _directives(blocks[0]) == _directives(tested)
+
+
+def test_the_readme_caddyfile_is_the_tested_one() -> None:
+    from tests.gateway.real_servers import CADDYFILE
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```caddyfile\n(.*?)```", readme, flags=re.S)
+    assert len(blocks) == 1
+    tested = CADDYFILE.format(
+        tmp="/tmp",
+        port=0,
+        forward_auth="127.0.0.1:4098",
+        upstream="127.0.0.1:4096",
+        authorization="Basic {env.OPENCODE_BASIC_AUTH}",
+    )
+    site = tested[tested.index("forward_auth") :]  # the global options are the tests' own
+    # the README's site address (opencode.example.com) is its first line
+    assert _directives(blocks[0])[1:] == _directives(site)
