@@ -32,8 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.atomic import atomic_write
 from core.store import TokenStore, serialize
+from core.store.file.atomic import atomic_write
 
 SIZES = (10, 1_000, 10_000, 100_000)
 GOALS = {1_000: 1.5, 10_000: 2.0}

@@ -51,12 +51,12 @@ def _root() -> Path:
 
 sys.path.insert(0, str(_root()))
 
-from core.atomic import atomic_write, ensure_private_dir  # noqa: E402
-from core.authorize import CachedAuthorizer  # noqa: E402
-from core.models import TokenRecord  # noqa: E402
-from core.permissions import Permission  # noqa: E402
+from core.authz.decision import CachedAuthorizer  # noqa: E402
+from core.model.permissions import Permission  # noqa: E402
+from core.model.records import TokenRecord  # noqa: E402
+from core.model.token_format import digest, generate, new_id  # noqa: E402
 from core.store import TokenStore, read_snapshot, serialize  # noqa: E402
-from core.token_format import digest, generate, new_id  # noqa: E402
+from core.store.file.atomic import atomic_write, ensure_private_dir  # noqa: E402
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 SIZES = (10, 1_000, 10_000, 100_000)

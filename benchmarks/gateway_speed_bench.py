@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from core_bench import build_store  # noqa: E402 - puts --root's core first on the path
 
-from core.permissions import Permission  # noqa: E402
+from core.model.permissions import Permission  # noqa: E402
 from tests.gateway import processes  # noqa: E402
 
 PASSWORD = "bench-password"  # the fake opencode's, on loopback
@@ -284,7 +284,7 @@ def own_flushes(
 def loop_stall(tool: Tool, store: Path, secrets: list[str]) -> None:
     if tool.root is not None:
         sys.path.insert(0, str(tool.root))
-    from core.authorize import CachedAuthorizer
+    from core.authz.authorizer import CachedAuthorizer
 
     async def run(write: bool) -> tuple[float, float, int, int]:
         auth = CachedAuthorizer(store)

@@ -42,13 +42,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.atomic import atomic_write, ensure_private_dir  # noqa: E402
-from core.authorize import CachedAuthorizer  # noqa: E402
-from core.models import TokenRecord  # noqa: E402
-from core.permissions import Permission  # noqa: E402
-from core.pg.store import PostgresStore  # noqa: E402
+from core.authz.decision import CachedAuthorizer  # noqa: E402
+from core.model.permissions import Permission  # noqa: E402
+from core.model.records import TokenRecord  # noqa: E402
+from core.model.token_format import digest, generate, new_id  # noqa: E402
 from core.store import Store, TokenStore, serialize  # noqa: E402
-from core.token_format import digest, generate, new_id  # noqa: E402
+from core.store.file.atomic import atomic_write, ensure_private_dir  # noqa: E402
+from core.store.pg.engine import PostgresStore  # noqa: E402
 from tests.gateway import processes  # noqa: E402
 from tests.pg.cluster import new_cluster  # noqa: E402
 

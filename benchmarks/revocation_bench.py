@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 import tests.gateway.conftest  # noqa: E402, F401 - resolves the fixtures' import cycle
-from core.engines import open_store  # noqa: E402
 from core.store import Store  # noqa: E402
+from core.store.engines import open_store  # noqa: E402
 from tests.gateway import processes  # noqa: E402
 from tests.gateway.live_connections import Watch, open_both  # noqa: E402
 from tests.gateway.real_servers import find_opencode, start_opencode, stop_opencode  # noqa: E402
@@ -152,7 +152,7 @@ def main() -> None:
         print(f"revocation of open connections, {args.tries} tries each (times in ms)")
         measure("JSON file", folder / "auth-tokens.json", opencode, args.tries)
         if not args.no_postgres:
-            from core.pg.store import PostgresStore
+            from core.store.pg.engine import PostgresStore
             from tests.pg.cluster import new_cluster
 
             cluster = new_cluster(durable=True)

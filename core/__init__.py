@@ -1,9 +1,16 @@
 """opencode-auth-tui core: the token store, the token format and the authorization rules.
 
+    model/     what a token is: records, permissions, names, expiry, token format, errors
+    authz/     what a request may do: the opencode policy (data), routing, scope, the decision
+    store/     where tokens live: the Store interface; the file and PostgreSQL engines
+    present.py what the CLI and the TUI both show
+    cli/       the headless command line;  gateway/  the proxy and forward-auth
+
 Importable by any Python program (it never imports Textual or the TUI):
 
+    from core.authz.authorizer import CachedAuthorizer
     from core.store import TokenStore
-    from core.authorize import CachedAuthorizer
+    from core.store.location import resolve_store_path
 
     store = TokenStore(resolve_store_path())
     issued = store.create(name="ci", permissions="read", expires="30d")

@@ -21,19 +21,20 @@ from datetime import datetime
 from typing import IO, Any, NoReturn
 
 from core import __version__
-from core.display import escape_controls, fit, format_timestamp, relative_time, safe_json
-from core.errors import (
+from core.model.errors import (
     AuthTuiError,
     InputError,
     LegacyStoreFound,
     StoreError,
     TokenNotFound,
 )
-from core.expiry import DEFAULT_EXPIRY
-from core.models import TokenRecord, TokenStatus
-from core.paths import ENV_VAR, URL_ENV_VAR, resolve_store, resolve_store_path
-from core.permissions import Permission
+from core.model.expiry import DEFAULT_EXPIRY
+from core.model.permissions import Permission
+from core.model.records import TokenRecord, TokenStatus
+from core.model.text import escape_controls, format_timestamp
+from core.present import fit, relative_time, safe_json
 from core.store import Issued, Snapshot, Store, TokenStore, file_warnings
+from core.store.location import ENV_VAR, URL_ENV_VAR, resolve_store, resolve_store_path
 
 PROG = "opencode-auth-tui"
 
@@ -170,7 +171,7 @@ def _confirm(question: str, *, yes: bool) -> bool:
 
 def _store(args: argparse.Namespace) -> Store:
     """The store `--store` / the environment name: the file, or a database."""
-    from core.engines import open_store
+    from core.store.engines import open_store
 
     _check_store_flag(args)
     return open_store(resolve_store(args.store))
@@ -185,7 +186,7 @@ def _check_store_flag(args: argparse.Namespace) -> None:
 
 
 def _warn_if_useless(permissions: Sequence[Permission]) -> None:
-    from core.permissions import passes_nothing
+    from core.model.permissions import passes_nothing
 
     why = passes_nothing(permissions)
     if why is not None:
@@ -349,7 +350,7 @@ def describe_directories(record: TokenRecord) -> str:
 def _abilities(record: TokenRecord) -> str:
     from pathlib import Path
 
-    from core.describe import abilities
+    from core.present import abilities
 
     found = abilities(record.permissions, record.directories, Path.home())
     can = "; ".join(found.can) or "nothing"
@@ -446,8 +447,8 @@ def _read_token_from_stdin() -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from core.authorize import CachedAuthorizer
-    from core.scope import ServerScope, protected_paths
+    from core.authz.authorizer import CachedAuthorizer
+    from core.authz.scope import ServerScope, protected_paths
 
     store = _store(args)
     _warn_about_file(store)
@@ -479,7 +480,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdict = "allowed" if decision.allowed else "denied"
         required = ",".join(p.value for p in Permission if p in decision.required) or "nothing"
         granted = ",".join(p.value for p in Permission if p in decision.granted) or "nothing"
-        from core.authorize import Reason
+        from core.authz.decision import Reason
 
         if decision.reason is Reason.METHOD_NOT_ALLOWED:
             detail = f"{method} is not one of the methods opencode serves"
@@ -496,7 +497,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _why(authorizer: Any, decision: Any) -> str | None:
     """What `check` adds to its line: the policy row's reason for a missing
     permission, else the decision's own message."""
-    from core.authorize import Reason
+    from core.authz.decision import Reason
 
     if decision.allowed:
         return None
@@ -509,11 +510,11 @@ def _why(authorizer: Any, decision: Any) -> str | None:
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
-    from core.policy import default_policy
+    from core.authz.policy import default_policy
 
     policy = default_policy()
     if args.diff is not None:
-        from core.policy_diff import diff_document, read_document, saved_document
+        from core.authz.policy_diff import diff_document, read_document, saved_document
 
         report = diff_document(
             policy, read_document(args.diff), args.diff, saved=saved_document(policy)
@@ -649,8 +650,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def _migrate_to(args: argparse.Namespace) -> int:
     """Copy the JSON store file into a database (idempotent)."""
-    from core.engines import open_store
-    from core.pg.url import check_url, is_database_url
+    from core.store.engines import open_store
+    from core.store.pg.url import check_url, is_database_url
 
     if not is_database_url(args.to):
         raise UsageError("migrate --to: give the database's postgresql:// URL")
@@ -702,7 +703,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.to.strip():
         raise UsageError("export --to is empty: give the file to write")
-    from core.pg.url import is_database_url
+    from core.store.pg.url import is_database_url
 
     if is_database_url(args.to):
         raise UsageError(
@@ -716,8 +717,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_db(args: argparse.Namespace) -> int:
     """`db init` / `db upgrade`: create or bring up to date the database's schema."""
-    from core.engines import open_store
-    from core.pg.schema import SCHEMA
+    from core.store.engines import open_store
+    from core.store.pg.schema import SCHEMA
 
     _check_store_flag(args)
     location = resolve_store(args.store)
@@ -751,7 +752,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from core.models import store_json_schema
+    from core.model.records import store_json_schema
 
     _print_json(store_json_schema())
     return EXIT_OK

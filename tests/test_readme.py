@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from core.token_format import check_format
+from core.model.token_format import check_format
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -41,8 +41,8 @@ def test_example_tokens_are_well_formed() -> None:
 def test_the_permission_table_is_the_policy() -> None:
     """The README's table of what each permission allows is generated from the
     policy file (`opencode-auth-tui policy --markdown`), so it cannot drift."""
+    from core.authz.policy import default_policy
     from core.cli import policy_markdown
-    from core.policy import default_policy
 
     start = README.index("<!-- policy-table")
     start = README.index("\n", start) + 1

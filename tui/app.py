@@ -26,10 +26,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker
 
-from core.display import escape_controls
-from core.errors import LegacyStoreFound, StoreError
-from core.pg.url import is_database_url, mask_url
+from core.model.errors import LegacyStoreFound, StoreError
+from core.model.text import escape_controls
 from core.store import Snapshot, Store, TokenStore
+from core.store.pg.url import is_database_url, mask_url
 from tui.clipboard import (
     DEFAULT_CLEAR_AFTER,
     ClipboardBackend,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import AuthTuiError, StoreError
+from core.model.errors import AuthTuiError, StoreError
 
 
 def problem_of(error: AuthTuiError) -> str:

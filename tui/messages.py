@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from core.errors import AuthTuiError, StoreError
-from core.models import TokenRecord
+from core.model.errors import AuthTuiError, StoreError
+from core.model.records import TokenRecord
 from core.store import Edited, Issued, Migration, Snapshot
 from tui.clipboard import CopyRoute
 from tui.table_model import TableView

@@ -20,9 +20,10 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
-from core.display import escape_controls, format_date, relative_time
-from core.models import TokenRecord, TokenStatus
-from core.permissions import Permission
+from core.model.permissions import Permission
+from core.model.records import TokenRecord, TokenStatus
+from core.model.text import escape_controls
+from core.present import format_date, relative_time
 
 
 @dataclass(frozen=True, slots=True)

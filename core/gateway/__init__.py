@@ -1,7 +1,7 @@
 """Enforcement: the tokens guarding a real `opencode serve`.
 
 Upstream opencode checks no API tokens, so two small servers apply core's
-authorization decision (`core.authorize.CachedAuthorizer.decide`, unchanged):
+authorization decision (`core.authz.authorizer.CachedAuthorizer.decide`, unchanged):
 
     gateway       an authenticating reverse proxy in front of opencode
                   (HTTP, streamed bodies, SSE, WebSocket)      -> proxy.py, websocket.py

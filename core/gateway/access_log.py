@@ -1,6 +1,6 @@
 """One JSON line per request, with nothing secret in it.
 
-Fields: time (UTC), service, method, path (normalised by core.rules, so the query
+Fields: time (UTC), service, method, path (normalised by core.authz.rules, so the query
 string - which may carry anything - is never logged), status, reason, rule (the
 policy row that decided, or `unclassified`), token_id (the public id, never the
 token), duration_ms and remote (the peer's address).
@@ -33,7 +33,7 @@ from typing import IO, Any, Protocol
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-from core.clock import Clock, system_clock
+from core.model.clock import Clock, system_clock
 
 _MAX_METHOD = 32
 _PLAIN = re.compile(r"[ !#-\[\]-~]*")  # printable ASCII but `"` and `\`: JSON as it is

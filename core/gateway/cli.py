@@ -18,10 +18,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.errors import InputError, StoreError
 from core.gateway import settings as st
-from core.paths import StoreLocation, resolve_store
+from core.model.errors import InputError, StoreError
 from core.store import read_snapshot
+from core.store.location import StoreLocation, resolve_store
 
 if TYPE_CHECKING:
     import asyncio
@@ -341,7 +341,7 @@ def _limits(args: argparse.Namespace, client_timeout: float | None = None) -> st
 
 
 def _store_location(args: argparse.Namespace) -> StoreLocation:
-    """The store file's path or the database URL (core.paths.resolve_store)."""
+    """The store file's path or the database URL (core.store.location.resolve_store)."""
     flag = getattr(args, "store", None)
     if flag is not None and not flag.strip():
         raise st.SettingsError(
@@ -355,7 +355,7 @@ def _store_location(args: argparse.Namespace) -> StoreLocation:
 
 def _shown(location: StoreLocation) -> str:
     """The store as the start-up line and messages name it (a URL is masked)."""
-    from core.pg.url import mask_url
+    from core.store.pg.url import mask_url
 
     return mask_url(location) if isinstance(location, str) else str(location)
 
@@ -383,7 +383,7 @@ def _check_store(location: StoreLocation) -> int | None:
         if isinstance(location, Path):
             snapshot = read_snapshot(location)
         else:
-            from core.engines import open_store
+            from core.store.engines import open_store
 
             store = open_store(location)
             try:
@@ -423,10 +423,10 @@ def _components(
 ) -> tuple[Guard, UsageRecorder | None]:
     """The guard (its authorizer follows the store: the file by stat, a database by
     LISTEN/NOTIFY and a short poll) and the `last_used_at` writer."""
-    from core.authorize import CachedAuthorizer
-    from core.engines import open_store
+    from core.authz.authorizer import CachedAuthorizer
     from core.gateway.guard import Guard
     from core.gateway.usage import UsageRecorder, store_writer
+    from core.store.engines import open_store
 
     store = open_store(location)
     authorizer = CachedAuthorizer(location if isinstance(location, Path) else store.new_reader())

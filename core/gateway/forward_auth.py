@@ -62,6 +62,7 @@ from collections.abc import Mapping
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, hdrs, web
 from multidict import CIMultiDictProxy
 
+from core.authz.rules import SHORT_PATH, logged_path, request_path
 from core.gateway.access_log import note
 from core.gateway.guard import (
     Guard,
@@ -76,7 +77,6 @@ from core.gateway.settings import ScopeSettings
 from core.gateway.tickets import CONNECT_RULES
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
-from core.rules import SHORT_PATH, logged_path, request_path
 
 EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name

@@ -26,12 +26,13 @@ from typing import Protocol
 from aiohttp import hdrs, web
 from multidict import CIMultiDict
 
-from core.authorize import CachedAuthorizer, Decision
-from core.errors import StoreError
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Decision
+from core.authz.rules import logged_path
+from core.authz.scope import SessionDirectory, SessionLookupNeeded, query_key, query_values
 from core.gateway.access_log import note
-from core.permissions import canonical
-from core.rules import logged_path
-from core.scope import SessionDirectory, SessionLookupNeeded, query_key, query_values
+from core.model.errors import StoreError
+from core.model.permissions import canonical
 
 JSON = "application/json"
 BEARER_SUBPROTOCOL = "bearer"

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from core.policy import DirectoryFrom, FileTarget, Rule
+from core.authz.policy import DirectoryFrom, FileTarget, Rule
 
 HOP_BY_HOP = frozenset(
     {

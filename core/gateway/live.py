@@ -28,8 +28,8 @@ import contextlib
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
-from core.authorize import CachedAuthorizer
-from core.errors import StoreError
+from core.authz.authorizer import CachedAuthorizer
+from core.model.errors import StoreError
 
 Recheck = Callable[[], Awaitable[str | None]]
 """Decide the connection again: None while it still passes, else why not."""

@@ -291,7 +291,7 @@ class Gateway:
     def _ticket_credentials(self, raw: str) -> str | None:
         """For a terminal WebSocket with a ticket and no credentials: the ones that
         asked for the ticket (tickets.py)."""
-        from core.scope import query_values
+        from core.authz.scope import query_values
 
         if self.guard.authorizer.policy.classify("GET", raw).rule_name not in CONNECT_RULES:
             return None

@@ -49,10 +49,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-from core.clock import Clock, system_clock
 from core.gateway.access_log import AccessLog, log_cancelled, logger_class
 from core.gateway.connections import Slots, Tracked
 from core.gateway.settings import DEFAULT_LIMITS, Limits, ListenAddress
+from core.model.clock import Clock, system_clock
 
 _BUSY_BODY = b'{"error":"too_many_connections","message":"the server is at its connection limit"}'
 _BUSY = (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from core.errors import InputError
+from core.model.errors import InputError
 
 if TYPE_CHECKING:
     import ssl  # imported for real only when TLS is configured (start-up cost)
@@ -187,7 +187,7 @@ def parse_roots(values: list[str] | None, any_directory: bool) -> ScopeSettings:
     """`--directory` (repeatable, absolute after `~` expansion) or `--any-directory`."""
     import os
 
-    from core.directories import BadDirectory, normalize_directory
+    from core.model.directories import BadDirectory, normalize_directory
 
     if values and any_directory:
         raise SettingsError("--directory and --any-directory exclude each other: give one")

@@ -30,7 +30,7 @@ from urllib.parse import quote
 from aiohttp import ClientError, ClientSession, hdrs
 from yarl import URL
 
-from core.scope import Root, ServerScope, SessionDirectory, protected_paths
+from core.authz.scope import Root, ServerScope, SessionDirectory, protected_paths
 
 SESSION_TTL = 30.0
 SESSION_CACHE_SIZE = 4096

@@ -16,8 +16,8 @@ import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from core.authorize import CachedAuthorizer
-from core.clock import Clock, system_clock
+from core.authz.authorizer import CachedAuthorizer
+from core.model.clock import Clock, system_clock
 from core.store import Snapshot, Store, TokenStore
 
 UsageWriter = Callable[[Mapping[str, datetime]], object]

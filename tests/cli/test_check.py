@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.token_format import checksum
+from core.model.token_format import checksum
 from tests.cli.conftest import Cli
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from core.display import cell_width
+from core.present import cell_width
 from tests.cli.conftest import Cli
 
 

@@ -457,7 +457,7 @@ def start_caddy_front(tokens: Tokens, server: Server, caddy_binary: str) -> Fron
 
 def static_file(path: str) -> bool:
     """A static file of the web app, by the route policy (what opencode's catch-all serves)."""
-    from core.policy import DirectoryFrom, default_policy
+    from core.authz.policy import DirectoryFrom, default_policy
 
     rule = default_policy().classify("GET", path).rule
     return rule is not None and rule.directory is DirectoryFrom.WEBAPP

@@ -4,7 +4,7 @@ for a read+write+execute token in the directory the gateway serves.
 
 No browser and no opencode: the recorded rows are decided by core alone, as the
 gateway decides them. A new opencode whose app makes a request the policy does not
-know shows up here first (re-record, then classify it in core/opencode_policy.json).
+know shows up here first (re-record, then classify it in core/authz/opencode_policy.json).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from core.authorize import CachedAuthorizer
-from core.policy import UNCLASSIFIED, DirectoryFrom, default_policy
-from core.scope import Root, ServerScope, SessionDirectory
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.policy import UNCLASSIFIED, DirectoryFrom, default_policy
+from core.authz.scope import Root, ServerScope, SessionDirectory
 from core.store import TokenStore
 from tests.clients import record_webapp_requests
 

@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 
-from core.errors import StoreWriteFailed
+from core.model.errors import StoreWriteFailed
 from core.store import TokenStore
 
 

@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-from core import store as store_module
-from core.authorize import CachedAuthorizer, Decision, Reason, TokenIndex, authorize, bearer_token
-from core.errors import LegacyStoreFound, StoreCorrupt
-from core.permissions import Permission
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_token
+from core.model.errors import LegacyStoreFound, StoreCorrupt
+from core.model.permissions import Permission
+from core.model.token_format import PREFIX, checksum, generate
 from core.store import Fingerprint, Snapshot, TokenStore
-from core.token_format import PREFIX, checksum, generate
+from core.store.file import engine as store_module
 from tests.core.core_helpers import FakeClock
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
@@ -203,7 +204,7 @@ def test_bad_credentials_are_401_with_the_reason(
 def test_a_mistyped_or_junk_token_is_told_apart_from_an_unknown_one(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import authorize as authorize_module
+    from core.authz import decision as authorize_module
 
     checked: list[str] = []
     real = authorize_module.check_format
@@ -261,7 +262,7 @@ def test_insufficient_scope_is_403_naming_the_scope(t: Tokens) -> None:
 
 
 def test_a_long_path_is_not_routed_before_its_token_passes(t: Tokens) -> None:
-    from core.authorize import NOT_ROUTED, ROUTED_BEFORE_TOKEN, _request_rules
+    from core.authz.decision import NOT_ROUTED, ROUTED_BEFORE_TOKEN, _request_rules
 
     long_path = "/session/" + "%25" * 2700  # about 8 KB of escapes
     before = _request_rules.cache_info()
@@ -550,7 +551,7 @@ def test_legacy_file_fails_closed(store: TokenStore, clock: FakeClock) -> None:
 def test_unreadable_path_fails_closed(store: TokenStore, clock: FakeClock) -> None:
     store.path.mkdir(parents=True)  # a folder where the file should be
     auth = CachedAuthorizer(store.path, clock=clock)
-    from core.errors import StoreUnreadable
+    from core.model.errors import StoreUnreadable
 
     with pytest.raises(StoreUnreadable, match="folder"):
         auth.decide("Bearer x", "GET", "/x")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.models import StoreDocument, TokenRecord
-from core.permissions import Permission
+from core.model.permissions import Permission
+from core.model.records import StoreDocument, TokenRecord
 from core.store import TokenStore, read_snapshot, serialize
 from tests.core import core_workers
 from tests.core.core_helpers import T0_S, forkserver, temp_files

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.describe import abilities
-from core.permissions import Permission
+from core.model.permissions import Permission
+from core.present import abilities
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 HOME = Path("/home/u")
@@ -29,8 +29,8 @@ def test_a_read_token_reads_files_and_runs_nothing() -> None:
 def test_the_words_follow_the_policy() -> None:
     """What read alone is said to do is what the policy gives it: content searches
     and diffs need execute (they reach opencode's config files), and the routes that
-    return a file's bytes hold its config files back (core.scope)."""
-    from core.policy import default_policy
+    return a file's bytes hold its config files back (core.authz.scope)."""
+    from core.authz.policy import default_policy
 
     by_name = {rule.name: rule for rule in default_policy()}
     for name in ("GET /find", "GET /vcs/diff", "GET /vcs/diff/raw"):

@@ -25,7 +25,12 @@ def core_modules() -> list[str]:
 
 def test_core_modules_are_found() -> None:
     names = core_modules()
-    for expected in ("core.store", "core.authorize", "core.rules", "core.token_format"):
+    for expected in (
+        "core.store",
+        "core.authz.decision",
+        "core.authz.rules",
+        "core.model.token_format",
+    ):
         assert expected in names
 
 

@@ -8,13 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from core.display import is_unsafe_char
-from core.errors import DuplicateName, InputError, InvalidExpiry, InvalidName, InvalidPermissions
-from core.expiry import MAX_LIFETIME, lifetime_of, parse_expiry
-from core.names import validate_name
-from core.permissions import Permission, format_permissions, parse_permissions
+from core.model.errors import (
+    DuplicateName,
+    InputError,
+    InvalidExpiry,
+    InvalidName,
+    InvalidPermissions,
+)
+from core.model.expiry import MAX_LIFETIME, lifetime_of, parse_expiry
+from core.model.names import validate_name
+from core.model.permissions import Permission, format_permissions, parse_permissions
+from core.model.text import is_unsafe_char
+from core.model.token_format import generate, new_id
 from core.store import TokenStore
-from core.token_format import generate, new_id
 from tests.core.core_helpers import T0, T0_S, FakeClock, SeededBytes
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE

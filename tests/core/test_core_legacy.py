@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.authorize import CachedAuthorizer, Reason
-from core.errors import LegacyStoreFound, NotLegacyStore, StoreCorrupt
-from core.permissions import Permission
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Reason
+from core.model.errors import LegacyStoreFound, NotLegacyStore, StoreCorrupt
+from core.model.permissions import Permission
 from core.store import TokenStore
 from tests.core.core_helpers import FakeClock
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.paths import ENV_VAR, default_store_path, resolve_store_path
+from core.store.location import ENV_VAR, default_store_path, resolve_store_path
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.permissions import Permission
-from core.policy import (
+from core.authz.policy import (
     POLICY_FILE,
     UNCLASSIFIED,
     DirectoryFrom,
@@ -19,7 +18,8 @@ from core.policy import (
     default_policy,
     dump_rows,
 )
-from core.rules import required_permissions
+from core.authz.rules import required_permissions
+from core.model.permissions import Permission
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 DOC = Path(__file__).resolve().parents[1] / "data" / "opencode-1.18.33-openapi.json"

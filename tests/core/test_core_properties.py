@@ -10,14 +10,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from core.errors import InputError, InvalidExpiry, InvalidName
-from core.expiry import MAX_LIFETIME, parse_expiry
-from core.models import TokenRecord
-from core.names import validate_name
-from core.permissions import Permission
-from core.rules import INTERACTIVE_MARKERS, normalize_path, request_path, required_permissions
+from core.authz.rules import INTERACTIVE_MARKERS, normalize_path, request_path, required_permissions
+from core.model.errors import InputError, InvalidExpiry, InvalidName
+from core.model.expiry import MAX_LIFETIME, parse_expiry
+from core.model.names import validate_name
+from core.model.permissions import Permission
+from core.model.records import TokenRecord
+from core.model.token_format import ALPHABET, check_format, generate
 from core.store import TokenStore, parse_document, serialize
-from core.token_format import ALPHABET, check_format, generate
 from tests.core.core_helpers import FakeClock, SeededBytes
 
 FAST = settings(max_examples=300, deadline=None)

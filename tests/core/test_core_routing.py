@@ -1,4 +1,4 @@
-"""core.routing's decoding against a reference: the character-by-character
+"""core.authz.routing's decoding against a reference: the character-by-character
 transcription of find-my-way-ts and JavaScript's decodeURI it replaced (kept
 here, slow and obvious), on every target hypothesis can build from the
 characters that matter. `tests/gateway/test_routing_real.py` holds both against
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.routing import MalformedURI, RoutedPath, decode_uri, routed_path
+from core.authz.routing import MalformedURI, RoutedPath, decode_uri, routed_path
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 _RESERVED_ESCAPES = {

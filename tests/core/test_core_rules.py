@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import rules
-from core.permissions import Permission
-from core.rules import is_public, normalize_path, request_path, required_permissions
+from core.authz import rules
+from core.authz.rules import is_public, normalize_path, request_path, required_permissions
+from core.model.permissions import Permission
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.authorize import CachedAuthorizer, Decision, Reason
-from core.permissions import Permission
-from core.policy import default_policy
-from core.scope import (
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Decision, Reason
+from core.authz.policy import default_policy
+from core.authz.scope import (
     CONFIG_FILES_REASON,
     DirectoryRequest,
     Protected,
@@ -26,6 +26,7 @@ from core.scope import (
     protected_paths,
     query_values,
 )
+from core.model.permissions import Permission
 from core.store import TokenStore
 from tests.core.core_helpers import FakeClock
 

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from core.authorize import CachedAuthorizer, Reason
-from core.errors import InvalidExpiry, TokenNotFound
-from core.models import StoreDocument, TokenRecord, store_json_schema
-from core.permissions import Permission
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Reason
+from core.model.errors import InvalidExpiry, TokenNotFound
+from core.model.permissions import Permission
+from core.model.records import StoreDocument, TokenRecord, store_json_schema
+from core.model.token_format import ID_PATTERN, check_format
 from core.store import TokenStore, read_snapshot
-from core.token_format import ID_PATTERN, check_format
 from tests.core.core_helpers import T0_S, FakeClock, SeededBytes
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
@@ -413,7 +414,7 @@ def test_private_file_has_no_warning(store: TokenStore) -> None:
 def test_hand_written_control_characters_load_and_are_escaped_for_display(
     store: TokenStore, store_path: Path
 ) -> None:
-    from core.display import escape_controls
+    from core.model.text import escape_controls
 
     store.create(name="a")
     doc = on_disk(store_path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import (
+from core.model.errors import (
     StoreCorrupt,
     StoreError,
     StoreLocked,
@@ -178,7 +178,7 @@ def test_a_fifo_in_place_of_the_file_does_not_hang(store: TokenStore) -> None:
         f"""
         from pathlib import Path
         from core.store import TokenStore
-        from core.errors import StoreUnreadable
+        from core.model.errors import StoreUnreadable
         try:
             TokenStore(Path({str(store.path)!r})).load()
         except StoreUnreadable as exc:
@@ -335,7 +335,7 @@ def test_file_size_limit_in_a_real_process(store: TokenStore, populated: bytes) 
         import resource, sys
         from pathlib import Path
         from core.store import TokenStore
-        from core.errors import StoreWriteFailed
+        from core.model.errors import StoreWriteFailed
         resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
         store = TokenStore(Path({str(store.path)!r}))
         try:
@@ -415,8 +415,8 @@ def test_an_unreadable_folder_is_named_not_the_file(
 ) -> None:
     """The hint says which folder keeps the store out of reach (not "check the
     file's owner" when it is a folder on the way)."""
-    from core import store as store_module
-    from core.errors import StoreUnreadable
+    from core.model.errors import StoreUnreadable
+    from core.store.file import engine as store_module
 
     private = tmp_path / "private"
     private.mkdir()

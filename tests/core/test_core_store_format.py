@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.authorize import CachedAuthorizer, Reason
-from core.errors import StoreCorrupt
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.decision import Reason
+from core.model.errors import StoreCorrupt
 from core.store import StoreReader, TokenStore, read_snapshot
-from core.store_format import EMPTY, Loaded, join, serialize, split
+from core.store.file.format import EMPTY, Loaded, join, serialize, split
 from tests.core.core_helpers import FakeClock, SeededBytes
 
 
@@ -174,7 +175,7 @@ BLOCKS = st.lists(BLOCK, max_size=8)
 def test_the_changed_blocks_are_found_between_any_two_files(
     old: list[bytes], new: list[bytes]
 ) -> None:
-    from core.store_format import _changed_blocks, _starts_after
+    from core.store.file.format import _changed_blocks, _starts_after
 
     old_data, new_data = join(old), join(new)
     loaded = Loaded([], list(old))

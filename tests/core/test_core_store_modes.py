@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.atomic import remove_stale_temps
 from core.store import TokenStore
+from core.store.file.atomic import remove_stale_temps
 from tests.core.core_helpers import FakeClock, run_python, temp_files
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import (
+from core.model.errors import (
     DuplicateName,
     InvalidDirectory,
     InvalidNote,

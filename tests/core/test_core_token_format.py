@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from core.token_format import (
+from core.model.token_format import (
     ID_PATTERN,
     FormatProblem,
     Secret,
@@ -73,7 +73,7 @@ def test_generate_refuses_a_short_random_source() -> None:
 
 
 def test_generated_tokens_differ_with_the_system_source() -> None:
-    from core.clock import system_token_bytes
+    from core.model.clock import system_token_bytes
 
     tokens = {generate(system_token_bytes).reveal() for _ in range(200)}
     assert len(tokens) == 200

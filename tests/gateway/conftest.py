@@ -170,7 +170,7 @@ async def gateway_harness(
 ) -> AsyncIterator[Harness]:
     import aiohttp
 
-    from core.authorize import CachedAuthorizer
+    from core.authz.authorizer import CachedAuthorizer
     from core.gateway.guard import Guard
     from core.gateway.proxy import Gateway
     from core.gateway.server import Listener

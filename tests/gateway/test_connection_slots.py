@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from core.authorize import CachedAuthorizer
+from core.authz.authorizer import CachedAuthorizer
 from core.gateway.connections import Slots, Tracked
 from core.gateway.forward_auth import ForwardAuth
 from core.gateway.guard import Guard

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from core.authorize import CachedAuthorizer
+from core.authz.authorizer import CachedAuthorizer
 from core.gateway.forward_auth import ForwardAuth
 from core.gateway.guard import Guard
 from core.gateway.server import Listener

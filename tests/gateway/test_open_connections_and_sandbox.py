@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from core.authorize import CachedAuthorizer
-from core.errors import StoreCorrupt
+from core.authz.authorizer import CachedAuthorizer
+from core.authz.policy import default_policy
 from core.gateway.headers import API, APP, FILE_BYTES, ContentSafety, add_safety
 from core.gateway.live import OpenConnections
 from core.gateway.tickets import Tickets
-from core.policy import default_policy
+from core.model.errors import StoreCorrupt
 from core.store import TokenStore
 from tests.gateway.conftest import Tokens, gateway_harness
 from tests.gateway.test_forward_auth import forward_auth, nginx

@@ -3,7 +3,7 @@ for every set of permissions: the answer equals the policy file's row joined
 with SPEC's PR #8217 floor.
 
 The expectation is computed here from the policy file's JSON and SPEC's
-wording, independently of core.rules and core.policy. Routes come from the
+wording, independently of core.authz.rules and core.authz.policy. Routes come from the
 running opencode's `GET /doc` when opencode is installed, else from the saved
 document (tests/data/opencode-1.18.33-openapi.json). Requests go to the fake
 opencode, never the real one: the list includes `POST /global/dispose` and
@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from core.authorize import CachedAuthorizer
+from core.authz.authorizer import CachedAuthorizer
 from core.gateway.forward_auth import ForwardAuth
 from core.gateway.guard import Guard
 from core.gateway.server import Listener
@@ -32,7 +32,7 @@ from tests.gateway.real_servers import find_opencode
 from tests.gateway.real_servers import request as http_request
 
 DOC = Path(__file__).resolve().parents[1] / "data" / "opencode-1.18.33-openapi.json"
-POLICY = Path(__file__).resolve().parents[2] / "core" / "opencode_policy.json"
+POLICY = Path(__file__).resolve().parents[2] / "core" / "authz" / "opencode_policy.json"
 TOKENS = [None, "r", "w", "x", "rw", "rx", "wx", "rwx"]
 PERMS = {"r": "read", "w": "write", "x": "execute"}
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from core.policy import DirectoryFrom, Rule, default_policy
+from core.authz.policy import DirectoryFrom, Rule, default_policy
 from tests.gateway.real_servers import (
     Opencode,
     find_opencode,

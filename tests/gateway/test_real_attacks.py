@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from core.permissions import Permission
+from core.model.permissions import Permission
 from core.store import TokenStore
 from tests.gateway import processes
 from tests.gateway.conftest import Tokens
@@ -338,7 +338,7 @@ def test_no_read_route_reveals_a_secret(
 ) -> None:
     """Every operation the policy gives a read token, called with it: no answer
     holds a provider key or opencode's password."""
-    from core.policy import default_policy
+    from core.authz.policy import default_policy
 
     gw = Front("gateway", opencode_gateway.url)
     read = real_tokens.secrets["r"]

@@ -1,4 +1,4 @@
-"""core.routing held against a running opencode: for each odd spelling of a request
+"""core.authz.routing held against a running opencode: for each odd spelling of a request
 target, the row the policy picks is the operation opencode really runs (told apart by
 the shape of its answer), or - where the policy finds no row - opencode runs no API
 operation either (it serves its web app, or finds no route at all)."""
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from core.policy import default_policy
+from core.authz.policy import default_policy
 from tests.gateway.real_servers import Opencode, request
 
 pytestmark = pytest.mark.opencode

@@ -61,7 +61,7 @@ def pg_empty_url(pg_cluster: Cluster) -> str:
 @pytest.fixture
 def pg_url(pg_empty_url: str) -> str:
     """A new database with the token store schema (`db init`)."""
-    from core.pg.store import PostgresStore
+    from core.store.pg.engine import PostgresStore
 
     store = PostgresStore(pg_empty_url)
     assert store.init_schema().outcome == "created"

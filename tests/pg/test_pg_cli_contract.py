@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from core.engines import open_store
-from core.paths import StoreLocation
+from core.model.token_format import check_format
 from core.store import Store
-from core.token_format import check_format
+from core.store.engines import open_store
+from core.store.location import StoreLocation
 from tests.cli.conftest import SCRIPT, Result
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.pg.store import PostgresStore
+from core.store.pg.engine import PostgresStore
 from tests.core.core_helpers import forkserver
 from tests.pg import workers
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from core.authorize import CachedAuthorizer
-from core.errors import StoreCorrupt, StoreUnavailable
-from core.pg.schema import SCHEMA
-from core.pg.store import Change, PostgresStore
-from core.pg.watch import PgReader, Stale
+from core.authz.authorizer import CachedAuthorizer
+from core.model.errors import StoreCorrupt, StoreUnavailable
 from core.store import TokenStore
+from core.store.pg.engine import Change, PostgresStore
+from core.store.pg.schema import SCHEMA
+from core.store.pg.watch import PgReader, Stale
 from tests.cli.conftest import SCRIPT
 from tests.pg.cluster import Cluster
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import SchemaOutdated, StoreVersionUnsupported
-from core.pg import schema
-from core.pg.store import PostgresStore, connect
+from core.model.errors import SchemaOutdated, StoreVersionUnsupported
+from core.store.pg import schema
+from core.store.pg.engine import PostgresStore, connect
 from tests.cli.conftest import SCRIPT, Result
 from tests.pg.cluster import PASSWORD, PASSWORD_ROLE, Cluster
 

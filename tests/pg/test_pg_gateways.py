@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from core.pg.schema import SCHEMA
-from core.pg.store import PostgresStore
+from core.store.pg.engine import PostgresStore
+from core.store.pg.schema import SCHEMA
 from tests.cli.conftest import SCRIPT
 from tests.gateway import processes
 from tests.pg.cluster import Cluster

@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from core.pg.store import PostgresStore
+from core.store.pg.engine import PostgresStore
 from tests.tui.fixtures import FakeClipboard
 from tests.tui.helpers import names, screen_text, settle
 from tui.app import AuthApp

@@ -10,7 +10,7 @@ from multiprocessing.synchronize import Barrier
 def create_many(url: str, worker: int, count: int, barrier: Barrier, out: Connection) -> None:
     """Create `count` tokens as fast as possible, half with generated names; send
     back the digest of every token this worker was told it created."""
-    from core.pg.store import PostgresStore
+    from core.store.pg.engine import PostgresStore
 
     store = PostgresStore(url, lock_timeout=60)
     store.load()  # connected before the race starts

@@ -116,7 +116,7 @@ class TestDetailsScreen:
 
     def test_note_directories_and_abilities(self, snap_scenario: Snap) -> None:
         """The note, the directories (~ for the home folder), and in words what the
-        token can and cannot do on opencode (core.describe)."""
+        token can and cannot do on opencode (core.present)."""
         assert snap_scenario("details-scoped")
 
 

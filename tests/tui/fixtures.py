@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.atomic import atomic_write, ensure_private_dir
-from core.models import TokenRecord
+from core.model.records import TokenRecord
 from core.store import TokenStore, serialize
+from core.store.file.atomic import atomic_write, ensure_private_dir
 from tui.app import AuthApp
 
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -160,8 +160,8 @@ class Sandbox:
 
 def many_records(count: int, *, seed: int = SEED) -> list[TokenRecord]:
     """`count` valid records (for the benchmark), built without the store's lock."""
-    from core.permissions import Permission
-    from core.token_format import digest, generate, new_id
+    from core.model.permissions import Permission
+    from core.model.token_format import digest, generate, new_id
 
     rng = random.Random(seed)
     records = []

@@ -10,9 +10,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from core.errors import StoreWriteFailed
-from core.expiry import parse_expiry
-from core.permissions import Permission
+from core.model.errors import StoreWriteFailed
+from core.model.expiry import parse_expiry
+from core.model.permissions import Permission
 from core.store import Issued
 from tests.tui.fixtures import NOW, Sandbox
 from tests.tui.helpers import screen_text, selected_name, settle, text_of

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from textual.widgets import Input, Select
 
-from core.authorize import CachedAuthorizer
+from core.authz.authorizer import CachedAuthorizer
 from tests.tui.fixtures import CONTROL_NAME, NOW, FakeClipboard, Sandbox, many_records
 from tests.tui.helpers import (
     main_screen,

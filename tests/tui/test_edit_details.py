@@ -11,8 +11,8 @@ from textual.command import CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select, Static
 
-from core.describe import abilities
-from core.permissions import Permission, passes_nothing
+from core.model.permissions import Permission, passes_nothing
+from core.present import abilities
 from tests.tui.fixtures import CONTROL_NAME, NOW, Sandbox
 from tests.tui.helpers import main_screen, notes, screen_text, selected_name, settle, text_of
 from tui.commands import MainCommands

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Static
 from textual.worker import Worker
 
-from core.token_format import Secret
+from core.model.token_format import Secret
 from tests.tui.fixtures import FakeClipboard, Sandbox
 from tests.tui.helpers import notes, screen_text, settle, shown_secret, text_of
 from tui.app import AuthApp

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.authorize import CachedAuthorizer
+from core.authz.authorizer import CachedAuthorizer
 from tests.tui.fixtures import NOW, Sandbox
 from tests.tui.helpers import names, notes, screen_text, selected_name, settle
 from tui.app import EXIT_STORE_ERROR

@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widgets import DataTable
 
-from core.models import TokenRecord, TokenStatus
+from core.model.records import TokenRecord, TokenStatus
 from tests.tui.fixtures import NOW, many_records
 from tui.table_model import (
     CELL_PADDING,

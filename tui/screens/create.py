@@ -28,12 +28,12 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.display import escape_controls
-from core.errors import AuthTuiError, DuplicateName, InputError, InvalidName, InvalidNote
-from core.expiry import DEFAULT_EXPIRY
-from core.models import TokenRecord
-from core.names import validate_name, validate_note
-from core.permissions import Permission, passes_nothing
+from core.model.errors import AuthTuiError, DuplicateName, InputError, InvalidName, InvalidNote
+from core.model.expiry import DEFAULT_EXPIRY
+from core.model.names import validate_name, validate_note
+from core.model.permissions import Permission, passes_nothing
+from core.model.records import TokenRecord
+from core.model.text import escape_controls
 from core.store import Issued, Snapshot, Store, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued

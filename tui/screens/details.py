@@ -1,5 +1,5 @@
 """Everything the store knows about one token - which never includes its secret -
-and, in words, what it can and cannot do on opencode (`core.describe.abilities`)."""
+and, in words, what it can and cannot do on opencode (`core.present.abilities`)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from core.describe import abilities, shorten
-from core.display import escape_controls, format_timestamp, relative_time
-from core.models import TokenRecord, TokenStatus
+from core.model.records import TokenRecord, TokenStatus
+from core.model.text import escape_controls, format_timestamp
+from core.present import abilities, relative_time, shorten
 from tui.table_model import display_name, expires_text, long_permissions
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter

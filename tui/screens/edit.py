@@ -16,9 +16,9 @@ from typing import ClassVar
 from textual import on, work
 from textual.binding import Binding, BindingType
 
-from core.errors import AuthTuiError
-from core.models import TokenRecord
-from core.permissions import Permission
+from core.model.errors import AuthTuiError
+from core.model.permissions import Permission
+from core.model.records import TokenRecord
 from core.store import Edited, Snapshot, Store
 from tui.messages import StoreActionFailed, TokenEdited
 from tui.screens.create import TokenForm

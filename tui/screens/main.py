@@ -30,11 +30,11 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
-from core.display import escape_controls
-from core.errors import AuthTuiError, StoreError
-from core.models import TokenRecord, TokenStatus
+from core.model.errors import AuthTuiError, StoreError
+from core.model.records import TokenRecord, TokenStatus
+from core.model.text import escape_controls
+from core.model.token_format import Secret
 from core.store import Edited, Issued, Snapshot, Store
-from core.token_format import Secret
 from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
 from tui.error_text import one_line

@@ -17,8 +17,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from core.expiry import lifetime_of
-from core.models import TokenRecord
+from core.model.expiry import lifetime_of
+from core.model.records import TokenRecord
 from core.store import Store
 from tui.table_model import display_name
 from tui.widgets.dialog_button import DialogButton

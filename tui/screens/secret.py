@@ -1,6 +1,6 @@
 """The one time a secret is shown: the token, Copy and Done.
 
-The screen holds the `core.token_format.Secret` while it is open and reveals it
+The screen holds the `core.model.token_format.Secret` while it is open and reveals it
 only into the token widget and into the copy worker. When it closes it drops the
 Secret and blanks the widget, so nothing in the app keeps a reference to it (a
 Pilot test proves this with a weak reference). After a copy, the app empties the
@@ -20,8 +20,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from core.models import TokenRecord
-from core.token_format import Secret
+from core.model.records import TokenRecord
+from core.model.token_format import Secret
 from tui.clipboard import NO_CLIPBOARD, CopyRoute, copy_text, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen

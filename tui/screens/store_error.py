@@ -17,8 +17,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
-from core.display import escape_controls
-from core.errors import AuthTuiError, NotLegacyStore, StoreError
+from core.model.errors import AuthTuiError, NotLegacyStore, StoreError
+from core.model.text import escape_controls
 from tui.app import EXIT_STORE_ERROR, display_path
 from tui.commands import ProviderSet, StoreErrorCommands
 from tui.error_text import one_line

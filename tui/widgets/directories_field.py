@@ -21,9 +21,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Input, Static
 
-from core.describe import shorten
-from core.display import escape_controls
-from core.errors import InvalidDirectory
+from core.model.errors import InvalidDirectory
+from core.model.text import escape_controls
+from core.present import shorten
 from core.store import clean_directories
 from tui.widgets.text_field import TextField, paste_text
 

@@ -18,9 +18,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Input, Select, Static
 
-from core.display import format_timestamp, relative_time
-from core.errors import InvalidExpiry
-from core.expiry import parse_expiry
+from core.model.errors import InvalidExpiry
+from core.model.expiry import parse_expiry
+from core.model.text import format_timestamp
+from core.present import relative_time
 from tui.widgets.text_field import TextField
 
 CUSTOM = "custom"

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Input
 
-from core.display import is_unsafe_char
+from core.model.text import is_unsafe_char
 
 _LINE_ENDS = ("\r\n", "\n", "\r")
 _OTHER_UNSAFE = "\N{REPLACEMENT CHARACTER}"

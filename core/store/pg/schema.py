@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from core.errors import SchemaMissing, SchemaOutdated, StoreVersionUnsupported
+from core.model.errors import SchemaMissing, SchemaOutdated, StoreVersionUnsupported
 
 if TYPE_CHECKING:
     import psycopg

@@ -7,41 +7,15 @@ move the cursor, or reorder text with bidi controls.
 
 from __future__ import annotations
 
-import re
+import json
 import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-# Characters that must never reach a terminal raw: every C0/C1 control and DEL
-# (Unicode category Cc), the line/paragraph separators (Zl, Zp), and every
-# invisible format character (Cf: bidi overrides and isolates used in "trojan
-# source" tricks, zero-width spaces and joiners, BOM, tags), so two names can never
-# look the same while differing, nor reorder what is printed after them.
-# Cf as of Unicode 15.1 (a test checks it covers the running Python's tables).
-_FORMAT_CHARS = (
-    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
-    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
-    "\U000e0020-\U000e007f"
-)
-_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_FORMAT_CHARS}]")
-
-
-def is_unsafe_char(ch: str) -> bool:
-    return _UNSAFE.match(ch) is not None
-
-
-def escape_controls(text: str) -> str:
-    r"""Replace unsafe characters with visible escapes: ESC -> `\x1b`, U+202E -> `\u202e`.
-
-    A backslash is left as is: the point is that nothing invisible or active
-    reaches the terminal, not that the result round-trips.
-    """
-    return _UNSAFE.sub(_escape_one, text)
-
-
-def _escape_one(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+from core.model.permissions import Permission, passes_nothing
+from core.model.text import UNSAFE
 
 
 def relative_time(moment: datetime, now: datetime) -> str:
@@ -68,13 +42,6 @@ def relative_time(moment: datetime, now: datetime) -> str:
                 break
     label = f"{count} {unit}{'' if count == 1 else 's'}"
     return f"in {label}" if future else f"{label} ago"
-
-
-def format_timestamp(moment: datetime | None) -> str:
-    """ISO 8601 in UTC with a `Z`, seconds precision; `never` for None."""
-    if moment is None:
-        return "never"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def format_date(moment: datetime | None, *, none: str = "never") -> str:
@@ -116,10 +83,81 @@ def safe_json(data: object) -> str:
     """JSON for a terminal: readable Unicode, but every unsafe character (controls,
     bidi overrides) escaped as \\uXXXX. Such characters can only occur inside
     JSON strings, where the escape means the same thing."""
-    import json
 
     text = json.dumps(data, indent=2, ensure_ascii=False)
     # json.dumps escapes newlines inside strings, so a raw newline is layout.
-    return _UNSAFE.sub(
+    return UNSAFE.sub(
         lambda m: m.group() if m.group() == "\n" else f"\\u{ord(m.group()):04x}", text
     )
+
+
+# --- what a token can do, in words (token show, the TUI's details) ---
+
+
+R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
+
+_CAN = {
+    R: "list and read the project's files except opencode's config files, find files by name, "
+    "git status",
+    W: "write to opencode's log",
+    (R, X): "search inside files, read diffs, opencode's config files, sessions, the config "
+    "(with API keys) and event streams",
+    (W, X): "run commands, prompt the agent, and change opencode's config, MCP servers "
+    "and credentials",
+}
+_READ_WITH_EXECUTE = "list and read the project's files, find files by name, git status"
+"""Read's words when execute lifts its one exception (opencode's config files)."""
+_CANNOT = {
+    R: "list or read files",
+    W: "change anything",
+    (R, X): "search inside files, read diffs, opencode's config files, sessions, the config, "
+    "API keys or event streams",
+    (W, X): "run commands or steer the agent",
+}
+
+
+@dataclass(frozen=True)
+class Abilities:
+    where: str
+    can: tuple[str, ...]
+    cannot: tuple[str, ...]
+
+    def sentence(self) -> str:
+        """`reads files in ~/src/app; cannot run commands` - one line."""
+        can = "; ".join(self.can) if self.can else "nothing"
+        if not self.cannot:
+            return f"{self.where}: {can}"
+        return f"{self.where}: {can}; cannot {', '.join(self.cannot)}"
+
+
+def shorten(path: str, home: Path | None) -> str:
+    if home is not None:
+        base = str(home).rstrip("/")
+        if path == base:
+            return "~"
+        if path.startswith(base + "/"):
+            return "~" + path[len(base) :]
+    return path
+
+
+def abilities(
+    permissions: Iterable[Permission], directories: Iterable[str] = (), home: Path | None = None
+) -> Abilities:
+    held = set(permissions)
+    dirs = [shorten(d, home) for d in directories]
+    where = "in " + ", ".join(dirs) if dirs else "in every directory the server serves"
+    if passes_nothing(held) is not None:
+        return Abilities(where, (), ("pass any request (it needs read or write too)",))
+    can: list[str] = []
+    cannot: list[str] = []
+    for key in (R, W, (R, X), (W, X)):
+        needed = {key} if isinstance(key, Permission) else set(key)
+        if not needed <= held:
+            cannot.append(_CANNOT[key])
+        elif key is R and X in held:
+            can.append(_READ_WITH_EXECUTE)
+        else:
+            can.append(_CAN[key])
+    if {W, X} <= held and dirs:
+        can[-1] += " (commands reach beyond those directories: whatever opencode's user can)"
+    return Abilities(where, tuple(can), tuple(cannot))

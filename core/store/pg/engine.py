@@ -10,7 +10,7 @@ and exit codes as the JSON file, for a store shared by many hosts.
   again after change N fetches only what changed since N (a full read only the
   first time, after a week offline, or for a database re-created under the URL).
 - **Every change bumps `state.change` and NOTIFYs it** (schema.CHANNEL), in the
-  same transaction: a listener learns of it at commit (core.pg.watch).
+  same transaction: a listener learns of it at commit (core.store.pg.watch).
 - **Validation is the file's**: rows are validated by the pydantic TokenRecord
   model and the file's rules across records (`check_records`); names are unique
   by the casefolded `name_key` index, the file's own rule.
@@ -37,9 +37,8 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import TypeAdapter, ValidationError
 
-from core.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
-from core.display import escape_controls
-from core.errors import (
+from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
+from core.model.errors import (
     DuplicateName,
     StoreCorrupt,
     StoreError,
@@ -49,15 +48,16 @@ from core.errors import (
     StoreUnreadable,
     StoreWriteFailed,
 )
-from core.models import TokenRecord, check_records
-from core.pg import schema
-from core.pg.schema import SCHEMA
-from core.pg.url import check_url, mask_url
+from core.model.records import TokenRecord, check_records
+from core.model.text import escape_controls
 from core.store import DEFAULT_LOCK_TIMEOUT, Snapshot, Store
-from core.store_format import changed_span
+from core.store.file.format import changed_span
+from core.store.pg import schema
+from core.store.pg.schema import SCHEMA
+from core.store.pg.url import check_url, mask_url
 
 if TYPE_CHECKING:
-    from core.pg.watch import ChangeWatcher, PgReader
+    from core.store.pg.watch import ChangeWatcher, PgReader
 
 T = TypeVar("T")
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -436,7 +436,7 @@ class PostgresStore(Store):
         poll, started by the first call: the TUI's live refresh), no round trip;
         `Stale` while the database cannot be followed."""
         if self._watcher is None:
-            from core.pg.watch import ChangeWatcher
+            from core.store.pg.watch import ChangeWatcher
 
             self._watcher = ChangeWatcher(
                 self.url, self.location, poll_interval=max(self.poll_interval, 0.5), max_stale=3.0
@@ -452,7 +452,7 @@ class PostgresStore(Store):
         return key
 
     def new_reader(self) -> PgReader:
-        from core.pg.watch import PgReader
+        from core.store.pg.watch import PgReader
 
         return PgReader(self.url, self.location)
 

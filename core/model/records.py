@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.directories import BadDirectory, normalize_directory
-from core.names import MAX_NOTE_LEN
-from core.permissions import Permission, canonical
-from core.token_format import ID_PATTERN
+from core.model.directories import BadDirectory, normalize_directory
+from core.model.names import MAX_NOTE_LEN
+from core.model.permissions import Permission, canonical
+from core.model.token_format import ID_PATTERN
 
 STORE_VERSION = 2
 READABLE_VERSIONS = (1, 2)

@@ -1,14 +1,14 @@
 """The opencode route policy: what each of opencode's operations needs, as data.
 
-`core/opencode_policy.json` has one row per operation of opencode's OpenAPI
+`core/authz/opencode_policy.json` has one row per operation of opencode's OpenAPI
 document (`GET /doc`) and per route it serves without documenting (`/doc`, the
 web app's static files): method, path template, the permissions it needs, where
 opencode takes its directory from, which file it touches (and whether it returns
 that file's bytes), and a one-line reason. This module loads the file once and
 answers, for a request, which row decides it - matched the way opencode routes
-(`core.routing`) - and what it needs:
+(`core.authz.routing`) - and what it needs:
 
-    needs = the PR #8217 floor (core.rules)  |  the row's permissions
+    needs = the PR #8217 floor (core.authz.rules)  |  the row's permissions
 
 so no row can ever make a request need less than the floor. A request that
 matches no row needs all three permissions and is reported as `unclassified`.
@@ -26,9 +26,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from core.permissions import ALL_PERMISSIONS, Permission, canonical
-from core.routing import Match, RouteTree, routed_path
-from core.rules import method_permission, required_permissions
+from core.authz.routing import Match, RouteTree, routed_path
+from core.authz.rules import method_permission, required_permissions
+from core.model.permissions import ALL_PERMISSIONS, Permission, canonical
 
 POLICY_FILE = Path(__file__).with_name("opencode_policy.json")
 ROUTED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -79,7 +79,7 @@ class Rule:
     files: FileTarget | None = None
     content: bool = False
     """It returns the bytes of the one file it names, so opencode's config files
-    (which can hold API keys) need execute too (`core.scope`)."""
+    (which can hold API keys) need execute too (`core.authz.scope`)."""
     public: bool = False
     documented: bool = True
 
@@ -274,7 +274,7 @@ def _flag(row: Mapping[str, Any], key: str, *, default: bool = False) -> bool:
 
 @functools.cache
 def default_policy() -> Policy:
-    """The policy shipped with this version (core/opencode_policy.json), loaded once."""
+    """The policy shipped with this version (core/authz/opencode_policy.json), loaded once."""
     return Policy.load()
 
 

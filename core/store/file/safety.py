@@ -18,7 +18,7 @@ import os
 import stat
 from pathlib import Path
 
-from core.errors import StoreUnsafe
+from core.model.errors import StoreUnsafe
 
 _OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.display import escape_controls
-from core.permissions import Permission, canonical
-from core.token_format import digest, make_hint
+from core.model.permissions import Permission, canonical
+from core.model.text import escape_controls
+from core.model.token_format import digest, make_hint
 
 _MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
 

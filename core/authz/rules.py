@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 
-from core.permissions import Permission
+from core.model.permissions import Permission
 
 READ, WRITE, EXECUTE = Permission.READ, Permission.WRITE, Permission.EXECUTE
 

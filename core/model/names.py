@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from core.display import escape_controls, is_unsafe_char
-from core.errors import InputError, InvalidName, InvalidNote
-from core.token_format import PREFIX
+from core.model.errors import InputError, InvalidName, InvalidNote
+from core.model.text import escape_controls, is_unsafe_char
+from core.model.token_format import PREFIX
 
 MAX_NAME_LEN = 64
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core.clock import TokenBytes
+from core.model.clock import TokenBytes
 
 PREFIX = "ocat_"
 ENTROPY_BITS = 128

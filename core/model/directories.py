@@ -40,7 +40,7 @@ def within(path: str, root: str) -> bool:
 
 
 def _shown(text: str) -> str:
-    from core.display import escape_controls
+    from core.model.text import escape_controls
 
     shown = escape_controls(text)
     return "'" + (shown[:200] + ("…" if len(shown) > 200 else "")) + "'"

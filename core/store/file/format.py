@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from core.models import STORE_VERSION, StoreDocument, TokenRecord, check_records
+from core.model.records import STORE_VERSION, StoreDocument, TokenRecord, check_records
 
 HEADER = b'{\n  "version": %d,\n  "tokens": [\n    {\n' % STORE_VERSION
 FOOTER = b"\n    }\n  ]\n}\n"

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.display import escape_controls
-from core.token_format import PREFIX, make_hint
+from core.model.text import escape_controls
+from core.model.token_format import PREFIX, make_hint
 
 
 class AuthTuiError(Exception):

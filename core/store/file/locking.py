@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from core.atomic import FILE_MODE
+from core.store.file.atomic import FILE_MODE
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import psycopg
 
-from core.errors import StoreError
-from core.pg.schema import CHANNEL, SCHEMA
-from core.pg.store import Change, Connection, Records, connect, one_line, read_current
+from core.model.errors import StoreError
 from core.store import Snapshot
+from core.store.pg.engine import Change, Connection, Records, connect, one_line, read_current
+from core.store.pg.schema import CHANNEL, SCHEMA
 
 DEFAULT_POLL_INTERVAL = 0.5
 DEFAULT_MAX_STALE = 1.0

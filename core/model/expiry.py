@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
-from core.display import escape_controls, format_timestamp
-from core.errors import InvalidExpiry
+from core.model.errors import InvalidExpiry
+from core.model.text import escape_controls, format_timestamp
 
 DEFAULT_EXPIRY = "90d"
 MAX_LIFETIME = timedelta(days=10 * 365)

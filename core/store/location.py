@@ -25,8 +25,8 @@ from pathlib import Path
 
 from platformdirs.unix import Unix
 
-from core.errors import StoreLocationInvalid
-from core.pg.url import check_url, is_database_url, mask_url
+from core.model.errors import StoreLocationInvalid
+from core.store.pg.url import check_url, is_database_url, mask_url
 
 ENV_VAR = "OPENCODE_AUTH_TOKENS_FILE"
 URL_ENV_VAR = "OPENCODE_AUTH_TOKENS_URL"

@@ -7,7 +7,7 @@ forward-auth) serves a set of **roots**, a token may narrow them further
 token store, opencode's own credentials and config, /proc):
 
 - where opencode takes the directory from is a property of the route
-  (`core.policy.DirectoryFrom`); this module reads it from the request the way
+  (`core.authz.policy.DirectoryFrom`); this module reads it from the request the way
   opencode does (`directory_request`);
 - a relative directory, one with NUL or `.`/`..` segments, or two sources that
   disagree -> 400 `bad_directory`;
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import unquote_plus
 
-from core.directories import BadDirectory, normalize_directory, within
-from core.permissions import Permission
-from core.policy import DirectoryFrom, FileTarget, Rule
-from core.routing import decode_uri_component_or_raw
+from core.authz.policy import DirectoryFrom, FileTarget, Rule
+from core.authz.routing import decode_uri_component_or_raw
+from core.model.directories import BadDirectory, normalize_directory, within
+from core.model.permissions import Permission
 
 DIRECTORY_HEADER = "x-opencode-directory"
 WORKSPACE_HEADER = "x-opencode-workspace"

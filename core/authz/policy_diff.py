@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import InputError
-from core.permissions import canonical
-from core.policy import Policy
-from core.rules import required_permissions
+from core.authz.policy import Policy
+from core.authz.rules import required_permissions
+from core.model.errors import InputError
+from core.model.permissions import canonical
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -69,7 +69,7 @@ class Report:
         out += [f"  review the row:      {item}" for item in self.changed]
         count = len(self.missing) + len(self.stale) + len(self.changed)
         out.append(
-            f"{count} to decide. Edit core/opencode_policy.json (one row per operation), "
+            f"{count} to decide. Edit core/authz/opencode_policy.json (one row per operation), "
             "then run the tests."
         )
         return out
@@ -107,7 +107,7 @@ def saved_document(policy: Policy) -> dict[str, Any] | None:
     """The GET /doc the policy was made from, when run from a clone of the
     repository (tests/data/opencode-VERSION-openapi.json); None otherwise."""
     path = (
-        Path(__file__).resolve().parents[1]
+        Path(__file__).resolve().parents[2]
         / "tests"
         / "data"
         / f"opencode-{policy.opencode_version}-openapi.json"

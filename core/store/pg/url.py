@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-from core.display import escape_controls
-from core.errors import StoreLocationInvalid
+from core.model.errors import StoreLocationInvalid
+from core.model.text import escape_controls
 
 SCHEMES = ("postgresql://", "postgres://")
 SECRET_PARAMETERS = frozenset({"password", "sslpassword"})

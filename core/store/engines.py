@@ -7,10 +7,10 @@ every file-store command never load it.
 
 from __future__ import annotations
 
-from core.clock import Clock, TokenBytes, system_clock, system_token_bytes
-from core.errors import EngineUnavailable
-from core.paths import StoreLocation
+from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes
+from core.model.errors import EngineUnavailable
 from core.store import Store, TokenStore
+from core.store.location import StoreLocation
 
 INSTALL_HINT = (
     "a PostgreSQL store needs psycopg: pip install 'opencode-auth-tui[postgres]' "
@@ -24,11 +24,11 @@ def open_store(
     clock: Clock = system_clock,
     token_bytes: TokenBytes = system_token_bytes,
 ) -> Store:
-    """The engine for `location` (core.paths.resolve_store); nothing is read yet."""
+    """The engine for `location` (core.store.location.resolve_store); nothing is read yet."""
     if not isinstance(location, str):
         return TokenStore(location, clock=clock, token_bytes=token_bytes)
     try:
-        from core.pg.store import PostgresStore
+        from core.store.pg.engine import PostgresStore
     except ImportError as exc:
         missing = getattr(exc, "name", None) or ""
         if missing.split(".")[0] != "psycopg" and "psycopg" not in str(exc):

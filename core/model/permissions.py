@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from core.display import escape_controls
-from core.errors import InvalidPermissions
+from core.model.errors import InvalidPermissions
+from core.model.text import escape_controls
 
 
 class Permission(StrEnum):

@@ -1,0 +1,2 @@
+"""What a request may do: the opencode route policy (data) and its engine, the
+router mirror, directory scope, and the decision (`authorize`, `CachedAuthorizer`)."""

@@ -1,0 +1,2 @@
+"""What a token is: its record, permissions, name, expiry and text format, and the
+typed errors - no I/O, no policy."""

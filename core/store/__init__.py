@@ -1,0 +1,49 @@
+"""Where tokens live: the `Store` interface, the same on every engine, and its
+engines - the JSON file (file/) and PostgreSQL (pg/, the [postgres] extra).
+
+Callers hold a `Store` and ask it what it can do; they never name an engine.
+"""
+
+from __future__ import annotations
+
+from core.store.base import (
+    Copied,
+    Edited,
+    Issued,
+    Migration,
+    RecordSource,
+    Snapshot,
+    Store,
+    clean_directories,
+    generated_name,
+)
+from core.store.file.engine import (
+    DEFAULT_LOCK_TIMEOUT,
+    Fingerprint,
+    StoreReader,
+    TokenStore,
+    file_warnings,
+    parse_document,
+    read_snapshot,
+    serialize,
+)
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "Copied",
+    "Edited",
+    "Fingerprint",
+    "Issued",
+    "Migration",
+    "RecordSource",
+    "Snapshot",
+    "Store",
+    "StoreReader",
+    "TokenStore",
+    "clean_directories",
+    "file_warnings",
+    "generated_name",
+    "parse_document",
+    "read_snapshot",
+    "serialize",
+]

@@ -1,0 +1,1 @@
+"""The default engine: one JSON file, read whole, replaced atomically under a lock."""

@@ -1,0 +1,534 @@
+"""The default engine (`TokenStore`): one JSON file, read whole, replaced
+atomically under a lock.
+
+Reads take no lock (writes are atomic renames, so a reader sees a whole file).
+Every change is a read-modify-write inside `FileLock`, re-reading the file after
+the lock is taken, so concurrent writers in different processes never lose each
+other's tokens. A file that is corrupt, truncated, unreadable, of an unknown
+version or in the old PR #8217 format raises a typed `StoreError` naming the path
+and the problem, and is never written to: only `migrate` converts the old format,
+and only when asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes
+from core.model.errors import (
+    LegacyStoreFound,
+    NotLegacyStore,
+    StoreCorrupt,
+    StoreLocked,
+    StoreReadOnly,
+    StoreUnreadable,
+    StoreVersionUnsupported,
+    StoreWriteFailed,
+)
+from core.model.records import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
+from core.model.token_format import usable_legacy_secret
+from core.store.base import (
+    Migration,
+    Snapshot,
+    Store,
+    T,
+    generated_name,
+)
+from core.store.file import legacy
+from core.store.file.atomic import (
+    atomic_write,
+    ensure_private_dir,
+    fsync_dir,
+    remove_stale_temps,
+    write_new_private_file,
+)
+from core.store.file.format import Loaded, changed_span, split
+from core.store.file.format import serialize as serialize  # the file for records (re-exported)
+from core.store.file.locking import FileLock, LockTimeout
+from core.store.file.safety import check_file, check_location
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """Identity of one version of the file: any write changes at least one field."""
+
+    inode: int
+    device: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Fingerprint:
+        return cls(st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+UNREADABLE = Fingerprint(-1, -1, -1, -1, -1)
+"""`stat` failed for another reason than a missing file: a read will say why."""
+
+
+def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The file's bytes and stat, or None if it does not exist (nor its folder)."""
+    # O_NONBLOCK: opening a FIFO put where the store should be must not hang
+    # (the fstat below then refuses it); it changes nothing for regular files.
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise StoreUnreadable(path, "permission denied", hint=_permission_hint(path)) from None
+    except NotADirectoryError:
+        raise StoreUnreadable(path, "a parent of this path is not a folder") from None
+    except OSError as exc:
+        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise StoreUnreadable(path, f"is {kind}", hint="point --store at a JSON file")
+        check_file(path, st)
+        check_location(path)
+        if st.st_size > MAX_FILE_BYTES:
+            raise StoreCorrupt(path, f"is {st.st_size} bytes, far larger than any token store")
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks), st
+    except OSError as exc:
+        raise StoreUnreadable(path, exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+
+
+def _permission_hint(path: Path) -> str:
+    """Whether it is the file or a folder on the way that keeps the store out of reach."""
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists() and not os.access(folder, os.X_OK):
+            return f"the folder {folder} cannot be entered: check its owner and mode"
+    return "check the file's owner and mode (chmod 600)"
+
+
+def _mode_warnings(path: Path, st: os.stat_result) -> tuple[str, ...]:
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        return (
+            f"{path} is accessible by group or others (mode {mode:04o}); run: chmod 600 '{path}'",
+        )
+    return ()
+
+
+def file_warnings(path: Path) -> tuple[str, ...]:
+    """The warnings `read_snapshot` would give, from a stat alone (no read)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ()  # missing or unreadable: reading it reports that precisely
+    if not stat.S_ISREG(st.st_mode):
+        return ()  # a folder or a device: reading it says so (its mode is not the point)
+    return _mode_warnings(path, st)
+
+
+def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
+    """Validate the file's bytes; raise a StoreError saying exactly what is wrong.
+
+    Strict: only what this program writes is accepted (a number is not a time,
+    "yes" is not a boolean), so a hand edit cannot change a meaning silently.
+    """
+    try:
+        return StoreDocument.model_validate_json(data, strict=True).tokens
+    except ValidationError as exc:
+        invalid = exc  # diagnose below, slowly and precisely
+    fix = "restore it from a backup, or move it aside to start an empty store"
+    if not data.strip():
+        raise StoreCorrupt(path, "the file is empty", hint=fix)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StoreCorrupt(
+            path, f"not UTF-8 text (bad byte at offset {exc.start})", hint=fix
+        ) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        at_end = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
+        if at_end or _unclosed(text):
+            raise StoreCorrupt(
+                path, f"the JSON ends early, at line {exc.lineno}: the file is truncated", hint=fix
+            ) from None
+        raise StoreCorrupt(
+            path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint=fix
+        ) from None
+    if isinstance(obj, list):
+        if legacy.looks_legacy(obj):
+            raise LegacyStoreFound(
+                path,
+                f"is in the old PR #8217 format ({len(obj)} tokens, secrets in plain text)",
+                hint="run `opencode-auth-tui migrate` to convert it; a 0600 backup is kept",
+            )
+        raise StoreCorrupt(path, "is a JSON array but not a PR #8217 token list", hint=fix)
+    if not isinstance(obj, dict):
+        raise StoreCorrupt(path, "expected a JSON object with a version field", hint=fix)
+    if "version" not in obj:
+        raise StoreCorrupt(path, "has no version field", hint=fix)
+    version = obj["version"]
+    if type(version) is not int or version not in READABLE_VERSIONS:  # not true, not 2.0
+        newer = (
+            isinstance(version, int) and not isinstance(version, bool) and version > STORE_VERSION
+        )
+        raise StoreVersionUnsupported(
+            path,
+            f"store version {json.dumps(version)[:20]} is not supported "
+            f"(this build reads versions 1 and {STORE_VERSION})",
+            hint="upgrade opencode-auth-tui" if newer else fix,
+        )
+    err = invalid.errors(include_input=False, include_url=False)[0]
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in err["loc"]
+    ).lstrip(".")
+    raise StoreCorrupt(path, f"{where or 'document'}: {err['msg']}", hint=fix)
+
+
+def _unclosed(text: str) -> bool:
+    """More brackets or braces opened than closed (outside strings): cut short."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return in_string or depth > 0
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    """The file read and validated whole."""
+    return _snapshot(path, None, time.time_ns())
+
+
+def _snapshot(path: Path, previous: Snapshot | None, started: int) -> Snapshot:
+    found = read_file(path)
+    if found is None:
+        return Snapshot(path=path, records=(), exists=False, fingerprint=None, read_at_ns=started)
+    data, st = found
+    step = None
+    if previous is not None and previous.loaded is not None:
+        step = previous.loaded.after(data)
+    if step is not None:
+        loaded, removed, added = step
+        delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = (removed, added)
+        records = tuple(loaded.records)
+    else:
+        records = parse_document(path, data)
+        blocks = split(data)
+        if blocks is not None and len(blocks) != len(records):
+            blocks = None
+        loaded = Loaded(list(records), blocks, data=data if blocks is not None else None)
+        delta = None
+    return Snapshot(
+        path=path,
+        records=records,
+        exists=True,
+        fingerprint=Fingerprint.of(st),
+        warnings=_mode_warnings(path, st),
+        read_only=not st.st_mode & stat.S_IWUSR,
+        loaded=loaded,
+        delta=delta,
+        based_on=None if previous is None else previous.fingerprint,
+        read_at_ns=started,
+    )
+
+
+_SECOND_NS = 1_000_000_000
+_COARSE_TICK_NS = 2 * _SECOND_NS
+
+
+class StoreReader:
+    """One store file, read again only when it changes, and then only as much as
+    it changed (store_format.py).
+
+    A version is identified by inode, device, size, mtime_ns and ctime_ns
+    (`Fingerprint`). Because a rewrite can land within one timestamp tick of a
+    read and keep all of them (an in-place edit; this program always writes a
+    new file, whose inode differs), a version read less than `racy_window`
+    after its mtime is read once more when that window has passed - git's
+    "racy clean" rule. Where mtime and ctime are whole seconds the file system
+    most likely keeps only seconds, and the window is 2 s.
+    """
+
+    def __init__(self, path: Path, *, racy_window: float = 0.05) -> None:
+        self.path = path
+        self._fspath = os.fspath(path)
+        self._racy_ns = int(racy_window * 1e9)
+        self._current: Snapshot | None = None
+        self._current_key: tuple[int, int, int, int, int] | None = None
+        self._recheck_at: int | None = None
+
+    def stat_key(self) -> tuple[int, int, int, int, int] | None:
+        """The file's identity as a plain tuple (this runs per decision), None if
+        missing; an unreadable path gives a key no version has."""
+        try:
+            st = os.stat(self._fspath)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return (-1, -1, -1, -1, -1)
+        return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    def is_current(self, key: tuple[int, int, int, int, int] | None) -> bool:
+        """Whether the version held is the file's, given its `stat_key()`."""
+        if self._current is None or self._current_key != key:
+            return False
+        return self._recheck_at is None or time.time_ns() < self._recheck_at
+
+    def snapshot(self) -> Snapshot:
+        """The file's current version (read only if it changed)."""
+        if self.is_current(self.stat_key()):
+            assert self._current is not None
+            return self._current
+        return self.reload()
+
+    def reload(self) -> Snapshot:
+        started = time.time_ns()  # before reading: the bytes are at least this old
+        try:
+            found = _snapshot(self.path, self._current, started)
+        except BaseException:
+            self._current = None  # an unreadable or corrupt file: never fall back
+            raise
+        self.adopt(found)
+        return found
+
+    def adopt(self, found: Snapshot) -> None:
+        """Hold `found` as the current version (one read, or one of our writes)."""
+        self._current = found
+        fp = found.fingerprint if isinstance(found.fingerprint, Fingerprint) else None
+        self._current_key = (
+            None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
+        )
+        self._recheck_at = None
+        if fp is not None:
+            window = self._racy_ns
+            if fp.mtime_ns % _SECOND_NS == 0 and fp.ctime_ns % _SECOND_NS == 0:
+                window = max(window, _COARSE_TICK_NS)
+            if abs(found.read_at_ns - fp.mtime_ns) < window:
+                self._recheck_at = fp.mtime_ns + window
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._current
+
+
+class TokenStore(Store):
+    """The JSON file engine: one file, read whole, replaced atomically under a lock
+    (see the module's docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock = system_clock,
+        token_bytes: TokenBytes = system_token_bytes,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        super().__init__(clock=clock, token_bytes=token_bytes)
+        # Resolve symlinks once so the atomic rename replaces the real file, not
+        # the link; the path as given is still checked for links in shared folders.
+        self.given_path = Path(os.path.abspath(path))
+        self.path = Path(os.path.realpath(path))
+        self.location = str(self.path)
+        self.lock_timeout = lock_timeout
+        self.reader = StoreReader(self.path)
+        """The file as last read or written by this object: a long-lived store (the
+        TUI, the gateway's usage writer) reads again only what changed."""
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def load(self) -> Snapshot:
+        # The folders are checked on every load (a few lstat calls): a folder made
+        # writable by others does not change the file's own fingerprint.
+        check_location(self.given_path)
+        if self.given_path != self.path:
+            check_location(self.path)
+        return self.reader.snapshot()
+
+    def version(self) -> Fingerprint | None:
+        """The file's fingerprint (one stat); None when there is no file,
+        `UNREADABLE` when stat fails otherwise (a read will say why)."""
+        try:
+            return Fingerprint.of(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return UNREADABLE
+
+    def new_reader(self) -> StoreReader:
+        return StoreReader(self.path)
+
+    def migrate(self) -> Migration:
+        """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
+        with self._locked():
+            found = read_file(self.path)
+            if found is None:
+                raise NotLegacyStore(self.path, "does not exist; there is nothing to migrate")
+            data, _ = found
+            try:
+                parse_document(self.path, data)
+            except LegacyStoreFound:
+                pass
+            else:
+                raise NotLegacyStore(
+                    self.path,
+                    f"is already in the current format (version {STORE_VERSION}); "
+                    "nothing to migrate",
+                )
+            try:
+                entries = legacy.parse_legacy(json.loads(data))
+            except legacy.LegacyFormatError as exc:
+                raise StoreCorrupt(self.path, f"old-format {exc}") from None
+            converted = legacy.convert(
+                entries,
+                new_id=self._new_id,
+                generated_name=generated_name,
+            )
+            records = StoreDocument.model_validate(
+                {"version": STORE_VERSION, "tokens": converted}
+            ).tokens
+            unusable = tuple(
+                record.name
+                for record, entry in zip(records, entries, strict=True)
+                if not usable_legacy_secret(entry.token)
+            )
+            backup = self._write_backup(data)
+            self._write(Snapshot(self.path, (), True, None), list(records))
+            return Migration(records=records, backup=backup, unusable=unusable)
+
+    # --- internals ----------------------------------------------------------------
+
+    def _locked(self) -> FileLock:
+        check_location(self.given_path)
+        if self.given_path != self.path:
+            check_location(self.path)
+        try:
+            ensure_private_dir(self.path.parent)
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.path.parent, f"cannot create the folder: {exc.strerror or exc}"
+            ) from None
+        return _StoreLock(self.path, self.lock_path, self.lock_timeout)
+
+    def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+        """Read (again, under the lock), change, write - only if something changed.
+
+        The version read under the lock is the one changed: the reader re-reads
+        whatever changed since it last looked (another process's write is never
+        lost), and skips only a version it holds and that is unchanged on disk.
+        """
+        with self._locked():
+            current = self.reader.snapshot()
+            before = current.records
+            records = list(before)
+            result = change(records)
+            unchanged = len(records) == len(before) and all(
+                new is old for new, old in zip(records, before, strict=True)
+            )
+            if not unchanged:  # a no-op never creates or rewrites the file
+                if current.read_only:
+                    raise StoreReadOnly(
+                        self.path,
+                        "is read-only (no write permission for its owner), so it was not changed",
+                        hint=f"run: chmod 600 '{self.path}' to allow changes",
+                    )
+                self._write(current, records)
+            return result
+
+    def _write(self, current: Snapshot, records: list[TokenRecord]) -> None:
+        loaded = current.loaded or Loaded(list(current.records), None)
+        data, blocks = loaded.bytes_for(records)
+        started = time.time_ns()
+        try:
+            atomic_write(self.path, data)
+            st = os.stat(self.path)  # still under the lock: our file
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.path,
+                f"could not write: {exc.strerror or exc}; the previous file is unchanged",
+            ) from None
+        start, end_old, end_new = changed_span(current.records, records)
+        written = Snapshot(
+            path=self.path,
+            records=tuple(records),
+            exists=True,
+            fingerprint=Fingerprint.of(st),
+            loaded=Loaded(records, blocks, data=data if blocks is not None else None),
+            delta=(current.records[start:end_old], records[start:end_new]),
+            based_on=current.fingerprint,
+            read_at_ns=started,
+        )
+        self.reader.adopt(written)
+        self.last_written = written
+
+    def _write_backup(self, data: bytes) -> Path:
+        stamp = self.now().strftime("%Y%m%dT%H%M%SZ")
+        for n in range(100):
+            suffix = "" if n == 0 else f".{n}"
+            backup = self.path.with_name(f"{self.path.name}.pr8217-backup-{stamp}{suffix}")
+            try:
+                write_new_private_file(backup, data)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise StoreWriteFailed(
+                    backup, f"could not write the backup: {exc.strerror or exc}; nothing changed"
+                ) from None
+            with contextlib.suppress(OSError):  # best effort, as in atomic_write
+                fsync_dir(backup.parent)
+            return backup
+        raise StoreWriteFailed(self.path, "too many backups with the same timestamp")
+
+
+class _StoreLock(FileLock):
+    """The store's lock, translating OS failures into StoreErrors and sweeping
+    temporary files left by writers that were killed mid-write."""
+
+    def __init__(self, store_path: Path, lock_path: Path, timeout: float) -> None:
+        super().__init__(lock_path, timeout)
+        self.store_path = store_path
+
+    def __enter__(self) -> _StoreLock:
+        try:
+            super().__enter__()
+        except LockTimeout:
+            raise StoreLocked(
+                self.store_path,
+                f"another process has held the lock ({self.path.name}) for over {self.timeout:g} s",
+                hint="wait for the other opencode-auth-tui to finish, then retry",
+            ) from None
+        except OSError as exc:
+            raise StoreWriteFailed(
+                self.store_path,
+                f"cannot create the lock file {self.path.name}: {exc.strerror or exc}",
+            ) from None
+        remove_stale_temps(self.store_path)
+        return self
