@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from core.model.errors import AuthTuiError
 from core.model.permissions import Permission, passes_nothing
 from core.model.text import UNSAFE
 
@@ -77,6 +78,23 @@ def fit(text: str, width: int) -> str:
             used += w
         text = "".join(out) + "…"
     return text + " " * (width - cell_width(text))
+
+
+_LETTERS = ((Permission.READ, "r"), (Permission.WRITE, "w"), (Permission.EXECUTE, "x"))
+
+
+def permission_letters(permissions: Iterable[Permission]) -> str:
+    """`rwx`, `r--`, `r-x`: each permission in a fixed place, like `ls -l`, for tables."""
+    held = set(permissions)
+    return "".join(letter if p in held else "-" for p, letter in _LETTERS)
+
+
+def one_line(error: AuthTuiError) -> str:
+    """`message (hint)`: a typed error as one line - a CLI error, a notification,
+    an inline form error."""
+    if error.hint:
+        return f"{error.message} ({error.hint})"
+    return error.message
 
 
 def safe_json(data: object) -> str:

@@ -42,7 +42,7 @@ def test_the_permission_table_is_the_policy() -> None:
     """The README's table of what each permission allows is generated from the
     policy file (`opencode-auth-tui policy --markdown`), so it cannot drift."""
     from core.authz.policy import default_policy
-    from core.cli import policy_markdown
+    from core.cli.policy import policy_markdown
 
     start = README.index("<!-- policy-table")
     start = README.index("\n", start) + 1

@@ -12,10 +12,11 @@ Shared pieces: settings.py (addresses, timeouts, upstream credentials; pure),
 guard.py (request -> decision -> denial response), headers.py (what is forwarded),
 usage.py (`last_used_at`, off the request path), access_log.py (one JSON line per
 request, no secrets), server.py (listening, limits, TLS, signals, graceful
-shutdown), cli.py (the two subcommands).
+shutdown). The two subcommands are core/cli/gateway.py (flags) and
+core/cli/serve.py (start-up).
 
 Both run on aiohttp, an optional extra (`pip install 'opencode-auth-tui[gateway]'`).
-Only cli.py, settings.py and this file are imported by the base install; every
-module that imports aiohttp is imported lazily, after cli.py has checked that
-aiohttp is installed.
+Only settings.py, extra.py and this file are imported by the base install; every
+module that imports aiohttp is imported lazily, after the CLI has checked that
+aiohttp is installed (extra.py).
 """

@@ -1,5 +1,10 @@
-"""CLI tests run the installed `opencode-auth-tui` console script in a subprocess,
-against a store in a temporary folder, with a private HOME so nothing real is touched."""
+"""CLI tests run the command in-process, as httpie's do: `main(args,
+console=TestConsole(...))`, against a store in a temporary folder, with a private
+HOME and nothing else of the real environment, so nothing real is touched.
+
+The console script itself (start-up, signals, real terminals, closed streams) is
+tested in a subprocess: `Cli.script` (tests/cli/test_console_script.py).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from core.store import TokenStore
+from core.cli import main
+from core.cli.console import TestConsole
+from core.store import Store, TokenStore
 
 SCRIPT = Path(sys.executable).with_name("opencode-auth-tui")
 
@@ -29,14 +36,54 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
+def assert_one_line_error(result: Result, code: int, text: str) -> None:
+    """A refusal as SPEC says: the exit code, one line on stderr that says what
+    went wrong, no traceback, and no colour when stderr is not a terminal."""
+    assert result.code == code, (result.code, result.out, result.err)
+    assert len(result.err_lines) == 1, result.err
+    assert result.err.startswith("opencode-auth-tui: error: "), result.err
+    assert text.lower() in result.err.lower(), result.err
+    assert "Traceback" not in result.err
+    assert "\x1b" not in result.err
+
+
 @dataclass
 class Cli:
     store: Path
     env: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch
+    opened: list[Store] = field(default_factory=list)
+    """The stores `launch_tui` was handed (the TUI itself is not started in-process)."""
 
     def __call__(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin_tty: bool = False,
+        stdout_tty: bool = False,
+        color: bool = False,
+        with_tui: bool = False,
+    ) -> Result:
+        """Run `opencode-auth-tui ARGS` in-process; `with_tui` passes a launcher,
+        as the console script does (`python -m core` passes none)."""
+        console = TestConsole(
+            stdin or "", stdin_isatty=stdin_tty, stdout_isatty=stdout_tty, color=color
+        )
+        with self.monkeypatch.context() as patch:
+            for key, value in (env or {}).items():
+                patch.setenv(key, value)
+            code = main(list(args), console=console, launch_tui=self._launch if with_tui else None)
+        return Result(code, console.out, console.err)
+
+    def _launch(self, store: Store) -> int:
+        self.opened.append(store)
+        return 0
+
+    def script(
         self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
     ) -> Result:
+        """Run the installed console script in a subprocess."""
         proc = subprocess.run(
             [str(SCRIPT), *args],
             input=stdin if stdin is not None else "",
@@ -58,7 +105,7 @@ class Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     if not SCRIPT.exists():
         pytest.fail(f"console script not installed next to {sys.executable}: pip install -e .")
     home = tmp_path / "home"
@@ -73,11 +120,21 @@ def cli(tmp_path: Path) -> Cli:
         "LANG": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",
     }
-    return Cli(store=store, env=env)
+    # In-process commands see exactly this environment, as a subprocess would:
+    # nothing of the developer's (an OPENCODE_AUTH_TOKENS_URL, a real store).
+    for key in list(os.environ):
+        if not key.startswith("PYTEST_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Cli(store=store, env=env, monkeypatch=monkeypatch)
+
+
+SecretOf = Callable[..., str]
 
 
 @pytest.fixture
-def secret_of(cli: Cli) -> Callable[..., str]:
+def secret_of(cli: Cli) -> SecretOf:
     """Create a token with `create --quiet` and return its secret."""
 
     def make(*args: str) -> str:

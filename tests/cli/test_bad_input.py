@@ -7,23 +7,17 @@ import json
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, assert_one_line_error
+
+Seeded = tuple[Cli, bytes, str]
+"""The CLI, the store's bytes with one token in it, and that token's id."""
 
 
 @pytest.fixture
-def seeded(cli: Cli) -> tuple[Cli, bytes, str]:
+def seeded(cli: Cli) -> Seeded:
     result = cli("token", "create", "--name", "existing", "--json")
     assert result.code == 0
     return cli, cli.store.read_bytes(), json.loads(result.out)["id"]
-
-
-def _assert_clean_failure(result, code: int, expect: str) -> None:
-    assert result.code == code, (result.code, result.out, result.err)
-    assert len(result.err_lines) == 1, result.err
-    assert "Traceback" not in result.err
-    assert expect.lower() in result.err.lower(), result.err
-    assert result.err.startswith("opencode-auth-tui: error: ")
-    assert "\x1b" not in result.err
 
 
 BAD_CREATE = [
@@ -70,16 +64,16 @@ BAD_CREATE = [
 
 
 @pytest.mark.parametrize(("args", "expect"), BAD_CREATE, ids=[repr(a) for a, _ in BAD_CREATE])
-def test_bad_create_input(seeded, args: list[str], expect: str) -> None:
+def test_bad_create_input(seeded: Seeded, args: list[str], expect: str) -> None:
     cli, before, _ = seeded
     result = cli("token", "create", *args)
-    _assert_clean_failure(result, 2, expect)
+    assert_one_line_error(result, 2, expect)
     assert cli.store.read_bytes() == before
 
 
-def test_name_equal_to_another_tokens_id(seeded) -> None:
+def test_name_equal_to_another_tokens_id(seeded: Seeded) -> None:
     cli, before, token_id = seeded
-    _assert_clean_failure(cli("token", "create", "--name", token_id), 2, "another token's id")
+    assert_one_line_error(cli("token", "create", "--name", token_id), 2, "another token's id")
     assert cli.store.read_bytes() == before
 
 
@@ -92,30 +86,30 @@ def test_name_equal_to_another_tokens_id(seeded) -> None:
         ["token", "rotate", "nope"],
     ],
 )
-def test_unknown_token_exit_1(seeded, args: list[str]) -> None:
+def test_unknown_token_exit_1(seeded: Seeded, args: list[str]) -> None:
     cli, before, _ = seeded
-    _assert_clean_failure(cli(*args), 1, "no token with id or name 'nope'")
+    assert_one_line_error(cli(*args), 1, "no token with id or name 'nope'")
     assert cli.store.read_bytes() == before
 
 
-def test_rotate_bad_expiry(seeded) -> None:
+def test_rotate_bad_expiry(seeded: Seeded) -> None:
     cli, before, _ = seeded
-    _assert_clean_failure(cli("token", "rotate", "existing", "--expires", "0h"), 2, "at least 1")
+    assert_one_line_error(cli("token", "rotate", "existing", "--expires", "0h"), 2, "at least 1")
     assert cli.store.read_bytes() == before
 
 
-def test_unknown_reference_is_escaped(seeded) -> None:
+def test_unknown_reference_is_escaped(seeded: Seeded) -> None:
     cli, _, _ = seeded
     result = cli("token", "show", "\x1b]0;pwned\x07")
-    _assert_clean_failure(result, 1, "no token")
+    assert_one_line_error(result, 1, "no token")
     assert "\\x1b]0;pwned\\x07" in result.err
 
 
-def test_token_pasted_into_argv_is_not_echoed(seeded) -> None:
+def test_token_pasted_into_argv_is_not_echoed(seeded: Seeded) -> None:
     cli, _, _ = seeded
     secret = cli("token", "create", "--quiet").out.strip()
     result = cli("token", "check", "GET", "/x", secret)
-    _assert_clean_failure(result, 2, "unrecognized arguments")
+    assert_one_line_error(result, 2, "unrecognized arguments")
     assert secret not in result.err
     assert secret[5:] not in result.err
 

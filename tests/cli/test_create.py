@@ -126,7 +126,7 @@ def test_generated_names_count_up(cli: Cli) -> None:
     assert names == ["token-1", "token-2", "token-3"]
 
 
-def test_store_flag_beats_environment(cli: Cli, tmp_path) -> None:
+def test_store_flag_beats_environment(cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere" / "tokens.json"
     assert cli("--store", str(other), "token", "create", "--quiet").code == 0
     assert other.exists()
@@ -141,3 +141,13 @@ def test_xdg_config_home_is_the_default(cli: Cli) -> None:
     assert cli("token", "create", "--quiet", env=env).code == 0
     expected = Path(cli.env["XDG_CONFIG_HOME"]) / "opencode" / "auth-tokens.json"
     assert json.loads(expected.read_text())["version"] == 2
+
+
+def test_an_execute_only_token_is_created_with_a_warning(cli: Cli) -> None:
+    result = cli("token", "create", "--name", "x", "--permissions", "execute", "--quiet")
+    assert result.code == 0
+    assert "can pass no request" in result.err
+    edited = cli("token", "edit", "x", "--permissions", "read,execute")
+    assert edited.code == 0 and "can pass no request" not in edited.err
+    back = cli("token", "edit", "x", "--permissions", "execute")
+    assert "can pass no request" in back.err

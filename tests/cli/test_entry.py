@@ -1,148 +1,103 @@
-"""How the command starts: help, version, `python -m core`, no Textual when headless."""
+"""How the command starts, in-process: help for every command, `--version`, and
+when the TUI opens (only with a launcher, only on a terminal, on the given store)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from pathlib import Path
 
-from tests.cli.conftest import Cli
+import pytest
 
+from core import __version__
+from tests.cli.conftest import Cli, assert_one_line_error
 
-def test_no_arguments_without_a_tty_prints_help_and_exits_2(cli: Cli) -> None:
-    result = cli()
-    assert result.code == 2
-    assert "usage: opencode-auth-tui" in result.err
-    assert result.out == ""
-
-
-def test_version_and_help(cli: Cli) -> None:
-    from core import __version__
-
-    version = cli("--version")
-    assert version.code == 0 and version.out.strip() == f"opencode-auth-tui {__version__}"
-    help_ = cli("--help")
-    assert help_.code == 0
-    for word in ("tui", "token", "migrate", "schema", "--store", "Exit codes"):
-        assert word in help_.out
-    for action in ("create", "list", "show", "delete", "rotate", "prune", "check"):
-        assert cli("token", action, "--help").code == 0
-
-
-def test_tui_without_a_terminal_is_a_usage_error(cli: Cli) -> None:
-    result = cli("tui")
-    assert result.code == 2
-    assert "interactive terminal" in result.err
+COMMANDS = [
+    [],
+    ["tui"],
+    ["token"],
+    *(["token", action] for action in ("create", "edit", "list", "show", "delete")),
+    *(["token", action] for action in ("rotate", "prune", "check")),
+    ["policy"],
+    ["migrate"],
+    ["export"],
+    ["db"],
+    ["db", "init"],
+    ["db", "upgrade"],
+    ["schema"],
+    ["gateway"],
+    ["forward-auth"],
+]
 
 
-def test_python_dash_m_core_never_opens_the_tui(cli: Cli) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "core", "tui"],
-        capture_output=True,
-        text=True,
-        env=cli.env,
-        timeout=60,
-    )
-    assert proc.returncode == 2
-    assert "opencode-auth-tui" in proc.stderr
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "(none)")
+def test_every_command_has_help_on_stdout(cli: Cli, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert result.code == 0 and result.err == ""
+    assert result.out.startswith(f"usage: opencode-auth-tui {' '.join(command)}".rstrip())
+    assert "--store" in result.out or command in (["token"], ["db"])
 
 
-def test_python_dash_m_core_is_the_same_cli(cli: Cli) -> None:
-    assert cli("token", "create", "--name", "m", "--quiet").code == 0
-    proc = subprocess.run(
-        [sys.executable, "-m", "core", "token", "list", "--json"],
-        capture_output=True,
-        text=True,
-        env=cli.env,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert '"name": "m"' in proc.stdout
+def test_version(cli: Cli) -> None:
+    result = cli("--version")
+    assert result.code == 0 and result.out == f"opencode-auth-tui {__version__}\n"
 
 
-def test_headless_path_never_imports_textual(cli: Cli) -> None:
-    assert cli("token", "create", "--name", "t", "--quiet").code == 0
-    code = (
-        "import sys\n"
-        "from tui.launcher import main  # what the console script runs\n"
-        "commands = [['token', 'list'], ['token', 'list', '--json'], ['token', 'show', 't']]\n"
-        "for argv in [*commands, ['schema']]:\n"
-        "    assert main(argv) == 0\n"
-        "def ui(m):\n"
-        "    top = m.split('.')[0]\n"
-        "    return top in ('textual', 'rich') or m.startswith('tui.') and m != 'tui.launcher'\n"
-        "leaked = sorted(filter(ui, sys.modules))\n"
-        "assert not leaked, leaked\n"
-        "print('clean')\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=cli.env, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("clean")
+def test_the_main_help_lists_the_commands_and_exit_codes(cli: Cli) -> None:
+    out = cli("--help").out
+    for word in ("tui", "token", "policy", "migrate", "export", "db", "schema", "gateway"):
+        assert f"\n    {word} " in out
+    assert "Exit codes: 0 ok, 1 not found or denied, 2 usage or input error, 3 store" in out
 
 
-def test_broken_pipe_is_quiet(cli: Cli) -> None:
-    for i in range(30):
-        cli.core().create(name=f"t{i}")
-    from tests.cli.conftest import SCRIPT
-
-    proc = subprocess.run(
-        f"'{SCRIPT}' token list | head -1",
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=cli.env,
-        timeout=60,
-    )
-    assert proc.stdout.startswith("ID")
-    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+@pytest.mark.parametrize("group", ["token", "db"])
+def test_a_group_without_its_action_shows_its_help_and_exits_2(cli: Cli, group: str) -> None:
+    result = cli(group)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"usage: opencode-auth-tui {group} [-h] ACTION")
 
 
-def _run_on_terminal(cli: Cli, args: list[str], keys: bytes, expect: bytes) -> tuple[int, bytes]:
-    """Start the console script on a pseudo-terminal (80x24), wait for `expect`
-    on the screen, type `keys`, and return the exit code and everything drawn."""
-    import fcntl
-    import os
-    import pty
-    import select
-    import struct
-    import termios
-    import time
-
-    from tests.cli.conftest import SCRIPT
-
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**cli.env, "TERM": "xterm-256color"}
-    proc = subprocess.Popen([str(SCRIPT), *args], stdin=slave, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    screen = b""
-    sent = False
-    deadline = time.monotonic() + 30
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    screen += os.read(master, 65536)
-                except OSError:
-                    break
-            if not sent and expect in screen:
-                os.write(master, keys)
-                sent = True
-        code = proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    return code, screen
-
-
-def test_no_command_on_a_terminal_opens_the_tui_on_the_given_store(cli: Cli, tmp_path) -> None:
+def test_no_command_opens_the_tui_only_on_a_terminal(cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere" / "tokens.json"
-    assert (
-        cli("--store", str(other), "token", "create", "--name", "on-terminal", "--quiet").code == 0
-    )
-    code, screen = _run_on_terminal(cli, ["--store", str(other)], b"\x11", b"on-terminal")
-    assert b"on-terminal" in screen  # the TUI drew the token table of that store
-    assert code == 0  # ctrl+q quits cleanly
+    assert cli("--store", str(other), "token", "create", "--quiet").code == 0
+    piped = cli("--store", str(other), with_tui=True, stdin_tty=True)  # stdout is a pipe
+    assert piped.code == 2 and "usage: opencode-auth-tui" in piped.err
+    assert cli.opened == []
+    shown = cli("--store", str(other), with_tui=True, stdin_tty=True, stdout_tty=True)
+    assert shown.code == 0 and shown.out == shown.err == ""
+    [store] = cli.opened
+    assert store.location == str(other)  # the store given, not the default one
+
+
+def test_tui_needs_a_terminal_and_the_console_script(cli: Cli) -> None:
+    assert_one_line_error(cli("tui", with_tui=True), 2, "interactive terminal")
+    result = cli("tui", stdin_tty=True, stdout_tty=True)  # as `python -m core tui`
+    assert_one_line_error(result, 2, "not `python -m core`")
+    assert cli.opened == []
+    assert cli("tui", with_tui=True, stdin_tty=True, stdout_tty=True).code == 0
+    assert len(cli.opened) == 1
+
+
+def test_an_internal_error_is_one_line_unless_debugging(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store.file.engine import TokenStore
+
+    def broken(self: TokenStore) -> None:
+        raise RuntimeError("boom \x1b[2J")
+
+    monkeypatch.setattr(TokenStore, "load", broken)
+    result = cli("token", "list")
+    assert_one_line_error(result, 70, "internal error (RuntimeError: boom \\x1b[2J)")
+    assert "OPENCODE_AUTH_TUI_DEBUG=1" in result.err
+    with pytest.raises(RuntimeError):
+        cli("token", "list", env={"OPENCODE_AUTH_TUI_DEBUG": "1"})
+
+
+def test_ctrl_c_exits_130_with_a_clean_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.store.file.engine import TokenStore
+
+    def interrupted(self: TokenStore) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TokenStore, "load", interrupted)
+    result = cli("token", "list")
+    assert (result.code, result.out, result.err) == (130, "", "\n")

@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
 
-from tests.cli.conftest import SCRIPT, Cli
+from tests.cli.conftest import Cli, SecretOf
 
 
 def _names(cli: Cli) -> list[str]:
     return [r["name"] for r in json.loads(cli("token", "list", "--json").out)]
 
 
-def _run_on_tty(cli: Cli, args: list[str], answer: str) -> tuple[int, str]:
-    """Run with stdin on a pseudo-terminal and type `answer` at the prompt."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [str(SCRIPT), *args],
-        stdin=slave,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli.env,
-    )
-    os.close(slave)
-    os.write(master, answer.encode() + b"\n")
-    out, err = proc.communicate(timeout=30)
-    os.close(master)
-    return proc.returncode, (out + err).decode()
+def _run_on_tty(cli: Cli, args: list[str], answer: str) -> tuple[int, str, str]:
+    """Run with stdin on a terminal and `answer` typed at the prompt."""
+    result = cli(*args, stdin=answer + "\n", stdin_tty=True)
+    return result.code, result.out, result.err
 
 
-def test_delete_with_yes(cli: Cli, secret_of) -> None:
+def test_delete_with_yes(cli: Cli, secret_of: SecretOf) -> None:
     secret = secret_of("--name", "a")
     secret_of("--name", "b")
     result = cli("token", "delete", "a", "--yes")
@@ -41,7 +27,7 @@ def test_delete_with_yes(cli: Cli, secret_of) -> None:
     assert cli("token", "check", "GET", "/x", stdin=secret).code == 1
 
 
-def test_delete_several_by_id_and_name(cli: Cli, secret_of) -> None:
+def test_delete_several_by_id_and_name(cli: Cli, secret_of: SecretOf) -> None:
     for name in "abc":
         secret_of("--name", name)
     ids = {r["name"]: r["id"] for r in json.loads(cli("token", "list", "--json").out)}
@@ -49,7 +35,7 @@ def test_delete_several_by_id_and_name(cli: Cli, secret_of) -> None:
     assert _names(cli) == ["b"]
 
 
-def test_delete_without_tty_or_yes_refuses(cli: Cli, secret_of) -> None:
+def test_delete_without_tty_or_yes_refuses(cli: Cli, secret_of: SecretOf) -> None:
     secret_of("--name", "a")
     before = cli.bytes()
     result = cli("token", "delete", "a")
@@ -58,19 +44,22 @@ def test_delete_without_tty_or_yes_refuses(cli: Cli, secret_of) -> None:
     assert cli.bytes() == before
 
 
-def test_delete_asks_on_a_tty(cli: Cli, secret_of) -> None:
+def test_delete_asks_on_a_tty(cli: Cli, secret_of: SecretOf) -> None:
     secret_of("--name", "a")
-    code, output = _run_on_tty(cli, ["token", "delete", "a"], "n")
+    code, out, err = _run_on_tty(cli, ["token", "delete", "a"], "n")
     assert code == 0
-    assert "Delete token 'a'" in output and "[y/N]" in output
-    assert "Nothing deleted" in output
+    assert "Delete token 'a'" in err and err.count("[y/N] ") == 1  # asked on stderr
+    assert "Nothing deleted" in err and out == ""
     assert _names(cli) == ["a"]
-    code, output = _run_on_tty(cli, ["token", "delete", "a"], "y")
+    code, out, err = _run_on_tty(cli, ["token", "delete", "a"], "y")
     assert code == 0
+    assert "Deleted token 'a'" in out
     assert _names(cli) == []
 
 
-def test_rotate_keeps_id_name_permissions_and_revokes_old_secret(cli: Cli, secret_of) -> None:
+def test_rotate_keeps_id_name_permissions_and_revokes_old_secret(
+    cli: Cli, secret_of: SecretOf
+) -> None:
     old = secret_of("--name", "svc", "--permissions", "read,write", "--expires", "30d")
     before = json.loads(cli("token", "show", "svc", "--json").out)
     result = cli("token", "rotate", "svc", "--json")
@@ -89,7 +78,7 @@ def test_rotate_keeps_id_name_permissions_and_revokes_old_secret(cli: Cli, secre
     assert cli("token", "check", "GET", "/file", stdin=new).code == 0
 
 
-def test_rotate_quiet_and_new_expiry(cli: Cli, secret_of) -> None:
+def test_rotate_quiet_and_new_expiry(cli: Cli, secret_of: SecretOf) -> None:
     secret_of("--name", "svc", "--expires", "never")
     result = cli("token", "rotate", "svc", "--quiet", "--expires", "7d")
     assert result.code == 0
@@ -114,7 +103,8 @@ def test_prune_deletes_only_expired(cli: Cli) -> None:
 
 def test_prune_asks_on_a_tty(cli: Cli) -> None:
     cli.core(days_ago=5).create(name="old", expires="1d")
-    code, output = _run_on_tty(cli, ["token", "prune"], "yes")
+    code, out, err = _run_on_tty(cli, ["token", "prune"], "yes")
     assert code == 0
-    assert "Delete expired token: 'old'" in output
+    assert "Delete expired token: 'old'" in err
+    assert "Deleted expired token 'old'" in out
     assert _names(cli) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from core.present import cell_width
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, assert_one_line_error
 
 
 def _seed_statuses(cli: Cli) -> None:
@@ -57,38 +57,12 @@ def test_table_fits_80_columns(cli: Cli) -> None:
     assert " r-- " in forever and " never " in forever
 
 
-def test_status_colour_respects_no_color(cli: Cli) -> None:
-    import os
-    import pty
-    import subprocess
-
-    from tests.cli.conftest import SCRIPT
-
+def test_status_colour_only_on_a_colour_terminal(cli: Cli) -> None:
     _seed_statuses(cli)
-
-    def run(env_extra: dict[str, str]) -> bytes:
-        master, slave = pty.openpty()
-        env = {k: v for k, v in cli.env.items() if k != "NO_COLOR"} | env_extra
-        proc = subprocess.run(
-            [str(SCRIPT), "token", "list"],
-            stdout=slave,
-            stderr=subprocess.PIPE,
-            env=env,
-            timeout=30,
-        )
-        os.close(slave)
-        out = b""
-        try:
-            while chunk := os.read(master, 65536):
-                out += chunk
-        except OSError:
-            pass
-        os.close(master)
-        assert proc.returncode == 0
-        return out
-
-    assert b"\x1b[" in run({"TERM": "xterm"})
-    assert b"\x1b[" not in run({"TERM": "xterm", "NO_COLOR": "1"})
+    coloured = cli("token", "list", stdout_tty=True, color=True).out
+    assert "\x1b[31mexpired " in coloured and "\x1b[33mexpiring" in coloured
+    assert "\x1b" not in cli("token", "list", stdout_tty=True).out  # NO_COLOR or a pipe
+    assert "\x1b" not in cli("token", "list", "--json", stdout_tty=True, color=True).out
 
 
 def test_hand_written_control_characters_are_escaped(cli: Cli) -> None:
@@ -130,3 +104,23 @@ def test_relative_expiry_in_table(cli: Cli) -> None:
     out = cli("token", "list").out
     assert "in 90 days" in out
     assert "1 day ago" in out
+
+
+def test_a_year_reads_as_a_year_everywhere(cli: Cli) -> None:
+    created = cli("token", "create", "--name", "y", "--expires", "1y")
+    assert "(in 1 year)" in created.out
+    assert "in 1 year" in cli("token", "list").out
+    assert "(in 1 year)" in cli("token", "show", "y").out
+
+
+def test_json_output_has_the_new_fields_and_a_field_selection(cli: Cli) -> None:
+    cli("token", "create", "--name", "a", "--note", "n", "--directory", "/srv/app")
+    full = json.loads(cli("token", "list", "--json").out)[0]
+    assert full["note"] == "n" and full["directories"] == ["/srv/app"]
+    assert "digest" not in full
+    picked = json.loads(cli("token", "list", "--json", "id,name,status").out)
+    assert list(picked[0]) == ["id", "name", "status"]
+    shown = json.loads(cli("token", "show", "a", "--json", "note,directories").out)
+    assert shown == {"note": "n", "directories": ["/srv/app"]}
+    assert_one_line_error(cli("token", "list", "--json", "id,digest"), 2, "unknown field digest")
+    assert_one_line_error(cli("token", "show", "a", "--json", ","), 2, "unknown field (none)")

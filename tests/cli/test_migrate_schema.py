@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import stat
+from typing import Any
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, assert_one_line_error
 
-LEGACY = [
+LEGACY: list[dict[str, Any]] = [
     {
         "token": "0123456789abcdef0123456789abcdef",
         "permissions": ["read"],
@@ -52,6 +53,27 @@ def test_migrate_needs_confirmation(cli: Cli) -> None:
     result = cli("migrate")
     assert result.code == 2
     assert cli.store.read_bytes() == original
+
+
+def test_migrate_asks_on_a_terminal(cli: Cli) -> None:
+    original = _write_legacy(cli)
+    declined = cli("migrate", stdin="n\n", stdin_tty=True)
+    assert declined.code == 0 and "Convert it, hashing every secret" in declined.err
+    assert "Nothing changed." in declined.err
+    assert cli.store.read_bytes() == original
+    accepted = cli("migrate", stdin="y\n", stdin_tty=True)
+    assert accepted.code == 0 and "Migrated 3 tokens" in accepted.out
+
+
+def test_the_migrate_hint_has_no_nested_parentheses(cli: Cli) -> None:
+    cli.store.parent.mkdir(parents=True, exist_ok=True)
+    cli.store.write_text(json.dumps([{"token": "x" * 32, "permissions": ["read"], "createdAt": 0}]))
+    cli.store.chmod(0o600)
+    result = cli("token", "list")
+    assert_one_line_error(
+        result, 3, "run `opencode-auth-tui migrate` to convert it; a 0600 backup is kept"
+    )
+    assert "((" not in result.err and "))" not in result.err
 
 
 def test_migrate_hashes_secrets_keeps_backup_and_old_tokens_work(cli: Cli) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, SecretOf, assert_one_line_error
 
 VALID_RECORD = {
     "id": "abcd1234",
@@ -160,3 +161,51 @@ def test_mode_0600_survives_every_command(cli: Cli) -> None:
     for step in steps:
         cli(*step, stdin=secret)
         assert stat.S_IMODE(cli.store.stat().st_mode) == 0o600, step
+
+
+def test_a_read_only_store_is_refused_not_rewritten(cli: Cli) -> None:
+    cli("token", "create", "--name", "a")
+    cli.store.chmod(0o400)
+    before = cli.store.read_bytes()
+    for args in (
+        ["token", "create", "--name", "b"],
+        ["token", "delete", "a", "--yes"],
+        ["token", "rotate", "a"],
+        ["token", "edit", "a", "--note", "n"],
+    ):
+        result = cli(*args)
+        assert_one_line_error(result, 3, "read-only")
+        assert "chmod 600" in result.err
+    assert cli.store.read_bytes() == before
+    assert stat.S_IMODE(cli.store.stat().st_mode) == 0o400
+    assert cli("token", "list").code == 0  # still readable
+
+
+def test_a_folder_as_the_store_gets_no_mode_warning(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    folder.chmod(0o755)
+    for args in (["token", "list"], ["token", "create", "--name", "x"]):
+        result = cli("--store", str(folder), *args)
+        assert_one_line_error(result, 3, "is a folder")
+        assert "mode" not in result.err
+
+
+def test_schema_never_warns_and_check_warns_like_list(cli: Cli, secret_of: SecretOf) -> None:
+    token = secret_of("--name", "a")
+    cli.store.chmod(0o644)
+    assert cli("schema").err == ""
+    listed = cli("token", "list")
+    checked = cli("token", "check", "GET", "/path", stdin=token)
+    assert "accessible by group or others" in listed.err
+    assert "accessible by group or others" in checked.err
+
+
+def test_a_truncated_file_is_said_to_be_truncated(cli: Cli) -> None:
+    cli("token", "create", "--name", "a")
+    whole = cli.store.read_bytes()
+    for cut in (len(whole) // 2, len(whole) - 5, 12):
+        cli.store.write_bytes(whole[:cut])
+        result = cli("token", "list")
+        assert_one_line_error(result, 3, "the file is truncated")
+        assert "Unterminated" not in result.err

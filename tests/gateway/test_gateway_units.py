@@ -143,7 +143,7 @@ def test_header_filtering() -> None:
 
 
 def test_every_option_has_help() -> None:
-    from core.gateway.cli import register
+    from core.cli.gateway import register
 
     parser = argparse.ArgumentParser(prog="opencode-auth-tui")
     sub = parser.add_subparsers()
@@ -171,7 +171,7 @@ sys.meta_path.insert(0, Block())
 
 def test_the_cli_module_imports_without_aiohttp() -> None:
     code = _BLOCK_AIOHTTP + (
-        "import core.gateway.cli, core.gateway.settings\n"
+        "import core.cli.gateway, core.cli.serve, core.gateway.settings\n"
         "assert not any(m.startswith('aiohttp') for m in sys.modules), 'aiohttp imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
