@@ -16,7 +16,7 @@ from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_
 from core.model.errors import LegacyStoreFound, StoreCorrupt
 from core.model.permissions import Permission
 from core.model.token_format import PREFIX, checksum, generate
-from core.store import Fingerprint, Snapshot, TokenStore
+from core.store import Fingerprint, Snapshot, StoreReader, TokenStore
 from core.store.file import engine as store_module
 from tests.core.core_helpers import FakeClock
 
@@ -205,9 +205,9 @@ def test_a_mistyped_or_junk_token_is_told_apart_from_an_unknown_one(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.authz import decision as authorize_module
+    from core.model.token_format import check_format as real
 
     checked: list[str] = []
-    real = authorize_module.check_format
 
     def spy(token: str) -> object:
         checked.append(token)
@@ -282,12 +282,16 @@ def test_a_long_path_is_not_routed_before_its_token_passes(t: Tokens) -> None:
     # a token that passes gets the request routed as opencode would: a parameter
     # over 100 characters reaches no route, so it is unclassified (all three)
     passed = t.decide(t.full, "POST", long_path)
-    assert (passed.status, passed.rule, passed.required) == (200, "unclassified", {R, W, X})
+    assert (passed.status, passed.rule, passed.required) == (
+        200,
+        "unclassified",
+        frozenset({R, W, X}),
+    )
     assert t.decide(t.rw, "POST", long_path).reason is Reason.INSUFFICIENT_SCOPE
     assert _request_rules.cache_info().misses == before.misses + 1  # routed once, then memoised
     # and a short path is routed before the token too: the answer names the row
     short = t.decide(None, "GET", "/session/abc/message")
-    assert (short.rule, short.required) == ("GET /session/{sessionID}/message", {R, X})
+    assert (short.rule, short.required) == ("GET /session/{sessionID}/message", frozenset({R, X}))
 
 
 def test_undecodable_bytes_in_a_path_are_shown_not_raised(t: Tokens) -> None:
@@ -420,6 +424,7 @@ class FrozenStat:
         self.reads = 0
         self.delay = delay
         reader = auth._reader
+        assert isinstance(reader, StoreReader)
         real = store_module._snapshot
 
         def fake_reload() -> Snapshot:

@@ -72,7 +72,7 @@ def test_legacy_file_is_recognised_and_left_alone(
     assert info.value.path == store.path
     assert "PR #8217" in str(info.value) and "4 tokens" in str(info.value)
     assert info.value.hint and "migrate" in info.value.hint
-    for secret in (e["token"] for e in LEGACY):
+    for secret in (str(e["token"]) for e in LEGACY):
         assert secret not in str(info.value)
     for call in (
         lambda: store.create(name="new"),
@@ -113,7 +113,7 @@ def test_migrate_converts_hashes_and_keeps_a_private_backup(
 
     raw = store_path.read_text()
     for entry in LEGACY:
-        assert entry["token"] not in raw
+        assert str(entry["token"]) not in raw
     assert json.loads(raw)["version"] == 2
     assert stat.S_IMODE(os.stat(store_path).st_mode) == 0o600
 

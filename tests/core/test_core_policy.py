@@ -180,7 +180,7 @@ def test_parameters_are_read_as_opencode_reads_them(policy: Policy) -> None:
 
 def test_unclassified_needs_all_three(policy: Policy) -> None:
     classified = policy.classify("PUT", "/path")
-    assert classified.rule is None and classified.needs == {R, W, X}
+    assert classified.rule is None and classified.needs == frozenset({R, W, X})
     assert classified.rule_name == "unclassified"
 
 
@@ -189,9 +189,9 @@ def test_head_is_decided_by_the_get_row(policy: Policy) -> None:
 
 
 def test_options_needs_read_and_execute_where_an_operation_needs_it(policy: Policy) -> None:
-    assert policy.classify("OPTIONS", "/path").needs == {R}
-    assert policy.classify("OPTIONS", "/config").needs == {R, X}  # PATCH /config
-    assert policy.classify("OPTIONS", "/nowhere/at/all").needs == {R, W, X}
+    assert policy.classify("OPTIONS", "/path").needs == frozenset({R})
+    assert policy.classify("OPTIONS", "/config").needs == frozenset({R, X})  # PATCH /config
+    assert policy.classify("OPTIONS", "/nowhere/at/all").needs == frozenset({R, W, X})
 
 
 def test_unknown_methods_are_refused(policy: Policy) -> None:
@@ -315,7 +315,13 @@ def test_a_row_looser_than_the_floor_is_refused() -> None:
 
 
 def test_a_row_classified_twice_is_refused() -> None:
-    row = {"method": "GET", "path": "/x", "needs": ["read"], "directory": "none", "reason": "x"}
+    row: dict[str, object] = {
+        "method": "GET",
+        "path": "/x",
+        "needs": ["read"],
+        "directory": "none",
+        "reason": "x",
+    }
     with pytest.raises(PolicyError, match="twice"):
         _policy([row, dict(row)])
 

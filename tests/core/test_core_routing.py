@@ -6,6 +6,9 @@ a running opencode."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -117,7 +120,7 @@ PIECES = st.sampled_from(
 TARGETS = st.lists(PIECES, max_size=14).map("".join)
 
 
-def outcome(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+def outcome(function: Callable[..., object], *args: object, **kwargs: Any) -> object:
     try:
         return function(*args, **kwargs)
     except MalformedURI:

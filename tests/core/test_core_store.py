@@ -9,6 +9,7 @@ import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,9 @@ from tests.core.core_helpers import T0_S, FakeClock, SeededBytes
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 
 
-def on_disk(path: Path) -> dict:  # type: ignore[type-arg]
-    return json.loads(path.read_bytes())
+def on_disk(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_bytes())
+    return loaded
 
 
 # --- create ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ GOOD_RECORD = {
 
 
 def doc(**changes: object) -> bytes:
-    record = {**GOOD_RECORD}
+    record: dict[str, object] = {**GOOD_RECORD}
     top: dict[str, object] = {"version": 1}
     for key, value in changes.items():
         if key in record:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import StoreCorrupt
-from core.store import StoreReader, TokenStore, read_snapshot
+from core.store import Snapshot, StoreReader, TokenStore, read_snapshot
 from core.store.file.format import EMPTY, Loaded, join, serialize, split
 from tests.core.core_helpers import FakeClock, SeededBytes
 
@@ -146,7 +146,9 @@ def test_incremental_reads_always_equal_a_full_parse(tmp_path: Path, ops: list) 
             issued = store.rotate(pick.id)
             secrets[pick.id] = issued.secret.reveal()
         elif op == "edit":
-            store.edit(pick.id, note=f"note {n}", permissions=["read", "execute"][: 1 + n % 2])
+            store.edit(
+                pick.id, note=f"note {n}", permissions=",".join(["read", "execute"][: 1 + n % 2])
+            )
         elif op == "usage":
             store.record_usage({pick.id: clock.advance(minutes=n + 1)})
         else:  # another process writes: this store's reader must see it
@@ -217,7 +219,7 @@ def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClo
     reads = []
     original = auth._reader.reload
 
-    def counting() -> object:
+    def counting() -> Snapshot:
         reads.append(1)
         return original()
 

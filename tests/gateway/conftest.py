@@ -210,6 +210,7 @@ async def gateway_harness(
     )
     await listener.start()
     if learn and upstream_url is None:  # the gateway learns the fake opencode's directory
+        assert gateway.learner is not None
         await asyncio.wait_for(gateway.learner.learned.wait(), 10)
         upstream.seen.clear()
     client = aiohttp.ClientSession()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
-import aiohttp
+from yarl import URL
 
 from tests.gateway.conftest import PASSWORD, Tokens, bad_checksum, gateway_harness
 
@@ -45,7 +45,7 @@ async def test_permission_matrix_on_representative_requests(tokens: Tokens) -> N
         for method, path, allowed in cases:
             for name in ("r", "w", "x", "rw", "rx", "wx", "rwx"):
                 async with h.client.request(
-                    method, aiohttp.client.URL(h.url + path, encoded=True), headers=h.bearer(name)
+                    method, URL(h.url + path, encoded=True), headers=h.bearer(name)
                 ) as resp:
                     want = 200 if name in allowed else 403
                     assert resp.status == want, (method, path, name, resp.status)

@@ -82,7 +82,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> EngineCli:
         env["OPENCODE_AUTH_TOKENS_FILE"] = str(location)
     else:
         location = request.getfixturevalue("pg_url")
-        env["OPENCODE_AUTH_TOKENS_URL"] = location
+        env["OPENCODE_AUTH_TOKENS_URL"] = str(location)
     return EngineCli(request.param, location, env)
 
 
@@ -231,7 +231,7 @@ def test_prune_deletes_only_expired_tokens(store: EngineCli) -> None:
     gone = next(t["id"] for t in listed if t["name"] == "expired")
     result = store.ok("token", "prune", "--yes")
     assert result.out.splitlines() == [f"Deleted expired token 'expired' (id {gone})"]
-    assert sorted(t["name"] for t in store.listed()) == ["fresh", "still-good"]
+    assert sorted(str(t["name"]) for t in store.listed()) == ["fresh", "still-good"]
     assert "No expired tokens" in store.ok("token", "prune", "--yes").err
 
 
