@@ -42,6 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.store import StoreReader
+
 
 def _root() -> Path:
     if "--root" in sys.argv:
@@ -51,7 +53,7 @@ def _root() -> Path:
 
 sys.path.insert(0, str(_root()))
 
-from core.authz.decision import CachedAuthorizer  # noqa: E402
+from core.authz.authorizer import CachedAuthorizer  # noqa: E402
 from core.model.permissions import Permission  # noqa: E402
 from core.model.records import TokenRecord  # noqa: E402
 from core.model.token_format import digest, generate, new_id  # noqa: E402
@@ -160,7 +162,7 @@ def one_size(folder: Path, count: int, writes: int) -> dict[str, float]:
         row(f"{op} (locked, fsynced)", f"{value:9.1f} ms", floors, verdict(value, goal))
 
     # An authorizer holding the file, while another process writes.
-    auth = CachedAuthorizer(path, clock=lambda: NOW)
+    auth = CachedAuthorizer(StoreReader(path), clock=lambda: NOW)
     auth.index()
     other = TokenStore(path, clock=lambda: NOW)
     reload_times = []
@@ -232,7 +234,7 @@ def per_second(run: Callable[[], int], seconds: float) -> float:
 def decisions(folder: Path, count: int, seconds: float) -> dict[str, float]:
     path = folder / "decide" / "auth-tokens.json"
     issued = build_store(path, count)
-    auth = CachedAuthorizer(path, clock=lambda: NOW)
+    auth = CachedAuthorizer(StoreReader(path), clock=lambda: NOW)
     mix = request_mix(issued)
     outcomes: dict[tuple[int, str], int] = {}
     for header, method, raw in mix:

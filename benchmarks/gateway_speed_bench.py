@@ -287,7 +287,7 @@ def loop_stall(tool: Tool, store: Path, secrets: list[str]) -> None:
     from core.authz.authorizer import CachedAuthorizer
 
     async def run(write: bool) -> tuple[float, float, int, int]:
-        auth = CachedAuthorizer(store)
+        auth = CachedAuthorizer(store.new_reader())
         auth.index()
         header = f"Bearer {secrets[0]}"
         fresh = getattr(auth, "fresh_index", None)

@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.authz.decision import CachedAuthorizer  # noqa: E402
+from core.authz.authorizer import CachedAuthorizer  # noqa: E402
 from core.model.permissions import Permission  # noqa: E402
 from core.model.records import TokenRecord  # noqa: E402
 from core.model.token_format import digest, generate, new_id  # noqa: E402

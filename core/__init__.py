@@ -9,12 +9,14 @@
 Importable by any Python program (it never imports Textual or the TUI):
 
     from core.authz.authorizer import CachedAuthorizer
-    from core.store import TokenStore
-    from core.store.location import resolve_store_path
+    from core.store.engines import open_store
+    from core.store.location import resolve_store
 
-    store = TokenStore(resolve_store_path())
+    store = open_store(resolve_store())      # the file, or a database
     issued = store.create(name="ci", permissions="read", expires="30d")
-    decision = CachedAuthorizer(store.path).decide("Bearer " + token, "GET", "/session")
+    decision = CachedAuthorizer(store.new_reader()).decide(
+        "Bearer " + issued.secret.reveal(), "GET", "/file/content?path=README.md"
+    )
 """
 
 __version__ = "0.1.0"

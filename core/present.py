@@ -141,11 +141,12 @@ class Abilities:
     cannot: tuple[str, ...]
 
     def sentence(self) -> str:
-        """`reads files in ~/src/app; cannot run commands` - one line."""
+        """`can list and read ...; cannot run commands, ...` - one line (`token show`;
+        the TUI's details show the same two parts, styled)."""
         can = "; ".join(self.can) if self.can else "nothing"
         if not self.cannot:
-            return f"{self.where}: {can}"
-        return f"{self.where}: {can}; cannot {', '.join(self.cannot)}"
+            return f"can {can}"
+        return f"can {can}; cannot {', '.join(self.cannot)}"
 
 
 def shorten(path: str, home: Path | None) -> str:

@@ -1,7 +1,7 @@
 """The Textual app: which screen to show for the store, and the app-wide services.
 
 `AuthApp` receives everything that depends on time or the environment in its
-constructor - the `TokenStore` (with its clock and secret source), the file-poll
+constructor - the `Store` (with its clock and secret source), the file-poll
 interval, the clipboard backend and the clipboard-clear delay, the home folder
 used to shorten the path in the header, cursor blinking - so tests and snapshots
 can pin every one of them.
@@ -14,21 +14,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.driver import Driver
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker
 
 from core.model.errors import LegacyStoreFound, StoreError
 from core.model.text import escape_controls
-from core.store import Snapshot, Store, TokenStore
+from core.store import Snapshot, Store
 from core.store.pg.url import is_database_url, mask_url
 from tui.clipboard import (
     DEFAULT_CLEAR_AFTER,
@@ -37,6 +38,7 @@ from tui.clipboard import (
     PyperclipBackend,
     holds,
 )
+from tui.keys import AppKeys
 from tui.messages import ClipboardCleared
 from tui.table_model import Sort
 
@@ -67,18 +69,7 @@ class AuthApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "opencode-auth-tui"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "ctrl+q",
-            "quit",
-            "Quit",
-            tooltip="Quit and return to the command prompt.",
-            show=False,
-            priority=True,
-            id="app.quit",
-        ),
-        Binding("ctrl+c", "help_quit", show=False, system=True, id="app.help-quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(AppKeys.BINDINGS)
 
     def __init__(
         self,
@@ -108,9 +99,7 @@ class AuthApp(App[int]):
         self.clipboard_clear_after = clipboard_clear_after
         self.cursor_blink = cursor_blink
         self.home = home if home is not None else _home()
-        self.store_path_text = display_path(
-            store.path if isinstance(store, TokenStore) else store.location, self.home
-        )
+        self.store_path_text = display_path(store.location, self.home)
         # The main screen's order and cursor, kept while a store problem is shown.
         self.last_sort = Sort()
         self.last_selected: str | None = None
@@ -141,12 +130,12 @@ class AuthApp(App[int]):
             return self.error_screen(exc)
         return self._main_screen(snapshot)
 
-    def _main_screen(self, snapshot: Snapshot | None) -> Screen[None]:
+    def _main_screen(self, snapshot: Snapshot[Hashable] | None) -> Screen[None]:
         from tui.screens.main import MainScreen
 
         return MainScreen(snapshot, sort=self.last_sort, select=self.last_selected)
 
-    def show_store(self, snapshot: Snapshot | None = None) -> None:
+    def show_store(self, snapshot: Snapshot[Hashable] | None = None) -> None:
         """Replace the current screen with the main screen (after a fix or a migration)."""
         self.switch_screen(self._main_screen(snapshot))
 
@@ -167,12 +156,11 @@ class AuthApp(App[int]):
         message: str,
         *,
         title: str = "",
-        severity: str = "information",
+        severity: SeverityLevel = "information",
         timeout: float | None = None,
     ) -> None:
         """`notify` without markup: messages carry names and paths from the store file."""
-        level = severity if severity in ("information", "warning", "error") else "information"
-        self.notify(message, title=title, severity=level, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # --- clipboard clearing ------------------------------------------------------------
 

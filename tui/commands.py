@@ -1,24 +1,27 @@
 """Command palette (ctrl+p) providers: every key-bound action, findable by name.
 
 One provider per screen that has actions, attached with the screen's `COMMANDS`;
-Textual's own system commands (theme, keys, quit) come from the app.
+Textual's own system commands (theme, keys, quit) come from the app. Each entry
+is built from the screen's binding (`tui.keys`): it runs the binding's action
+and names its key, so the palette cannot drift from the keys.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
+from tui.keys import LegacyStoreKeys, MainKeys, StoreErrorKeys, named
 from tui.table_model import COLUMNS, Sort
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
-    from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
 
 
 ProviderSet = set[type[Provider] | Callable[[], type[Provider]]]
@@ -27,9 +30,28 @@ ProviderSet = set[type[Provider] | Callable[[], type[Provider]]]
 
 @dataclass(frozen=True, slots=True)
 class PaletteCommand:
+    """One palette entry: runs `action` on `screen`. `key` is the binding that does
+    the same from the keyboard (its key is named at the end of `help`); None for
+    what only a click does."""
+
     title: str
     help: str
-    run: Callable[[], object]
+    screen: Screen[Any]
+    action: str
+    key: Binding | None = None
+
+    def run(self) -> Awaitable[object]:
+        return self.screen.run_action(self.action)
+
+
+def keyed(screen: Screen[Any], binding: Binding, title: str, what: str) -> PaletteCommand:
+    """The palette entry for a key of `screen`: runs the key's action, names the key."""
+    return PaletteCommand(title, f"{what} ({named(binding)})", screen, binding.action, binding)
+
+
+def clicked(screen: Screen[Any], action: str, title: str, what: str, click: str) -> PaletteCommand:
+    """The palette entry for an action no key runs: `click` says what the mouse does."""
+    return PaletteCommand(title, f"{what} ({click})", screen, action)
 
 
 class _ScreenCommands(Provider):
@@ -59,75 +81,62 @@ class MainCommands(_ScreenCommands):
         if not isinstance(screen, MainScreen):
             return []
         main: MainScreen = screen
-        commands = [
-            PaletteCommand(
-                "token: New", "Create a token (n)", lambda: main.run_action("new_token")
-            ),
-        ]
+        K = MainKeys
+        commands = [keyed(main, K.NEW, "token: New", "Create a token")]
         if main.selected is not None:
             commands += [
-                PaletteCommand(
+                keyed(
+                    main,
+                    K.EDIT,
                     "token: Edit",
                     "Change the selected token's name, note, permissions, directories or "
-                    "expiry; its secret stays (e)",
-                    lambda: main.run_action("edit_token"),
+                    "expiry; its secret stays",
                 ),
-                PaletteCommand(
-                    "token: Delete",
-                    "Delete the selected token (d)",
-                    lambda: main.run_action("delete_token"),
-                ),
-                PaletteCommand(
+                keyed(main, K.DELETE, "token: Delete", "Delete the selected token"),
+                keyed(
+                    main,
+                    K.ROTATE,
                     "token: Rotate",
-                    "Give the selected token a new secret, and a new expiry if you like (r)",
-                    lambda: main.run_action("rotate_token"),
+                    "Give the selected token a new secret, and a new expiry if you like",
                 ),
-                PaletteCommand(
-                    "token: Details",
-                    "Show everything about the selected token (enter)",
-                    lambda: main.run_action("details"),
+                keyed(
+                    main, K.DETAILS, "token: Details", "Show everything about the selected token"
                 ),
-                PaletteCommand(
+                keyed(
+                    main,
+                    K.COPY_ID,
                     "token: Copy id",
-                    "Copy the selected token's id, not its secret (y)",
-                    lambda: main.run_action("copy_id"),
+                    "Copy the selected token's id, not its secret",
                 ),
             ]
-        commands.append(
-            PaletteCommand(
-                "token: Prune expired",
-                "Delete the expired tokens, after naming them (p)",
-                lambda: main.run_action("prune"),
-            )
-        )
         commands += [
-            PaletteCommand(
-                "view: Filter",
-                "Show tokens whose name or id contains… (/)",
-                lambda: main.run_action("filter"),
+            keyed(
+                main,
+                K.PRUNE,
+                "token: Prune expired",
+                "Delete the expired tokens, after naming them",
             ),
-            PaletteCommand(
-                "view: Next sort order",
-                f"Sort {main.sort.next().description} (s)",
-                lambda: main.run_action("cycle_sort"),
-            ),
-            PaletteCommand(
+            keyed(main, K.FILTER, "view: Filter", "Show tokens whose name or id contains…"),
+            keyed(main, K.SORT, "view: Next sort order", f"Sort {main.sort.next().description}"),
+            clicked(
+                main,
+                "reverse_sort",
                 "view: Reverse the sort",
-                f"Sort {main.sort.reversed().description} (click the sorted column)",
-                lambda: main.run_action("reverse_sort"),
+                f"Sort {main.sort.reversed().description}",
+                "click the sorted column",
             ),
             *(
-                PaletteCommand(
+                clicked(
+                    main,
+                    f"sort_by({spec.key!r})",
                     f"view: Sort by {spec.label}",
-                    f"Sort {Sort.by(spec.key).description} (click its header)",
-                    partial(main.run_action, f"sort_by({spec.key!r})"),
+                    f"Sort {Sort.by(spec.key).description}",
+                    "click its header",
                 )
                 for spec in COLUMNS
             ),
-            PaletteCommand("help: Keys", "List the keys (?)", lambda: main.run_action("help")),
-            PaletteCommand(
-                "app: Quit", "Quit opencode-auth-tui (q)", lambda: main.run_action("app.quit")
-            ),
+            keyed(main, K.HELP, "help: Keys", "List the keys"),
+            keyed(main, K.QUIT, "app: Quit", "Quit opencode-auth-tui"),
         ]
         return commands
 
@@ -137,28 +146,22 @@ class StoreErrorCommands(_ScreenCommands):
         from tui.screens.store_error import LegacyStoreScreen, StoreErrorScreen
 
         screen = self.screen
-        commands: list[PaletteCommand] = []
         if isinstance(screen, LegacyStoreScreen):
-            legacy: LegacyStoreScreen = screen
-            commands.append(
-                PaletteCommand(
+            L = LegacyStoreKeys
+            return [
+                keyed(
+                    screen,
+                    L.MIGRATE,
                     "store: Migrate",
-                    "Convert the old-format file, keeping a backup (m)",
-                    lambda: legacy.run_action("migrate"),
-                )
-            )
-        if isinstance(screen, StoreErrorScreen | LegacyStoreScreen):
-            error_screen: StoreErrorScreen | LegacyStoreScreen = screen
-            commands += [
-                PaletteCommand(
-                    "store: Retry",
-                    "Read the store file again (r)",
-                    lambda: error_screen.run_action("retry"),
+                    "Convert the old-format file, keeping a backup",
                 ),
-                PaletteCommand(
-                    "app: Quit",
-                    "Quit opencode-auth-tui (q)",
-                    lambda: error_screen.run_action("quit"),
-                ),
+                keyed(screen, L.RETRY, "store: Retry", "Read the store file again"),
+                keyed(screen, L.QUIT, "app: Quit", "Quit opencode-auth-tui"),
             ]
-        return commands
+        if isinstance(screen, StoreErrorScreen):
+            E = StoreErrorKeys
+            return [
+                keyed(screen, E.RETRY, "store: Retry", "Read the store file again"),
+                keyed(screen, E.QUIT, "app: Quit", "Quit opencode-auth-tui"),
+            ]
+        return []

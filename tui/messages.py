@@ -8,6 +8,8 @@ they are and are turned into words in one place (`tui.error_text`).
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 from textual.message import Message
 
 from core.model.errors import AuthTuiError, StoreError
@@ -20,7 +22,7 @@ from tui.table_model import TableView
 class SnapshotLoaded(Message):
     """The store file was read again after it changed on disk."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot[Hashable]) -> None:
         super().__init__()
         self.snapshot = snapshot
 
@@ -36,7 +38,7 @@ class SnapshotFailed(Message):
 class ViewBuilt(Message):
     """The table's rows for `snapshot` were computed (off the UI thread)."""
 
-    def __init__(self, snapshot: Snapshot, view: TableView) -> None:
+    def __init__(self, snapshot: Snapshot[Hashable], view: TableView) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.view = view
@@ -46,7 +48,7 @@ class StoreRead(Message):
     """The main screen's read of the store file: the snapshot, and its rows when
     they changed (None when the records are those already shown)."""
 
-    def __init__(self, snapshot: Snapshot, view: TableView | None) -> None:
+    def __init__(self, snapshot: Snapshot[Hashable], view: TableView | None) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.view = view

@@ -13,10 +13,28 @@ it: the parser still gets both markers (so its own state stays right) but
 nothing between them, and the text between them becomes a single `Paste` event,
 in its place in the stream. Nothing pasted is ever a key press.
 
-`PasteSafeLinuxDriver` is Textual's Linux/macOS driver reading its input with
-that parser. Its input loop is Textual's own (`LinuxDriver.run_input_thread`,
-Textual pinned exactly), differing only in the parser class;
-`tests/tui/test_paste.py` checks that Textual's loop is still the one copied.
+Why a copy of Textual's input loop (Textual 8.2.8, `MIRRORS_TEXTUAL`): Textual
+offers no supported way to do this.
+
+- The damage is done inside the parser, in the driver's input thread, before
+  any event reaches the app: by the time an App or widget sees the `Paste`
+  event (the supported hook, which `TextField` uses), the Enter has already been
+  dispatched. No event handler can put the order back.
+- The parser is a local variable of `LinuxDriver.run_input_thread`
+  (`parser = XTermParser(self._debug)`): there is no attribute, factory or
+  argument through which another parser could be given.
+- The one supported seam is `App.get_driver_class`. So `PasteSafeLinuxDriver`
+  is Textual's `LinuxDriver` with that one method copied, differing only in the
+  parser class.
+
+Everything private this module relies on: `textual._xterm_parser` (`XTermParser`,
+whose `feed` it extends, and the two markers), `textual._parser.ParseError`,
+`textual._loop.loop_last`, and `LinuxDriver.run_input_thread`, `._debug`,
+`.fileno`, `.exit_event`, `.process_message`.
+`tests/tui/test_paste_mirrors_textual.py` fails when any of these changes: the
+copied loop must stay equal to Textual's (compared as syntax trees), the
+installed Textual must be `MIRRORS_TEXTUAL`, and Textual's own parser must still
+have the bug (when it is fixed, this module can go).
 """
 
 from __future__ import annotations
@@ -32,6 +50,9 @@ from textual._parser import ParseError
 from textual._xterm_parser import BRACKETED_PASTE_END, BRACKETED_PASTE_START, XTermParser
 from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
+
+MIRRORS_TEXTUAL = "8.2.8"
+"""The Textual release whose `LinuxDriver.run_input_thread` is copied below."""
 
 _START_KEEP = len(BRACKETED_PASTE_START) - 1  # how much of a start marker can end a read
 _END_KEEP = len(BRACKETED_PASTE_END) - 1
@@ -106,7 +127,8 @@ class PasteSafeLinuxDriver(LinuxDriver):
     """Textual's Linux/macOS driver, reading input with `PasteSafeParser`."""
 
     def run_input_thread(self) -> None:
-        """Wait for input and dispatch events (Textual 8.2.8's loop, another parser)."""
+        """Wait for input and dispatch events (Textual's loop, `MIRRORS_TEXTUAL`; only
+        the parser differs)."""
         selector = selectors.SelectSelector()
         selector.register(self.fileno, selectors.EVENT_READ)
 

@@ -9,7 +9,6 @@ if TYPE_CHECKING:
 
 from collections.abc import Hashable
 from datetime import datetime
-from pathlib import Path
 
 from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_token
 from core.authz.policy import Policy, default_policy
@@ -23,15 +22,16 @@ from core.authz.scope import (
 )
 from core.model.clock import Clock, system_clock
 from core.model.errors import StoreError
-from core.store import RecordSource, Snapshot, StoreReader
+from core.store import RecordSource, Snapshot
 
 
 class CachedAuthorizer:
     """`authorize` over a store, re-reading it only when it changes.
 
-    `source` is the store file's path, or any `core.store.RecordSource` (a
-    database's reader). Every decision asks the source whether the version held
-    is still current - for the file, a stat (core.store.StoreReader) - so a
+    `source` is the store's reader (`Store.new_reader()`: the same for every
+    engine). Every decision asks it whether the version held is still current -
+    for the file, a stat (core.store.StoreReader); for a database, the change
+    number its listener holds - so a
     deletion or rotation applies to the very next request, not on a timer. What changed is
     read again block by block, and the index of tokens updated for the records
     that changed. A missing file means no tokens (everything is denied); an
@@ -45,37 +45,26 @@ class CachedAuthorizer:
 
     def __init__(
         self,
-        source: Path | RecordSource,
+        source: RecordSource,
         *,
         clock: Clock = system_clock,
-        racy_window: float = 0.05,
         policy: Policy | None = None,
         scope: ServerScope = UNRESTRICTED,
     ) -> None:
-        if isinstance(source, Path):
-            self._path: Path | None = source
-            self._reader: RecordSource = StoreReader(source, racy_window=racy_window)
-        else:
-            self._path = None
-            self._reader = source
+        self._reader = source
         self.policy = policy if policy is not None else default_policy()
         self.scope = scope
         """The server's directory scope; replaced whole (one assignment) when the
         server learns opencode's directory."""
         self.clock = clock
         self._index = TokenIndex(())
-        self._indexed: Snapshot | None = None
+        self._indexed: Snapshot[Hashable] | None = None
         self._failure: tuple[Hashable, StoreError] | None = None
         self._pending: asyncio.Future[None] | None = None
         self.reloads = 0
         """Reads that found a new version (the index then follows its changes)."""
         self.verifications = 0
         """Reads of a racy version (see StoreReader) that found it unchanged."""
-
-    @property
-    def path(self) -> Path | None:
-        """The store file; None when the source is not a file (a database)."""
-        return self._path
 
     def _fresh(self) -> tuple[bool, Hashable]:
         """(whether the index is the file's current version, the file's key);
@@ -122,7 +111,7 @@ class CachedAuthorizer:
             and found.delta is not None
             and not found.delta[0]
             and not found.delta[1]
-            and found.based_on == indexed.fingerprint
+            and found.based_on == indexed.version
         ):
             # A racy version read once more and found the same: nothing to do.
             self.verifications += 1
@@ -131,19 +120,15 @@ class CachedAuthorizer:
         self.reloads += 1
         self._install(found)
 
-    def _install(self, found: Snapshot) -> None:
+    def _install(self, found: Snapshot[Hashable]) -> None:
         indexed = self._indexed
-        if (
-            found.delta is not None
-            and indexed is not None
-            and found.based_on == indexed.fingerprint
-        ):
+        if found.delta is not None and indexed is not None and found.based_on == indexed.version:
             self._index = self._index.updated(*found.delta)
         else:
             self._index = TokenIndex(found.records)
         self._indexed = found
 
-    def held(self) -> Snapshot | None:
+    def held(self) -> Snapshot[Hashable] | None:
         """The version the index was built from."""
         return self._indexed
 
@@ -155,14 +140,14 @@ class CachedAuthorizer:
         if failure is not None:
             raise failure[1]
         indexed = self._indexed
-        return None if indexed is None else indexed.fingerprint
+        return None if indexed is None else indexed.version
 
     def still_valid(self, authorization: str) -> bool:
         """The credentials name a token of the held version that has not expired."""
         token = bearer_token(authorization)
         if isinstance(token, Reason):
             return False
-        hit = self._index._match(token)
+        hit = self._index.match(token)
         return hit is not None and (hit[2] is None or self.clock() < hit[2])
 
     def expiry(self, token_id: str) -> datetime | None:
@@ -171,17 +156,6 @@ class CachedAuthorizer:
         indexed = self._indexed
         record = None if indexed is None else indexed.by_id(token_id)
         return None if record is None or record.expires_at is None else record.expires_at
-
-    def adopt(self, written: Snapshot) -> bool:
-        """Take a version this process just wrote (its `last_used_at` batch) as the
-        current one without reading it back - only when it was written over the
-        version held, so nothing another writer did in between can be missed."""
-        indexed = self._indexed
-        if indexed is None or written.based_on != indexed.fingerprint:
-            return False
-        self._reader.adopt(written)
-        self._install(written)
-        return True
 
     def decide(
         self,

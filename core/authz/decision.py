@@ -194,10 +194,10 @@ class TokenIndex:
         return len(self._by_digest)
 
     def lookup(self, token: str) -> TokenRecord | None:
-        hit = self._match(token)
+        hit = self.match(token)
         return None if hit is None else hit[0]
 
-    def _match(
+    def match(
         self, token: str
     ) -> tuple[TokenRecord, frozenset[Permission], datetime | None] | None:
         """The record, its permissions (as a set) and its expiry (in UTC), built
@@ -383,7 +383,7 @@ def authorize(
     if isinstance(token, Reason):
         return _deny(401, token, *_before_token(policy, method, target))
 
-    hit = index._match(token)
+    hit = index.match(token)
     if hit is None or hit[0].legacy:
         # Looked up first: a token issued here is well-formed by construction,
         # so the format is checked only to say why a token that did not match

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -276,8 +276,3 @@ def _flag(row: Mapping[str, Any], key: str, *, default: bool = False) -> bool:
 def default_policy() -> Policy:
     """The policy shipped with this version (core/authz/opencode_policy.json), loaded once."""
     return Policy.load()
-
-
-def dump_rows(rules: Iterable[Rule]) -> str:
-    """The policy file's `operations` array, one row per line (the file's own layout)."""
-    return ",\n".join("  " + json.dumps(rule.as_dict(), ensure_ascii=False) for rule in rules)

@@ -149,12 +149,13 @@ class Protected:
 
 
 def protected_paths(
-    store_path: str | os.PathLike[str] | None,
+    kept: Iterable[str | os.PathLike[str]] = (),
     *,
     opencode_folders: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> Protected:
-    """The store file, if any (with its lock, backups and temporary files), opencode's own
+    """The files the store keeps its tokens in, if any (`KeepsFiles`: each with its
+    lock, backups and temporary files), opencode's own
     config, data, state and cache folders (as this process and opencode itself
     report them), libpq's password and service files and ~/.postgresql, and
     /proc, /sys, /dev."""
@@ -173,8 +174,8 @@ def protected_paths(
         folders.append(posixpath.join(base, "opencode"))
     folders.extend(opencode_folders)
     families: set[FileFamily] = set()
-    if store_path is not None:  # None: the tokens are not in a file (a database)
-        store = os.fspath(store_path)
+    for kept_file in kept:  # none when the tokens are not in a file (a database)
+        store = os.fspath(kept_file)
         families.add(FileFamily(*posixpath.split(store)))
         families.add(FileFamily(*posixpath.split(real(store))))
     # libpq's credentials - what a database store logs in with, and passwords to

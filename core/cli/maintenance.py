@@ -10,19 +10,12 @@ from core.cli.command import Command, NoOptions, add_command, add_group
 from core.cli.console import Console
 from core.cli.exits import EXIT_NOT_FOUND, EXIT_OK, EXIT_STORE, UsageError
 from core.cli.output import PROG, confirm, emit_json, error, note, warn
-from core.cli.store_access import (
-    change_schema,
-    check_store_flag,
-    legacy_convertible,
-    load,
-    open_file,
-    open_named,
-    store_file,
-)
+from core.cli.store_access import check_store_flag, kept_files, load, open_named
 from core.cli.token_view import label
 from core.model.errors import LegacyStoreFound
 from core.model.text import escape_controls
-from core.store import Copied
+from core.store import Copied, HasSchema, Migratable
+from core.store.engines import open_store
 from core.store.location import URL_ENV_VAR, resolve_store, resolve_store_path
 
 if TYPE_CHECKING:
@@ -42,8 +35,8 @@ class MigrateOptions:
 def migrate(options: MigrateOptions, console: Console) -> int:
     if options.to is not None:
         return _migrate_to(options, options.to, console)
-    store = legacy_convertible(open_named(options.store))
-    if store is None:
+    store = open_named(options.store)
+    if not isinstance(store, Migratable):  # only a file can hold a PR #8217 token list
         raise UsageError(
             "migrate converts a PR #8217 token file, and this store is a database: "
             "give --store FILE, or copy a file into the database with migrate --to URL"
@@ -52,7 +45,7 @@ def migrate(options: MigrateOptions, console: Console) -> int:
         snapshot = load(store, console)
     except LegacyStoreFound as found:
         question = (
-            f"{store.path} {found.problem}. Convert it, hashing every secret "
+            f"{store.location} {found.problem}. Convert it, hashing every secret "
             "(a 0600 backup of the original is kept)?"
         )
         if not confirm(console, question, yes=options.yes):
@@ -77,15 +70,14 @@ def migrate(options: MigrateOptions, console: Console) -> int:
         )
         return EXIT_OK
     if not snapshot.exists:
-        error(console, f"{store.path} does not exist; there is nothing to migrate")
+        error(console, f"{store.location} does not exist; there is nothing to migrate")
         return EXIT_NOT_FOUND
-    note(console, f"{store.path} is already in the current format; nothing to migrate.")
+    note(console, f"{store.location} is already in the current format; nothing to migrate.")
     return EXIT_OK
 
 
 def _migrate_to(options: MigrateOptions, url: str, console: Console) -> int:
     """Copy the JSON store file into a database (idempotent)."""
-    from core.store.engines import open_store
     from core.store.pg.url import check_url, is_database_url
 
     if not is_database_url(url):
@@ -96,7 +88,7 @@ def _migrate_to(options: MigrateOptions, url: str, console: Console) -> int:
             "migrate --to copies a JSON store file into the database: --store must name the "
             "file (default: $OPENCODE_AUTH_TOKENS_FILE, else the XDG path)"
         )
-    source = open_file(resolve_store_path(options.store))
+    source = open_store(resolve_store_path(options.store))
     snapshot = load(source, console)
     if not snapshot.exists:
         error(console, f"{source.location} does not exist; there is nothing to copy")
@@ -153,8 +145,8 @@ def export(options: ExportOptions, console: Console) -> int:
         raise UsageError(
             "export --to writes a JSON store file; to copy into a database use migrate --to"
         )
-    target = open_file(resolve_store_path(options.to))
-    if store_file(store) == target.path:
+    target = open_store(resolve_store_path(options.to))
+    if set(kept_files(store)) & set(kept_files(target)):
         raise UsageError("export --to names the store itself; give another file")
     return _report_copy(target.copy_in(snapshot.records), store.location, target.location, console)
 
@@ -170,7 +162,6 @@ class DbOptions:
 
 def db(options: DbOptions, console: Console) -> int:
     """`db init` / `db upgrade`: create or bring up to date the database's schema."""
-    from core.store.engines import open_store
     from core.store.pg.schema import SCHEMA
 
     check_store_flag(options.store)
@@ -181,7 +172,9 @@ def db(options: DbOptions, console: Console) -> int:
             f"or set ${URL_ENV_VAR} (the store is the file {location})"
         )
     store = open_store(location)
-    change = change_schema(store, options.db_command)
+    if not isinstance(store, HasSchema):
+        raise UsageError(f"db {options.db_command}: this store has no schema")
+    change = store.init_schema() if options.db_command == "init" else store.upgrade_schema()
     where = store.location
     outcome = change.outcome
     if outcome == "created":

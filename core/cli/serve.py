@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 from core.cli.console import Console
 from core.cli.exits import EXIT_SECOND_SIGNAL, UsageError
 from core.cli.output import PROG, say, warn
-from core.cli.store_access import authorizer_source, check_store_flag, startup_snapshot
+from core.cli.store_access import check_store_flag, startup_snapshot
 from core.gateway import settings as st
 from core.gateway.extra import INSTALL_HINT, aiohttp_available
 from core.store.location import StoreLocation, resolve_store
 
 if TYPE_CHECKING:
     from core.gateway.access_log import BufferedLog
-    from core.gateway.guard import Guard
     from core.gateway.server import Listener
     from core.gateway.usage import UsageRecorder
+    from core.store import Store
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_gateway(options: GatewayOptions, console: Console) -> int:
     if not listen.loopback and tls is None:
         _loud_cleartext_warning(listen, console)
 
-    from core.gateway.proxy import Gateway
+    from core.gateway import wiring
     from core.gateway.server import Listener
 
     config = st.GatewayConfig(
@@ -93,8 +93,14 @@ def run_gateway(options: GatewayOptions, console: Console) -> int:
         tls=tls is not None,
         scope=scope,
     )
-    guard, usage = _components(options, location, "gateway", console)
-    service = Gateway(config, guard, usage)
+    store, usage = _store_and_usage(options, location, console)
+    service = wiring.gateway(
+        config,
+        store,
+        usage=usage,
+        warn=functools.partial(warn, console),
+        say=_say(console, "gateway"),
+    )
     access = _open_access_log(options, console)
     listener = Listener(
         service,
@@ -137,17 +143,20 @@ def run_forward_auth(options: ForwardAuthOptions, console: Console) -> int:
         )
     location = _ready_store(options, scope, console)
 
-    from core.gateway.forward_auth import CANNOT_REVOKE_OPEN, ForwardAuth
+    from core.gateway import wiring
+    from core.gateway.forward_auth import CANNOT_REVOKE_OPEN
     from core.gateway.server import Listener
 
-    guard, usage = _components(options, location, "forward-auth", console)
+    store, usage = _store_and_usage(options, location, console)
     access = _open_access_log(options, console)
-    service = ForwardAuth(
-        guard,
-        usage,
+    service = wiring.forward_auth(
+        store,
         upstream=upstream,
         authorization=st.upstream_authorization(os.environ),
         scope=scope,
+        usage=usage,
+        warn=functools.partial(warn, console),
+        say=_say(console, "forward-auth"),
     )
     listener = Listener(
         service,
@@ -227,33 +236,21 @@ def _open_access_log(options: ServerOptions, console: Console) -> BufferedLog | 
         raise UsageError(f"--access-log {options.access_log}: {exc.strerror or exc}") from None
 
 
-def _components(
-    options: ServerOptions, location: StoreLocation, name: str, console: Console
-) -> tuple[Guard, UsageRecorder | None]:
-    """The guard (its authorizer follows the store: the file by stat, a database by
-    LISTEN/NOTIFY and a short poll) and the `last_used_at` writer."""
-    from core.authz.authorizer import CachedAuthorizer
-    from core.gateway.guard import Guard
-    from core.gateway.usage import UsageRecorder, store_writer
+def _store_and_usage(
+    options: ServerOptions, location: StoreLocation, console: Console
+) -> tuple[Store, UsageRecorder | None]:
+    """The store a server decides on, and its `last_used_at` writer (None with
+    --no-last-used)."""
+    from core.gateway.wiring import usage_recorder
     from core.store.engines import open_store
 
     store = open_store(location)
-    authorizer = CachedAuthorizer(authorizer_source(store, location))
-    guard = Guard(
-        authorizer,
-        warn=functools.partial(warn, console),
-        say=lambda line: say(console, f"{PROG} {name}: {line}"),
-    )
-    usage = (
-        UsageRecorder(
-            store_writer(store, authorizer),
-            warn=functools.partial(warn, console),
-            written=authorizer.adopt,
-        )
-        if options.last_used
-        else None
-    )
-    return guard, usage
+    usage = usage_recorder(store, functools.partial(warn, console)) if options.last_used else None
+    return store, usage
+
+
+def _say(console: Console, name: str) -> Callable[[str], None]:
+    return lambda line: say(console, f"{PROG} {name}: {line}")
 
 
 def _loud_any_directory_warning(console: Console) -> None:

@@ -1,26 +1,17 @@
-"""How the CLI reaches the store, and every place it needs something only one
-engine has - one small function per need.
-
-Callers should ask a store what it can do, never which engine it is (STYLE.md).
-Until the Store interface says that itself (capability protocols), the engine
-checks the CLI still needs live here and nowhere else, so the next change to the
-interface replaces them in this one file.
-"""
+"""How the CLI reaches the store: opened from `--store` or the environment,
+loaded with its warnings said once, and asked what it can do (a capability
+protocol of core.store, never its engine)."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
 
 from core.cli.console import Console
 from core.cli.exits import UsageError
 from core.cli.output import warn
-from core.store import RecordSource, Snapshot, Store, TokenStore, file_warnings, read_snapshot
+from core.store import HasFileMode, KeepsFiles, Snapshot, Store
 from core.store.location import StoreLocation, resolve_store
-
-if TYPE_CHECKING:
-    from core.store.pg.engine import PostgresStore
-    from core.store.pg.schema import SchemaChange
 
 
 def check_store_flag(flag: str | None) -> None:
@@ -39,7 +30,7 @@ def open_named(flag: str | None) -> Store:
     return open_store(resolve_store(flag))
 
 
-def load(store: Store, console: Console) -> Snapshot:
+def load(store: Store, console: Console) -> Snapshot[Hashable]:
     """Every record, with the store's warnings (an open file mode, ...) said once."""
     snapshot = store.load()
     for warning in snapshot.warnings:
@@ -55,51 +46,23 @@ def warn_about_mode(store: Store, console: Console) -> None:
         warn(console, warning)
 
 
-# --- what only one engine has ---------------------------------------------------------
+# --- what only some engines can do: asked of the store, never by engine --------------
 
 
 def mode_warnings(store: Store) -> tuple[str, ...]:
     """A store file's mode warnings, from a stat rather than a second read of the
     whole file; a database has none."""
-    if isinstance(store, TokenStore):
-        return file_warnings(store.path)
-    return ()
+    return store.mode_warnings() if isinstance(store, HasFileMode) else ()
 
 
-def store_file(store: Store) -> Path | None:
-    """The file behind a file store (its real path); None for a database."""
-    return store.path if isinstance(store, TokenStore) else None
+def kept_files(store: Store) -> tuple[Path, ...]:
+    """The files the store keeps its tokens in (never served; none for a database)."""
+    return store.kept_files() if isinstance(store, KeepsFiles) else ()
 
 
-def authorizer_source(store: Store, location: StoreLocation | None) -> Path | RecordSource:
-    """What a CachedAuthorizer reads: a file by its path (re-read when its stat
-    changes), otherwise the engine's own reader."""
-    return location if isinstance(location, Path) else store.new_reader()
-
-
-def legacy_convertible(store: Store) -> TokenStore | None:
-    """The store if it is a file, the only place a PR #8217 token list can be."""
-    return store if isinstance(store, TokenStore) else None
-
-
-def open_file(path: Path) -> TokenStore:
-    """A store file by path, whatever the environment names (`migrate --to`'s
-    source, `export --to`'s target)."""
-    return TokenStore(path)
-
-
-def change_schema(store: Store, action: Literal["init", "upgrade"]) -> SchemaChange:
-    """`db init` / `db upgrade`: only a database store has a schema (the caller
-    has checked the location is a URL)."""
-    database = cast("PostgresStore", store)
-    return database.init_schema() if action == "init" else database.upgrade_schema()
-
-
-def startup_snapshot(location: StoreLocation) -> Snapshot:
-    """The store as a server finds it at start: a file read whole and validated,
-    a database loaded once (reachable, with its schema)."""
-    if isinstance(location, Path):
-        return read_snapshot(location)
+def startup_snapshot(location: StoreLocation) -> Snapshot[Hashable]:
+    """The store as a server finds it at start: read whole and validated (a database:
+    reachable, with its schema)."""
     from core.store.engines import open_store
 
     store = open_store(location)

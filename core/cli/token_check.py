@@ -14,7 +14,7 @@ from core.cli.command import Command, absolute_directories, add_command
 from core.cli.console import Console
 from core.cli.exits import EXIT_NOT_FOUND, EXIT_OK, UsageError
 from core.cli.output import emit_json, holds_secret
-from core.cli.store_access import authorizer_source, open_named, store_file, warn_about_mode
+from core.cli.store_access import kept_files, open_named, warn_about_mode
 from core.model.permissions import Permission
 
 if TYPE_CHECKING:
@@ -61,9 +61,9 @@ def check(options: CheckOptions, console: Console) -> int:
     # Decided as a server would, but the server's roots are the server's: only
     # the token's directories (with --directory, or a directory the target
     # names) and the paths no server ever serves are applied.
-    file = store_file(store)
-    scope = ServerScope(roots=None, default_directory=directory, protected=protected_paths(file))
-    authorizer = CachedAuthorizer(authorizer_source(store, file), clock=store.clock, scope=scope)
+    protected = protected_paths(kept_files(store))
+    scope = ServerScope(roots=None, default_directory=directory, protected=protected)
+    authorizer = CachedAuthorizer(store.new_reader(), clock=store.clock, scope=scope)
     decision = authorizer.decide(header, method, options.path)
     if options.json:
         emit_json(console, decision.as_dict())

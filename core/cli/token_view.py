@@ -91,9 +91,7 @@ def _abilities(record: TokenRecord) -> str:
 
     from core.present import abilities
 
-    found = abilities(record.permissions, record.directories, Path.home())
-    can = "; ".join(found.can) or "nothing"
-    return f"can {can}" + (f"; cannot {', '.join(found.cannot)}" if found.cannot else "")
+    return abilities(record.permissions, record.directories, Path.home()).sentence()
 
 
 def detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:

@@ -62,6 +62,7 @@ from collections.abc import Mapping
 from aiohttp import ClientSession, ClientTimeout, DummyCookieJar, hdrs, web
 from multidict import CIMultiDictProxy
 
+from core.authz.policy import Policy
 from core.authz.rules import SHORT_PATH, logged_path, request_path
 from core.gateway.access_log import note
 from core.gateway.guard import (
@@ -73,12 +74,10 @@ from core.gateway.guard import (
     split_subprotocols,
 )
 from core.gateway.headers import APP, ContentSafety, SafetyHeaders
-from core.gateway.settings import ScopeSettings
 from core.gateway.tickets import CONNECT_RULES
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
 
-EVERY_DIRECTORY = ScopeSettings(None, True)
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
 METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
@@ -216,20 +215,20 @@ class ForwardAuth:
     def __init__(
         self,
         guard: Guard,
-        usage: UsageRecorder | None = None,
         *,
-        upstream: str | None = None,
-        authorization: str | None = None,
-        scope: ScopeSettings = EVERY_DIRECTORY,
+        policy: Policy,
+        opencode: OpencodeInfo | None = None,
+        learner: ScopeLearner | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
+        """Built by wiring.py. Without `opencode` (tests), nothing is asked of
+        opencode: the scope is whatever the authorizer holds."""
         self.guard = guard
         self.usage = usage
-        self._upstream = upstream
-        self._authorization = authorization
-        self._scope = scope
+        self._info = opencode
+        self.learner = learner
         self._session: ClientSession | None = None
-        self.learner: ScopeLearner | None = None
-        self._policy = policy = guard.authorizer.policy
+        self._policy = policy
         safety = ContentSafety(policy)
 
         def prefixed(headers: SafetyHeaders) -> SafetyHeaders:
@@ -252,24 +251,14 @@ class ForwardAuth:
         return self._policy.classify("GET", uri).rule_name in CONNECT_RULES
 
     async def start(self) -> None:
-        if self._upstream is not None:
+        if self._info is not None:
             self._session = ClientSession(
                 cookie_jar=DummyCookieJar(),
                 trust_env=False,
                 timeout=ClientTimeout(total=10.0),
             )
-            info = OpencodeInfo(self._session, self._upstream, self._authorization)
-            self.guard.sessions = info
-            self.learner = ScopeLearner(
-                info,
-                self.guard.authorizer,
-                store_path=self.guard.authorizer.path,
-                roots=self._scope.roots,
-                any_directory=self._scope.any_directory,
-                policy_version=self.guard.authorizer.policy.opencode_version,
-                warn=self.guard.warn,
-                say=self.guard.say,
-            )
+            self._info.attach(self._session)
+        if self.learner is not None:
             self.learner.start()
         if self.usage is not None:
             self.usage.start()

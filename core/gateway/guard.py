@@ -49,10 +49,6 @@ class Subprotocols:
     """The `bearer` entry as the client spelled it (echoed back), or None."""
     others: tuple[str, ...]
 
-    @property
-    def bearer_offered(self) -> bool:
-        return self.bearer is not None
-
 
 def split_subprotocols(value: str | None) -> Subprotocols:
     """`bearer, <token>[, other...]`: the entry after `bearer` is the token."""

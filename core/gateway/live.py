@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from core.authz.authorizer import CachedAuthorizer
+from core.gateway.background import Background
 from core.model.errors import StoreError
 
 Recheck = Callable[[], Awaitable[str | None]]
@@ -85,7 +86,7 @@ class OpenConnections:
         """Held since the last look: decided on whatever version was current when
         their request came, which may be older than the one seen since."""
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._run)
         self._seen: Hashable = None
         self.rechecks = 0
         """Rounds of deciding every held connection again (for tests)."""
@@ -111,15 +112,10 @@ class OpenConnections:
                 del self._by_token[held.token_id]
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._background.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.close()
 
     # --- the watch ------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from aiohttp import (
 from multidict import CIMultiDict
 from yarl import URL
 
+from core.authz.policy import Policy
 from core.gateway.access_log import note, note_status
 from core.gateway.guard import (
     Guard,
@@ -116,24 +117,33 @@ class Gateway:
     service = "gateway"
 
     def __init__(
-        self, config: GatewayConfig, guard: Guard, usage: UsageRecorder | None = None
+        self,
+        config: GatewayConfig,
+        guard: Guard,
+        *,
+        policy: Policy,
+        opencode: OpencodeInfo,
+        learner: ScopeLearner,
+        usage: UsageRecorder | None = None,
     ) -> None:
+        """Built by wiring.py, with every part it uses; `start` only starts them."""
         self.config = config
         self.guard = guard
         self.usage = usage
+        self.info = opencode
+        self.learner = learner
+        self._policy = policy
         self._base = config.upstream
         self._read = _seconds(config.timeouts.read)
         self._client_timeout = _seconds(config.limits.client_timeout)
         self._heartbeat = config.websocket_heartbeat or None
         self._scheme = "https" if config.tls else "http"
         self._session: ClientSession | None = None
-        self.info: OpencodeInfo | None = None
-        self.learner: ScopeLearner | None = None
         self._sockets = OpenSockets()
         self.tickets = Tickets()
         self._streams: set[ClientResponse] = set()
         self._draining = False
-        self.safety = ContentSafety(guard.authorizer.policy)
+        self.safety = ContentSafety(policy)
         self.live = OpenConnections(guard.authorizer, warn=guard.warn, changed=self._forget_tickets)
 
     # --- lifecycle ----------------------------------------------------------------
@@ -149,18 +159,7 @@ class Gateway:
                 total=None, connect=None, sock_connect=_seconds(self.config.timeouts.connect)
             ),
         )
-        self.info = OpencodeInfo(self._session, self._base, self.config.authorization)
-        self.guard.sessions = self.info
-        self.learner = ScopeLearner(
-            self.info,
-            self.guard.authorizer,
-            store_path=self.guard.authorizer.path,
-            roots=self.config.scope.roots,
-            any_directory=self.config.scope.any_directory,
-            policy_version=self.guard.authorizer.policy.opencode_version,
-            warn=self.guard.warn,
-            say=self.guard.say,
-        )
+        self.info.attach(self._session)
         self.learner.start()
         self.live.start()
         if self.usage is not None:
@@ -175,8 +174,7 @@ class Gateway:
 
     async def close(self) -> None:
         await self.live.close()
-        if self.learner is not None:
-            await self.learner.close()
+        await self.learner.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -293,7 +291,7 @@ class Gateway:
         asked for the ticket (tickets.py)."""
         from core.authz.scope import query_values
 
-        if self.guard.authorizer.policy.classify("GET", raw).rule_name not in CONNECT_RULES:
+        if self._policy.classify("GET", raw).rule_name not in CONNECT_RULES:
             return None
         tickets = query_values(raw, "ticket")
         return self.tickets.redeem(tickets[0]) if len(tickets) == 1 else None

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from urllib.parse import quote
 from aiohttp import ClientError, ClientSession, hdrs
 from yarl import URL
 
+from core.authz.authorizer import CachedAuthorizer
 from core.authz.scope import Root, ServerScope, SessionDirectory, protected_paths
+from core.gateway.background import Background
 
 SESSION_TTL = 30.0
 SESSION_CACHE_SIZE = 4096
@@ -49,16 +51,18 @@ class OpencodeFacts:
 
 
 class OpencodeInfo:
+    """Asks opencode at `base` (with `authorization`, its own credentials) over the
+    HTTP client the server attaches when it starts."""
+
     def __init__(
         self,
-        session: ClientSession,
         base: str,
         authorization: str | None,
         *,
         timeout: float = 5.0,
         ttl: float = SESSION_TTL,
     ) -> None:
-        self._http = session
+        self._http: ClientSession | None = None
         self._base = base
         self._headers = {} if authorization is None else {hdrs.AUTHORIZATION: authorization}
         self._timeout = timeout
@@ -67,12 +71,19 @@ class OpencodeInfo:
         self._inflight: dict[str, asyncio.Future[SessionDirectory]] = {}
         self.lookups = 0
 
+    def attach(self, http: ClientSession) -> None:
+        """The HTTP client to ask with (the server's, made once its loop runs)."""
+        self._http = http
+
     async def _get_json(self, path: str) -> tuple[int, Any]:
+        http = self._http
+        if http is None:
+            raise UpstreamUnavailable("the server has not started")
         url = URL(self._base + path, encoded=True)
         try:
             async with (
                 asyncio.timeout(self._timeout),
-                self._http.get(url, headers=self._headers, allow_redirects=False) as resp,
+                http.get(url, headers=self._headers, allow_redirects=False) as resp,
             ):
                 if resp.status == 401:
                     raise UpstreamUnavailable("opencode refused the gateway's credentials")
@@ -173,33 +184,32 @@ class ScopeLearner:
     def __init__(
         self,
         info: OpencodeInfo,
-        authorizer: Any,
+        authorizer: CachedAuthorizer,
         *,
-        store_path: Path | None,
+        kept: Sequence[Path],
         roots: tuple[str, ...] | None,
         any_directory: bool,
-        policy_version: str,
         warn: Callable[[str], None],
         say: Callable[[str], None] = lambda line: None,
         retry_every: float = 2.0,
     ) -> None:
         self._info = info
         self._authorizer = authorizer
-        self._store_path = store_path
+        self._kept = tuple(kept)
         self._roots = roots
         self._any = any_directory
-        self._policy_version = policy_version
+        self._policy_version = authorizer.policy.opencode_version
         self._warn = warn
         self._say = say
         self._retry = retry_every
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._run)
         self.facts: OpencodeFacts | None = None
         self.learned = asyncio.Event()
         authorizer.scope = self.scope(None)
 
     def scope(self, facts: OpencodeFacts | None) -> ServerScope:
         protected = protected_paths(
-            self._store_path, opencode_folders=() if facts is None else facts.folders
+            self._kept, opencode_folders=() if facts is None else facts.folders
         )
         default = None if facts is None else facts.directory
         trusted = default is not None  # until opencode says, its directory is unknown
@@ -213,15 +223,10 @@ class ScopeLearner:
         return ServerScope((Root.of(default),), default, protected=protected)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._background.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.close()
 
     async def _run(self) -> None:
         warned = False

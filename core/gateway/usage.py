@@ -4,50 +4,25 @@ A request only calls `seen(token_id)`: a dict lookup and a clock read. A token i
 noted at most once per `min_interval` (a minute), so a busy token costs one
 store write a minute, not one per request. A background task wakes every
 `flush_every` seconds and hands the batch to the store's locked atomic write
-(`TokenStore.record_usage`) in a worker thread, so the event loop never waits for
+(`Store.record_usage`) in a worker thread, so the event loop never waits for
 the lock or the disk. A failed write is retried on the next round; shutdown
 flushes what is left.
+
+The gateway never reads its own batch back: the file engine's readers share the
+newest version their store wrote (core/store/file/engine.py `_Latest`), and a
+database's authorizer reads just the rows that changed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from core.authz.authorizer import CachedAuthorizer
+from core.gateway.background import Background
 from core.model.clock import Clock, system_clock
-from core.store import Snapshot, Store, TokenStore
 
 UsageWriter = Callable[[Mapping[str, datetime]], object]
-
-
-def store_writer(store: Store, authorizer: CachedAuthorizer | None = None) -> UsageWriter:
-    """`store.record_usage`, except that a store file deleted meanwhile is not
-    re-created just to hold timestamps of tokens that no longer exist.
-
-    With the gateway's `authorizer`, the write starts from the version the
-    authorizer holds (no read of its own when nothing else changed the file), and
-    returns what it wrote for `adopt` - so the gateway never reads back its own
-    `last_used_at` batch. A database takes the batch as one UPDATE of those rows;
-    the authorizer then reads just those rows, as for any other change."""
-
-    if not isinstance(store, TokenStore):
-        return lambda batch: store.record_usage(batch) and store.last_written
-
-    def write(batch: Mapping[str, datetime]) -> object:
-        if not store.path.exists():
-            return None
-        if authorizer is not None:
-            held = authorizer.held()
-            if held is not None and store.reader.current is not held:
-                store.reader.adopt(held)
-        if not store.record_usage(batch):
-            return None
-        return store.last_written
-
-    return write
 
 
 class UsageRecorder:
@@ -59,17 +34,15 @@ class UsageRecorder:
         min_interval: float = 60.0,
         flush_every: float = 5.0,
         warn: Callable[[str], None] = lambda message: None,
-        written: Callable[[Snapshot], object] = lambda snapshot: None,
     ) -> None:
         self._write = write
-        self._written = written
         self._clock = clock
         self._min_interval = min_interval
         self._flush_every = flush_every
         self._warn = warn
         self._noted: dict[str, datetime] = {}
         self._pending: dict[str, datetime] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background(self._run)
         self._flush_lock = asyncio.Lock()
         self.writes = 0
 
@@ -94,10 +67,8 @@ class UsageRecorder:
             batch, self._pending = self._pending, {}
             loop = asyncio.get_running_loop()
             try:
-                result = await loop.run_in_executor(None, self._write, batch)
+                await loop.run_in_executor(None, self._write, batch)
                 self.writes += 1
-                if isinstance(result, Snapshot):
-                    self._written(result)  # on the loop: the authorizer takes it
             except Exception as exc:  # keep the batch; the next round retries
                 for token_id, when in batch.items():
                     newer = self._pending.get(token_id)
@@ -111,14 +82,9 @@ class UsageRecorder:
             await self.flush()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._background.start()
 
     async def close(self) -> None:
         """Stop the background task and write what is still pending."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.close()
         await self.flush()

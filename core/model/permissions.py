@@ -49,10 +49,6 @@ def parse_permissions(text: str) -> tuple[Permission, ...]:
     return canonical(perms)
 
 
-def format_permissions(perms: Iterable[Permission]) -> str:
-    return ",".join(p.value for p in canonical(perms))
-
-
 def passes_nothing(perms: Iterable[Permission]) -> str | None:
     """Why a set of permissions can pass no request at all, or None.
 

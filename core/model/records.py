@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,7 +24,7 @@ from core.model.names import MAX_NOTE_LEN
 from core.model.permissions import Permission, canonical
 from core.model.token_format import ID_PATTERN
 
-STORE_VERSION = 2
+STORE_VERSION: Final = 2
 READABLE_VERSIONS = (1, 2)
 EXPIRING_WITHIN = timedelta(days=7)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, S
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
 from core.model.directories import BadDirectory, normalize_directory
@@ -26,36 +26,40 @@ from core.model.permissions import ALL_PERMISSIONS, Permission, canonical, parse
 from core.model.records import TokenRecord
 from core.model.text import escape_controls
 from core.model.token_format import Secret, digest, generate, new_id
-from core.store.file.format import Loaded
 
 T = TypeVar("T")
 
 _GENERATED_NAME = re.compile(r"token-([0-9]{1,9})", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """The store as read at one moment. `exists` is False for a missing file."""
+V = TypeVar("V", bound=Hashable, covariant=True)
+"""An engine's version marker: the file's `Fingerprint`, a database's `Change`."""
 
-    path: Path | str
-    """The file (or, for a database, its URL with the password masked)."""
+
+@dataclass(frozen=True)
+class Snapshot(Generic[V]):
+    """The store as read at one moment, the same on every engine. `exists` is
+    False for a missing file."""
+
+    location: str
+    """Where it was read: the file's path, or the database's URL with its
+    password masked (`Store.location`)."""
     records: tuple[TokenRecord, ...]
     exists: bool
-    fingerprint: Hashable | None
-    """The version read: the file's `Fingerprint`, a database's change number; it
-    equals the store's `version()` while nothing changes."""
+    version: V
+    """The version read; it equals the store's `version()` while nothing changes
+    (None: no file yet)."""
     warnings: tuple[str, ...] = ()
     read_only: bool = False
     """The owner has no write permission (chmod 400): changes are refused."""
-    loaded: Loaded | None = field(default=None, repr=False, compare=False)
-    """The records with their blocks of the file, for reading again or writing
-    only what changed (store_format.py)."""
     delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = field(
         default=None, repr=False, compare=False
     )
-    """(records gone, records added) since the version `based_on`, when known."""
+    """(records gone, records added) since the version `based_on`, when known: an
+    authorizer updates its index by that much instead of rebuilding it."""
     based_on: Hashable | None = field(default=None, repr=False, compare=False)
     read_at_ns: int = field(default=0, repr=False, compare=False)
+    """When the read started (time.time_ns)."""
 
     @functools.cached_property
     def _by_id(self) -> dict[str, TokenRecord]:
@@ -124,6 +128,56 @@ class Migration:
     they are kept, but must be rotated to be used again."""
 
 
+# --- what only some engines can do: callers ask for the capability, never the engine ---
+
+
+@runtime_checkable
+class Migratable(Protocol):
+    """Converts a PR #8217 (plain-text secrets) file in place, keeping a backup
+    (the file engine: only a file can hold that format)."""
+
+    def migrate(self) -> Migration: ...
+
+
+@runtime_checkable
+class HasSchema(Protocol):
+    """Has a schema created and upgraded on request (`db init|upgrade`: a database)."""
+
+    def init_schema(self) -> SchemaChange: ...
+
+    def upgrade_schema(self) -> SchemaChange: ...
+
+
+@runtime_checkable
+class KeepsFiles(Protocol):
+    """Keeps the tokens in files on this machine, which a server in front of
+    opencode must never serve (the file engine: the file, its lock, backups and
+    temporary files)."""
+
+    def kept_files(self) -> tuple[Path, ...]:
+        """The files (as given and as resolved) whose family is never served."""
+        ...
+
+
+@runtime_checkable
+class HasFileMode(Protocol):
+    """Lives in a file whose mode can be too open (group or others can read it)."""
+
+    def mode_warnings(self) -> tuple[str, ...]:
+        """Warnings about the file's mode, from a stat alone (no read)."""
+        ...
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """What `init_schema` / `upgrade_schema` did (or, `outdated` / `missing`, why
+    it did nothing), from which schema version (None: none) to which."""
+
+    outcome: Literal["created", "upgraded", "current", "outdated", "missing"]
+    before: int | None
+    after: int | None
+
+
 class RecordSource(Protocol):
     """What an authorizer reads records through (`StoreReader` for the file):
     a cheap check per decision whether the version held is still the store's,
@@ -136,15 +190,12 @@ class RecordSource(Protocol):
     def is_current(self, key: Any) -> bool:  # Any: each engine has its own marker
         """Whether the version held is the one `key` (from `stat_key`) names."""
 
-    def reload(self) -> Snapshot:
+    def reload(self) -> Snapshot[Hashable]:
         """The store's current version, read (raises a StoreError; never falls
         back to an older version)."""
 
-    def adopt(self, found: Snapshot) -> None:
-        """Hold `found` (a version this process wrote) as current, unread."""
-
     @property
-    def current(self) -> Snapshot | None: ...
+    def current(self) -> Snapshot[Hashable] | None: ...
 
 
 class Store(ABC):
@@ -168,7 +219,7 @@ class Store(ABC):
     ) -> None:
         self.clock = clock
         self.token_bytes = token_bytes
-        self.last_written: Snapshot | None = None
+        self.last_written: Snapshot[Hashable] | None = None
         """What the last change wrote (based on which version, and what changed)."""
 
     def now(self) -> datetime:
@@ -177,7 +228,7 @@ class Store(ABC):
     # --- what an engine provides ----------------------------------------------------
 
     @abstractmethod
-    def load(self) -> Snapshot:
+    def load(self) -> Snapshot[Hashable]:
         """Every record, as of now (an unchanged store is not read again)."""
 
     @abstractmethod
@@ -426,7 +477,7 @@ class Store(ABC):
                 return candidate
         raise RuntimeError("token_bytes keeps returning the same bytes")
 
-    def _snapshot_of(self, records: list[TokenRecord]) -> Snapshot:
+    def _snapshot_of(self, records: list[TokenRecord]) -> Snapshot[None]:
         """The records being changed, to look a reference up in."""
         return Snapshot(self.location, tuple(records), True, None)
 

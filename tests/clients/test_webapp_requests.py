@@ -20,7 +20,7 @@ import pytest
 from core.authz.authorizer import CachedAuthorizer
 from core.authz.policy import UNCLASSIFIED, DirectoryFrom, default_policy
 from core.authz.scope import Root, ServerScope, SessionDirectory
-from core.store import TokenStore
+from core.store import StoreReader, TokenStore
 from tests.clients import record_webapp_requests
 
 RECORDED = json.loads(record_webapp_requests.OUT.read_text())
@@ -75,7 +75,7 @@ def decide(tmp_path_factory: pytest.TempPathFactory) -> Any:
     store = TokenStore(folder / "auth-tokens.json")
     token = store.create(name="full", permissions="read,write,execute").secret.reveal()
     authorizer = CachedAuthorizer(
-        store.path,
+        StoreReader(store.path),
         scope=ServerScope((Root.of(str(project)),), str(project)),
     )
 

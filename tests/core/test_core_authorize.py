@@ -16,7 +16,7 @@ from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_
 from core.model.errors import LegacyStoreFound, StoreCorrupt
 from core.model.permissions import Permission
 from core.model.token_format import PREFIX, checksum, generate
-from core.store import Fingerprint, Snapshot, StoreReader, TokenStore
+from core.store import FileSnapshot, Fingerprint, StoreReader, TokenStore
 from core.store.file import engine as store_module
 from tests.core.core_helpers import FakeClock
 
@@ -35,7 +35,7 @@ class Tokens:
         self.rw = store.create(name="rw", permissions="read,write").secret.reveal()
         self.rx = store.create(name="rx", permissions="read,execute").secret.reveal()
         self.short = store.create(name="short", expires="1h").secret.reveal()
-        self.auth = CachedAuthorizer(store.path, clock=clock)
+        self.auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
 
     def decide(self, token: str | None, method: str = "GET", path: str = "/file") -> Decision:
         header = None if token is None else f"Bearer {token}"
@@ -397,7 +397,7 @@ def test_revocation_applies_to_the_next_decision(t: Tokens) -> None:
 
 def test_revocation_is_seen_in_a_tight_loop(store: TokenStore, clock: FakeClock) -> None:
     # Real files, no sleeping: every delete/rotate must be visible at once.
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     for i in range(30):
         token = store.create(name=f"n{i}").secret.reveal()
         assert auth.decide(f"Bearer {token}", "GET", "/x").allowed
@@ -427,12 +427,12 @@ class FrozenStat:
         assert isinstance(reader, StoreReader)
         real = store_module._snapshot
 
-        def fake_reload() -> Snapshot:
+        def fake_reload() -> FileSnapshot:
             started = time.time_ns()
             snapshot = real(reader.path, None, started)
             self.reads += 1
             time.sleep(self.delay)  # a large store takes a while to parse
-            frozen = dataclasses.replace(snapshot, fingerprint=self.fingerprint)
+            frozen = dataclasses.replace(snapshot, version=self.fingerprint)
             reader.adopt(frozen)
             return frozen
 
@@ -461,7 +461,7 @@ def test_racy_window_a_same_fingerprint_rewrite_is_seen_once_the_window_passes(
 ) -> None:
     """git's racy-clean rule: a version read within the window of its mtime is
     read once more when the window has passed - once, not on every decision."""
-    auth = CachedAuthorizer(t.store.path, clock=t.clock, racy_window=0.2)
+    auth = CachedAuthorizer(StoreReader(t.store.path, racy_window=0.2), clock=t.clock)
     frozen = FrozenStat(monkeypatch, time.time_ns(), auth)
     assert auth.decide(f"Bearer {t.full}", "GET", "/x").allowed
     t.store.delete(["full"])
@@ -507,7 +507,7 @@ def test_racy_window_covers_whole_second_timestamps(
 def test_racy_versions_stop_being_re_read_once_old(
     t: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth = CachedAuthorizer(t.store.path, clock=t.clock, racy_window=0.05)
+    auth = CachedAuthorizer(StoreReader(t.store.path, racy_window=0.05), clock=t.clock)
     frozen = FrozenStat(monkeypatch, time.time_ns(), auth)
     auth.decide(f"Bearer {t.full}", "GET", "/x")
     time.sleep(0.08)
@@ -519,7 +519,7 @@ def test_racy_versions_stop_being_re_read_once_old(
 
 
 def test_missing_file_means_no_tokens(store: TokenStore, clock: FakeClock) -> None:
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     token = generate(lambda n: b"\x01" * n).reveal()
     assert auth.decide(f"Bearer {token}", "GET", "/x").reason is Reason.UNKNOWN_TOKEN
     assert auth.decide(None, "GET", "/global/health").allowed
@@ -548,14 +548,14 @@ def test_legacy_file_fails_closed(store: TokenStore, clock: FakeClock) -> None:
     store.path.write_text(
         json.dumps([{"token": "abc" * 8, "permissions": ["read"], "createdAt": 0}])
     )
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     with pytest.raises(LegacyStoreFound):
         auth.decide("Bearer " + "abc" * 8, "GET", "/x")
 
 
 def test_unreadable_path_fails_closed(store: TokenStore, clock: FakeClock) -> None:
     store.path.mkdir(parents=True)  # a folder where the file should be
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     from core.model.errors import StoreUnreadable
 
     with pytest.raises(StoreUnreadable, match="folder"):

@@ -23,7 +23,8 @@ def test_a_read_token_reads_files_and_runs_nothing() -> None:
         "search inside files, read diffs, opencode's config files, sessions, the config, "
         "API keys or event streams"
     ) in found.cannot
-    assert found.sentence().startswith("in ~/src/app: list and read")
+    assert found.sentence().startswith("can list and read")
+    assert "; cannot " in found.sentence()
 
 
 def test_the_words_follow_the_policy() -> None:

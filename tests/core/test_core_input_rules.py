@@ -17,7 +17,7 @@ from core.model.errors import (
 )
 from core.model.expiry import MAX_LIFETIME, lifetime_of, parse_expiry
 from core.model.names import validate_name
-from core.model.permissions import Permission, format_permissions, parse_permissions
+from core.model.permissions import Permission, parse_permissions
 from core.model.text import is_unsafe_char
 from core.model.token_format import generate, new_id
 from core.store import TokenStore
@@ -207,10 +207,6 @@ def test_permissions_in_the_store(store: TokenStore) -> None:
     with pytest.raises(InvalidPermissions):
         store.create(permissions="")
     assert store.path.read_bytes() == before
-
-
-def test_format_permissions_is_canonical() -> None:
-    assert format_permissions([X, R]) == "read,execute"
 
 
 # --- expiry -------------------------------------------------------------------------

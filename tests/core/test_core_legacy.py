@@ -15,7 +15,7 @@ from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import LegacyStoreFound, NotLegacyStore, StoreCorrupt
 from core.model.permissions import Permission
-from core.store import TokenStore
+from core.store import StoreReader, TokenStore
 from tests.core.core_helpers import FakeClock
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
@@ -126,7 +126,7 @@ def test_migrated_secrets_still_authorize(
     store: TokenStore, legacy_file: bytes, clock: FakeClock
 ) -> None:
     store.migrate()
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     laptop, readonly, old, mixed = (e["token"] for e in LEGACY)
 
     ok = auth.decide(f"Bearer {laptop}", "POST", "/session/abc/message")
@@ -148,7 +148,7 @@ def test_rotating_a_migrated_token_gives_it_an_ocat_secret(
     new = store.rotate("laptop")
     assert new.record.legacy is False
     assert new.secret.reveal().startswith("ocat_")
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     assert auth.decide(f"Bearer {LEGACY[0]['token']}", "GET", "/x").reason is (Reason.UNKNOWN_TOKEN)
     assert auth.decide("Bearer " + new.secret.reveal(), "GET", "/x").allowed
 
@@ -214,7 +214,11 @@ def test_a_short_legacy_secret_does_not_end_up_in_the_hint(
     )
     store.migrate()
     assert "pw12" not in store_path.read_text()
-    assert CachedAuthorizer(store_path, clock=clock).decide("Bearer pw12", "GET", "/").allowed
+    assert (
+        CachedAuthorizer(StoreReader(store_path), clock=clock)
+        .decide("Bearer pw12", "GET", "/")
+        .allowed
+    )
 
 
 def test_backups_with_the_same_timestamp_do_not_overwrite_each_other(
@@ -249,7 +253,7 @@ def test_migrate_names_tokens_whose_old_secret_cannot_be_sent(
     store_path.write_text(json.dumps(entries))
     result = store.migrate()
     assert sorted(result.unusable) == sorted(odd)
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     assert auth.decide(f"Bearer {LEGACY[0]['token']}", "GET", "/file").allowed
     # What migrate warns about is exactly what the authorizer cannot accept.
     for token in odd.values():

@@ -27,7 +27,7 @@ from core.authz.scope import (
     query_values,
 )
 from core.model.permissions import Permission
-from core.store import TokenStore
+from core.store import StoreReader, TokenStore
 from tests.core.core_helpers import FakeClock
 
 POLICY = default_policy()
@@ -156,11 +156,11 @@ class Scoped:
         self.narrow = self.store.create(
             name="narrow", permissions="read", directories=[str(self.project / "src")]
         ).secret.reveal()
-        self.auth = CachedAuthorizer(self.store.path, clock=clock)
+        self.auth = CachedAuthorizer(StoreReader(self.store.path), clock=clock)
         self.serve([str(tmp_path / "srv")], default=str(self.project))
 
     def serve(self, roots: Sequence[str] | None, default: str | None = None) -> None:
-        protected = protected_paths(self.store.path, environ={"HOME": str(self.tmp / "home")})
+        protected = protected_paths([self.store.path], environ={"HOME": str(self.tmp / "home")})
         self.auth.scope = ServerScope(
             roots=None if roots is None else tuple(Root.of(r) for r in roots),
             default_directory=default,
@@ -377,7 +377,7 @@ def test_the_default_directory_unknown(s: Scoped) -> None:
 
 def test_protected_paths_cover_the_store_and_opencode_folders(tmp_path: Path) -> None:
     env = {"HOME": "/home/u", "XDG_DATA_HOME": "/data"}
-    protected = protected_paths(tmp_path / "s" / "auth-tokens.json", environ=env)
+    protected = protected_paths([tmp_path / "s" / "auth-tokens.json"], environ=env)
     assert isinstance(protected, Protected)
     for path in (
         "/proc/self/environ",

@@ -19,7 +19,7 @@ from core.model.errors import InvalidExpiry, TokenNotFound
 from core.model.permissions import Permission
 from core.model.records import StoreDocument, TokenRecord, store_json_schema
 from core.model.token_format import ID_PATTERN, check_format
-from core.store import TokenStore, read_snapshot
+from core.store import StoreReader, TokenStore, read_snapshot
 from tests.core.core_helpers import T0_S, FakeClock, SeededBytes
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
@@ -204,7 +204,7 @@ def test_delete_on_a_missing_store_is_not_found(store: TokenStore) -> None:
 
 def test_deleted_token_stops_authorizing(store: TokenStore, clock: FakeClock) -> None:
     issued = store.create(name="a")
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     header = "Bearer " + issued.secret.reveal()
     assert auth.decide(header, "GET", "/file").allowed
     store.delete(["a"])
@@ -260,7 +260,7 @@ def test_rotate_with_a_bad_expiry_changes_nothing(store: TokenStore) -> None:
 
 def test_rotate_revokes_the_old_secret_at_once(store: TokenStore, clock: FakeClock) -> None:
     old = store.create(name="a")
-    auth = CachedAuthorizer(store.path, clock=clock)
+    auth = CachedAuthorizer(StoreReader(store.path), clock=clock)
     assert auth.decide("Bearer " + old.secret.reveal(), "GET", "/x").allowed
     new = store.rotate("a")
     assert auth.decide("Bearer " + old.secret.reveal(), "GET", "/x").reason is (

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -60,7 +62,7 @@ def test_a_changed_block_is_parsed_alone(store: TokenStore) -> None:
     }
     assert {r.name for r in added} >= {"t2", "new"}
     assert after.records == read_snapshot(store.path).records
-    assert after.based_on == first.fingerprint
+    assert after.based_on == first.version
 
 
 def test_a_block_that_breaks_a_rule_falls_back_to_the_whole_file(store: TokenStore) -> None:
@@ -131,7 +133,7 @@ def test_incremental_reads_always_equal_a_full_parse(tmp_path: Path, ops: list) 
     store = TokenStore(folder / "auth-tokens.json", clock=clock, token_bytes=SeededBytes())
     other = TokenStore(store.path, clock=clock, token_bytes=SeededBytes(seed=99))
     reader = StoreReader(store.path, racy_window=0)
-    auth = CachedAuthorizer(store.path, clock=clock, racy_window=0)
+    auth = CachedAuthorizer(StoreReader(store.path, racy_window=0), clock=clock)
     secrets: dict[str, str] = {}
     for op, n in ops:
         records = store.tokens()
@@ -193,7 +195,7 @@ def test_the_changed_blocks_are_found_between_any_two_files(
 
 
 def test_one_read_per_change_not_one_per_decision(store: TokenStore, clock: FakeClock) -> None:
-    auth = CachedAuthorizer(store.path, clock=clock, racy_window=0.02)
+    auth = CachedAuthorizer(StoreReader(store.path, racy_window=0.02), clock=clock)
     token = store.create(name="a").secret.reveal()
     for i in range(10):
         store.create(name=f"n{i}")
@@ -209,7 +211,7 @@ def test_one_read_per_change_not_one_per_decision(store: TokenStore, clock: Fake
 
 
 def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClock) -> None:
-    auth = CachedAuthorizer(store.path, clock=clock, racy_window=0)
+    auth = CachedAuthorizer(StoreReader(store.path, racy_window=0), clock=clock)
     store.create(name="a")
     store.path.write_text("{ broken")
     for _ in range(5):
@@ -219,7 +221,7 @@ def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClo
     reads = []
     original = auth._reader.reload
 
-    def counting() -> Snapshot:
+    def counting() -> Snapshot[Hashable]:
         reads.append(1)
         return original()
 
@@ -230,25 +232,54 @@ def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClo
     assert reads == []  # the same broken version: not read again
 
 
-def test_the_gateway_can_adopt_its_own_usage_write(store: TokenStore, clock: FakeClock) -> None:
-    token_record = store.create(name="a")
-    auth = CachedAuthorizer(store.path, clock=clock)
-    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
-    writer = TokenStore(store.path, clock=clock)
-    writer.reader.adopt(auth._reader.current)  # type: ignore[arg-type]
-    writer.record_usage({token_record.record.id: clock.now})
-    assert writer.last_written is not None
-    assert auth.adopt(writer.last_written)
-    reloads = auth.reloads
-    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
-    assert auth.reloads == reloads  # nothing read back
-    # a write over another version than the one held is not adopted
-    store.create(name="b")
-    stale = TokenStore(store.path, clock=clock)
-    stale.record_usage({token_record.record.id: clock.advance(minutes=5)})
-    assert stale.last_written is not None
-    assert not auth.adopt(stale.last_written)
-    # and the next decision reads the file (with b) instead
-    assert auth.decide(f"Bearer {token_record.secret.reveal()}", "GET", "/path").allowed
-    assert auth.reloads == reloads + 1
-    assert len(auth.index()) == 2
+def test_a_stores_readers_never_read_back_what_it_wrote(
+    store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway's authorizer and its usage writer share one store object: the
+    authorizer takes the store's own write instead of reading it back, and the
+    store starts its next change from what the authorizer read."""
+    from core.store.file import engine
+
+    issued = store.create(name="a")
+    bearer = f"Bearer {issued.secret.reveal()}"
+    auth = CachedAuthorizer(store.new_reader(), clock=clock)
+    reads: list[object] = []
+    real = engine._snapshot
+
+    def counted(*args: Any) -> Any:
+        reads.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(engine, "_snapshot", counted)
+    assert auth.decide(bearer, "GET", "/path").allowed
+    assert reads == []  # the store's own create, taken as it was written
+    store.record_usage({issued.record.id: clock.now})
+    assert auth.decide(bearer, "GET", "/path").allowed
+    assert reads == []  # its usage write: not read back
+    assert auth.index().lookup(issued.secret.reveal()) is not None
+    # another process's change is read (once), and only then
+    TokenStore(store.path, clock=clock).create(name="b")
+    reads.clear()  # (that store read the file itself before writing)
+    assert auth.decide(bearer, "GET", "/path").allowed
+    assert len(reads) == 1 and len(auth.index()) == 2
+    store.record_usage({issued.record.id: clock.advance(minutes=5)})
+    assert len(reads) == 1  # the store started from what its authorizer had read
+    assert auth.decide(bearer, "GET", "/path").allowed and len(reads) == 1
+
+
+def test_the_layout_is_the_one_split_expects_whichever_writer_writes_it(
+    store: TokenStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file's layout is this module's (the standard library's indent=2), not
+    whatever pydantic happens to print: with pydantic's writer switched off, the
+    same bytes are written, and they still split into one block per token."""
+    from core.store.file import format as layout
+
+    store.create(name="caf\u00e9 \u2603", note='a "quoted" note \\ here', directories=["/srv/a"])
+    store.create(name="plain", permissions="read")
+    records = list(store.load().records)
+    fast = serialize(records)
+    assert layout._pydantic_writes_the_layout()
+    monkeypatch.setattr(layout, "_pydantic_writes_the_layout", lambda: False)
+    assert serialize(records) == fast
+    assert [layout.block_of(r) for r in records] == split(fast)

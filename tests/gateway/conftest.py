@@ -1,8 +1,8 @@
 """Fixtures for the gateway tests.
 
-`async def` tests run in their own event loop (asyncio.run, with a time limit),
-so no pytest plugin is needed. A harness starts the fake upstream and the
-gateway in-process on 127.0.0.1 with free ports; tests against a real opencode
+`async def` tests run under pytest-asyncio (tests/conftest.py). A harness starts
+the fake upstream and the gateway in-process on 127.0.0.1 with free ports; tests
+against a real opencode
 or nginx live in their own modules and skip with a clear message when the
 binary is missing.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,28 +21,12 @@ import pytest
 
 from core.store import TokenStore
 
-ASYNC_TEST_TIMEOUT = 60.0
 PASSWORD = "upstream-secret-pw"  # the fake opencode's Basic password
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "opencode: needs a real `opencode serve` (skips if absent)")
     config.addinivalue_line("markers", "nginx: needs a real nginx (skips if absent)")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if not inspect.iscoroutinefunction(pyfuncitem.obj):
-        return None
-    names = pyfuncitem._fixtureinfo.argnames
-    kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-
-    async def bounded() -> None:
-        async with asyncio.timeout(ASYNC_TEST_TIMEOUT):
-            await pyfuncitem.obj(**kwargs)
-
-    asyncio.run(bounded())
-    return True
 
 
 @pytest.fixture(autouse=True)
@@ -170,9 +153,7 @@ async def gateway_harness(
 ) -> AsyncIterator[Harness]:
     import aiohttp
 
-    from core.authz.authorizer import CachedAuthorizer
-    from core.gateway.guard import Guard
-    from core.gateway.proxy import Gateway
+    from core.gateway import wiring
     from core.gateway.server import Listener
     from core.gateway.settings import (
         GatewayConfig,
@@ -194,11 +175,10 @@ async def gateway_harness(
         tls=tls is not None,
         **({} if scope is None else {"scope": scope}),
     )
-    authorizer = CachedAuthorizer(tokens.path)
-    guard = Guard(authorizer, warn=warnings.append)
-    if usage_from is not None:  # wired to the authorizer, as the command line does
-        usage = usage_from(authorizer)
-    gateway = Gateway(config, guard, usage)
+    store = TokenStore(tokens.path)
+    if usage_from is not None:  # a recorder over the gateway's own store object
+        usage = usage_from(store)
+    gateway = wiring.gateway(config, store, usage=usage, warn=warnings.append)
     logger, access = collecting_logger()
     listener = Listener(
         gateway,
@@ -220,6 +200,22 @@ async def gateway_harness(
         await client.close()
         await listener.stop()
         await upstream.stop()
+
+
+def decision_only_forward_auth(tokens: Tokens, warn: Any = lambda message: None) -> Any:
+    """forward-auth deciding on `tokens` alone: it asks nothing of opencode and
+    serves every directory (the decision matrix, connection limits)."""
+    from core.gateway import wiring
+    from core.gateway.settings import ScopeSettings
+
+    return wiring.forward_auth(
+        TokenStore(tokens.path),
+        upstream=None,
+        authorization=None,
+        scope=ScopeSettings(None, True),
+        usage=None,
+        warn=warn,
+    )
 
 
 # The real-server fixtures (session-scoped; they skip when the binary is missing).

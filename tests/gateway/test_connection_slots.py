@@ -15,14 +15,16 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
-from core.authz.authorizer import CachedAuthorizer
 from core.gateway.connections import Slots, Tracked
-from core.gateway.forward_auth import ForwardAuth
-from core.gateway.guard import Guard
 from core.gateway.server import Listener
 from core.gateway.settings import Limits, ListenAddress
 from tests.gateway import processes
-from tests.gateway.conftest import Tokens, collecting_logger, gateway_harness
+from tests.gateway.conftest import (
+    Tokens,
+    collecting_logger,
+    decision_only_forward_auth,
+    gateway_harness,
+)
 from tests.gateway.real_servers import Opencode, RunningGateway
 from tests.gateway.slot_attack import Attack, attacking, http_request, read_response, timed_answer
 
@@ -343,7 +345,7 @@ async def test_400_and_401_close_the_connection_200_and_403_keep_it(tokens: Toke
 @contextlib.asynccontextmanager
 async def forward_auth(tokens: Tokens, limits: Limits) -> AsyncIterator[Listener]:
     listener = Listener(
-        ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=lambda message: None)),
+        decision_only_forward_auth(tokens, lambda m: None),
         ListenAddress("127.0.0.1", 0),
         limits=limits,
         access_log=collecting_logger()[0],

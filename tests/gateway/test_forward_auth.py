@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from core.authz.authorizer import CachedAuthorizer
-from core.gateway.forward_auth import ForwardAuth
-from core.gateway.guard import Guard
 from core.gateway.server import Listener
 from core.gateway.settings import ListenAddress
-from tests.gateway.conftest import ListLog, Tokens, bad_checksum, collecting_logger
+from tests.gateway.conftest import (
+    ListLog,
+    Tokens,
+    bad_checksum,
+    collecting_logger,
+    decision_only_forward_auth,
+)
 
 
 @contextlib.asynccontextmanager
@@ -24,7 +27,7 @@ async def forward_auth(
     warnings: list[str] = []
     logger = log if log is not None else collecting_logger()[0]
     listener = Listener(
-        ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=warnings.append)),
+        decision_only_forward_auth(tokens, warnings.append),
         ListenAddress("127.0.0.1", 0),
         access_log=logger,
     )

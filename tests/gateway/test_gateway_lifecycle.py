@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from core.gateway.usage import UsageRecorder, store_writer
+from core.gateway.usage import UsageRecorder
 from core.store import TokenStore
 from tests.gateway import processes
 from tests.gateway.conftest import PASSWORD, Tokens, gateway_harness
@@ -87,34 +87,41 @@ async def test_a_failed_write_is_retried_with_the_latest_time() -> None:
     assert calls[-1] == {"a": clock.now}
 
 
-async def test_the_gateway_does_not_read_back_its_own_last_used_write(tokens: Tokens) -> None:
-    clock = FakeClock()
-    held: list[Any] = []
+async def test_the_gateway_does_not_read_back_its_own_last_used_write(
+    tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store.file import engine
 
-    def wired(authorizer: Any) -> UsageRecorder:
-        held.append(authorizer)
-        return UsageRecorder(
-            store_writer(TokenStore(tokens.path), authorizer),
-            clock=clock,
-            flush_every=3600,
-            written=authorizer.adopt,
-        )
+    clock = FakeClock()
+    reads: list[object] = []
+    real = engine._snapshot
+
+    def counted(*args: Any) -> Any:
+        reads.append(args[0])
+        return real(*args)
+
+    monkeypatch.setattr(engine, "_snapshot", counted)
+
+    def wired(store: TokenStore) -> UsageRecorder:
+        return UsageRecorder(store.record_usage, clock=clock, flush_every=3600)
 
     async with gateway_harness(tokens, usage_from=wired) as h:
-        authorizer = held[0]
         async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
-        reloads = authorizer.reloads
+        assert h.gateway.usage is not None
+        reads.clear()
         await h.gateway.usage.flush()
         assert TokenStore(tokens.path).get(tokens.ids["r"]).last_used_at is not None
+        reads.clear()  # (that check read the file itself, with a store of its own)
         async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 200
-        assert authorizer.reloads == reloads  # its own write was adopted, not read
+        assert reads == []  # the authorizer took the store's own write: nothing read
         # another process's change is still read, and applies at once
         TokenStore(tokens.path).delete([tokens.ids["r"]])
+        reads.clear()
         async with h.client.get(f"{h.url}/vcs", headers=h.bearer("r")) as resp:
             assert resp.status == 401
-        assert authorizer.reloads == reloads + 1  # one read for one change
+        assert len(reads) == 1  # one read for one change
 
 
 async def test_gateway_records_last_used_through_the_store_off_the_request_path(
@@ -123,7 +130,7 @@ async def test_gateway_records_last_used_through_the_store_off_the_request_path(
     clock = FakeClock()
     release = threading.Event()
     store = TokenStore(tokens.path)
-    real_write = store_writer(store)
+    real_write = store.record_usage
     writes: list[int] = []
 
     def slow_write(batch):  # type: ignore[no-untyped-def]

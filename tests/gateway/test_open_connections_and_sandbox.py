@@ -18,7 +18,7 @@ from core.gateway.headers import API, APP, FILE_BYTES, ContentSafety, add_safety
 from core.gateway.live import OpenConnections
 from core.gateway.tickets import Tickets
 from core.model.errors import StoreCorrupt
-from core.store import TokenStore
+from core.store import StoreReader, TokenStore
 from tests.gateway.conftest import Tokens, gateway_harness
 from tests.gateway.test_forward_auth import forward_auth, nginx
 
@@ -77,7 +77,7 @@ class _Clock:
 
 async def test_nothing_is_decided_again_while_nothing_changes(tokens: Tokens) -> None:
     clock = _Clock()
-    live = OpenConnections(CachedAuthorizer(tokens.path, clock=clock), interval=0.01)
+    live = OpenConnections(CachedAuthorizer(StoreReader(tokens.path), clock=clock), interval=0.01)
     calls: list[str] = []
 
     async def recheck() -> str | None:
@@ -102,7 +102,7 @@ async def test_nothing_is_decided_again_while_nothing_changes(tokens: Tokens) ->
 
 
 async def test_a_recheck_that_fails_ends_the_connection(tokens: Tokens) -> None:
-    live = OpenConnections(CachedAuthorizer(tokens.path))
+    live = OpenConnections(CachedAuthorizer(StoreReader(tokens.path)))
     ended: list[str] = []
 
     async def broken() -> str | None:
@@ -123,7 +123,7 @@ async def test_a_recheck_that_fails_ends_the_connection(tokens: Tokens) -> None:
 
 
 def test_the_store_version_and_an_expiry_are_read_from_the_held_version(tokens: Tokens) -> None:
-    authorizer = CachedAuthorizer(tokens.path)
+    authorizer = CachedAuthorizer(StoreReader(tokens.path))
     authorizer.index()
     first = authorizer.version()
     assert authorizer.expiry(tokens.ids["r"]) is not None
@@ -139,7 +139,7 @@ def test_the_store_version_and_an_expiry_are_read_from_the_held_version(tokens: 
 
 
 def test_tickets_of_tokens_that_no_longer_pass_are_forgotten(tokens: Tokens) -> None:
-    authorizer = CachedAuthorizer(tokens.path)
+    authorizer = CachedAuthorizer(StoreReader(tokens.path))
     authorizer.index()
     tickets = Tickets()
     assert tickets.remember(b'{"ticket":"t1"}', f"Bearer {tokens.secrets['rwx']}")
@@ -281,7 +281,7 @@ async def test_forward_auth_hands_the_proxy_the_sandbox_headers(tokens: Tokens) 
 def test_a_store_written_by_hand_stays_readable_for_expiry(tokens: Tokens) -> None:
     store = TokenStore(tokens.path)
     issued = store.create(name="soon", expires=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
-    authorizer = CachedAuthorizer(tokens.path)
+    authorizer = CachedAuthorizer(StoreReader(tokens.path))
     authorizer.index()
     expires = authorizer.expiry(issued.record.id)
     assert expires is not None and expires > datetime.now(UTC)

@@ -22,12 +22,9 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from core.authz.authorizer import CachedAuthorizer
-from core.gateway.forward_auth import ForwardAuth
-from core.gateway.guard import Guard
 from core.gateway.server import Listener
 from core.gateway.settings import ListenAddress, ScopeSettings
-from tests.gateway.conftest import Tokens, gateway_harness
+from tests.gateway.conftest import Tokens, decision_only_forward_auth, gateway_harness
 from tests.gateway.real_servers import find_opencode
 from tests.gateway.real_servers import request as http_request
 
@@ -125,7 +122,7 @@ async def test_every_documented_route_for_every_permission_set(
     cases |= {(m, p) for m in ("TRACE", "PROPFIND") for p in ("/session", "/config")}
     mismatches: list[str] = []
     fa_listener = Listener(
-        ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=lambda m: None)),
+        decision_only_forward_auth(tokens, lambda m: None),
         ListenAddress("127.0.0.1", 0),
     )
     await fa_listener.start()
@@ -192,7 +189,7 @@ async def test_a_config_file_needs_execute_on_every_route_that_returns_a_file(
     rows = policy_rows()
     mismatches: list[str] = []
     fa_listener = Listener(
-        ForwardAuth(Guard(CachedAuthorizer(tokens.path), warn=lambda m: None)),
+        decision_only_forward_auth(tokens, lambda m: None),
         ListenAddress("127.0.0.1", 0),
     )
     await fa_listener.start()

@@ -44,7 +44,7 @@ def test_a_reader_fetches_only_what_changed(pg_url: str) -> None:
         assert sorted(r.name for r in added) == ["t1", "t5"]
         assert [r.name for r in second.records] == ["t0", "t1", "t2", "t4", "t5"]  # order kept
         assert second.records == store.tokens()
-        assert second.based_on == first.fingerprint
+        assert second.based_on == first.version
         # an authorizer on it follows: the rotated secret and the new one pass
         authorizer = CachedAuthorizer(reader)
         for secret in (rotated.secret, made.secret):
@@ -125,15 +125,15 @@ def test_a_database_recreated_under_the_url_is_read_whole(pg_cluster: Cluster, p
     again = store.load()
     assert [r.name for r in again.records] == ["new"]
     assert again.delta is None
-    assert isinstance(again.fingerprint, Change) and isinstance(first.fingerprint, Change)
-    assert again.fingerprint.instance != first.fingerprint.instance
+    assert isinstance(again.version, Change) and isinstance(first.version, Change)
+    assert again.version.instance != first.version.instance
 
 
 def test_version_follows_other_writers_for_the_tui(pg_url: str) -> None:
     store = PostgresStore(pg_url)
     other = PostgresStore(pg_url)
     try:
-        seen = store.load().fingerprint
+        seen = store.load().version
         deadline = time.monotonic() + 5
         while store.version() != seen:
             assert time.monotonic() < deadline, store.version()
@@ -144,7 +144,7 @@ def test_version_follows_other_writers_for_the_tui(pg_url: str) -> None:
             assert time.monotonic() < deadline, "the change never showed"
             time.sleep(0.02)
         assert [r.name for r in store.load().records] == ["elsewhere"]
-        assert store.version() == store.load().fingerprint
+        assert store.version() == store.load().version
     finally:
         store.close()
         other.close()

@@ -7,7 +7,7 @@ from core.authz.scope import protected_paths
 
 
 def test_libpq_credentials_are_protected_by_default() -> None:
-    protected = protected_paths(None, environ={"HOME": "/home/me"})
+    protected = protected_paths((), environ={"HOME": "/home/me"})
     for path in (
         "/home/me/.pgpass",
         "/home/me/.pg_service.conf",
@@ -26,7 +26,7 @@ def test_the_files_libpq_is_pointed_at_are_protected() -> None:
         "PGSERVICEFILE": "/srv/conf/services.conf",
         "PGSYSCONFDIR": "/etc/postgresql-common",
     }
-    protected = protected_paths("/home/me/.config/opencode/auth-tokens.json", environ=env)
+    protected = protected_paths(["/home/me/.config/opencode/auth-tokens.json"], environ=env)
     for path in (
         "/etc/opencode/pgpass",
         "/srv/conf/services.conf",

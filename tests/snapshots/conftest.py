@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_textual_snapshot import SVGImageExtension
+from pytest_textual_snapshot import SVGImageExtension  # type: ignore[import-untyped]
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
@@ -22,7 +22,7 @@ from tests.tui.scenarios import SCENARIOS, build
 SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "__snapshots__"
 
 
-class _SharedFolderSVG(SVGImageExtension):
+class _SharedFolderSVG(SVGImageExtension):  # type: ignore[misc]  # untyped plugin
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
         return str(SNAPSHOT_DIR / test_location.basename)

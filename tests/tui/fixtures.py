@@ -18,6 +18,7 @@ from pathlib import Path
 from core.model.records import TokenRecord
 from core.store import TokenStore, serialize
 from core.store.file.atomic import atomic_write, ensure_private_dir
+from tests.tui.helpers import listen_for_notifications
 from tui.app import AuthApp
 
 NOW = datetime(2025, 6, 2, 9, 30, tzinfo=UTC)
@@ -78,7 +79,7 @@ class Sandbox:
         poll_interval: float | None = None,
         clipboard_clear_after: float | None = None,
     ) -> AuthApp:
-        return AuthApp(
+        app = AuthApp(
             store or self.store(),
             poll_interval=poll_interval,
             clipboard=clipboard or FakeClipboard(),
@@ -86,6 +87,8 @@ class Sandbox:
             home=self.home,
             cursor_blink=False,
         )
+        listen_for_notifications(app)
+        return app
 
     # --- file contents -------------------------------------------------------------
 

@@ -1,10 +1,21 @@
-"""Small helpers shared by the Pilot tests."""
+"""Small helpers shared by the Pilot tests: what the terminal shows, what was said.
+
+They read the app through Textual's public API only: the screen's text from the
+SVG screenshot Textual exports (`App.export_screenshot`, as a snapshot does), and
+the notifications through `App.notify`, the one way anything is shown in a toast.
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
+from weakref import WeakKeyDictionary
 
+from rich.cells import cell_len
+from textual.app import App
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -42,14 +53,65 @@ def selected_name(pilot: Pilot[Any]) -> str | None:
     return None if record is None else record.name
 
 
+# Rich's SVG export: one <text> per run of characters, placed in cells (x) on a
+# line (its clip path); blank runs have no <text>. The first line's clip
+# rectangle is as wide as the terminal, which gives the width of a cell.
+_LINE_WIDTH = re.compile(r'<clipPath id="[\w-]+-line-0">\s*<rect x="0" y="[\d.]+" width="([\d.]+)"')
+_TEXT = re.compile(
+    r'<text [^>]*\bx="([\d.]+)"[^>]*clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>'
+)
+
+
+def screen_lines(svg: str, width: int, height: int) -> list[str]:
+    """The terminal's rows as plain text, from an SVG screenshot `width` cells wide."""
+    found = _LINE_WIDTH.search(svg)
+    assert found is not None, "not a Rich SVG screenshot"
+    cell = float(found.group(1)) / width
+    rows = [[" "] * width for _ in range(height)]
+    for x, line, text in _TEXT.findall(svg):
+        row, column = rows[int(line)], round(float(x) / cell)
+        for char in html.unescape(text).replace("\xa0", " "):
+            cells = [char] + [""] * (cell_len(char) - 1)  # a wide character: two cells
+            row[column : column + len(cells)] = cells
+            column += len(cells)
+    return ["".join(row) for row in rows]
+
+
 def screen_text(pilot: Pilot[Any]) -> str:
     """Everything on the terminal, as plain text, one line per row."""
-    return "\n".join(strip.text for strip in pilot.app.screen._compositor.render_strips())
+    app = pilot.app
+    if not app.screen.is_mounted or not app.screen.size.area:
+        return ""  # not laid out yet: exporting now would disturb its first compose
+    return "\n".join(screen_lines(app.export_screenshot(), app.size.width, app.size.height))
 
 
-def notes(pilot: Pilot[Any]) -> list[tuple[str, str, str]]:
-    """(title, message, severity) of every notification so far."""
-    return [(n.title, n.message, n.severity) for n in pilot.app._notifications]
+Notified = tuple[str, str, SeverityLevel]
+_HEARD: WeakKeyDictionary[App[Any], list[Notified]] = WeakKeyDictionary()
+
+
+def listen_for_notifications(app: App[Any]) -> None:
+    """Record every notification `app` shows from now on, for `notes`."""
+    heard = _HEARD.setdefault(app, [])
+    show = app.notify
+
+    def notify(
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        heard.append((title, message, severity))
+        show(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    vars(app)["notify"] = notify  # an instance attribute: this app's notify only
+
+
+def notes(pilot: Pilot[Any]) -> list[Notified]:
+    """(title, message, severity) of every notification so far (of an app from
+    `Sandbox.app`, which listens for them)."""
+    return list(_HEARD[pilot.app])
 
 
 def text_of(widget: Static) -> str:

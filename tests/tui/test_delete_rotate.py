@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from textual.widgets import Input, Select
+from textual.widgets import Input, OptionList, Select
 
 from core.authz.authorizer import CachedAuthorizer
+from core.store import StoreReader
 from tests.tui.fixtures import CONTROL_NAME, NOW, FakeClipboard, Sandbox, many_records
 from tests.tui.helpers import (
     main_screen,
@@ -29,7 +30,7 @@ from tui.widgets.expiry_field import EXPIRY_CHOICES
 
 
 def allowed(sandbox: Sandbox, secret: str) -> bool:
-    authorizer = CachedAuthorizer(sandbox.path, clock=lambda: NOW)
+    authorizer = CachedAuthorizer(StoreReader(sandbox.path), clock=lambda: NOW)
     return authorizer.decide(f"Bearer {secret}", "GET", "/project").allowed
 
 
@@ -152,9 +153,17 @@ async def test_rotate_offers_the_create_forms_expiry_choices_starting_at_the_sam
         assert isinstance(screen, RotateScreen)
         expiry = screen.query_one("#expiry", Select)
         assert expiry.value == "30d", "the token's own lifetime, counted from now"
-        assert [value for _, value in expiry._options] == [v for _, v in EXPIRY_CHOICES]
         assert "2025-07-02T09:30:00Z" in screen_text(pilot)
         assert app.focused is not None and app.focused.id == "cancel"
+        expiry.focus()
+        await pilot.press("enter")  # open the list of choices
+        await pilot.pause()
+        offered = screen.query_one(OptionList)
+        labels = [str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)]
+        assert labels == [label for label, _ in EXPIRY_CHOICES]
+        await pilot.press("escape")  # closes the list, not the question
+        await pilot.pause()
+        assert app.screen is screen
         expiry.value = "7d"
         await pilot.pause()
         assert "2025-06-09T09:30:00Z (in 7 days)" in screen_text(pilot)

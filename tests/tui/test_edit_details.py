@@ -450,9 +450,7 @@ async def test_a_key_right_after_q_does_not_crash_the_quit(populated: Sandbox, k
     app = populated.app()
     async with app.run_test(size=(60, 20)) as pilot:
         await settle(pilot)
-        driver = app._driver
-        assert driver is not None
-        for pressed in ("q", key):
-            driver.send_message(events.Key(pressed, pressed if len(pressed) == 1 else None))
+        for pressed in ("q", key):  # both queued before either is handled
+            app.post_message(events.Key(pressed, pressed if len(pressed) == 1 else None))
         await pilot.pause(0.3)
     assert app.return_code == 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.store import Snapshot, TokenStore
+from core.store import FileSnapshot, TokenStore
 from tests.tui.fixtures import NOW, Sandbox, many_records
 from tests.tui.helpers import main_screen, names, notes, screen_text, selected_name, settle, table
 from tui import table_model
@@ -19,7 +19,7 @@ from tui.table_model import (
     Filtered,
     Sort,
     build_view,
-    filter_rows,
+    filter_view,
     natural_widths,
 )
 
@@ -31,13 +31,13 @@ async def test_only_the_rows_on_screen_get_cells(sandbox: Sandbox) -> None:
         await settle(pilot)
         view = main_screen(pilot).view
         assert view is not None and len(view.rows) == 3000
-        built = sum(1 for row in view.rows if row._cells is not None)
+        built = sum(1 for row in view.rows if row.cells_built)
         assert 0 < built <= 40, built
         await pilot.press("G")  # the last page
         await pilot.pause()
         assert selected_name(pilot) == "service-02999"
         assert "service-02999" in screen_text(pilot)
-        built = sum(1 for row in view.rows if row._cells is not None)
+        built = sum(1 for row in view.rows if row.cells_built)
         assert built <= 80, built
 
 
@@ -83,11 +83,14 @@ async def test_a_longer_filter_narrows_and_a_shorter_one_widens_again(populated:
 
 def test_filtered_narrowing_matches_a_fresh_filter() -> None:
     rows = build_view(many_records(400), NOW, PLAIN_COLOURS, Sort()).rows
-    wide = Filtered.of(rows, "service-00", rows)
-    narrow = Filtered.of(rows, "service-001", wide.rows, (wide.expiring, wide.expired))
-    assert narrow.rows == list(filter_rows(rows, "service-001"))
+    wide = filter_view(rows, "service-00")
+    assert wide is not None
+    narrow = filter_view(rows, "Service-001 ", wide)
     fresh = Filtered.of(rows, "service-001", rows)
+    assert narrow is not None and narrow.needle == "service-001"
+    assert narrow.rows == fresh.rows and len(narrow.rows) < len(wide.rows)
     assert (narrow.expiring, narrow.expired) == (fresh.expiring, fresh.expired)
+    assert filter_view(rows, "service-001", narrow) is narrow, "the same text: nothing redone"
     everything = Filtered.of(rows, "s", rows, (1, 2))
     assert everything.rows == rows and (everything.expiring, everything.expired) == (1, 2)
 
@@ -135,7 +138,7 @@ class SlowStore(TokenStore):
         super().__init__(*args, **kwargs)
         self.go = threading.Event()
 
-    def load(self) -> Snapshot:
+    def load(self) -> FileSnapshot:
         self.go.wait(timeout=10)
         return super().load()
 

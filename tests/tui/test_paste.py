@@ -4,67 +4,29 @@ The bug (issue 10): pasting `ev\\x1b[31mil\\nline2` into the Name field created 
 token named `^[31milline2ev`. Textual's parser read the pasted ESC as the start
 of an escape sequence and replayed what followed as keys (the line break as
 Enter), ahead of the rest of the paste. These tests go from the bytes a terminal
-sends, through the parser and the driver's input loop, to the form.
+sends, through `tui.paste`'s parser, to the form; the driver's input loop, a copy
+of Textual's, is held against Textual in `test_paste_mirrors_textual.py`.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import os
 import sys
-import textwrap
-import threading
 from typing import Any
 
 import pytest
 from textual import events
-from textual._xterm_parser import XTermParser
-from textual.drivers.linux_driver import LinuxDriver
-from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from tests.tui.fixtures import Sandbox
 from tests.tui.helpers import main_screen, names, screen_text, settle, text_of
+from tests.tui.terminal_input import BRACKETED, PASTED, describe, parsed
 from tui.paste import PasteSafeLinuxDriver, PasteSafeParser
 from tui.screens.create import CreateTokenScreen
 from tui.screens.main import MainScreen
 from tui.widgets.text_field import TextField, paste_text, visible
 
-PASTED = "ev\x1b[31mil\nline2"
-BRACKETED = f"\x1b[200~{PASTED}\x1b[201~"
-
-
-def parsed(parser: XTermParser, *chunks: str) -> list[Message]:
-    messages: list[Message] = []
-    for chunk in chunks:
-        messages.extend(parser.feed(chunk))
-    messages.extend(parser.feed(""))  # end of input: flush whatever is pending
-    return messages
-
-
-def describe(messages: list[Message]) -> list[tuple[str, str]]:
-    out = []
-    for message in messages:
-        if isinstance(message, events.Paste):
-            out.append(("paste", message.text))
-        elif isinstance(message, events.Key):
-            out.append(("key", message.key))
-        else:
-            out.append((type(message).__name__, ""))
-    return out
-
-
 # --- the parser -----------------------------------------------------------------------
-
-
-def test_textuals_own_parser_turns_the_paste_into_key_presses() -> None:
-    """The mechanism of the bug, kept as a record: if Textual fixes its parser, this
-    fails, and `tui.paste` can go."""
-    got = describe(parsed(XTermParser(), BRACKETED))
-    assert ("key", "enter") in got or ("key", "ctrl+j") in got
-    assert got[-1] == ("paste", "ev"), "the paste's start arrives last"
 
 
 def test_a_paste_is_one_paste_event_with_the_text_as_pasted() -> None:
@@ -92,65 +54,6 @@ def test_a_paste_read_one_character_at_a_time() -> None:
 def test_nul_is_dropped_and_an_unfinished_paste_is_delivered_at_the_end() -> None:
     assert describe(parsed(PasteSafeParser(), "\x1b[200~a\x00b\x1b[201~")) == [("paste", "ab")]
     assert describe(parsed(PasteSafeParser(), "\x1b[200~abc")) == [("paste", "abc")]
-
-
-def test_everything_else_parses_as_before() -> None:
-    stream = "q\x1b[A\x1b[B\r\x1b[<0;10;5M\x1b[<0;10;5m\x1b"
-    assert describe(parsed(PasteSafeParser(), stream)) == describe(parsed(XTermParser(), stream))
-
-
-# --- the driver ---------------------------------------------------------------------------
-
-
-def _function_ast(function: Any) -> str:
-    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            body.pop(0)  # docstrings may differ
-        if isinstance(node, ast.Name) and node.id == "PasteSafeParser":
-            node.id = "XTermParser"
-    return ast.dump(tree)
-
-
-def test_the_driver_input_loop_is_textuals_with_only_the_parser_changed() -> None:
-    """`PasteSafeLinuxDriver.run_input_thread` is a copy; a Textual upgrade that
-    changes the original fails here, so the copy is looked at again."""
-    assert _function_ast(PasteSafeLinuxDriver.run_input_thread) == _function_ast(
-        LinuxDriver.run_input_thread
-    )
-
-
-class _CapturingDriver(PasteSafeLinuxDriver):
-    """Textual's input loop on a pipe, stopping after the first read."""
-
-    received: list[Message]
-
-    def process_message(self, message: Message) -> None:
-        self.received.append(message)
-        self.exit_event.set()  # checked once the read in progress is fully handled
-
-
-def test_the_driver_delivers_a_real_paste_from_the_terminal_as_one_event() -> None:
-    read_end, write_end = os.pipe()
-    try:
-        os.write(write_end, ("n" + BRACKETED + "\r").encode())
-        os.close(write_end)
-        driver = object.__new__(_CapturingDriver)  # no app, no terminal, no signal handlers
-        driver.received = []
-        driver.fileno = read_end
-        driver._debug = False
-        driver.exit_event = threading.Event()
-        driver.run_input_thread()  # reads everything at once (it is all in the pipe)
-    finally:
-        os.close(read_end)
-    assert describe(driver.received) == [("key", "n"), ("paste", PASTED), ("key", "enter")]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Linux and macOS driver")
@@ -230,7 +133,7 @@ async def test_every_input_of_every_form_takes_a_paste_as_text(populated: Sandbo
     app = populated.app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_form(pilot)
-        screen.query_one("#expiry").value = "custom"  # type: ignore[attr-defined]
+        screen.query_one("#expiry", Select).value = "custom"
         await settle(pilot)
         custom = screen.query_one("#custom-expiry", Input)
         assert app.focused is custom

@@ -17,7 +17,7 @@ def test_run_tui_returns_the_apps_exit_code(
     def fake_run(self: app_module.AuthApp) -> None:
         ran.append(self)
         if code is not None:
-            self._return_code = code
+            self.exit(return_code=code)
 
     monkeypatch.setattr(app_module.AuthApp, "run", fake_run)
     store = sandbox.store()

@@ -101,13 +101,27 @@ async def test_closing_without_copying_asks_first(sandbox: Sandbox) -> None:
 
 
 async def time_is_up(pilot: Pilot[Any]) -> None:
-    """What the clear timer does when it fires, without waiting for it."""
+    """What the clear timer does when it fires, without waiting for it (the timer
+    itself: `test_the_clipboard_is_cleared_by_itself_when_the_time_is_up`)."""
     app = pilot.app
     assert isinstance(app, AuthApp)
-    timer = app._clear_timer
-    assert timer is not None and timer._interval == app.clipboard_clear_after
+    assert app.clipboard_clear_pending
     app.clear_clipboard_now()
     await settle(pilot)
+
+
+async def test_the_clipboard_is_cleared_by_itself_when_the_time_is_up(sandbox: Sandbox) -> None:
+    clipboard = FakeClipboard()
+    app = sandbox.app(clipboard=clipboard, clipboard_clear_after=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await create_token(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert clipboard.text.startswith("ocat_"), "not cleared at once"
+        await pilot.pause(1.5)
+        await settle(pilot)
+        assert clipboard.text == ""
+        assert not app.clipboard_clear_pending
 
 
 async def test_clipboard_cleared_later_if_it_still_holds_the_secret(sandbox: Sandbox) -> None:
@@ -164,12 +178,11 @@ async def test_quitting_clears_a_pending_copy_at_once(sandbox: Sandbox) -> None:
 async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -> None:
     app = sandbox.app(clipboard=FakeClipboard(broken=True))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await create_token(pilot)
-        secret = screen._secret
-        assert isinstance(secret, Secret)
+        await create_token(pilot)
+        text = shown_secret(pilot)
+        (secret,) = [o for o in gc.get_objects() if isinstance(o, Secret) and o.reveal() == text]
         ref = weakref.ref(secret)
-        text = secret.reveal()
-        del secret, screen
+        del secret
         await pilot.press("c")  # exercise the copy path too
         await settle(pilot)
         await pilot.press("escape")
@@ -182,8 +195,20 @@ async def test_no_reference_to_the_secret_survives_the_modal(sandbox: Sandbox) -
         assert ref() is None, gc.get_referrers(ref()) if ref() is not None else None
         # finished workers can linger (in an idle thread's context): none holds the text
         for worker in (o for o in gc.get_objects() if isinstance(o, Worker)):
-            assert text not in repr(worker)
-            assert all(text not in repr(arg) for arg in getattr(worker._work, "args", ()))
+            # (three steps: the worker, its attributes, and what they hold: its arguments)
+            assert not any(text in repr(held) for held in reachable(worker, depth=3)), worker
+
+
+def reachable(start: object, *, depth: int) -> list[object]:
+    """The objects `start` refers to, and those they refer to, `depth` steps deep."""
+    seen = {id(start)}
+    found: list[object] = []
+    layer = [start]
+    for _ in range(depth):
+        layer = [o for o in gc.get_referents(*layer) if id(o) not in seen]
+        seen.update(id(o) for o in layer)
+        found += layer
+    return found
 
 
 async def test_no_screenshot_command_while_a_secret_is_shown(sandbox: Sandbox) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from core.authz.authorizer import CachedAuthorizer
+from core.store import StoreReader
 from tests.tui.fixtures import NOW, Sandbox
 from tests.tui.helpers import names, notes, screen_text, selected_name, settle
 from tui.app import EXIT_STORE_ERROR
@@ -53,8 +55,10 @@ async def test_corrupt_store_opens_the_error_screen_and_writes_nothing(sandbox: 
         (lambda s: s.write_bytes(b"\xff\xfe"), "not UTF-8 text"),
     ],
 )
-async def test_other_store_problems(sandbox: Sandbox, make: object, problem: str) -> None:
-    make(sandbox)  # type: ignore[operator]
+async def test_other_store_problems(
+    sandbox: Sandbox, make: Callable[[Sandbox], object], problem: str
+) -> None:
+    make(sandbox)
     app = sandbox.app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -112,7 +116,7 @@ async def test_legacy_file_offers_migration(sandbox: Sandbox) -> None:
     assert oct(backup.stat().st_mode & 0o777) == "0o600"
     assert "legacy-example-secret" not in sandbox.path.read_text()
     secret = json.loads(original)[1]["token"]
-    decision = CachedAuthorizer(sandbox.path, clock=lambda: NOW).decide(
+    decision = CachedAuthorizer(StoreReader(sandbox.path), clock=lambda: NOW).decide(
         f"Bearer {secret}", "GET", "/session"
     )
     assert decision.allowed, "migrated tokens keep working"

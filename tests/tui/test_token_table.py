@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widgets import DataTable
 
+from core.model.permissions import Permission
 from core.model.records import TokenRecord, TokenStatus
 from tests.tui.fixtures import NOW, many_records
 from tui.table_model import (
@@ -23,14 +24,12 @@ from tui.table_model import (
     Cell,
     RowColours,
     Sort,
+    TokenRow,
     column_label,
     expires_text,
-    filter_rows,
+    filter_view,
     fit_columns,
-    make_row,
-    make_rows,
     natural_widths,
-    short_permissions,
     sort_rows,
 )
 from tui.widgets.token_table import TokenTable
@@ -61,10 +60,10 @@ def painted(strip: Strip) -> list[tuple[str, Style | None]]:
 async def test_it_paints_what_a_datatable_with_the_same_rows_paints() -> None:
     """The virtual table replaced a DataTable: same header, cells, colours, cursor,
     focus styles, scrolling - compared character by character, style by style."""
-    rows = make_rows(many_records(40), NOW, COLOURS)
-    rows[3] = make_row(record(id="wide0003", name="wide 名前 and a long name"), NOW, COLOURS)
-    rows[5] = make_row(record(id="gone0005", expires_at=NOW - timedelta(days=2)), NOW, COLOURS)
-    rows[6] = make_row(record(id="soon0006", expires_at=NOW + timedelta(days=3)), NOW, COLOURS)
+    rows = rows_of(many_records(40), COLOURS)
+    rows[3] = TokenRow(record(id="wide0003", name="wide 名前 and a long name"), NOW, COLOURS)
+    rows[5] = TokenRow(record(id="gone0005", expires_at=NOW - timedelta(days=2)), NOW, COLOURS)
+    rows[6] = TokenRow(record(id="soon0006", expires_at=NOW + timedelta(days=3)), NOW, COLOURS)
     assert {row.status for row in rows} == set(TokenStatus)
     widths = fit_columns(natural_widths(rows), 100)
     widths["name"] = 14  # long names are cut with "…"
@@ -119,7 +118,7 @@ async def test_it_paints_what_a_datatable_with_the_same_rows_paints() -> None:
 
 
 async def test_set_rows_holds_the_rows_and_builds_cells_only_for_painted_rows() -> None:
-    rows = make_rows(many_records(500), NOW, COLOURS)
+    rows = rows_of(many_records(500), COLOURS)
     app = TwoTables()
     async with app.run_test(size=(120, 50)) as pilot:
         fast = app.query_one("#fast", TokenTable)
@@ -127,9 +126,13 @@ async def test_set_rows_holds_the_rows_and_builds_cells_only_for_painted_rows() 
         fast.set_rows(rows)
         await pilot.pause()
         assert fast.rows is rows, "held by reference, not copied"
-        built = [row for row in rows if row._cells is not None]
+        built = [row for row in rows if row.cells_built]
         assert 0 < len(built) <= 20, len(built)
         assert built == rows[: len(built)]
+
+
+def rows_of(records: list[TokenRecord], colours: RowColours) -> list[TokenRow]:
+    return [TokenRow(r, NOW, colours) for r in records]
 
 
 def record(**changes: object) -> TokenRecord:
@@ -137,10 +140,15 @@ def record(**changes: object) -> TokenRecord:
     return base.model_copy(update=changes)
 
 
-def test_short_permissions() -> None:
-    assert short_permissions(["read", "write", "execute"]) == "rwx"  # type: ignore[list-item]
-    assert short_permissions(["read"]) == "r--"  # type: ignore[list-item]
-    assert short_permissions(["read", "execute"]) == "r-x"  # type: ignore[list-item]
+def test_the_perms_column_shows_rwx_letters_in_fixed_places() -> None:
+    read, write, execute = Permission.READ, Permission.WRITE, Permission.EXECUTE
+    for held, letters in [
+        ((read, write, execute), "rwx"),
+        ((read,), "r--"),
+        ((read, execute), "r-x"),
+    ]:
+        row = TokenRow(record(permissions=held), NOW, PLAIN_COLOURS)
+        assert row.cells[COLUMN_KEYS.index("permissions")].plain == letters
 
 
 @pytest.mark.parametrize(
@@ -156,24 +164,29 @@ def test_expires_text(expires: object, text: str) -> None:
     assert expires_text(record(expires_at=expires), NOW) == text
 
 
+def matching(rows: list[TokenRow], query: str) -> list[TokenRow] | None:
+    found = filter_view(rows, query)
+    return None if found is None else found.rows
+
+
 def test_filter_matches_name_or_id_case_insensitively() -> None:
-    rows = make_rows(many_records(30), NOW, PLAIN_COLOURS)
-    assert [r.record.name for r in filter_rows(rows, "SERVICE-0001")] == [
+    rows = rows_of(many_records(30), PLAIN_COLOURS)
+    assert [r.record.name for r in matching(rows, "SERVICE-0001") or []] == [
         f"service-{n:05d}" for n in range(10, 20)
     ]
     target = rows[7]
-    assert filter_rows(rows, target.id.upper()) == [target]
-    assert filter_rows(rows, "  ") is rows
+    assert matching(rows, target.id.upper()) == [target]
+    assert matching(rows, "  ") is None, "an empty filter shows every row"
 
 
 def test_filter_matches_the_escaped_form_of_a_name_too() -> None:
-    row = make_row(record(name="evil\x1bname"), NOW, PLAIN_COLOURS)
-    assert filter_rows([row], "\\x1b") == [row]
-    assert filter_rows([row], "evil\x1b") == [row]
+    row = TokenRow(record(name="evil\x1bname"), NOW, PLAIN_COLOURS)
+    assert matching([row], "\\x1b") == [row]
+    assert matching([row], "evil\x1b") == [row]
 
 
 def test_sorts_are_total_and_put_never_last() -> None:
-    rows = make_rows(many_records(50), NOW, PLAIN_COLOURS)
+    rows = rows_of(many_records(50), PLAIN_COLOURS)
     by_expiry = sort_rows(rows, Sort.by("expires"))
     finite = [r.record.expires_at for r in by_expiry if r.record.expires_at is not None]
     assert finite == sorted(finite)
@@ -186,7 +199,7 @@ def test_sorts_are_total_and_put_never_last() -> None:
 
 @pytest.mark.parametrize("column", COLUMN_KEYS)
 def test_every_column_sorts_both_ways_with_ties_in_name_order(column: str) -> None:
-    rows = make_rows(many_records(60), NOW, PLAIN_COLOURS)
+    rows = rows_of(many_records(60), PLAIN_COLOURS)
     sort = Sort.by(column)
     forward = sort_rows(rows, sort)
     backward = sort_rows(rows, sort.reversed())
@@ -196,7 +209,7 @@ def test_every_column_sorts_both_ways_with_ties_in_name_order(column: str) -> No
 
 @pytest.mark.parametrize("descending", [False, True])
 def test_equal_keys_stay_in_name_order_in_both_directions(descending: bool) -> None:
-    rows = make_rows(many_records(60), NOW, PLAIN_COLOURS)
+    rows = rows_of(many_records(60), PLAIN_COLOURS)
     ordered = sort_rows(rows, Sort("permissions", descending))
     assert ordered[0].record.permissions != ordered[-1].record.permissions
     for a, b in itertools.pairwise(ordered):
@@ -253,7 +266,7 @@ def test_fit_columns_keeps_the_sorted_column() -> None:
 
 
 def test_names_are_escaped_and_never_markup() -> None:
-    row = make_row(record(name="a[bold]b\x1b[31mc"), NOW, PLAIN_COLOURS)
+    row = TokenRow(record(name="a[bold]b\x1b[31mc"), NOW, PLAIN_COLOURS)
     text = row.cells[0].__rich__()
     assert isinstance(text, Text)
     assert text.plain == "a[bold]b\\x1b[31mc"

@@ -14,11 +14,13 @@ store refuses (a name taken meanwhile by another process, a read-only folder,
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,7 +30,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.model.errors import AuthTuiError, DuplicateName, InputError, InvalidName, InvalidNote
+from core.model.errors import DuplicateName, InputError, InvalidName, InvalidNote
 from core.model.expiry import DEFAULT_EXPIRY
 from core.model.names import validate_name, validate_note
 from core.model.permissions import Permission, passes_nothing
@@ -37,6 +39,7 @@ from core.model.text import escape_controls
 from core.store import Issued, Snapshot, Store, generated_name
 from tui.error_text import one_line
 from tui.messages import StoreActionFailed, TokenIssued
+from tui.store_action import run_store_action
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.directories_field import DirectoriesField
 from tui.widgets.expiry_field import ExpiryField
@@ -72,7 +75,9 @@ class CreateRequest:
     directories: tuple[str, ...] = ()
 
 
-def name_problem(raw: str, snapshot: Snapshot, current: TokenRecord | None = None) -> str | None:
+def name_problem(
+    raw: str, snapshot: Snapshot[Hashable], current: TokenRecord | None = None
+) -> str | None:
     """Why `raw` cannot be the token's name, or None.
 
     For a new token (`current` None) the empty name is allowed (a generated one
@@ -120,7 +125,7 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
     def __init__(
         self,
         store: Store,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
         cursor_blink: bool = True,
@@ -369,7 +374,7 @@ class CreateTokenScreen(TokenForm[Issued | None]):
     def __init__(
         self,
         store: Store,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
         cursor_blink: bool = True,
@@ -394,22 +399,21 @@ class CreateTokenScreen(TokenForm[Issued | None]):
             directories=self.query_one(DirectoriesField).directories,
         )
         self._busy(True)
-        self._create(request)
-
-    @work(thread=True, exclusive=True, group="create")
-    def _create(self, request: CreateRequest) -> None:
-        try:
-            issued = self._store.create(
+        run_store_action(
+            self,
+            "create",
+            partial(
+                self._store.create,
                 name=request.name,
                 permissions=request.permissions,
                 expires=request.expires,
                 note=request.note,
                 directories=request.directories,
-            )
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("create", exc))
-        else:
-            self.post_message(TokenIssued(issued, "created"))
+            ),
+            partial(TokenIssued, verb="created"),
+            group="create",
+            exclusive=True,
+        )
 
     @on(TokenIssued)
     def _created(self, message: TokenIssued) -> None:

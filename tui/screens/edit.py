@@ -9,19 +9,21 @@ secret is shown: the modal dismisses with the `Edited` outcome.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.binding import Binding, BindingType
 
-from core.model.errors import AuthTuiError
 from core.model.permissions import Permission
 from core.model.records import TokenRecord
 from core.store import Edited, Snapshot, Store
-from tui.messages import StoreActionFailed, TokenEdited
+from tui.messages import TokenEdited
 from tui.screens.create import TokenForm
+from tui.store_action import run_store_action
 from tui.widgets.directories_field import DirectoriesField
 from tui.widgets.expiry_field import KEEP_NEVER, ExpiryField
 
@@ -59,7 +61,7 @@ class EditTokenScreen(TokenForm[Edited | None]):
         self,
         record: TokenRecord,
         store: Store,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
         cursor_blink: bool = True,
@@ -119,23 +121,22 @@ class EditTokenScreen(TokenForm[Edited | None]):
             self.dismiss(Edited(self.record, self.record, ()))
             return
         self._busy(True)
-        self._edit(request)
-
-    @work(thread=True, exclusive=True, group="edit")
-    def _edit(self, request: EditRequest) -> None:
-        try:
-            edited = self._store.edit(
+        run_store_action(
+            self,
+            "edit",
+            partial(
+                self._store.edit,
                 self.record.id,
                 name=request.name,
                 note=request.note,
                 permissions=request.permissions,
                 directories=request.directories,
                 expires=request.expires,
-            )
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("edit", exc))
-        else:
-            self.post_message(TokenEdited(edited))
+            ),
+            TokenEdited,
+            group="edit",
+            exclusive=True,
+        )
 
     @on(TokenEdited)
     def _edited(self, message: TokenEdited) -> None:

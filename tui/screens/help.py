@@ -1,7 +1,12 @@
-"""The `?` screen: every key, on one page (scrolled on a short terminal)."""
+"""The `?` screen: every key, on one page (scrolled on a short terminal).
+
+The keys shown are read from the bindings (`tui.keys`), so the help cannot name
+a key that does something else.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from textual import on
@@ -12,26 +17,64 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui.keys import AppKeys, MainKeys, TableKeys, named
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
-KEYS: tuple[tuple[str, str], ...] = (
-    ("n", "new token: name, note, permissions, directories, expiry"),
-    ("e", "edit the selected token (its secret stays)"),
-    ("d / delete", "delete the selected token"),
-    ("r", "rotate: a new secret, and a new expiry if you like"),
-    ("p", "prune: delete the expired tokens"),
-    ("y", "copy the selected token's id"),
-    ("enter / click", "details of the selected token"),
-    ("/", "filter by name or id (escape clears)"),
-    ("s", "sort: name, expires, created, last used; again: reverse"),
-    ("click a header", "sort by that column; again: reversed (▲/▼)"),
-    ("↑ ↓ j k", "move through the tokens (pgup, pgdn: a page)"),
-    ("g G home end", "first / last token"),
-    ("ctrl+p", "command palette: every action by name"),
-    ("?", "this help"),
-    ("q / ctrl+q", "quit"),
-)
+
+@dataclass(frozen=True, slots=True)
+class HelpRow:
+    """A line of the help: the keys (their first key each), a click that does the
+    same, and what they do (`{}` in it: the keys of `mentions`, in order)."""
+
+    keys: tuple[Binding, ...]
+    text: str
+    click: str | None = None
+    separator: str = " / "
+    mentions: tuple[Binding, ...] = ()
+
+    @property
+    def what(self) -> str:
+        return self.text.format(*(named(binding) for binding in self.mentions))
+
+    @property
+    def keys_text(self) -> str:
+        shown = [named(binding) for binding in self.keys]
+        if self.click is not None:
+            shown.append(self.click)
+        return self.separator.join(shown)
+
+
+M, T = MainKeys, TableKeys
+
+
+def help_rows(palette_key: str) -> tuple[HelpRow, ...]:
+    """Every key of the main screen, its table and the app, with `palette_key`
+    (the app's `COMMAND_PALETTE_BINDING`)."""
+    palette = Binding(palette_key, "app.command_palette", "palette", id="app.palette")
+    return (
+        HelpRow((M.NEW,), "new token: name, note, permissions, directories, expiry"),
+        HelpRow((M.EDIT,), "edit the selected token (its secret stays)"),
+        HelpRow((M.DELETE, M.DELETE_KEY), "delete the selected token"),
+        HelpRow((M.ROTATE,), "rotate: a new secret, and a new expiry if you like"),
+        HelpRow((M.PRUNE,), "prune: delete the expired tokens"),
+        HelpRow((M.COPY_ID,), "copy the selected token's id"),
+        HelpRow((M.DETAILS,), "details of the selected token", click="click"),
+        HelpRow((M.FILTER,), "filter by name or id ({} clears)", mentions=(M.CLEAR_FILTER,)),
+        HelpRow((M.SORT,), "sort: name, expires, created, last used; again: reverse"),
+        HelpRow((), "sort by that column; again: reversed (▲/▼)", click="click a header"),
+        HelpRow(
+            (T.UP_ARROW, T.DOWN_ARROW, T.DOWN, T.UP),
+            "move through the tokens ({}, {}: a page)",
+            separator=" ",
+            mentions=(T.PAGE_UP, T.PAGE_DOWN),
+        ),
+        HelpRow((T.FIRST, T.LAST, T.HOME, T.END), "first / last token", separator=" "),
+        HelpRow((palette,), "command palette: every action by name"),
+        HelpRow((M.HELP,), "this help"),
+        HelpRow((M.QUIT, AppKeys.QUIT), "quit"),
+    )
+
 
 # Rows the dialog needs around the keys: border, title, buttons, footer.
 _CHROME = 2 + 2 + 4 + 1
@@ -51,10 +94,10 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll(id="help-body"), Vertical(id="keys"):
-                for key, description in KEYS:
+                for row in help_rows(self.app.COMMAND_PALETTE_BINDING):
                     with Horizontal(classes="key-row"):
-                        yield Static(Content.styled(key, "bold $accent"), classes="key")
-                        yield Static(Content(description), classes="key-description")
+                        yield Static(Content.styled(row.keys_text, "bold $accent"), classes="key")
+                        yield Static(Content(row.what), classes="key-description")
             with Horizontal(classes="dialog-buttons"):
                 yield DialogButton("Close", id="close", variant="primary")
         yield KeyFooter()

@@ -24,13 +24,13 @@ from rich.cells import cell_len
 from rich.style import Style
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Header, Input, Label, Static
 
-from core.model.errors import AuthTuiError, StoreError
+from core.model.errors import StoreError
 from core.model.records import TokenRecord, TokenStatus
 from core.model.text import escape_controls
 from core.model.token_format import Secret
@@ -38,7 +38,8 @@ from core.store import Edited, Issued, Snapshot, Store
 from tui.clipboard import CopyRoute, copy_text
 from tui.commands import MainCommands, ProviderSet
 from tui.error_text import one_line
-from tui.heap import paused_gc, settle_heap
+from tui.heap import collector_paused, is_large, settle_heap
+from tui.keys import MainKeys, TableKeys, actions, ids, named
 from tui.messages import (
     IdCopied,
     SnapshotFailed,
@@ -57,6 +58,7 @@ from tui.screens.edit import EditTokenScreen
 from tui.screens.help import HelpScreen
 from tui.screens.rotate import RotateScreen
 from tui.screens.secret import SecretScreen
+from tui.store_action import run_store_action
 from tui.table_model import (
     COLUMN_KEYS,
     Filtered,
@@ -68,6 +70,7 @@ from tui.table_model import (
     column_label,
     display_name,
     expires_text,
+    filter_view,
     fit_columns,
 )
 from tui.widgets.key_footer import KeyFooter
@@ -79,6 +82,22 @@ if TYPE_CHECKING:
 
 PRUNE_LISTED = 6  # tokens named in the prune question; the rest are counted
 _FIELD_WORDS = {"expires_at": "expiry"}  # what `Edited.changed` names, in words
+
+K = MainKeys
+# Keys that do nothing until the store has been read, or without a token under
+# the cursor (dimmed in the footer); pressed anyway, they say why.
+_NEEDS_THE_STORE = actions((K.NEW, K.PRUNE))
+_NEEDS_A_SELECTION = actions((K.EDIT, K.DELETE, K.ROTATE, K.DETAILS, K.COPY_ID))
+_NO_TOKEN_TO: dict[str, str] = {
+    K.EDIT.action: "edit",
+    K.DELETE.action: "delete",
+    K.ROTATE.action: "rotate",
+    K.DETAILS.action: "show",
+    TableKeys.DETAILS.action: "show",
+    K.COPY_ID.action: "copy",
+    K.NEW.action: "create",
+    K.PRUNE.action: "prune",
+}
 
 
 def prune_question(expired: Sequence[TokenRecord], now: datetime) -> Content:
@@ -106,56 +125,40 @@ class MainScreen(Screen[None]):
 
     AUTO_FOCUS = "#tokens"
     COMMANDS: ClassVar[ProviderSet] = {MainCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new_token", "New", id="main.new"),
-        Binding("e", "edit_token", "Edit", id="main.edit"),
-        Binding("d", "delete_token", "Delete", id="main.delete"),
-        Binding("r", "rotate_token", "Rotate", id="main.rotate"),
-        Binding("p", "prune", "Prune", id="main.prune"),
-        Binding("y", "copy_id", "Copy id", id="main.copy-id"),
-        Binding("enter", "details", "Details", id="main.details", show=False),
-        Binding("slash", "filter", "Filter", id="main.filter", key_display="/"),
-        Binding("s", "cycle_sort", "Sort", id="main.sort"),
-        Binding("question_mark", "help", "Help", id="main.help", key_display="?"),
-        Binding("q", "app.quit", "Quit", id="main.quit"),
-        Binding(
-            "escape", "clear_filter", "Clear filter", id="main.clear-filter", key_display="esc"
-        ),
-        Binding("delete", "delete_token", "Delete", show=False, id="main.delete-key"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(MainKeys.BINDINGS)
 
     # The footer shows the keys in this order; on a narrow terminal it leaves out
     # the first of FOOTER_DROP first (? and esc always stay; see KeyFooter).
-    FOOTER_ORDER: ClassVar[tuple[str, ...]] = (
-        "main.new",
-        "main.edit",
-        "main.delete",
-        "main.rotate",
-        "main.prune",
-        "main.copy-id",
-        "tokens.details",
-        "main.filter",
-        "main.clear-filter",
-        "main.sort",
-        "main.help",
-        "main.quit",
+    FOOTER_ORDER: ClassVar[tuple[str, ...]] = ids(
+        K.NEW,
+        K.EDIT,
+        K.DELETE,
+        K.ROTATE,
+        K.PRUNE,
+        K.COPY_ID,
+        TableKeys.DETAILS,
+        K.FILTER,
+        K.CLEAR_FILTER,
+        K.SORT,
+        K.HELP,
+        K.QUIT,
     )
-    FOOTER_DROP: ClassVar[tuple[str, ...]] = (
-        "tokens.details",
-        "main.copy-id",
-        "main.prune",
-        "main.quit",
-        "main.sort",
-        "main.filter",
-        "main.edit",
-        "main.rotate",
-        "main.delete",
-        "main.new",
+    FOOTER_DROP: ClassVar[tuple[str, ...]] = ids(
+        TableKeys.DETAILS,
+        K.COPY_ID,
+        K.PRUNE,
+        K.QUIT,
+        K.SORT,
+        K.FILTER,
+        K.EDIT,
+        K.ROTATE,
+        K.DELETE,
+        K.NEW,
     )
 
     def __init__(
         self,
-        snapshot: Snapshot | None = None,
+        snapshot: Snapshot[Hashable] | None = None,
         *,
         sort: Sort | None = None,
         select: str | None = None,
@@ -170,7 +173,7 @@ class MainScreen(Screen[None]):
         self._filtered: Filtered | None = None  # the last filter's matches
         self._building = False  # a thread is building a new view
         self._build_again = False  # ... and another was asked for meanwhile
-        self._seen: Hashable | None = snapshot.fingerprint if snapshot else None
+        self._seen: Hashable | None = snapshot.version if snapshot else None
         self._reloading = False
         self._reload_again = False
         self._failure: StoreError | None = None
@@ -272,13 +275,13 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="build-view")
     def _build_view(
         self,
-        snapshot: Snapshot,
+        snapshot: Snapshot[Hashable],
         previous: TableView | None,
         now: datetime,
         colours: RowColours,
         sort: Sort,
     ) -> None:
-        with paused_gc():
+        with collector_paused(is_large(len(snapshot.records))):
             view = build_view(snapshot.records, now, colours, sort, previous)
             settle_heap(len(view.rows))
         self.post_message(ViewBuilt(snapshot, view))
@@ -311,7 +314,7 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="complete-view")
     def _complete(self, view: TableView) -> None:
-        with paused_gc():
+        with collector_paused(is_large(len(view.rows))):
             done = view.completed()
             settle_heap(len(done.rows))
         self.post_message(ViewCompleted(view, done))
@@ -326,24 +329,11 @@ class MainScreen(Screen[None]):
             self.table.forget_rows()
 
     def _filter(self, rows: Sequence[TokenRow]) -> Sequence[TokenRow]:
-        """The rows whose name or id contains the filter text. A longer filter than
-        the last one narrows the last one's matches instead of every row."""
-        needle = self.query_text.strip().casefold()
-        if not needle:
-            self._filtered = None
-            return rows
-        last = self._filtered
-        if last is not None and last.source is rows and last.needle == needle:
-            return last.rows
+        """The rows whose name or id contains the filter text (see `filter_view`)."""
         view = self.view
-        counts: tuple[int, int] | None
-        base: Sequence[TokenRow]
-        if last is not None and last.source is rows and last.needle in needle:
-            base, counts = last.rows, (last.expiring, last.expired)
-        else:
-            base, counts = rows, ((view.expiring, view.expired) if view else None)
-        self._filtered = Filtered.of(rows, needle, base, counts)
-        return self._filtered.rows
+        counts = (view.expiring, view.expired) if view else None
+        self._filtered = filter_view(rows, self.query_text, self._filtered, counts)
+        return rows if self._filtered is None else self._filtered.rows
 
     def _show_rows(self, *, keep: str | None) -> None:
         """Put the filtered rows in the table, the cursor on `keep` if it is still there."""
@@ -381,11 +371,13 @@ class MainScreen(Screen[None]):
     def _empty_message(self) -> Content:
         if not self.view or not self.view.rows:
             return Content.from_markup(
-                "No tokens in this store yet.\n\n[b]press n to create a token[/b]"
+                "No tokens in this store yet.\n\n[b]press $key to create a token[/b]",
+                key=named(K.NEW),
             )
         return Content.from_markup(
-            "No token's name or id contains “$query”.\n\n[b]press escape to clear the filter[/b]",
+            "No token's name or id contains “$query”.\n\n[b]press $key to clear the filter[/b]",
             query=escape_controls(self.query_text),
+            key=named(K.CLEAR_FILTER),
         )
 
     def _update_status(self) -> None:
@@ -425,7 +417,7 @@ class MainScreen(Screen[None]):
         )
         self.query_one("#sort", Static).update(Content(sort_text))
 
-    def _warn_about(self, snapshot: Snapshot) -> None:
+    def _warn_about(self, snapshot: Snapshot[Hashable]) -> None:
         if snapshot.warnings and snapshot.warnings != self._warned:
             for warning in snapshot.warnings:
                 self.auth_app.say(warning, title="Store file permissions", severity="warning")
@@ -456,12 +448,13 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="read-store")
     def _read_store(
         self,
-        current: Snapshot | None,
+        current: Snapshot[Hashable] | None,
         previous: TableView | None,
         colours: RowColours,
         sort: Sort,
     ) -> None:
-        with paused_gc():
+        # The first read's size is not known yet: it is paused, as a large one.
+        with collector_paused(current is None or is_large(len(current.records))):
             try:
                 snapshot = self.store.load()
             except StoreError as exc:
@@ -477,7 +470,7 @@ class MainScreen(Screen[None]):
     def _store_read(self, message: StoreRead) -> None:
         self._finish_reload()
         self._failure = None
-        self._seen = message.snapshot.fingerprint
+        self._seen = message.snapshot.version
         self.snapshot = message.snapshot
         if message.view is not None:
             self._apply_view(message.view)
@@ -510,32 +503,19 @@ class MainScreen(Screen[None]):
     # --- actions ---------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.view is None and action in ("new_token", "prune"):
+        if self.view is None and action in _NEEDS_THE_STORE:
             return None  # the store is still being read
-        if action in ("edit_token", "delete_token", "rotate_token", "details", "copy_id"):
+        if action in _NEEDS_A_SELECTION:
             return True if self.selected is not None else None
-        if action == "clear_filter":
+        if action == K.CLEAR_FILTER.action:
             return bool(self.query_one("#filter-bar").display)
         return True
-
-    # Keys whose action needs a token under the cursor; with none they do nothing
-    # (dimmed in the footer), and say why.
-    _NEEDS_A_TOKEN: ClassVar[dict[str, str]] = {
-        "edit_token": "edit",
-        "delete_token": "delete",
-        "rotate_token": "rotate",
-        "details": "show",
-        "select_cursor": "show",
-        "copy_id": "copy",
-        "new_token": "create",
-        "prune": "prune",
-    }
 
     def on_key(self, event: events.Key) -> None:
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled:
             return
-        verb = self._NEEDS_A_TOKEN.get(active.binding.action)
+        verb = _NO_TOKEN_TO.get(active.binding.action)
         if verb is not None:
             self.auth_app.say(self._why_no_token(), title=f"No token to {verb}", timeout=4)
 
@@ -543,9 +523,9 @@ class MainScreen(Screen[None]):
         if self.view is None:
             return "The store is still being read: a moment."
         if not self.view.rows:
-            return "The store has no tokens yet: press n to create one."
+            return f"The store has no tokens yet: press {named(K.NEW)} to create one."
         query = escape_controls(self.query_text.strip())
-        return f"No token matches the filter “{query}”: press escape to clear it."
+        return f"No token matches the filter “{query}”: press {named(K.CLEAR_FILTER)} to clear it."
 
     def action_new_token(self) -> None:
         if self.snapshot is None:
@@ -617,14 +597,8 @@ class MainScreen(Screen[None]):
         if ok:
             run(token_id)
 
-    @work(thread=True, group="write-store")
     def _delete(self, token_id: str) -> None:
-        try:
-            removed = self.store.delete([token_id])
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("delete", exc))
-        else:
-            self.post_message(TokensDeleted(removed))
+        run_store_action(self, "delete", partial(self.store.delete, [token_id]), TokensDeleted)
 
     @on(TokensDeleted)
     def _deleted(self, message: TokensDeleted) -> None:
@@ -643,16 +617,12 @@ class MainScreen(Screen[None]):
 
     def _rotate_confirmed(self, token_id: str, expires: str | None) -> None:
         if expires is not None:
-            self._rotate(token_id, expires)
-
-    @work(thread=True, group="write-store")
-    def _rotate(self, token_id: str, expires: str) -> None:
-        try:
-            issued = self.store.rotate(token_id, expires=expires)
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("rotate", exc))
-        else:
-            self.post_message(TokenIssued(issued, "rotated"))
+            run_store_action(
+                self,
+                "rotate",
+                partial(self.store.rotate, token_id, expires=expires),
+                partial(TokenIssued, verb="rotated"),
+            )
 
     # --- prune -----------------------------------------------------------------------
 
@@ -682,18 +652,9 @@ class MainScreen(Screen[None]):
 
     def _prune_confirmed(self, token_ids: tuple[str, ...], ok: bool | None) -> None:
         if ok:
-            self._prune(token_ids)
-
-    @work(thread=True, group="write-store")
-    def _prune(self, token_ids: tuple[str, ...]) -> None:
-        try:
             # Only the tokens named in the question, and only if still expired
             # (a token rotated meanwhile by the CLI is kept).
-            removed = self.store.prune(only=token_ids)
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("prune", exc))
-        else:
-            self.post_message(TokensPruned(removed))
+            run_store_action(self, "prune", partial(self.store.prune, only=token_ids), TokensPruned)
 
     @on(TokensPruned)
     def _pruned(self, message: TokensPruned) -> None:

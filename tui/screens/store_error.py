@@ -11,19 +11,22 @@ from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
-from core.model.errors import AuthTuiError, NotLegacyStore, StoreError
+from core.model.errors import NotLegacyStore, StoreError
 from core.model.text import escape_controls
+from core.store import Migratable
 from tui.app import EXIT_STORE_ERROR, display_path
 from tui.commands import ProviderSet, StoreErrorCommands
 from tui.error_text import one_line
+from tui.keys import LegacyStoreKeys, StoreErrorKeys, named
 from tui.messages import Migrated, SnapshotFailed, SnapshotLoaded, StoreActionFailed
 from tui.screens.confirm import ConfirmScreen, NoticeScreen
+from tui.store_action import run_store_action
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
@@ -132,10 +135,7 @@ class StoreErrorScreen(_StoreProblemScreen):
     """A corrupt, truncated, unreadable or unsupported store file."""
 
     AUTO_FOCUS = "#quit"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "retry", "Retry", id="error.retry"),
-        Binding("q", "quit", "Quit", id="error.quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(StoreErrorKeys.BINDINGS)
 
     def compose(self) -> ComposeResult:
         error = self.error
@@ -149,7 +149,10 @@ class StoreErrorScreen(_StoreProblemScreen):
             yield from self._field("How to fix", problem_sentence(fix), "fix")
             written = "in the database" if isinstance(error.path, str) else "to the file"
             yield Static(
-                Content(f"Nothing was written {written}. Fix it, then press r to read it again."),
+                Content(
+                    f"Nothing was written {written}. Fix it, then press "
+                    f"{named(StoreErrorKeys.RETRY)} to read it again."
+                ),
                 classes="muted",
             )
             with Horizontal(classes="dialog-buttons"):
@@ -162,11 +165,7 @@ class LegacyStoreScreen(_StoreProblemScreen):
     """A PR #8217 file (secrets in plain text): offer to migrate it."""
 
     AUTO_FOCUS = "#migrate"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "migrate", "Migrate", id="legacy.migrate"),
-        Binding("r", "retry", "Retry", show=False, id="legacy.retry"),
-        Binding("q", "quit", "Quit", id="legacy.quit"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(LegacyStoreKeys.BINDINGS)
 
     def compose(self) -> ComposeResult:
         error = self.error
@@ -206,17 +205,12 @@ class LegacyStoreScreen(_StoreProblemScreen):
         )
 
     def _confirmed_migrate(self, ok: bool | None) -> None:
-        if ok:
-            self._migrate()
-
-    @work(thread=True, exclusive=True, group="migrate")
-    def _migrate(self) -> None:
-        try:
-            migration = self.auth_app.store.migrate()
-        except AuthTuiError as exc:
-            self.post_message(StoreActionFailed("migrate", exc))
-        else:
-            self.post_message(Migrated(migration))
+        # Only a store that can migrate (the file engine) reports a legacy file.
+        store = self.auth_app.store
+        if ok and isinstance(store, Migratable):
+            run_store_action(
+                self, "migrate", store.migrate, Migrated, group="migrate", exclusive=True
+            )
 
     @on(Migrated)
     def _migrated(self, message: Migrated) -> None:

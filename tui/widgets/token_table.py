@@ -27,13 +27,14 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.cache import LRUCache
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.keys import TableKeys
 from tui.table_model import CELL_PADDING, COLUMNS, Cell
 
 _LABELS = {spec.key: spec.label for spec in COLUMNS}
@@ -69,21 +70,7 @@ class TokenTable(ScrollView, can_focus=True):
 
     ALLOW_SELECT = False
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # enter opens the details; its footer label says so.
-        Binding("enter", "select_cursor", "Details", key_display="⏎", id="tokens.details"),
-        Binding("up", "cursor_up", "Up", show=False, id="tokens.up-arrow"),
-        Binding("down", "cursor_down", "Down", show=False, id="tokens.down-arrow"),
-        # k9s / lazygit / vi keys; home and end go to the first and last token.
-        Binding("j", "cursor_down", "Down", show=False, id="tokens.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="tokens.up"),
-        Binding("g,home,ctrl+home", "scroll_top", "First", show=False, id="tokens.first"),
-        Binding("G,shift+g,end,ctrl+end", "scroll_bottom", "Last", show=False, id="tokens.last"),
-        Binding("pageup", "page_up", "Page up", show=False, id="tokens.page-up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="tokens.page-down"),
-        Binding("left", "scroll_left", "Left", show=False, id="tokens.left"),
-        Binding("right", "scroll_right", "Right", show=False, id="tokens.right"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = list(TableKeys.BINDINGS)
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "datatable--cursor",
@@ -350,7 +337,7 @@ class TokenTable(ScrollView, can_focus=True):
     # --- actions -------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "select_cursor" and not self._rows:
+        if action == TableKeys.DETAILS.action and not self._rows:
             return None  # shown dimmed in the footer: there is nothing to open
         return True
 

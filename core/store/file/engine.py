@@ -17,8 +17,9 @@ import json
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -77,6 +78,28 @@ class Fingerprint:
 
 UNREADABLE = Fingerprint(-1, -1, -1, -1, -1)
 """`stat` failed for another reason than a missing file: a read will say why."""
+
+
+@dataclass(frozen=True)
+class FileSnapshot(Snapshot[Fingerprint | None]):
+    """A version of the file, with what only the file engine needs."""
+
+    loaded: Loaded | None = field(default=None, repr=False, compare=False)
+    """The records with their blocks of the file, for reading again or writing
+    only what changed (format.py)."""
+
+
+class _Latest:
+    """The newest version of one file that this store object, or any reader it
+    made, has read or written. A reader whose file changed takes it instead of
+    reading, when it is what is on disk now: so the gateway's authorizer never
+    reads back the store's own `last_used_at` batch, and the store never reads
+    back what its authorizer has just read."""
+
+    __slots__ = ("snapshot",)
+
+    def __init__(self) -> None:
+        self.snapshot: FileSnapshot | None = None
 
 
 def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
@@ -221,15 +244,15 @@ def _unclosed(text: str) -> bool:
     return in_string or depth > 0
 
 
-def read_snapshot(path: Path) -> Snapshot:
+def read_snapshot(path: Path) -> FileSnapshot:
     """The file read and validated whole."""
     return _snapshot(path, None, time.time_ns())
 
 
-def _snapshot(path: Path, previous: Snapshot | None, started: int) -> Snapshot:
+def _snapshot(path: Path, previous: FileSnapshot | None, started: int) -> FileSnapshot:
     found = read_file(path)
     if found is None:
-        return Snapshot(path=path, records=(), exists=False, fingerprint=None, read_at_ns=started)
+        return FileSnapshot(str(path), (), False, None, read_at_ns=started)
     data, st = found
     step = None
     if previous is not None and previous.loaded is not None:
@@ -245,16 +268,16 @@ def _snapshot(path: Path, previous: Snapshot | None, started: int) -> Snapshot:
             blocks = None
         loaded = Loaded(list(records), blocks, data=data if blocks is not None else None)
         delta = None
-    return Snapshot(
-        path=path,
+    return FileSnapshot(
+        location=str(path),
         records=records,
         exists=True,
-        fingerprint=Fingerprint.of(st),
+        version=Fingerprint.of(st),
         warnings=_mode_warnings(path, st),
         read_only=not st.st_mode & stat.S_IWUSR,
         loaded=loaded,
         delta=delta,
-        based_on=None if previous is None else previous.fingerprint,
+        based_on=None if previous is None else previous.version,
         read_at_ns=started,
     )
 
@@ -276,11 +299,14 @@ class StoreReader:
     most likely keeps only seconds, and the window is 2 s.
     """
 
-    def __init__(self, path: Path, *, racy_window: float = 0.05) -> None:
+    def __init__(
+        self, path: Path, *, racy_window: float = 0.05, latest: _Latest | None = None
+    ) -> None:
         self.path = path
         self._fspath = os.fspath(path)
         self._racy_ns = int(racy_window * 1e9)
-        self._current: Snapshot | None = None
+        self._latest = _Latest() if latest is None else latest
+        self._current: FileSnapshot | None = None
         self._current_key: tuple[int, int, int, int, int] | None = None
         self._recheck_at: int | None = None
 
@@ -301,14 +327,24 @@ class StoreReader:
             return False
         return self._recheck_at is None or time.time_ns() < self._recheck_at
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> FileSnapshot:
         """The file's current version (read only if it changed)."""
-        if self.is_current(self.stat_key()):
+        key = self.stat_key()
+        if self.is_current(key):
             assert self._current is not None
             return self._current
-        return self.reload()
+        return self._reload(key)
 
-    def reload(self) -> Snapshot:
+    def reload(self) -> FileSnapshot:
+        return self._reload(self.stat_key())
+
+    def _reload(self, key: tuple[int, int, int, int, int] | None) -> FileSnapshot:
+        latest = self._latest.snapshot
+        if latest is not None and latest is not self._current and _key(latest) == key:
+            # What this process last read or wrote is what is on disk: no read. (Not
+            # the version held itself: that one is being read again as racy.)
+            self.adopt(latest)
+            return latest
         started = time.time_ns()  # before reading: the bytes are at least this old
         try:
             found = _snapshot(self.path, self._current, started)
@@ -318,10 +354,12 @@ class StoreReader:
         self.adopt(found)
         return found
 
-    def adopt(self, found: Snapshot) -> None:
-        """Hold `found` as the current version (one read, or one of our writes)."""
+    def adopt(self, found: FileSnapshot) -> None:
+        """Hold `found` as the current version (one read, or one of our writes),
+        and make it the newest this process knows."""
         self._current = found
-        fp = found.fingerprint if isinstance(found.fingerprint, Fingerprint) else None
+        self._latest.snapshot = found
+        fp = found.version
         self._current_key = (
             None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
         )
@@ -334,8 +372,13 @@ class StoreReader:
                 self._recheck_at = fp.mtime_ns + window
 
     @property
-    def current(self) -> Snapshot | None:
+    def current(self) -> FileSnapshot | None:
         return self._current
+
+
+def _key(snapshot: FileSnapshot) -> tuple[int, int, int, int, int] | None:
+    fp = snapshot.version
+    return None if fp is None else (fp.inode, fp.device, fp.size, fp.mtime_ns, fp.ctime_ns)
 
 
 class TokenStore(Store):
@@ -357,7 +400,8 @@ class TokenStore(Store):
         self.path = Path(os.path.realpath(path))
         self.location = str(self.path)
         self.lock_timeout = lock_timeout
-        self.reader = StoreReader(self.path)
+        self._latest = _Latest()
+        self._reader = StoreReader(self.path, latest=self._latest)
         """The file as last read or written by this object: a long-lived store (the
         TUI, the gateway's usage writer) reads again only what changed."""
 
@@ -365,13 +409,13 @@ class TokenStore(Store):
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
-    def load(self) -> Snapshot:
+    def load(self) -> FileSnapshot:
         # The folders are checked on every load (a few lstat calls): a folder made
         # writable by others does not change the file's own fingerprint.
         check_location(self.given_path)
         if self.given_path != self.path:
             check_location(self.path)
-        return self.reader.snapshot()
+        return self._reader.snapshot()
 
     def version(self) -> Fingerprint | None:
         """The file's fingerprint (one stat); None when there is no file,
@@ -384,7 +428,22 @@ class TokenStore(Store):
             return UNREADABLE
 
     def new_reader(self) -> StoreReader:
-        return StoreReader(self.path)
+        """A reader with its own cache that shares with this store the newest
+        version either has seen (`_Latest`)."""
+        return StoreReader(self.path, latest=self._latest)
+
+    def kept_files(self) -> tuple[Path, ...]:
+        return (self.given_path, self.path)
+
+    def mode_warnings(self) -> tuple[str, ...]:
+        return file_warnings(self.path)
+
+    def record_usage(self, used: Mapping[str, datetime]) -> int:
+        """As every engine does - except that a file deleted meanwhile is not
+        created again just to hold timestamps of tokens that no longer exist."""
+        if not self.path.exists():
+            return 0
+        return super().record_usage(used)
 
     def migrate(self) -> Migration:
         """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
@@ -421,7 +480,7 @@ class TokenStore(Store):
                 if not usable_legacy_secret(entry.token)
             )
             backup = self._write_backup(data)
-            self._write(Snapshot(self.path, (), True, None), list(records))
+            self._write(FileSnapshot(str(self.path), (), True, None), list(records))
             return Migration(records=records, backup=backup, unusable=unusable)
 
     # --- internals ----------------------------------------------------------------
@@ -446,7 +505,7 @@ class TokenStore(Store):
         lost), and skips only a version it holds and that is unchanged on disk.
         """
         with self._locked():
-            current = self.reader.snapshot()
+            current = self._reader.snapshot()
             before = current.records
             records = list(before)
             result = change(records)
@@ -463,7 +522,7 @@ class TokenStore(Store):
                 self._write(current, records)
             return result
 
-    def _write(self, current: Snapshot, records: list[TokenRecord]) -> None:
+    def _write(self, current: FileSnapshot, records: list[TokenRecord]) -> None:
         loaded = current.loaded or Loaded(list(current.records), None)
         data, blocks = loaded.bytes_for(records)
         started = time.time_ns()
@@ -476,17 +535,17 @@ class TokenStore(Store):
                 f"could not write: {exc.strerror or exc}; the previous file is unchanged",
             ) from None
         start, end_old, end_new = changed_span(current.records, records)
-        written = Snapshot(
-            path=self.path,
+        written = FileSnapshot(
+            location=str(self.path),
             records=tuple(records),
             exists=True,
-            fingerprint=Fingerprint.of(st),
+            version=Fingerprint.of(st),
             loaded=Loaded(records, blocks, data=data if blocks is not None else None),
             delta=(current.records[start:end_old], records[start:end_new]),
-            based_on=current.fingerprint,
+            based_on=current.version,
             read_at_ns=started,
         )
-        self.reader.adopt(written)
+        self._reader.adopt(written)
         self.last_written = written
 
     def _write_backup(self, data: bytes) -> Path:

@@ -50,7 +50,7 @@ from core.model.errors import (
 )
 from core.model.records import TokenRecord, check_records
 from core.model.text import escape_controls
-from core.store import DEFAULT_LOCK_TIMEOUT, Snapshot, Store
+from core.store import DEFAULT_LOCK_TIMEOUT, SchemaChange, Snapshot, Store
 from core.store.file.format import changed_span
 from core.store.pg import schema
 from core.store.pg.schema import SCHEMA
@@ -75,7 +75,7 @@ _RECORDS = TypeAdapter(list[TokenRecord])
 @dataclass(frozen=True, slots=True)
 class Change:
     """A version of a database store: which database (`instance`, random at `db
-    init`) and its change number. `Snapshot.fingerprint` and `version()`."""
+    init`) and its change number. `Snapshot.version` and `version()`."""
 
     instance: str
     number: int
@@ -294,19 +294,19 @@ class Records:
 
     def __init__(self, location: str) -> None:
         self.location = location
-        self.snapshot: Snapshot | None = None
+        self.snapshot: Snapshot[Change] | None = None
         self._by_id: dict[str, TokenRecord] = {}
 
     @property
     def version(self) -> Change | None:
         held = self.snapshot
-        return None if held is None else held.fingerprint  # type: ignore[return-value]
+        return None if held is None else held.version
 
     def forget(self) -> None:
         self.snapshot = None
         self._by_id = {}
 
-    def refresh(self, conn: Conn) -> Snapshot:
+    def refresh(self, conn: Conn) -> Snapshot[Change]:
         """The records as of `conn`'s view (a REPEATABLE READ transaction, or one
         holding the write lock): only what changed since the version held."""
         started = time.time_ns()
@@ -357,10 +357,10 @@ class Records:
             self._by_id = {record.id: record for record in records_of(rows, self.location)}
             delta = None
         snapshot = Snapshot(
-            path=self.location,
+            location=self.location,
             records=tuple(self._by_id.values()),
             exists=True,
-            fingerprint=now,
+            version=now,
             delta=delta,
             based_on=previous if delta is not None else None,
             read_at_ns=started,
@@ -368,20 +368,20 @@ class Records:
         self.snapshot = snapshot
         return snapshot
 
-    def install(self, records: list[TokenRecord], snapshot: Snapshot) -> None:
+    def install(self, records: list[TokenRecord], snapshot: Snapshot[Change]) -> None:
         """Hold what this process just committed."""
         self._by_id = {record.id: record for record in records}
         self.snapshot = snapshot
 
 
-def read_snapshot(conn: Conn, records: Records) -> Snapshot:
+def read_snapshot(conn: Conn, records: Records) -> Snapshot[Change]:
     """One consistent read (REPEATABLE READ, read only) of what changed."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return records.refresh(conn)
 
 
-def read_current(connection: Connection, records: Records) -> Snapshot:
+def read_current(connection: Connection, records: Records) -> Snapshot[Change]:
     """`read_snapshot` on the connection held; one found dead (the server restarted
     since it was last used) is replaced once - reading twice changes nothing."""
     for attempt in (1, 2):
@@ -425,10 +425,10 @@ class PostgresStore(Store):
 
     # --- what an engine provides --------------------------------------------------
 
-    def load(self) -> Snapshot:
+    def load(self) -> Snapshot[Change]:
         snapshot = read_current(self._connection, self._records)
         if self._watcher is not None:
-            self._watcher.observe(snapshot.fingerprint)
+            self._watcher.observe(snapshot.version)
         return snapshot
 
     def version(self) -> Hashable:
@@ -464,7 +464,7 @@ class PostgresStore(Store):
 
     # --- schema -------------------------------------------------------------------
 
-    def init_schema(self) -> schema.SchemaChange:
+    def init_schema(self) -> SchemaChange:
         conn = connect(self.url, self.location)
         try:
             return schema.init(conn, secrets.token_hex(8))
@@ -473,7 +473,7 @@ class PostgresStore(Store):
         finally:
             conn.close()
 
-    def upgrade_schema(self) -> schema.SchemaChange:
+    def upgrade_schema(self) -> SchemaChange:
         conn = connect(self.url, self.location)
         try:
             return schema.upgrade(conn)
@@ -525,8 +525,8 @@ class PostgresStore(Store):
                 kept = {r.id for r in records[start:end_new]}
                 gone = [r for r in window.values() if r.id not in kept]
                 written = [r for r in records[start:end_new] if window.get(r.id) is not r]
-                assert isinstance(current.fingerprint, Change)
-                number = current.fingerprint.number + 1
+                assert isinstance(current.version, Change)
+                number = current.version.number + 1
                 self._write(conn, gone, written, number)
                 self._commit_change(conn, number)
         except StoreError:
@@ -537,15 +537,15 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             self._after_error(conn)
             raise translate(exc, self.location, reading=False) from None
-        version = Change(current.fingerprint.instance, number)
+        version = Change(current.version.instance, number)
         removed = [*gone, *(window[r.id] for r in written if r.id in window)]
         snapshot = Snapshot(
-            path=self.location,
+            location=self.location,
             records=tuple(records),
             exists=True,
-            fingerprint=version,
+            version=version,
             delta=(removed, written),
-            based_on=current.fingerprint,
+            based_on=current.version,
             read_at_ns=time.time_ns(),
         )
         self._records.install(records, snapshot)

@@ -27,10 +27,10 @@ order. Only digests are stored (a CHECK says so), never a secret.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from core.model.errors import SchemaMissing, SchemaOutdated, StoreVersionUnsupported
+from core.store.base import SchemaChange
 
 if TYPE_CHECKING:
     import psycopg
@@ -128,13 +128,6 @@ def require_current(
             f"understands ({current})",
             hint="upgrade opencode-auth-tui",
         )
-
-
-@dataclass(frozen=True)
-class SchemaChange:
-    outcome: Literal["created", "upgraded", "current", "outdated", "missing"]
-    before: int | None
-    after: int | None
 
 
 def _locked(conn: psycopg.Connection[tuple[object, ...]]) -> None:

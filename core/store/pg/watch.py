@@ -176,7 +176,7 @@ class PgReader:
         self.watcher = ChangeWatcher(
             url, location, poll_interval=poll_interval, max_stale=max_stale
         )
-        self._current: Snapshot | None = None
+        self._current: Snapshot[Change] | None = None
         self._read_in: int | None = None
         self.reads = 0
 
@@ -191,10 +191,10 @@ class PgReader:
             return False
         if isinstance(key, Stale):  # not followed: a read in this bucket will do
             return self._read_in == key.bucket
-        version = held.fingerprint
+        version = held.version
         return isinstance(version, Change) and version.covers(key)
 
-    def reload(self) -> Snapshot:
+    def reload(self) -> Snapshot[Change]:
         bucket = self.watcher.bucket()
         try:
             snapshot = read_current(self._connection, self._records)
@@ -204,17 +204,17 @@ class PgReader:
         self.reads += 1
         self._current = snapshot
         self._read_in = bucket
-        self.watcher.observe(snapshot.fingerprint)
+        self.watcher.observe(snapshot.version)
         return snapshot
 
-    def adopt(self, found: Snapshot) -> None:
-        if isinstance(found.fingerprint, Change):
+    def adopt(self, found: Snapshot[Change]) -> None:
+        if isinstance(found.version, Change):
             self._records.install(list(found.records), found)
             self._current = found
-            self.watcher.observe(found.fingerprint)
+            self.watcher.observe(found.version)
 
     @property
-    def current(self) -> Snapshot | None:
+    def current(self) -> Snapshot[Change] | None:
         return self._current
 
     def close(self) -> None:
