@@ -41,7 +41,8 @@ def _read_token(console: Console) -> str:
 
 def check(options: CheckOptions, console: Console) -> int:
     from core.authz.authorizer import CachedAuthorizer
-    from core.authz.scope import ServerScope, protected_paths
+    from core.authz.protected import protected_paths
+    from core.authz.scope import ServerScope
 
     store = open_named(options.store)
     warn_about_mode(store, console)

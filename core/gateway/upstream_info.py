@@ -31,7 +31,8 @@ from aiohttp import ClientError, ClientSession, hdrs
 from yarl import URL
 
 from core.authz.authorizer import CachedAuthorizer
-from core.authz.scope import Root, ServerScope, SessionDirectory, protected_paths
+from core.authz.protected import protected_paths
+from core.authz.scope import Root, ServerScope, SessionDirectory
 from core.gateway.background import Background
 
 SESSION_TTL = 30.0

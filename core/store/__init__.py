@@ -6,33 +6,18 @@ Callers hold a `Store` and ask it what it can do; they never name an engine.
 
 from __future__ import annotations
 
-from core.store.base import (
-    Copied,
-    Edited,
-    HasFileMode,
-    HasSchema,
-    Issued,
-    KeepsFiles,
-    Migratable,
-    Migration,
-    RecordSource,
-    SchemaChange,
-    Snapshot,
-    Store,
-    clean_directories,
-    generated_name,
-)
-from core.store.file.engine import (
-    DEFAULT_LOCK_TIMEOUT,
+from core.store.base import Store, clean_directories, generated_name
+from core.store.capabilities import HasFileMode, HasSchema, KeepsFiles, Migratable, RecordSource
+from core.store.file.engine import DEFAULT_LOCK_TIMEOUT, TokenStore, serialize
+from core.store.file.reading import (
     FileSnapshot,
     Fingerprint,
     StoreReader,
-    TokenStore,
     file_warnings,
     parse_document,
     read_snapshot,
-    serialize,
 )
+from core.store.snapshot import Copied, Edited, Issued, Migration, SchemaChange, Snapshot
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",

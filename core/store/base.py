@@ -3,14 +3,11 @@ every engine, and what they return (`Snapshot`, `Issued`, ...)."""
 
 from __future__ import annotations
 
-import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
 from core.model.directories import BadDirectory, normalize_directory
@@ -18,184 +15,22 @@ from core.model.errors import (
     DuplicateName,
     InvalidDirectory,
     InvalidPermissions,
-    TokenNotFound,
 )
 from core.model.expiry import DEFAULT_EXPIRY, lifetime_of, parse_expiry
 from core.model.names import require_plain_text, validate_name, validate_note
 from core.model.permissions import ALL_PERMISSIONS, Permission, canonical, parse_permissions
 from core.model.records import TokenRecord
 from core.model.text import escape_controls
-from core.model.token_format import Secret, digest, generate, new_id
+from core.model.token_format import digest, generate, new_id
+from core.store.capabilities import RecordSource
+from core.store.snapshot import Copied, Edited, Issued, Snapshot
 
 T = TypeVar("T")
 
 _GENERATED_NAME = re.compile(r"token-([0-9]{1,9})", re.IGNORECASE)
 
 
-V = TypeVar("V", bound=Hashable, covariant=True)
 """An engine's version marker: the file's `Fingerprint`, a database's `Change`."""
-
-
-@dataclass(frozen=True)
-class Snapshot(Generic[V]):
-    """The store as read at one moment, the same on every engine. `exists` is
-    False for a missing file."""
-
-    location: str
-    """Where it was read: the file's path, or the database's URL with its
-    password masked (`Store.location`)."""
-    records: tuple[TokenRecord, ...]
-    exists: bool
-    version: V
-    """The version read; it equals the store's `version()` while nothing changes
-    (None: no file yet)."""
-    warnings: tuple[str, ...] = ()
-    read_only: bool = False
-    """The owner has no write permission (chmod 400): changes are refused."""
-    delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = field(
-        default=None, repr=False, compare=False
-    )
-    """(records gone, records added) since the version `based_on`, when known: an
-    authorizer updates its index by that much instead of rebuilding it."""
-    based_on: Hashable | None = field(default=None, repr=False, compare=False)
-    read_at_ns: int = field(default=0, repr=False, compare=False)
-    """When the read started (time.time_ns)."""
-
-    @functools.cached_property
-    def _by_id(self) -> dict[str, TokenRecord]:
-        return {r.id: r for r in self.records}
-
-    def by_id(self, token_id: str) -> TokenRecord | None:
-        return self._by_id.get(token_id)
-
-    def find(self, ref: str) -> TokenRecord | None:
-        """By id, then exact name, then case-insensitive name."""
-        ref = ref.strip()
-        found = self._by_id.get(ref)
-        if found is not None:
-            return found
-        folded = ref.casefold()
-        loose = None
-        for record in self.records:
-            if record.name == ref:
-                return record
-            if record.name.casefold() == folded:
-                loose = record
-        return loose
-
-    def require(self, ref: str) -> TokenRecord:
-        found = self.find(ref)
-        if found is None:
-            raise TokenNotFound(ref)
-        return found
-
-
-@dataclass(frozen=True)
-class Issued:
-    """A token just created or rotated: its record and its secret (shown once)."""
-
-    record: TokenRecord
-    secret: Secret
-
-
-@dataclass(frozen=True)
-class Edited:
-    """A token before and after `edit`, and which fields changed (none: nothing written)."""
-
-    before: TokenRecord
-    after: TokenRecord
-    changed: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Copied:
-    """What `Store.copy_in` did with each record it was given."""
-
-    copied: tuple[TokenRecord, ...]
-    present: tuple[TokenRecord, ...]
-    """Already in the store with the same id and secret: skipped."""
-    conflicts: tuple[tuple[TokenRecord, str], ...]
-    """Not copied, with why."""
-
-
-@dataclass(frozen=True)
-class Migration:
-    records: tuple[TokenRecord, ...]
-    backup: Path
-    unusable: tuple[str, ...] = ()
-    """Names of migrated tokens whose old secret cannot be sent as a bearer token
-    (not RFC 6750 token68, over 512 characters, or a malformed `ocat_...`):
-    they are kept, but must be rotated to be used again."""
-
-
-# --- what only some engines can do: callers ask for the capability, never the engine ---
-
-
-@runtime_checkable
-class Migratable(Protocol):
-    """Converts a PR #8217 (plain-text secrets) file in place, keeping a backup
-    (the file engine: only a file can hold that format)."""
-
-    def migrate(self) -> Migration: ...
-
-
-@runtime_checkable
-class HasSchema(Protocol):
-    """Has a schema created and upgraded on request (`db init|upgrade`: a database)."""
-
-    def init_schema(self) -> SchemaChange: ...
-
-    def upgrade_schema(self) -> SchemaChange: ...
-
-
-@runtime_checkable
-class KeepsFiles(Protocol):
-    """Keeps the tokens in files on this machine, which a server in front of
-    opencode must never serve (the file engine: the file, its lock, backups and
-    temporary files)."""
-
-    def kept_files(self) -> tuple[Path, ...]:
-        """The files (as given and as resolved) whose family is never served."""
-        ...
-
-
-@runtime_checkable
-class HasFileMode(Protocol):
-    """Lives in a file whose mode can be too open (group or others can read it)."""
-
-    def mode_warnings(self) -> tuple[str, ...]:
-        """Warnings about the file's mode, from a stat alone (no read)."""
-        ...
-
-
-@dataclass(frozen=True)
-class SchemaChange:
-    """What `init_schema` / `upgrade_schema` did (or, `outdated` / `missing`, why
-    it did nothing), from which schema version (None: none) to which."""
-
-    outcome: Literal["created", "upgraded", "current", "outdated", "missing"]
-    before: int | None
-    after: int | None
-
-
-class RecordSource(Protocol):
-    """What an authorizer reads records through (`StoreReader` for the file):
-    a cheap check per decision whether the version held is still the store's,
-    and a read when it is not."""
-
-    def stat_key(self) -> Hashable:
-        """The store's current version marker, as cheaply as possible (the file:
-        one stat; a database: the last change it announced)."""
-
-    def is_current(self, key: Any) -> bool:  # Any: each engine has its own marker
-        """Whether the version held is the one `key` (from `stat_key`) names."""
-
-    def reload(self) -> Snapshot[Hashable]:
-        """The store's current version, read (raises a StoreError; never falls
-        back to an older version)."""
-
-    @property
-    def current(self) -> Snapshot[Hashable] | None: ...
 
 
 class Store(ABC):

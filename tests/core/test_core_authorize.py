@@ -17,7 +17,7 @@ from core.model.errors import LegacyStoreFound, StoreCorrupt
 from core.model.permissions import Permission
 from core.model.token_format import PREFIX, checksum, generate
 from core.store import FileSnapshot, Fingerprint, StoreReader, TokenStore
-from core.store.file import engine as store_module
+from core.store.file import reading as store_module
 from tests.core.core_helpers import FakeClock
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE

@@ -12,18 +12,15 @@ import pytest
 from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Decision, Reason
 from core.authz.policy import default_policy
+from core.authz.protected import CONFIG_FILES_REASON, Protected, is_config_file, protected_paths
 from core.authz.scope import (
-    CONFIG_FILES_REASON,
     DirectoryRequest,
-    Protected,
     Root,
     ServerScope,
     SessionDirectory,
     SessionLookupNeeded,
     check_scope,
     directory_request,
-    is_config_file,
-    protected_paths,
     query_values,
 )
 from core.model.permissions import Permission

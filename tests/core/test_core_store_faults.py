@@ -416,7 +416,7 @@ def test_an_unreadable_folder_is_named_not_the_file(
     """The hint says which folder keeps the store out of reach (not "check the
     file's owner" when it is a folder on the way)."""
     from core.model.errors import StoreUnreadable
-    from core.store.file import engine as store_module
+    from core.store.file import reading as store_module
 
     private = tmp_path / "private"
     private.mkdir()

@@ -238,7 +238,7 @@ def test_a_stores_readers_never_read_back_what_it_wrote(
     """The gateway's authorizer and its usage writer share one store object: the
     authorizer takes the store's own write instead of reading it back, and the
     store starts its next change from what the authorizer read."""
-    from core.store.file import engine
+    from core.store.file import reading as engine
 
     issued = store.create(name="a")
     bearer = f"Bearer {issued.secret.reveal()}"

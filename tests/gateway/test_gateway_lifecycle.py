@@ -90,7 +90,7 @@ async def test_a_failed_write_is_retried_with_the_latest_time() -> None:
 async def test_the_gateway_does_not_read_back_its_own_last_used_write(
     tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store.file import engine
+    from core.store.file import reading as engine
 
     clock = FakeClock()
     reads: list[object] = []

@@ -15,7 +15,8 @@ import pytest
 from core.authz.authorizer import CachedAuthorizer
 from core.model.errors import StoreCorrupt, StoreUnavailable
 from core.store import TokenStore
-from core.store.pg.engine import Change, PostgresStore
+from core.store.pg.engine import PostgresStore
+from core.store.pg.records import Change
 from core.store.pg.schema import SCHEMA
 from core.store.pg.watch import PgReader, Stale
 from tests.cli.conftest import SCRIPT

@@ -11,7 +11,8 @@ import pytest
 
 from core.model.errors import SchemaOutdated, StoreVersionUnsupported
 from core.store.pg import schema
-from core.store.pg.engine import PostgresStore, connect
+from core.store.pg.connection import connect
+from core.store.pg.engine import PostgresStore
 from tests.cli.conftest import SCRIPT, Result
 from tests.pg.cluster import PASSWORD, PASSWORD_ROLE, Cluster
 

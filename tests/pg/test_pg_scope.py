@@ -3,7 +3,7 @@ must not fetch the password a database store logs in with."""
 
 from __future__ import annotations
 
-from core.authz.scope import protected_paths
+from core.authz.protected import protected_paths
 
 
 def test_libpq_credentials_are_protected_by_default() -> None:

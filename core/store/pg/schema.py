@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from core.model.errors import SchemaMissing, SchemaOutdated, StoreVersionUnsupported
-from core.store.base import SchemaChange
+from core.store.snapshot import SchemaChange
 
 if TYPE_CHECKING:
     import psycopg

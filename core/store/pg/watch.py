@@ -31,7 +31,8 @@ import psycopg
 
 from core.model.errors import StoreError
 from core.store import Snapshot
-from core.store.pg.engine import Change, Connection, Records, connect, one_line, read_current
+from core.store.pg.connection import Connection, connect, one_line
+from core.store.pg.records import Change, Records, read_current
 from core.store.pg.schema import CHANNEL, SCHEMA
 
 DEFAULT_POLL_INTERVAL = 0.5
