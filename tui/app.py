@@ -40,7 +40,7 @@ from tui.clipboard import (
 )
 from tui.keys import AppKeys
 from tui.messages import ClipboardCleared
-from tui.table_model import Sort
+from tui.table_model.sorting import Sort
 
 EXIT_OK = 0
 EXIT_STORE_ERROR = 3  # the CLI's code for "store unreadable or corrupt"

@@ -18,7 +18,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
 from tui.keys import LegacyStoreKeys, MainKeys, StoreErrorKeys, named
-from tui.table_model import COLUMNS, Sort
+from tui.table_model.columns import COLUMNS
+from tui.table_model.sorting import Sort
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen

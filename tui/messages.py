@@ -16,7 +16,7 @@ from core.model.errors import AuthTuiError, StoreError
 from core.model.records import TokenRecord
 from core.store import Edited, Issued, Migration, Snapshot
 from tui.clipboard import CopyRoute
-from tui.table_model import TableView
+from tui.table_model.view import TableView
 
 
 class SnapshotLoaded(Message):

@@ -22,10 +22,10 @@ from tests.tui.helpers import (
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.details import DetailsScreen
-from tui.screens.main import PRUNE_LISTED, prune_question
+from tui.screens.main.token_actions import PRUNE_LISTED, prune_question
 from tui.screens.rotate import RotateScreen
 from tui.screens.secret import SecretScreen
-from tui.table_model import COLUMN_KEYS
+from tui.table_model.columns import COLUMN_KEYS
 from tui.widgets.expiry_field import EXPIRY_CHOICES
 
 

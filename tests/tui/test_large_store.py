@@ -13,15 +13,12 @@ import pytest
 from core.store import FileSnapshot, TokenStore
 from tests.tui.fixtures import NOW, Sandbox, many_records
 from tests.tui.helpers import main_screen, names, notes, screen_text, selected_name, settle, table
-from tui import table_model
-from tui.table_model import (
-    PLAIN_COLOURS,
-    Filtered,
-    Sort,
-    build_view,
-    filter_view,
-    natural_widths,
-)
+from tui.table_model import view as table_view
+from tui.table_model.columns import natural_widths
+from tui.table_model.filtering import Filtered, filter_view
+from tui.table_model.rows import PLAIN_COLOURS
+from tui.table_model.sorting import Sort
+from tui.table_model.view import build_view
 
 
 async def test_only_the_rows_on_screen_get_cells(sandbox: Sandbox) -> None:
@@ -99,7 +96,7 @@ def test_a_view_over_the_eager_limit_is_completed_later(monkeypatch: pytest.Monk
     records = many_records(300)
     # far down the name order, the widest expiry text: "expired 364 days ago"
     records[299] = records[299].model_copy(update={"expires_at": NOW - timedelta(days=364)})
-    monkeypatch.setattr(table_model, "PREVIEW_ROWS", 10)
+    monkeypatch.setattr(table_view, "PREVIEW_ROWS", 10)
     first = build_view(records, NOW, PLAIN_COLOURS, Sort(), eager_limit=100)
     assert not first.complete
     assert first.natural["expires"] < len("expired 364 days ago")
@@ -117,8 +114,8 @@ async def test_a_large_store_is_shown_first_then_measured(
     records = many_records(300)
     records[299] = records[299].model_copy(update={"expires_at": NOW - timedelta(days=364)})
     sandbox.write_records(records)
-    monkeypatch.setattr(table_model, "EAGER_LIMIT", 100)
-    monkeypatch.setattr(table_model, "PREVIEW_ROWS", 10)
+    monkeypatch.setattr(table_view, "EAGER_LIMIT", 100)
+    monkeypatch.setattr(table_view, "PREVIEW_ROWS", 10)
     app = sandbox.app()
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)

@@ -26,7 +26,7 @@ from tui.commands import MainCommands
 from tui.screens.details import DetailsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.table_model import COLUMN_KEYS, COLUMNS
+from tui.table_model.columns import COLUMN_KEYS, COLUMNS
 
 ESCAPED = "nightly\\x1b[31m[bold]build"
 

@@ -15,23 +15,19 @@ from textual.widgets import DataTable
 from core.model.permissions import Permission
 from core.model.records import TokenRecord, TokenStatus
 from tests.tui.fixtures import NOW, many_records
-from tui.table_model import (
+from tui.table_model.columns import (
     CELL_PADDING,
     COLUMN_KEYS,
     COLUMNS,
     NAME_FLOOR,
-    PLAIN_COLOURS,
-    Cell,
-    RowColours,
-    Sort,
-    TokenRow,
     column_label,
-    expires_text,
-    filter_view,
     fit_columns,
     natural_widths,
-    sort_rows,
 )
+from tui.table_model.filtering import filter_view
+from tui.table_model.rows import PLAIN_COLOURS, Cell, RowColours, TokenRow
+from tui.table_model.sorting import Sort, sort_rows
+from tui.table_model.texts import expires_text
 from tui.widgets.token_table import TokenTable
 
 

@@ -18,7 +18,7 @@ from textual.widgets import Button, Static
 from core.model.records import TokenRecord, TokenStatus
 from core.model.text import escape_controls, format_timestamp
 from core.present import abilities, relative_time, shorten
-from tui.table_model import display_name, expires_text, long_permissions
+from tui.table_model.texts import display_name, expires_text, long_permissions
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 

@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Static
 from core.model.expiry import lifetime_of
 from core.model.records import TokenRecord
 from core.store import Store
-from tui.table_model import display_name
+from tui.table_model.texts import display_name
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.expiry_field import ExpiryField
 from tui.widgets.key_footer import KeyFooter

@@ -25,7 +25,7 @@ from core.model.token_format import Secret
 from tui.clipboard import NO_CLIPBOARD, CopyRoute, copy_text, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
-from tui.table_model import display_name, expires_text, long_permissions
+from tui.table_model.texts import display_name, expires_text, long_permissions
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 

@@ -6,8 +6,10 @@ y offsets) and rebuilds them on every change, so filtering 100,000 rows cost a
 quarter of a second per keystroke before anything was painted. Here the model
 stays plain Python - a sequence of rows in display order, held by reference -
 and `render_line` turns only the lines on screen into segments, from each
-row's cells (built on first paint, see `table_model.TokenRow`). Replacing the
-rows (`set_rows`) is O(1); moving the cursor by key is one scan.
+row's cells (built on first paint, see `table_model.rows.TokenRow`). Replacing
+the rows (`set_rows`) is O(1); moving the cursor by key is one scan. What one
+line holds across - the columns, where they are, its segments - is
+`table_line`'s; this module keeps the rows, the cursor, the keys and the mouse.
 
 It looks and behaves as the `DataTable` it replaces did: the same component
 classes and styles (`datatable--cursor`, `datatable--header`, ...), a fixed
@@ -21,10 +23,8 @@ holding the same rows and compares them line by line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import BindingType
@@ -35,34 +35,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.keys import TableKeys
-from tui.table_model import CELL_PADDING, COLUMNS, Cell
-
-_LABELS = {spec.key: spec.label for spec in COLUMNS}
-_COLUMN_INDEX = {spec.key: index for index, spec in enumerate(COLUMNS)}
-HEADER = -1  # the row index of the header line
-
-
-class TableRow(Protocol):
-    """What the table needs of a row (`table_model.TokenRow` is one)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def cells(self) -> Sequence[Cell]: ...
-
-
-def fit_text(text: str, width: int) -> tuple[str, int]:
-    """`text` cut to `width` cells (ending in "…" if cut), and the cells left over."""
-    if text.isascii():
-        if len(text) > width:
-            return (text[: width - 1] + "…" if width > 0 else ""), 0
-        return text, width - len(text)
-    cells = cell_len(text)
-    if cells > width:
-        cut = set_cell_size(text, width - 1) + "…" if width > 0 else ""
-        return cut, width - cell_len(cut)
-    return text, width - cells
+from tui.table_model.columns import CELL_PADDING
+from tui.table_model.rows import Cell
+from tui.widgets.table_line import HEADER, ShownColumns, TableRow, line_styles, paint_line
 
 
 class TokenTable(ScrollView, can_focus=True):
@@ -169,9 +144,7 @@ class TokenTable(ScrollView, can_focus=True):
         self.cursor_type = "row"  # the only kind there is; as DataTable called it
         self.cell_padding = CELL_PADDING
         self._rows: Sequence[TableRow] = ()
-        self._widths: dict[str, int] = {}
-        self._headers: dict[str, str] = {}
-        self._shown: list[tuple[str, int, int]] = []  # (key, index in COLUMNS, width)
+        self._columns = ShownColumns(padding=self.cell_padding)
         self._cursor = 0
         self._hover = HEADER - 1  # no row
         self._show_hover = False
@@ -186,17 +159,17 @@ class TokenTable(ScrollView, can_focus=True):
 
     @property
     def column_widths(self) -> Mapping[str, int]:
-        return self._widths
+        return self._columns.widths
 
     @property
     def headers(self) -> Mapping[str, str]:
         """The header text of each shown column."""
-        return self._headers
+        return self._columns.headers
 
     @property
     def columns(self) -> list[str]:
         """The keys of the shown columns, left to right."""
-        return list(self._widths)
+        return list(self._columns.widths)
 
     def set_columns(
         self, widths: Mapping[str, int], labels: Mapping[str, str] | None = None
@@ -206,38 +179,21 @@ class TokenTable(ScrollView, can_focus=True):
         `labels` replaces a column's header text (the sort indicator). Returns True
         if the columns themselves changed.
         """
-        wanted = {spec.key: widths[spec.key] for spec in COLUMNS if spec.key in widths}
-        headers = {key: (labels or {}).get(key, _LABELS[key]) for key in wanted}
-        changed = wanted != self._widths
-        if not changed and headers == self._headers:
+        wanted = ShownColumns(widths, labels, self.cell_padding)
+        changed = wanted.widths != self._columns.widths
+        if not changed and wanted.headers == self._columns.headers:
             return False
-        self._widths = wanted
-        self._headers = headers
-        self._shown = [(key, _COLUMN_INDEX[key], width) for key, width in wanted.items()]
+        self._columns = wanted
         self._changed()
         return changed
 
     def column_x(self, key: str) -> int:
         """Where a column starts, in cells from the table's left edge (not scrolled)."""
-        x = 0
-        for shown, _index, width in self._shown:
-            if shown == key:
-                return x
-            x += width + 2 * self.cell_padding
-        raise KeyError(key)
+        return self._columns.x_of(key)
 
     def column_at(self, x: int) -> str | None:
         """The column under an x offset (from the table's left edge, not scrolled)."""
-        left = 0
-        for key, _index, width in self._shown:
-            left += width + 2 * self.cell_padding
-            if x < left:
-                return key
-        return None
-
-    @property
-    def _table_width(self) -> int:
-        return sum(width + 2 * self.cell_padding for _key, _index, width in self._shown)
+        return self._columns.at(x)
 
     # --- rows ----------------------------------------------------------------------------
 
@@ -266,8 +222,7 @@ class TokenTable(ScrollView, can_focus=True):
 
     def get_row_at(self, row_index: int) -> list[Cell]:
         """The cells of the shown columns of a row."""
-        cells = self._rows[row_index].cells
-        return [cells[index] for _key, index, _width in self._shown]
+        return self._columns.cells_of(self._rows[row_index])
 
     def get_row_index(self, key: str) -> int:
         index = self._index_of(key)
@@ -284,8 +239,8 @@ class TokenTable(ScrollView, can_focus=True):
     def _changed(self) -> None:
         self.version += 1
         self._lines.clear()
-        header = 1 if self._shown else 0
-        self.virtual_size = Size(self._table_width, len(self._rows) + header)
+        header = 1 if self._columns.placed else 0
+        self.virtual_size = Size(self._columns.width, len(self._rows) + header)
         self.refresh()
 
     # --- the cursor ----------------------------------------------------------------------
@@ -427,26 +382,12 @@ class TokenTable(ScrollView, can_focus=True):
         self._lines.clear()
 
     def _cell_styles(self, header: bool, hover: bool, cursor: bool) -> tuple[Style, Style]:
-        """(pre, post) around a cell's own style: as DataTable renders a row cursor
-        (the CSS's foreground over the cell's colour on the cursor, the cell's
-        colours under the hover)."""
+        """`line_styles` for a line in this state, kept until the CSS changes."""
         key = (header, hover, cursor)
         found = self._styles.get(key)
-        if found is not None:
-            return found
-        get = self.get_component_rich_style
-        component = Style()
-        if hover:
-            component += get("datatable--hover")
-            if header:
-                component += get("datatable--header-hover")
-        if cursor:
-            component += get("datatable--cursor")
-            if header:
-                component += get("datatable--header-cursor")
-        post = Style.from_color(color=component.color)
-        base = get("datatable--header") if header else Style()
-        self._styles[key] = found = (base + component, post)
+        if found is None:
+            found = line_styles(self.get_component_rich_style, header, hover, cursor)
+            self._styles[key] = found
         return found
 
     def call_after_paint(self, callback: Callable[[], object]) -> None:
@@ -467,7 +408,7 @@ class TokenTable(ScrollView, can_focus=True):
         width = self.size.width
         base_style = self.rich_style
         row = self._row_at(y)
-        if not self._shown or row >= len(self._rows):
+        if not self._columns.placed or row >= len(self._rows):
             return Strip.blank(width, base_style)
         scroll_x = int(self.scroll_x)
         hover = self._show_hover and row == self._hover
@@ -485,44 +426,7 @@ class TokenTable(ScrollView, can_focus=True):
         )
         strip = self._lines.get(key)
         if strip is None:
-            strip = self._render_row(row, source, hover, cursor, scroll_x, width, base_style)
+            styles = self._cell_styles(source is None, hover, cursor)
+            strip = paint_line(self._columns, row, source, styles, scroll_x, width, base_style)
             self._lines[key] = strip
         return strip
-
-    def _render_row(
-        self,
-        row: int,
-        source: TableRow | None,
-        hover: bool,
-        cursor: bool,
-        scroll_x: int,
-        width: int,
-        base_style: Style,
-    ) -> Strip:
-        header = source is None
-        pre, post = self._cell_styles(header, hover, cursor)
-        # the header's own style replaces the widget's; a data row builds on it
-        row_style = pre if header else base_style + pre
-        pad = " " * self.cell_padding
-        pad_style = row_style + post
-        segments: list[Segment] = []
-        # Each cell as DataTable renders it: padding, the text in its own style, the
-        # rest of the column (and the padding) in the row's; each cell's styles
-        # carry its row and column as metadata, as DataTable's do (so a screenshot
-        # of this table is the same file as one of the DataTable it replaced).
-        for column, (key, index, column_width) in enumerate(self._shown):
-            meta = Style.from_meta({"row": row, "column": column})
-            if source is None:
-                text, left = fit_text(self._headers.get(key, _LABELS[key]), column_width)
-                segments.append(Segment(pad + text + " " * left + pad, meta + pad_style))
-            else:
-                cell = source.cells[index]
-                text, left = fit_text(cell.plain, column_width)
-                segments.append(Segment(pad, meta + pad_style))
-                segments.append(Segment(text, meta + row_style + cell.style + post))
-                segments.append(Segment(" " * left + pad, meta + pad_style))
-        remaining = max(0, width - self._table_width)
-        out_of_bounds = Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * remaining, row_style + out_of_bounds))
-        strip = Strip(segments).crop(scroll_x, scroll_x + width)
-        return strip.adjust_cell_length(width, base_style).simplify()
