@@ -10,7 +10,14 @@ if TYPE_CHECKING:
 from collections.abc import Hashable
 from datetime import datetime
 
-from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_token
+from core.authz.decision import (
+    Decision,
+    Reason,
+    TokenIndex,
+    authorize,
+    bearer_token,
+    format_problem,
+)
 from core.authz.policy import Policy, default_policy
 from core.authz.scope import (
     UNRESTRICTED,
@@ -22,6 +29,7 @@ from core.authz.scope import (
 )
 from core.model.clock import Clock, system_clock
 from core.model.errors import StoreError
+from core.model.records import SessionRecord, TokenRecord
 from core.store import RecordSource, Snapshot
 
 
@@ -112,6 +120,7 @@ class CachedAuthorizer:
             and not found.delta[0]
             and not found.delta[1]
             and found.based_on == indexed.version
+            and (found.sessions is indexed.sessions or found.sessions == indexed.sessions)
         ):
             # A racy version read once more and found the same: nothing to do.
             self.verifications += 1
@@ -123,9 +132,9 @@ class CachedAuthorizer:
     def _install(self, found: Snapshot[Hashable]) -> None:
         indexed = self._indexed
         if found.delta is not None and indexed is not None and found.based_on == indexed.version:
-            self._index = self._index.updated(*found.delta)
+            self._index = self._index.updated(*found.delta, sessions=found.sessions)
         else:
-            self._index = TokenIndex(found.records)
+            self._index = TokenIndex(found.records, found.sessions)
         self._indexed = found
 
     def held(self) -> Snapshot[Hashable] | None:
@@ -142,13 +151,44 @@ class CachedAuthorizer:
         indexed = self._indexed
         return None if indexed is None else indexed.version
 
-    def still_valid(self, authorization: str) -> bool:
-        """The credentials name a token of the held version that has not expired."""
+    def still_valid(self, authorization: str | None, *, cookie: str | None = None) -> bool:
+        """The credentials name a token of the held version that has not expired -
+        or, without `Authorization` credentials, `cookie` (the sign-in cookie's
+        value) names a session of the held version that has not ended, of such a
+        token."""
         token = bearer_token(authorization)
         if isinstance(token, Reason):
-            return False
+            if token is not Reason.MISSING_TOKEN or cookie is None:
+                return False
+            found = self._index.match_session(cookie)
+            if found is None:
+                return False
+            now = self.clock()
+            expires = found.token[2]
+            return now < found.expires and (expires is None or now < expires)
         hit = self._index.match(token)
         return hit is not None and (hit[2] is None or self.clock() < hit[2])
+
+    def token_of(self, token: str, *, index: TokenIndex | None = None) -> TokenRecord | None:
+        """The record of the token whose secret this is (pasted into the login
+        page), if the store's current version has it and it has not expired; the
+        format is checked as `authorize` checks it (a PR #8217 secret only where
+        the store holds one). A server awaits `fresh_index()` first (and may pass
+        it), so that no read happens here."""
+        token = token.strip()
+        index = self.index() if index is None else index
+        hit = index.match(token)
+        if hit is None or (hit[0].legacy and format_problem(token, index) is not None):
+            return None
+        return None if hit[2] is not None and self.clock() >= hit[2] else hit[0]
+
+    def session_of(self, cookie: str, *, index: TokenIndex | None = None) -> SessionRecord | None:
+        """The browser session this cookie value names in the store's current
+        version, past its end or not (sign-out ends it either way); as `token_of`,
+        after `fresh_index()`."""
+        index = self.index() if index is None else index
+        found = index.match_session(cookie)
+        return None if found is None else found.session
 
     def expiry(self, token_id: str) -> datetime | None:
         """When the token `token_id` of the held version expires (None: never, or
@@ -156,6 +196,17 @@ class CachedAuthorizer:
         indexed = self._indexed
         record = None if indexed is None else indexed.by_id(token_id)
         return None if record is None or record.expires_at is None else record.expires_at
+
+    def session_expiry(self, session_id: str) -> datetime | None:
+        """When the browser session `session_id` (its public id) of the held version
+        ends (never later than its token's expiry); None: no such session."""
+        indexed = self._indexed
+        if indexed is None:
+            return None
+        for session in indexed.sessions:
+            if session.id == session_id:
+                return session.expires_at
+        return None
 
     def decide(
         self,
@@ -166,7 +217,10 @@ class CachedAuthorizer:
         headers: Headers = no_headers,
         sessions: SessionLookup = no_sessions,
         index: TokenIndex | None = None,
+        cookie: str | None = None,
     ) -> Decision:
+        """`authorize` on the held version; `cookie` is the sign-in cookie's value
+        (used when there are no `Authorization` credentials)."""
         return authorize(
             self.index() if index is None else index,
             authorization,
@@ -177,4 +231,5 @@ class CachedAuthorizer:
             scope=self.scope,
             headers=headers,
             sessions=sessions,
+            cookie=cookie,
         )

@@ -4,20 +4,28 @@
 
     200 ok / public
     400 bad_directory
-    401 missing_token | malformed | bad_checksum | unknown_token | expired
+    401 missing_token | malformed | bad_checksum | unknown_token | unknown_session |
+        expired
     403 insufficient_scope | method_not_allowed | directory_not_allowed |
         directory_unknown | protected_path | path_not_allowed
 
 Order of checks: the method (anything outside the seven known methods is refused
 whatever the token holds), the public health path, the credentials
 (`Authorization: Bearer <token>`, or `Basic base64(anything:<token>)` as
-opencode's own clients send), the token's format and checksum (offline, before
-any lookup), the digest lookup, expiry, then the permissions the route policy
+opencode's own clients send; without either, a browser session's cookie), the
+token's format and checksum (offline, before any lookup), the digest lookup,
+expiry, then the permissions the route policy
 (`core.authz.policy`) says the operation needs, then the directory scope
 (`core.authz.scope`): the directory opencode will work in must lie inside the
 server's roots and the token's directories, no protected path is reached, and
 one of opencode's config files is read only with `execute` (403
 insufficient_scope, as the file needs more than its row).
+
+A browser session (the cookie holds its id, `ocsess_...`) is looked up the same
+way (format and checksum, digest, `hmac.compare_digest`), must not have expired,
+and is then decided exactly as its token's own request: the token's expiry,
+permissions and directories. (The cross-site rule for a cookie's
+state-changing requests is the server's: it sees the Origin.)
 
 Lookup is by SHA-256 digest in a dict, confirmed with `hmac.compare_digest`. The
 dict's own key comparison is not constant-time, but what it compares is the
@@ -57,9 +65,10 @@ from core.authz.scope import (
     no_sessions,
 )
 from core.model.permissions import ALL_PERMISSIONS, Permission, canonical
-from core.model.records import TokenRecord
+from core.model.records import SessionRecord, TokenRecord
 from core.model.token_format import (
     DIGEST_PREFIX,
+    SESSION_PREFIX,
     FormatProblem,
     check_format,
     looks_like_ocat,
@@ -81,6 +90,7 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
     BAD_CHECKSUM = "bad_checksum"
     UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - a reason, not a secret
+    UNKNOWN_SESSION = "unknown_session"
     EXPIRED = "expired"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -116,6 +126,9 @@ class Decision(NamedTuple):
     """The policy row that decided (`GET /file/content`), or `unclassified`."""
     message: str | None = None
     """Why a directory was refused, in words (never a secret)."""
+    session_id: str | None = None
+    """The browser session (its public id) the request came with, if it was
+    decided on a session's cookie."""
 
     @property
     def allowed(self) -> bool:
@@ -152,21 +165,56 @@ class Decision(NamedTuple):
         }
         if self.message is not None:
             data["message"] = self.message
+        if self.session_id is not None:
+            data["session_id"] = self.session_id
         return data
 
 
+_Hit = tuple[bytes, TokenRecord, frozenset[Permission], datetime | None]
+
+
+class SessionHit(NamedTuple):
+    """A browser session found by its id: the session, its end (UTC), and its
+    token's record, permissions and expiry (UTC), as `TokenIndex.match` gives them."""
+
+    session: SessionRecord
+    expires: datetime
+    token: tuple[TokenRecord, frozenset[Permission], datetime | None]
+
+
 class TokenIndex:
-    """Records keyed by the raw SHA-256 digest of their secret. Build once per file version."""
+    """Records keyed by the raw SHA-256 digest of their secret, and browser sessions
+    keyed by the digest of theirs. Build once per store version.
 
-    __slots__ = ("_by_digest", "_legacy", "has_legacy")
+    A session is indexed with its token's entry (so a decision on it is one
+    lookup); for that the index keeps the tokens by id too, but only while the
+    store has sessions - a store without any pays nothing for them."""
 
-    def __init__(self, records: Sequence[TokenRecord]) -> None:
-        self._by_digest: dict[
-            bytes, tuple[bytes, TokenRecord, frozenset[Permission], datetime | None]
-        ] = {}
+    __slots__ = ("_by_digest", "_by_id", "_legacy", "_sessions", "has_legacy")
+
+    def __init__(
+        self, records: Sequence[TokenRecord], sessions: Sequence[SessionRecord] = ()
+    ) -> None:
+        self._by_digest: dict[bytes, _Hit] = {}
         self._add(records)
         self._legacy = sum(1 for record in records if record.legacy)
         self.has_legacy = self._legacy > 0
+        self._by_id: dict[str, _Hit] | None = None
+        self._sessions: dict[bytes, tuple[bytes, SessionHit]] = {}
+        if sessions:
+            self._index_sessions(sessions)
+
+    def _index_sessions(self, sessions: Sequence[SessionRecord]) -> None:
+        by_id = self._by_id
+        if by_id is None:
+            by_id = self._by_id = {hit[1].id: hit for hit in self._by_digest.values()}
+        for session in sessions:
+            hit = by_id.get(session.token_id)
+            if hit is None:  # its token is gone: no session (the store drops it)
+                continue
+            raw = bytes.fromhex(session.digest.removeprefix(DIGEST_PREFIX))
+            found = SessionHit(session, session.expires_at.astimezone(UTC), hit[1:])
+            self._sessions[raw] = (raw, found)
 
     def _add(self, records: Sequence[TokenRecord]) -> None:
         for record in records:
@@ -176,11 +224,19 @@ class TokenIndex:
             expires = None if record.expires_at is None else record.expires_at.astimezone(UTC)
             self._by_digest[raw] = (raw, record, frozenset(record.permissions), expires)
 
-    def updated(self, removed: Sequence[TokenRecord], added: Sequence[TokenRecord]) -> TokenIndex:
-        """A new index: this one without `removed`, with `added` (a change of a few
-        records costs a dict copy, not a rebuild)."""
+    def updated(
+        self,
+        removed: Sequence[TokenRecord],
+        added: Sequence[TokenRecord],
+        sessions: Sequence[SessionRecord] = (),
+    ) -> TokenIndex:
+        """A new index: this one without `removed`, with `added`, and `sessions` (a
+        change of a few records costs a dict copy, not a rebuild; one of sessions
+        alone, not even that: the sessions, which are few, are indexed again).
+        An index is never changed once built, so two may share their dicts."""
         new = TokenIndex.__new__(TokenIndex)
-        new._by_digest = dict(self._by_digest)
+        same_tokens = not removed and not added  # only sessions changed: share the dicts
+        new._by_digest = self._by_digest if same_tokens else dict(self._by_digest)
         for record in removed:
             new._by_digest.pop(bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX)), None)
         new._add(added)
@@ -188,10 +244,36 @@ class TokenIndex:
             self._legacy - sum(1 for r in removed if r.legacy) + sum(1 for r in added if r.legacy)
         )
         new.has_legacy = new._legacy > 0
+        new._by_id = None
+        new._sessions = {}
+        if sessions:
+            if self._by_id is not None and same_tokens:
+                new._by_id = self._by_id
+            elif self._by_id is not None:  # kept up to date rather than rebuilt
+                by_id = dict(self._by_id)
+                for record in removed:
+                    by_id.pop(record.id, None)
+                for record in added:
+                    raw = bytes.fromhex(record.digest.removeprefix(DIGEST_PREFIX))
+                    by_id[record.id] = new._by_digest[raw]
+                new._by_id = by_id
+            new._index_sessions(sessions)
         return new
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def match_session(self, session_id: str) -> SessionHit | None:
+        """The session whose id this is (the cookie's value), with its token's entry."""
+        computed = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).digest()
+        hit = self._sessions.get(computed)
+        if hit is None or not hmac.compare_digest(hit[0], computed):
+            return None
+        return hit[1]
 
     def lookup(self, token: str) -> TokenRecord | None:
         hit = self.match(token)
@@ -250,6 +332,10 @@ _MESSAGES = {
     Reason.MALFORMED: "the credentials are not a well-formed token (ocat_...)",
     Reason.BAD_CHECKSUM: "the token's checksum does not match: it was mistyped or cut short",
     Reason.UNKNOWN_TOKEN: "this token is not in the store: it was deleted, rotated or never issued",
+    Reason.UNKNOWN_SESSION: (
+        "this browser session is not in the store: it was ended, or its token was deleted, "
+        "rotated or changed; sign in again"
+    ),
     Reason.EXPIRED: "this token has expired",
     Reason.METHOD_NOT_ALLOWED: "this HTTP method is refused whatever the token holds",
 }
@@ -280,10 +366,52 @@ def _deny(
     granted: frozenset[Permission] = _NOTHING,
     token_id: str | None = None,
     message: str | None = None,
+    session_id: str | None = None,
 ) -> Decision:
     if message is None:
         message = _explain(reason, rule, required, granted)
-    return Decision(status, reason, required, granted, token_id, path, rule, message)
+    return Decision(status, reason, required, granted, token_id, path, rule, message, session_id)
+
+
+_SESSION_FORMAT_MESSAGE = "the session cookie is not a well-formed session id (ocsess_...)"
+_SESSION_EXPIRED_MESSAGE = "this browser session has expired; sign in again"
+
+
+def _session_credentials(
+    index: TokenIndex,
+    session: str,
+    now: datetime,
+    policy: Policy,
+    method: str,
+    target: str,
+) -> tuple[tuple[TokenRecord, frozenset[Permission], datetime | None], str] | Decision:
+    """The token entry and session id a session cookie stands for, or the 401 that
+    refuses it: malformed or a bad checksum (checked offline, after a failed
+    lookup, as for tokens), unknown, or past the session's end."""
+    found = index.match_session(session)
+    if found is None:
+        bad = check_format(session, SESSION_PREFIX)
+        if bad is not None:
+            return _deny(
+                401,
+                _FORMAT_REASON[bad],
+                *_before_token(policy, method, target),
+                message=_SESSION_FORMAT_MESSAGE,
+            )
+        return _deny(401, Reason.UNKNOWN_SESSION, *_before_token(policy, method, target))
+    record = found.session
+    if now >= found.expires:
+        early = _before_token(policy, method, target)
+        return _deny(
+            401,
+            Reason.EXPIRED,
+            *early,
+            found.token[1],
+            record.token_id,
+            _SESSION_EXPIRED_MESSAGE,
+            record.id,
+        )
+    return found.token, record.id
 
 
 _FORMAT_REASON = {
@@ -306,7 +434,7 @@ def _request_rules(policy: Policy, method: str, target: str) -> tuple[str, Class
     return normalize_path(target), classified, classified.rule_name
 
 
-def _format_problem(token: str, index: TokenIndex) -> Reason | None:
+def format_problem(token: str, index: TokenIndex) -> Reason | None:
     """Why `token` cannot be a token at all: an ocat_ token must be well-formed
     (its checksum right); anything else must be a usable PR #8217 secret, and
     only a store that still holds one accepts such a secret."""
@@ -356,16 +484,22 @@ def authorize(
     scope: ServerScope = UNRESTRICTED,
     headers: Headers = no_headers,
     sessions: SessionLookup = no_sessions,
+    cookie: str | None = None,
 ) -> Decision:
     """Decide one request. Pure: same inputs, same decision; no I/O except
     resolving symbolic links of the directories it checks.
 
     `scope` is the server's (roots, opencode's own directory, protected paths);
     `headers` gives the request's header values by lower-case name; `sessions`
-    answers a session's directory, or None when the caller has not looked it
-    up yet - then `core.authz.scope.SessionLookupNeeded` is raised, after the
-    credentials and permissions have passed, so only an authorized request can
-    make the caller ask opencode.
+    answers an opencode session's directory, or None when the caller has not
+    looked it up yet - then `core.authz.scope.SessionLookupNeeded` is raised,
+    after the credentials and permissions have passed, so only an authorized
+    request can make the caller ask opencode.
+
+    `cookie` is the sign-in cookie's value, a browser session's id: used when the
+    request has no `Authorization` credentials (an `Authorization` header always
+    wins), it is decided as its token's own request would be, and the decision
+    names the session (`Decision.session_id`).
     """
     policy = policy if policy is not None else default_policy()
     # Credentials are checked before the path is routed: routing and the floor's
@@ -380,28 +514,35 @@ def authorize(
         return Decision(200, Reason.PUBLIC, _NOTHING, _NOTHING, None, path, rule)
 
     token = bearer_token(authorization)
+    session_id = None
     if isinstance(token, Reason):
-        return _deny(401, token, *_before_token(policy, method, target))
-
-    hit = index.match(token)
-    if hit is None or hit[0].legacy:
-        # Looked up first: a token issued here is well-formed by construction,
-        # so the format is checked only to say why a token that did not match
-        # failed (a typo's checksum, junk) - and for a PR #8217 secret.
-        bad = _format_problem(token, index)
-        if bad is not None:
-            return _deny(401, bad, *_before_token(policy, method, target))
-        if hit is None:
-            return _deny(401, Reason.UNKNOWN_TOKEN, *_before_token(policy, method, target))
+        if token is not Reason.MISSING_TOKEN or cookie is None:
+            return _deny(401, token, *_before_token(policy, method, target))
+        credentials = _session_credentials(index, cookie, now, policy, method, target)
+        if isinstance(credentials, Decision):
+            return credentials
+        hit, session_id = credentials
+    else:
+        matched = index.match(token)
+        if matched is None or matched[0].legacy:
+            # Looked up first: a token issued here is well-formed by construction,
+            # so the format is checked only to say why a token that did not match
+            # failed (a typo's checksum, junk) - and for a PR #8217 secret.
+            bad = format_problem(token, index)
+            if bad is not None:
+                return _deny(401, bad, *_before_token(policy, method, target))
+            if matched is None:
+                return _deny(401, Reason.UNKNOWN_TOKEN, *_before_token(policy, method, target))
+        hit = matched
     record, granted, expires = hit
     if expires is not None and now >= expires:
         early = _before_token(policy, method, target)
-        return _deny(401, Reason.EXPIRED, *early, granted, record.id)
+        return _deny(401, Reason.EXPIRED, *early, granted, record.id, session_id=session_id)
 
     path, classified, rule = _request_rules(policy, method, target)
     required = classified.needs
     if required is None:  # the method was checked above; kept so this fails closed
-        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule)
+        return _deny(403, Reason.METHOD_NOT_ALLOWED, _NOTHING, path, rule, session_id=session_id)
     if not required <= granted:
         why = None if classified.rule is None else classified.rule.reason
         message = _explain(Reason.INSUFFICIENT_SCOPE, rule, required, granted)
@@ -410,7 +551,15 @@ def authorize(
         elif classified.rule is None:
             message += " (no policy row names this operation: all three are needed)"
         return _deny(
-            403, Reason.INSUFFICIENT_SCOPE, required, path, rule, granted, record.id, message
+            403,
+            Reason.INSUFFICIENT_SCOPE,
+            required,
+            path,
+            rule,
+            granted,
+            record.id,
+            message,
+            session_id,
         )
 
     decided_by = classified.rule or _UNCLASSIFIED_RULE
@@ -422,5 +571,9 @@ def authorize(
         if refusal.needs:  # the file needs more than the row (opencode's config files)
             required = required | refusal.needs
             message = f"{_explain(reason, rule, required, granted)} ({message})"
-        return _deny(refusal.status, reason, required, path, rule, granted, record.id, message)
+        return _deny(
+            refusal.status, reason, required, path, rule, granted, record.id, message, session_id
+        )
+    if session_id is not None:
+        return Decision(200, Reason.OK, required, granted, record.id, path, rule, None, session_id)
     return Decision(200, Reason.OK, required, granted, record.id, path, rule)

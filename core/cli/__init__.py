@@ -2,8 +2,9 @@
 
 Everything a user can get wrong ends here as one line on stderr and an exit code
 (exits.py). Each command group is one module - tokens (and token_check),
-policy, maintenance (migrate/export/db/schema), gateway (flags; serve.py starts
-the servers), open_tui - with a typed options dataclass per command and a handler
+sessions (browser sessions, `token logout`), pair, policy, maintenance
+(migrate/export/db/schema), gateway (flags; serve.py starts the servers),
+open_tui - with a typed options dataclass per command and a handler
 that takes it and a Console (console.py), never `sys.*` or argparse. parser.py
 builds the command line from those modules; store_access.py is the one place
 the CLI needs something only one store engine has.

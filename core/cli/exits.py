@@ -8,7 +8,13 @@ these names, never a number of its own.
 
 from __future__ import annotations
 
-from core.model.errors import InputError, StoreError, TokenNotFound
+from core.model.errors import (
+    InputError,
+    SessionNotFound,
+    StoreError,
+    TokenExpired,
+    TokenNotFound,
+)
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1  # also: request denied by `token check`, `policy --diff` with news
@@ -30,7 +36,7 @@ def exit_code(error: BaseException) -> int:
     """Every typed error maps to its exit code here, and only here."""
     if isinstance(error, InputError | UsageError):
         return EXIT_USAGE
-    if isinstance(error, TokenNotFound):
+    if isinstance(error, TokenNotFound | SessionNotFound | TokenExpired):
         return EXIT_NOT_FOUND
     if isinstance(error, StoreError):
         return EXIT_STORE

@@ -125,8 +125,9 @@ class ExportOptions:
 
 
 def export(options: ExportOptions, console: Console) -> int:
-    """The store as a JSON store file (version 2): into FILE with the file engine's
-    own atomic 0600 writer (merged idempotently into an existing one), or stdout."""
+    """The store's tokens as a JSON store file (version 3; browser sessions stay
+    where they are): into FILE with the file engine's own atomic 0600 writer
+    (merged idempotently into an existing one), or stdout."""
     from core.store import serialize
 
     store = open_named(options.store)
@@ -236,7 +237,7 @@ def register(commands: Subcommands) -> None:
         commands,
         "export",
         Command(ExportOptions, export),
-        "write the store as a JSON store file (version 2), e.g. a database's tokens",
+        "write the store as a JSON store file (version 3), e.g. a database's tokens",
     )
     p.add_argument(
         "--to",

@@ -65,17 +65,19 @@ def confirm(console: Console, question: str, *, yes: bool) -> bool:
 
 # --- secrets where they do not belong -------------------------------------------------
 
-_TOKEN_LIKE = re.compile(r"ocat_[0-9A-Za-z]+")
+_TOKEN_LIKE = re.compile(r"(ocat_|ocsess_|ocpair_)[0-9A-Za-z]+")
 
 
 def holds_secret(text: str) -> bool:
-    """Whether `text` (a command-line argument) contains something like a token."""
+    """Whether `text` (a command-line argument) contains something like a token (or
+    a session id or pairing code)."""
     return _TOKEN_LIKE.search(text) is not None
 
 
 def redact_secrets(text: str) -> str:
-    """`text` with anything like a token cut to `ocat_…(redacted)`, before it is echoed."""
-    return _TOKEN_LIKE.sub("ocat_…(redacted)", text)
+    """`text` with anything like a token cut to `ocat_…(redacted)` (a session id to
+    `ocsess_…(redacted)`, ...), before it is echoed."""
+    return _TOKEN_LIKE.sub(lambda m: f"{m.group(1)}…(redacted)", text)
 
 
 # --- `--json [FIELDS]` --------------------------------------------------------------
@@ -87,6 +89,7 @@ JSON_FIELDS = (
     "created_at",
     "expires_at",
     "last_used_at",
+    "last_used_from",
     "hint",
     "legacy",
     "note",
@@ -95,15 +98,15 @@ JSON_FIELDS = (
 )
 
 
-def json_fields(value: str | None) -> tuple[str, ...] | None:
+def json_fields(value: str | None, known: tuple[str, ...] = JSON_FIELDS) -> tuple[str, ...] | None:
     """`--json` alone: every field; `--json id,name,status`: those, in that order."""
     if value is None or value == "":
         return None
     fields = tuple(f.strip() for f in value.split(",") if f.strip())
-    unknown = [f for f in fields if f not in JSON_FIELDS]
+    unknown = [f for f in fields if f not in known]
     if unknown or not fields:
         shown = escape_controls(", ".join(unknown)) if unknown else "(none)"
-        raise UsageError(f"--json: unknown field {shown}; choose from {','.join(JSON_FIELDS)}")
+        raise UsageError(f"--json: unknown field {shown}; choose from {','.join(known)}")
     return fields
 
 

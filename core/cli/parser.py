@@ -12,7 +12,7 @@ import argparse
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from core import __version__
-from core.cli import gateway, maintenance, open_tui, policy, tokens
+from core.cli import gateway, maintenance, open_tui, pair, policy, sessions, tokens
 from core.cli.command import add_store_flag
 from core.cli.console import Console
 from core.cli.exits import UsageError
@@ -92,6 +92,8 @@ def build_parser(console: Console) -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     open_tui.register(commands)
     tokens.register(commands)
+    sessions.register(commands)
+    pair.register(commands)
     policy.register(commands)
     maintenance.register(commands)
     gateway.register(commands)
@@ -101,7 +103,7 @@ def build_parser(console: Console) -> Parser:
 # --- argv, before argparse -------------------------------------------------------------
 
 _VALUE_FLAGS = frozenset(
-    {"--expires", "--name", "--note", "--permissions", "--directory", "--store", "--to"}
+    {"--expires", "--name", "--note", "--permissions", "--directory", "--store", "--to", "--url"}
 )
 
 

@@ -86,6 +86,13 @@ def _when(moment: datetime | None, now: datetime) -> str:
     return f"{format_timestamp(moment)} ({relative_time(moment, now)})"
 
 
+def _last_used(record: TokenRecord, now: datetime) -> str:
+    when = _when(record.last_used_at, now)
+    if record.last_used_at is None or record.last_used_from is None:
+        return when
+    return f"{when} from {escape_controls(record.last_used_from)}"
+
+
 def _abilities(record: TokenRecord) -> str:
     from pathlib import Path
 
@@ -106,7 +113,7 @@ def detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
         ("status", record.status(now).value),
         ("created", _when(record.created_at, now)),
         ("expires", _when(record.expires_at, now)),
-        ("last used", _when(record.last_used_at, now)),
+        ("last used", _last_used(record, now)),
         ("hint", escape_controls(record.hint)),
     ]
     if record.legacy:

@@ -1,5 +1,5 @@
 """`token create|edit|list|show|delete|rotate|prune`: the token commands
-(`token check` is token_check.py).
+(`token check` is token_check.py, `token logout` sessions.py).
 
 Each has an options dataclass (its flags, typed) and a handler that takes the
 options and a console; `register` adds their flags to the parser.
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from core.cli import token_check
+from core.cli import sessions, token_check
 from core.cli.command import (
     Command,
     absolute_directories,
@@ -22,6 +22,7 @@ from core.cli.command import (
 from core.cli.console import Console
 from core.cli.exits import EXIT_OK, UsageError
 from core.cli.output import (
+    JSON_FIELDS,
     PROG,
     confirm,
     emit_json,
@@ -30,6 +31,7 @@ from core.cli.output import (
     record_json,
     warn,
 )
+from core.cli.session_view import session_json, session_lines
 from core.cli.store_access import load, open_named, warn_about_mode
 from core.cli.token_view import describe_expiry, detail_rows, label, table
 from core.model.expiry import DEFAULT_EXPIRY
@@ -153,6 +155,9 @@ def edit(options: EditOptions, console: Console) -> int:
     for key, value in detail_rows(record, store.now()):
         if key in ("name", "note", "permissions", "directories", "expires"):
             print(f"  {key:<12} {value}", file=console.stdout)
+    if edited.ended:
+        count = len(edited.ended)
+        note(console, f"Ended {count} browser session{'' if count == 1 else 's'} of the token.")
     return EXIT_OK
 
 
@@ -190,16 +195,25 @@ class ShowOptions:
     json: str | Literal[False]
 
 
+_SHOW_FIELDS = (*JSON_FIELDS, "sessions")
+
+
 def show(options: ShowOptions, console: Console) -> int:
     store = open_named(options.store)
-    fields = json_fields(options.json) if options.json is not False else None
-    record = load(store, console).require(options.ref)
+    fields = json_fields(options.json, _SHOW_FIELDS) if options.json is not False else None
+    snapshot = load(store, console)
+    record = snapshot.require(options.ref)
+    its_sessions = snapshot.sessions_of(record.id)
     now = store.now()
     if options.json is not False:
-        emit_json(console, record_json(record, now, fields))
+        data = record_json(record, now, None)
+        data["sessions"] = [session_json(s, record, now) for s in its_sessions]
+        emit_json(console, data if fields is None else {f: data[f] for f in fields})
         return EXIT_OK
     for key, value in detail_rows(record, now):
         print(f"{key:<12} {value}", file=console.stdout)
+    for line in session_lines(its_sessions, now):
+        print(line, file=console.stdout)
     return EXIT_OK
 
 
@@ -308,7 +322,7 @@ def register(commands: Subcommands) -> None:
     tokens = add_group(
         commands,
         "token",
-        "create, list, show, edit, delete, rotate, prune, check tokens",
+        "create, list, show, edit, delete, rotate, prune, check tokens; log a token out",
         dest="token_command",
     )
 
@@ -358,7 +372,10 @@ def register(commands: Subcommands) -> None:
     add_json_fields_flag(p, "print a JSON array of records")
 
     p = add_command(
-        tokens, "show", Command(ShowOptions, show), "show one token's metadata (never the secret)"
+        tokens,
+        "show",
+        Command(ShowOptions, show),
+        "show one token's metadata and browser sessions (never the secret)",
     )
     p.add_argument("ref", metavar="ID_OR_NAME")
     add_json_fields_flag(p, "print a JSON object")
@@ -397,3 +414,4 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 
     token_check.register(tokens)
+    sessions.register_logout(tokens)

@@ -66,6 +66,7 @@ from core.authz.policy import Policy
 from core.authz.rules import SHORT_PATH, logged_path, request_path
 from core.gateway.access_log import note
 from core.gateway.guard import (
+    Credentials,
     Guard,
     Subprotocols,
     error_response,
@@ -74,11 +75,23 @@ from core.gateway.guard import (
     split_subprotocols,
 )
 from core.gateway.headers import APP, ContentSafety, SafetyHeaders
+from core.gateway.signin import (
+    SignIn,
+    clear_cookie,
+    cookie_value,
+    is_navigation,
+    login_location,
+    owns,
+    redirect,
+)
 from core.gateway.tickets import CONNECT_RULES
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
 
 TOKEN_ID_HEADER = "X-Auth-Token-Id"  # noqa: S105 - a header name
+REDIRECT_HEADER = "X-Auth-Redirect"
+"""On a 401 for a browser's page: the login page to send it to (nginx's config
+answers 303 with it)."""
 METHOD_HEADERS = ("X-Original-Method", "X-Forwarded-Method")
 URI_HEADERS = ("X-Original-URI", "X-Forwarded-Uri")
 HOST_HEADERS = ("X-Original-Host", "X-Forwarded-Host")
@@ -217,12 +230,14 @@ class ForwardAuth:
         guard: Guard,
         *,
         policy: Policy,
+        signin: SignIn,
         opencode: OpencodeInfo | None = None,
         learner: ScopeLearner | None = None,
         usage: UsageRecorder | None = None,
     ) -> None:
         """Built by wiring.py. Without `opencode` (tests), nothing is asked of
         opencode: the scope is whatever the authorizer holds."""
+        self.signin = signin
         self.guard = guard
         self.usage = usage
         self._info = opencode
@@ -275,6 +290,8 @@ class ForwardAuth:
             await self.usage.close()
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if owns(request.raw_path):  # the proxy sends /_auth/ here (the sign-in pages)
+            return await self.signin.handle(request)
         answer = await self._answer(request)
         if answer.status >= 400 and isinstance(answer, web.Response):
             return with_error_header(answer)
@@ -301,19 +318,55 @@ class ForwardAuth:
                 {"error": "url_credentials", "message": URL_CREDENTIALS_REFUSED},
                 [("WWW-Authenticate", 'Basic realm="opencode"')],
             )
+        authorization = credentials_for(request, subprotocols)
+        secure = self.signin.secure(request)
+        found = Credentials(
+            authorization,
+            None if authorization is not None else cookie_value(request.headers, secure),
+        )
         decision = await self.guard.admit(
-            request,
-            credentials_for(request, subprotocols),
-            method,
-            uri,
-            own_host=host,
-            websocket=websocket,
+            request, found, method, uri, own_host=host, websocket=websocket
         )
         if isinstance(decision, web.StreamResponse):
+            if decision.status == 401 and is_navigation(method, request.headers):
+                return self._to_login(request, uri, found, secure)
             return decision
         headers = list(self._safety.get(decision.rule, self._app_safety))
+        client = forwarded_client(request)
         if decision.token_id is not None:
             if self.usage is not None:
-                self.usage.seen(decision.token_id)
+                self.usage.seen(decision.token_id, client)
             headers.append((TOKEN_ID_HEADER, decision.token_id))
+        if decision.session_id is not None and self.usage is not None:
+            self.usage.seen_session(decision.session_id, client)
         return web.Response(status=200, headers=headers)
+
+    def _to_login(
+        self, request: web.BaseRequest, uri: str, found: Credentials, secure: bool
+    ) -> web.Response:
+        """A browser page without a (valid) session: the login page. Caddy and Traefik
+        pass forward-auth's answer on as it is: a 303. nginx's `auth_request` keeps
+        only 2xx, 401 and 403, so it gets a 401 naming the page in `X-Auth-Redirect`,
+        which its config turns into the redirect (see the README)."""
+        location = login_location(uri)
+        note(request, "login_redirect", logged_path(uri), method=request.method)
+        if request.headers.get("X-Original-URI") is not None:
+            answer = json_response(
+                401,
+                {"error": "missing_token", "message": "sign in first"},
+                [("WWW-Authenticate", 'Basic realm="opencode"'), (REDIRECT_HEADER, location)],
+            )
+        else:
+            answer = redirect(location)
+        if found.cookie is not None:
+            clear_cookie(answer, secure=secure)
+        return answer
+
+
+def forwarded_client(request: web.BaseRequest) -> str | None:
+    """The browser's address as the proxy gives it (its X-Forwarded-For, which the
+    README's configs set to the client's own address, not a list from the client)."""
+    value = request.headers.get("X-Forwarded-For")
+    if value is None:
+        return request.remote
+    return value.split(",")[-1].strip()[:64] or None

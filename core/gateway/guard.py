@@ -78,6 +78,22 @@ def is_websocket_upgrade(request: web.BaseRequest) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a request authenticates with: an `Authorization` value (Bearer, Basic,
+    the WebSocket subprotocol's token, or the one that asked for a PTY ticket), or
+    else a sign-in cookie's session id (signin.py)."""
+
+    authorization: str | None = None
+    cookie: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.authorization is not None or self.cookie is not None
+
+
+NO_CREDENTIALS = Credentials()
+
+
 class Sessions(Protocol):
     """Where a session's directory comes from (opencode, through upstream_info)."""
 
@@ -203,7 +219,7 @@ class Guard:
 
     async def decide(
         self,
-        authorization: str | None,
+        credentials: Credentials,
         method: str,
         raw_path: str,
         headers: CIMultiDict[str] | Mapping[str, str] | None = None,
@@ -219,7 +235,13 @@ class Guard:
             index = await self.authorizer.fresh_index()
             try:
                 decision = self.authorizer.decide(
-                    authorization, method, raw_path, headers=values, sessions=lookup, index=index
+                    credentials.authorization,
+                    method,
+                    raw_path,
+                    cookie=credentials.cookie,
+                    headers=values,
+                    sessions=lookup,
+                    index=index,
                 )
             except SessionLookupNeeded as needed:
                 session_id = needed.session_id
@@ -235,9 +257,10 @@ class Guard:
                         502, "upstream_unavailable", "opencode could not be asked about the session"
                     )
                 decision = self.authorizer.decide(
-                    authorization,
+                    credentials.authorization,
                     method,
                     raw_path,
+                    cookie=credentials.cookie,
                     headers=values,
                     sessions=lambda sid: found if sid == session_id else lookup(sid),
                     index=index,
@@ -253,7 +276,7 @@ class Guard:
     async def admit(
         self,
         request: web.BaseRequest,
-        authorization: str | None,
+        credentials: Credentials,
         method: str,
         raw_path: str,
         *,
@@ -272,7 +295,7 @@ class Guard:
         own (forward-auth: what the proxy's subrequest shows). The cross-site
         check always reads the request's own headers, as the browser sent them."""
         decision = await self.decide(
-            authorization, method, raw_path, request.headers if headers is None else headers
+            credentials, method, raw_path, request.headers if headers is None else headers
         )
         if decision is None:
             note(request, "store_unavailable", self.log_path(raw_path), method=method)

@@ -92,8 +92,16 @@ def upstream_request_headers(
     client_ip: str | None,
     scheme: str,
     websocket: bool = False,
+    drop_cookies: tuple[str, ...] = (),
 ) -> CIMultiDict[str]:
+    """What goes to opencode. `drop_cookies` are taken out of `Cookie` (the
+    gateway's own session cookie is never opencode's business)."""
     out = _filtered(incoming, _WEBSOCKET_DROP if websocket else _REQUEST_DROP)
+    if drop_cookies and "Cookie" in out:
+        kept = [_without_cookies(value, drop_cookies) for value in out.popall("Cookie")]
+        for value in kept:
+            if value:
+                out.add("Cookie", value)
     if authorization is not None:
         out["Authorization"] = authorization
     if not websocket and "Content-Length" in incoming:
@@ -105,6 +113,14 @@ def upstream_request_headers(
     if host:
         out["X-Forwarded-Host"] = host
     return out
+
+
+def _without_cookies(header: str, names: tuple[str, ...]) -> str:
+    """A `Cookie` header without the cookies called `names` (the rest as sent)."""
+    kept = [
+        part for part in header.split(";") if part.strip().partition("=")[0].strip() not in names
+    ]
+    return ";".join(kept).strip()
 
 
 def downstream_response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:

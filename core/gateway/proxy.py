@@ -52,7 +52,9 @@ from yarl import URL
 from core.authz.policy import Policy
 from core.gateway.access_log import note, note_status
 from core.gateway.guard import (
+    Credentials,
     Guard,
+    Subprotocols,
     credentials,
     error_response,
     is_websocket_upgrade,
@@ -69,6 +71,17 @@ from core.gateway.headers import (
 )
 from core.gateway.live import Held, OpenConnections, Revocable
 from core.gateway.settings import GatewayConfig
+from core.gateway.signin import (
+    COOKIE,
+    SECURE_COOKIE,
+    SignIn,
+    clear_cookie,
+    cookie_value,
+    is_navigation,
+    login_location,
+    owns,
+    redirect,
+)
 from core.gateway.tickets import CONNECT_RULES, CONNECT_TOKEN_RULES, MAX_ANSWER, Tickets
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
@@ -124,9 +137,11 @@ class Gateway:
         policy: Policy,
         opencode: OpencodeInfo,
         learner: ScopeLearner,
+        signin: SignIn,
         usage: UsageRecorder | None = None,
     ) -> None:
         """Built by wiring.py, with every part it uses; `start` only starts them."""
+        self.signin = signin
         self.config = config
         self.guard = guard
         self.usage = usage
@@ -196,15 +211,16 @@ class Gateway:
             return error_response(
                 400, "bad_request", "the request target must be a path (origin-form)"
             )
+        if owns(raw):
+            return await self.signin.handle(request)
         websocket = is_websocket_upgrade(request)
         subprotocols = (
             split_subprotocols(request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL))
             if websocket
             else None
         )
-        authorization = credentials(request, subprotocols)
-        if authorization is None and websocket:
-            authorization = self._ticket_credentials(raw)
+        secure = self.config.tls
+        found = self._credentials(request, raw, subprotocols, websocket, secure)
         # What goes to opencode, built before the decision so the decision reads it.
         headers = upstream_request_headers(
             request.headers,
@@ -212,10 +228,11 @@ class Gateway:
             client_ip=request.remote,
             scheme=self._scheme,
             websocket=websocket,
+            drop_cookies=(COOKIE, SECURE_COOKIE),
         )
         decision = await self.guard.admit(
             request,
-            authorization,
+            found,
             request.method,
             raw,
             own_host=request.headers.get(hdrs.HOST),
@@ -223,15 +240,23 @@ class Gateway:
             headers=headers,
         )
         if isinstance(decision, web.StreamResponse):
+            if decision.status == 401 and is_navigation(request.method, request.headers):
+                # A browser without a (valid) session: the login page, then back here.
+                answer = redirect(login_location(raw))
+                if found.cookie is not None:
+                    clear_cookie(answer, secure=secure)
+                return answer
             return decision
         if decision.token_id is not None and self.usage is not None:
-            self.usage.seen(decision.token_id)
-        remember = authorization if decision.rule in CONNECT_TOKEN_RULES and authorization else None
+            self.usage.seen(decision.token_id, request.remote)
+        if decision.session_id is not None and self.usage is not None:
+            self.usage.seen_session(decision.session_id, request.remote)
+        remember = found if decision.rule in CONNECT_TOKEN_RULES and found else None
         revocable = None
-        if decision.token_id is not None and authorization is not None:
+        if decision.token_id is not None and found:
             revocable = Revocable(
                 decision.token_id,
-                self._recheck(authorization, request.method, raw, headers),
+                self._recheck(found, request.method, raw, headers),
                 self.live,
             )
 
@@ -262,14 +287,34 @@ class Gateway:
             revocable,
         )
 
+    def _credentials(
+        self,
+        request: web.BaseRequest,
+        raw: str,
+        subprotocols: Subprotocols | None,
+        websocket: bool,
+        secure: bool,
+    ) -> Credentials:
+        """`?auth_token=`, the Authorization header, the WebSocket subprotocol's
+        token; for a terminal with only a ticket, what asked for the ticket; else the
+        sign-in cookie."""
+        authorization = credentials(request, subprotocols)
+        if authorization is not None:
+            return Credentials(authorization)
+        if websocket:
+            asked = self._ticket_credentials(raw)
+            if asked is not None:
+                return asked
+        return Credentials(cookie=cookie_value(request.headers, secure))
+
     def _recheck(
-        self, authorization: str, method: str, raw: str, headers: CIMultiDict[str]
+        self, found: Credentials, method: str, raw: str, headers: CIMultiDict[str]
     ) -> Callable[[], Awaitable[str | None]]:
         """Deciding an open connection again, on the same credentials, method,
         target and forwarded headers as its own request (live.py)."""
 
         async def recheck() -> str | None:
-            decision = await self.guard.decide(authorization, method, raw, headers)
+            decision = await self.guard.decide(found, method, raw, headers)
             if decision is None:
                 return "the token store cannot be read"
             if isinstance(decision, web.StreamResponse):
@@ -284,9 +329,12 @@ class Gateway:
         """The store changed: PTY tickets whose credentials no longer pass are
         forgotten (a ticket is redeemed only after its credentials are decided
         again anyway; this keeps none of a revoked token's around)."""
-        self.tickets.forget_unless(self.guard.authorizer.still_valid)
+        authorizer = self.guard.authorizer
+        self.tickets.forget_unless(
+            lambda asked: authorizer.still_valid(asked.authorization, cookie=asked.cookie)
+        )
 
-    def _ticket_credentials(self, raw: str) -> str | None:
+    def _ticket_credentials(self, raw: str) -> Credentials | None:
         """For a terminal WebSocket with a ticket and no credentials: the ones that
         asked for the ticket (tickets.py)."""
         from core.authz.scope import query_values
@@ -304,7 +352,7 @@ class Gateway:
         path: str,
         token_id: str | None,
         safety: SafetyHeaders = (),
-        remember_ticket_for: str | None = None,
+        remember_ticket_for: Credentials | None = None,
         revocable: Revocable | None = None,
     ) -> web.StreamResponse:
         def fail(status: int, reason: str, message: str) -> web.Response:
@@ -363,14 +411,14 @@ class Gateway:
         self,
         request: web.BaseRequest,
         upstream: ClientResponse,
-        authorization: str,
+        asked: Credentials,
         safety: SafetyHeaders,
     ) -> web.StreamResponse:
         """A connect-token answer (small JSON): read whole, its ticket remembered."""
         async with asyncio.timeout(self._read):
             answer = await upstream.read()  # opencode's own small JSON
         if len(answer) <= MAX_ANSWER:
-            self.tickets.remember(answer, authorization)
+            self.tickets.remember(answer, asked)
         response = web.Response(
             status=upstream.status,
             body=answer,

@@ -29,6 +29,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from core.gateway.guard import Credentials
+
 CONNECT_TOKEN_RULES = frozenset(
     {"POST /pty/{ptyID}/connect-token", "POST /api/pty/{ptyID}/connect-token"}
 )
@@ -41,13 +43,13 @@ MAX_ANSWER = 64 * 1024
 class Tickets:
     def __init__(self, lifetime: float = TICKET_LIFETIME) -> None:
         self._lifetime = lifetime
-        self._issued: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._issued: OrderedDict[str, tuple[float, Credentials]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._issued)
 
-    def remember(self, answer: bytes, authorization: str) -> bool:
-        """Note the ticket in a connect-token answer as asked for with `authorization`."""
+    def remember(self, answer: bytes, asked: Credentials) -> bool:
+        """Note the ticket in a connect-token answer as asked for with `asked`."""
         try:
             ticket = json.loads(answer).get("ticket")
         except (ValueError, AttributeError):
@@ -55,18 +57,18 @@ class Tickets:
         if not isinstance(ticket, str) or not ticket:
             return False
         self._expire()
-        self._issued[ticket] = (time.monotonic() + self._lifetime, authorization)
+        self._issued[ticket] = (time.monotonic() + self._lifetime, asked)
         while len(self._issued) > MAX_TICKETS:
             self._issued.popitem(last=False)
         return True
 
-    def redeem(self, ticket: str) -> str | None:
+    def redeem(self, ticket: str) -> Credentials | None:
         """The credentials that asked for `ticket` (once), or None."""
         self._expire()
         found = self._issued.pop(ticket, None)
         return None if found is None else found[1]
 
-    def forget_unless(self, still_valid: Callable[[str], bool]) -> int:
+    def forget_unless(self, still_valid: Callable[[Credentials], bool]) -> int:
         """Forget the tickets whose credentials no longer pass `still_valid` (the
         store changed); how many were forgotten."""
         gone = [t for t, (_, auth) in self._issued.items() if not still_valid(auth)]

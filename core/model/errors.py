@@ -12,9 +12,10 @@ and reasons, never the secret text.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from core.model.text import escape_controls
-from core.model.token_format import PREFIX, make_hint
+from core.model.token_format import PAIRING_PREFIX, PREFIX, SESSION_PREFIX, make_hint
 
 
 class AuthTuiError(Exception):
@@ -63,6 +64,22 @@ class InvalidDirectory(InputError):
     pass
 
 
+class PairingInvalid(InputError):
+    """A pairing code that grants nothing: `reason` is `unknown` (never issued, or
+    used already: a used code is gone), `expired`, or `orphaned` (its token is
+    gone or expired). The gateway shows a page saying which; nothing changed."""
+
+    _MESSAGES: ClassVar[dict[str, str]] = {
+        "unknown": "this pairing link is not valid: it was used already, or never issued",
+        "expired": "this pairing link has expired (links work for 5 minutes)",
+        "orphaned": "this pairing link's token was deleted or has expired",
+    }
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self._MESSAGES.get(reason, self._MESSAGES["unknown"]))
+        self.reason = reason
+
+
 # --- not found: exit code 1 ----------------------------------------------------
 
 
@@ -77,6 +94,31 @@ class TokenNotFound(AuthTuiError):
             )
         else:
             message = f"no token with id or name '{escape_controls(ref)}'"
+        super().__init__(message)
+        self.ref = ref
+
+
+class TokenExpired(AuthTuiError):
+    """The token exists but has expired: no session or pairing can be made for it."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(
+            f"the token '{escape_controls(ref)}' has expired",
+            hint="rotate it, or edit its expiry, to use it again",
+        )
+        self.ref = ref
+
+
+class SessionNotFound(AuthTuiError):
+    def __init__(self, ref: str) -> None:
+        # As for tokens: a pasted session id (the cookie's secret) is not echoed.
+        if ref.strip().startswith((SESSION_PREFIX, PAIRING_PREFIX, PREFIX)):
+            message = (
+                f"no session with id '{make_hint(ref.strip())}'; that looks like a secret - "
+                "give the session's short id (session list)"
+            )
+        else:
+            message = f"no session with id '{escape_controls(ref)}'"
         super().__init__(message)
         self.ref = ref
 

@@ -2,20 +2,24 @@
 
 The file is a versioned JSON object:
 
-    {"version": 2, "tokens": [TokenRecord, ...]}
+    {"version": 3, "tokens": [TokenRecord, ...], "sessions": [SessionRecord, ...],
+     "pairings": [PairingRecord, ...]}
 
-Records never hold a secret, only its SHA-256 digest. Unknown fields are refused
-(`extra="forbid"`): a hand-edited `"expires": ...` typo must not silently mean
-"never expires". Version 2 added `note` and `directories`; a version 1 file is
-read as it is (it cannot hold them) and written as version 2 on the next change.
+Records never hold a secret, only its SHA-256 digest: a token's, a browser
+session id's, a pairing code's. Unknown fields are refused (`extra="forbid"`): a
+hand-edited `"expires": ...` typo must not silently mean "never expires".
+Version 2 added `note` and `directories`; version 3 the browser sessions, the
+pairings and `last_used_from`. An older file is read as it is (it cannot hold
+what came later) and written as version 3 on the next change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,9 +28,18 @@ from core.model.names import MAX_NOTE_LEN
 from core.model.permissions import Permission, canonical
 from core.model.token_format import ID_PATTERN
 
-STORE_VERSION: Final = 2
-READABLE_VERSIONS = (1, 2)
+STORE_VERSION: Final = 3
+READABLE_VERSIONS = (1, 2, 3)
 EXPIRING_WITHIN = timedelta(days=7)
+SESSION_LIFETIME = timedelta(days=30)
+"""A browser session of a token that never expires ends after this long (one of a
+token that does ends with it, or sooner)."""
+PAIRING_LIFETIME = timedelta(minutes=5)
+MAX_CLIENT_LEN = 64
+MAX_USER_AGENT_LEN = 200
+_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+_SINCE_VERSION = {"note": 2, "directories": 2, "last_used_from": 3}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class TokenStatus(StrEnum):
@@ -51,11 +64,16 @@ class TokenRecord(BaseModel):
         default=None,
         description="Last accepted request (UTC), at most once a minute; null if never.",
     )
+    last_used_from: str | None = Field(
+        default=None,
+        max_length=MAX_CLIENT_LEN,
+        description="The client address of that request; null if never or unknown. Version 3.",
+    )
     hint: str = Field(
         min_length=1, max_length=64, description="Non-secret label: prefix and last 4 characters."
     )
     digest: str = Field(
-        pattern=r"^sha256:[0-9a-f]{64}$",
+        pattern=_DIGEST_PATTERN,
         description="SHA-256 of the full token text. The secret itself is never stored.",
     )
     legacy: bool = Field(
@@ -96,6 +114,79 @@ class TokenRecord(BaseModel):
         return data
 
 
+Via = Literal["login", "pairing"]
+VIAS: tuple[str, ...] = get_args(Via)
+
+
+class SessionRecord(BaseModel):
+    """One browser signed in as a token (its cookie holds the id whose digest is
+    here). It ends with its token: deleting, rotating, expiring or editing the
+    token's permissions, directories or expiry ends it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=ID_PATTERN, description="Short public id (`session end ID`).")
+    digest: str = Field(
+        pattern=_DIGEST_PATTERN,
+        description="SHA-256 of the session id the cookie holds (ocsess_...); never the id.",
+    )
+    token_id: str = Field(pattern=ID_PATTERN, description="The token the browser acts as.")
+    created_at: AwareDatetime = Field(description="Sign-in time (UTC).")
+    expires_at: AwareDatetime = Field(
+        description="End of the session (UTC): never later than the token's expiry."
+    )
+    last_seen_at: AwareDatetime | None = Field(
+        default=None, description="Last accepted request (UTC), in batches; null if none yet."
+    )
+    client: str | None = Field(
+        default=None, max_length=MAX_CLIENT_LEN, description="Client address, last seen."
+    )
+    user_agent: str | None = Field(
+        default=None,
+        max_length=MAX_USER_AGENT_LEN,
+        description="The browser's User-Agent as sent (escaped wherever it is shown).",
+    )
+    via: Via = Field(description="How it began: the login page, or a pairing link.")
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def public_dict(self) -> dict[str, Any]:
+        """JSON-ready, minus the digest."""
+        return self.model_dump(mode="json", exclude={"digest"})
+
+
+class PairingRecord(BaseModel):
+    """A one-time pairing link not used yet: whoever opens it and presses the button
+    is signed in as the token. Consuming it deletes it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    digest: str = Field(
+        pattern=_DIGEST_PATTERN,
+        description="SHA-256 of the pairing code the link holds (ocpair_...); never the code.",
+    )
+    token_id: str = Field(pattern=ID_PATTERN, description="The token the device will act as.")
+    created_at: AwareDatetime = Field(description="When the link was made (UTC).")
+    expires_at: AwareDatetime = Field(description="5 minutes later (UTC), or the token's expiry.")
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+def client_text(value: str | None, limit: int) -> str | None:
+    """A client address or User-Agent as the store keeps it: cut to `limit`
+    characters, text a JSON file can hold (a lone surrogate - how a server decodes
+    a header's invalid UTF-8 - becomes U+FFFD, and so does NUL), None for
+    nothing. Other control characters stay: they are escaped wherever the text
+    is shown."""
+    if value is None:
+        return None
+    clean = value if value.isascii() else _SURROGATE.sub("\ufffd", value)
+    clean = clean.replace("\x00", "\ufffd")[:limit]  # a database's text holds no NUL
+    return clean or None
+
+
 class StoreDocument(BaseModel):
     """The whole store file."""
 
@@ -112,28 +203,50 @@ class StoreDocument(BaseModel):
         },
     )
 
-    version: Literal[1, 2] = Field(
-        description="Format version of this file: 2 (1 is read, and written as 2)."
+    version: Literal[1, 2, 3] = Field(
+        description="Format version of this file: 3 (1 and 2 are read, and written as 3)."
     )
     tokens: tuple[TokenRecord, ...] = Field(default=())
+    sessions: tuple[SessionRecord, ...] = Field(
+        default=(), description="Browser sessions signed in as a token. Version 3."
+    )
+    pairings: tuple[PairingRecord, ...] = Field(
+        default=(), description="Pairing links not used yet. Version 3."
+    )
 
     @field_validator("version", mode="before")
     @classmethod
     def _integer_version(cls, value: Any) -> Any:
-        # Literal[1, 2] alone also accepts true and 2.0 (they compare equal).
+        # Literal[1, 2, 3] alone also accepts true and 2.0 (they compare equal).
         if type(value) is not int:
-            raise ValueError("version must be the integer 2")
+            raise ValueError(f"version must be the integer {STORE_VERSION}")
         return value
 
     @model_validator(mode="after")
     def _whole_file_rules(self) -> StoreDocument:
         """The rules across records, checked in one pass after pydantic-core alone
         has parsed the records (no Python validator runs per record: the file is
-        read on every change, at 100k tokens too). See `check_records`."""
+        read on every change, at 100k tokens too). See `check_records` and
+        `check_sessions`."""
+        update: dict[str, Any] = {}
         checked = check_records(self.tokens, self.version, fresh=self.tokens)
         if checked is not self.tokens:
-            return self.model_copy(update={"tokens": tuple(checked)})
-        return self
+            update["tokens"] = tuple(checked)
+        if self.version < 3:
+            for field in ("sessions", "pairings"):
+                if field in self.model_fields_set:
+                    raise ValueError(
+                        f"{field} needs store version 3 (the file says version {self.version})"
+                    )
+        elif self.sessions or self.pairings:
+            sessions, pairings = check_sessions(
+                self.sessions, self.pairings, {r.id for r in self.tokens}
+            )
+            if sessions is not self.sessions:
+                update["sessions"] = sessions
+            if pairings is not self.pairings:
+                update["pairings"] = pairings
+        return self.model_copy(update=update) if update else self
 
 
 def check_records(
@@ -147,7 +260,7 @@ def check_records(
 
     Ids, names and digests are unique across all records. Each of the `fresh`
     records (just parsed; the others were checked before) is checked on its own:
-    no version 2 field in a version 1 file, directories in canonical form (so a
+    no field newer than the file's version, directories in canonical form (so a
     hand edit cannot smuggle in `..`), permissions in the order read, write,
     execute - a record in another order is put in order, and then a new list is
     returned. (`unique=False`: the caller checks uniqueness itself, incrementally.)
@@ -169,12 +282,15 @@ def check_records(
                     raise ValueError(f"two tokens share the {field} {shown}")
                 seen.add(value)
     reordered: dict[int, TokenRecord] = {}
+    newer = {field for field, since in _SINCE_VERSION.items() if since > version}
     for record in fresh:
-        if version == 1:
-            added = record.model_fields_set & {"note", "directories"}
+        if newer:
+            added = record.model_fields_set & newer
             if added:
+                field = sorted(added)[0]
                 raise ValueError(
-                    f"{sorted(added)[0]} needs store version 2 (the file says version 1)"
+                    f"{field} needs store version {_SINCE_VERSION[field]} "
+                    f"(the file says version {version})"
                 )
         if record.directories:
             _check_directories(record.directories)
@@ -185,6 +301,29 @@ def check_records(
     if not reordered:
         return tokens
     return [reordered.get(id(r), r) for r in tokens]
+
+
+def check_sessions(
+    sessions: tuple[SessionRecord, ...],
+    pairings: tuple[PairingRecord, ...],
+    token_ids: Collection[str],
+) -> tuple[tuple[SessionRecord, ...], tuple[PairingRecord, ...]]:
+    """The sessions and pairings if their ids and digests are unique (else
+    ValueError), without those whose token is not in `token_ids`: a session ends
+    with its token, also when a token is deleted from the file by hand. (The
+    tuples given are returned as they are when nothing was dropped.)"""
+    for what, values in (
+        ("sessions share an id", [s.id for s in sessions]),
+        ("sessions share a digest", [s.digest for s in sessions]),
+        ("pairings share a digest", [p.digest for p in pairings]),
+    ):
+        if len(set(values)) != len(values):
+            raise ValueError(f"two {what}")
+    if any(s.token_id not in token_ids for s in sessions):
+        sessions = tuple(s for s in sessions if s.token_id in token_ids)
+    if any(p.token_id not in token_ids for p in pairings):
+        pairings = tuple(p for p in pairings if p.token_id in token_ids)
+    return sessions, pairings
 
 
 _CANONICAL_ORDERS = frozenset(

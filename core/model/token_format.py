@@ -4,9 +4,12 @@
 
 33 characters. The prefix tells people and secret scanners what the string is; the
 checksum lets a typo or a truncated paste be rejected offline, before any store
-lookup. The alphabet is ASCII-ordered (0-9, A-Z, a-z), so for fixed-width strings
-lexicographic order equals numeric order - used to reject non-canonical values
-without converting to an integer.
+lookup. Browser session ids (`ocsess_`, what the cookie holds) and pairing codes
+(`ocpair_`, what a pairing link holds) are the same format under their own prefix
+(35 characters), so a secret of one kind never passes for another. The alphabet
+is ASCII-ordered (0-9, A-Z, a-z), so for fixed-width strings lexicographic order
+equals numeric order - used to reject non-canonical values without converting to
+an integer.
 
 Only a SHA-256 digest of the full token text is stored. 128 random bits need no
 slow KDF: nothing can be brute-forced back from the digest.
@@ -23,6 +26,9 @@ from enum import StrEnum
 from core.model.clock import TokenBytes
 
 PREFIX = "ocat_"
+SESSION_PREFIX = "ocsess_"
+PAIRING_PREFIX = "ocpair_"
+_PREFIXES = (PREFIX, SESSION_PREFIX, PAIRING_PREFIX)
 ENTROPY_BITS = 128
 ENTROPY_LEN = 22
 CHECKSUM_LEN = 6
@@ -74,21 +80,22 @@ class FormatProblem(StrEnum):
     BAD_CHECKSUM = "bad_checksum"
 
 
-def check_format(token: str) -> FormatProblem | None:
-    """None if `token` is a well-formed ocat_ token, else what is wrong with it.
+def check_format(token: str, prefix: str = PREFIX) -> FormatProblem | None:
+    """None if `token` is a well-formed secret of the kind `prefix` names (an
+    ocat_ token by default), else what is wrong with it.
 
     Wrong prefix, length or alphabet, or an entropy part above 2^128-1, is
     `malformed`; a checksum that does not match is `bad_checksum`.
     """
-    if len(token) != TOKEN_LEN or not token.startswith(PREFIX):
+    if len(token) != len(prefix) + ENTROPY_LEN + CHECKSUM_LEN or not token.startswith(prefix):
         return FormatProblem.MALFORMED
-    body = token[len(PREFIX) :]
+    body = token[len(prefix) :]
     if _BODY_RE.fullmatch(body) is None:
         return FormatProblem.MALFORMED
     entropy = body[:ENTROPY_LEN]
     if entropy > _MAX_ENTROPY_TEXT:
         return FormatProblem.MALFORMED
-    if checksum(PREFIX + entropy) != body[ENTROPY_LEN:]:
+    if checksum(prefix + entropy) != body[ENTROPY_LEN:]:
         return FormatProblem.BAD_CHECKSUM
     return None
 
@@ -140,12 +147,13 @@ class Secret:
     __str__ = __repr__
 
 
-def generate(token_bytes: TokenBytes) -> Secret:
-    """A new token from 16 bytes of the injected CSPRNG."""
+def generate(token_bytes: TokenBytes, prefix: str = PREFIX) -> Secret:
+    """A new secret from 16 bytes of the injected CSPRNG: a token, or a session id
+    or pairing code with their prefix."""
     raw = token_bytes(ENTROPY_BITS // 8)
     if len(raw) != ENTROPY_BITS // 8:
         raise ValueError("token_bytes returned the wrong number of bytes")
-    head = PREFIX + base62(int.from_bytes(raw, "big"), ENTROPY_LEN)
+    head = prefix + base62(int.from_bytes(raw, "big"), ENTROPY_LEN)
     return Secret(head + checksum(head))
 
 
@@ -163,7 +171,7 @@ def make_hint(token: str) -> str:
     only when that is at most a quarter of the secret: the hint is written to
     disk, and a short hand-made secret must not end up there whole.
     """
-    head = PREFIX if token.startswith(PREFIX) else ""
+    head = next((p for p in _PREFIXES if token.startswith(p)), "")
     tail = token[-HINT_CHARS:] if len(token) >= 4 * HINT_CHARS else ""
     return f"{head}…{tail}"
 

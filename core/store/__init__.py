@@ -6,7 +6,7 @@ Callers hold a `Store` and ask it what it can do; they never name an engine.
 
 from __future__ import annotations
 
-from core.store.base import Store, clean_directories, generated_name
+from core.store.base import Store, Used, clean_directories, generated_name
 from core.store.capabilities import HasFileMode, HasSchema, KeepsFiles, Migratable, RecordSource
 from core.store.file.engine import DEFAULT_LOCK_TIMEOUT, TokenStore, serialize
 from core.store.file.reading import (
@@ -15,9 +15,21 @@ from core.store.file.reading import (
     StoreReader,
     file_warnings,
     parse_document,
+    parse_store,
     read_snapshot,
 )
-from core.store.snapshot import Copied, Edited, Issued, Migration, SchemaChange, Snapshot
+from core.store.snapshot import (
+    Copied,
+    Edited,
+    Issued,
+    IssuedPairing,
+    IssuedSession,
+    Migration,
+    PairingState,
+    PairingStatus,
+    SchemaChange,
+    Snapshot,
+)
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -28,19 +40,25 @@ __all__ = [
     "HasFileMode",
     "HasSchema",
     "Issued",
+    "IssuedPairing",
+    "IssuedSession",
     "KeepsFiles",
     "Migratable",
     "Migration",
+    "PairingState",
+    "PairingStatus",
     "RecordSource",
     "SchemaChange",
     "Snapshot",
     "Store",
     "StoreReader",
     "TokenStore",
+    "Used",
     "clean_directories",
     "file_warnings",
     "generated_name",
     "parse_document",
+    "parse_store",
     "read_snapshot",
     "serialize",
 ]

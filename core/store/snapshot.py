@@ -6,13 +6,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from core.model.errors import (
-    TokenNotFound,
-)
-from core.model.records import TokenRecord
+from core.model.errors import SessionNotFound, TokenNotFound
+from core.model.records import PairingRecord, SessionRecord, TokenRecord
 from core.model.token_format import Secret
 
 V = TypeVar("V", bound=Hashable, covariant=True)
@@ -34,6 +33,11 @@ class Snapshot(Generic[V]):
     warnings: tuple[str, ...] = ()
     read_only: bool = False
     """The owner has no write permission (chmod 400): changes are refused."""
+    sessions: tuple[SessionRecord, ...] = ()
+    """Browser sessions (each of a token in `records`), expired ones included until
+    the next change drops them."""
+    pairings: tuple[PairingRecord, ...] = ()
+    """Pairing links not used yet (expired ones included until the next change)."""
     delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -71,6 +75,16 @@ class Snapshot(Generic[V]):
             raise TokenNotFound(ref)
         return found
 
+    def sessions_of(self, token_id: str) -> tuple[SessionRecord, ...]:
+        return tuple(s for s in self.sessions if s.token_id == token_id)
+
+    def require_session(self, session_id: str) -> SessionRecord:
+        wanted = session_id.strip()
+        for session in self.sessions:
+            if session.id == wanted:
+                return session
+        raise SessionNotFound(session_id)
+
 
 @dataclass(frozen=True)
 class Issued:
@@ -81,12 +95,49 @@ class Issued:
 
 
 @dataclass(frozen=True)
+class IssuedSession:
+    """A browser session just begun: its record and its id (the cookie's value,
+    given to the browser once; only its digest is stored)."""
+
+    record: SessionRecord
+    secret: Secret
+
+    def max_age(self, now: datetime) -> int:
+        """Whole seconds from `now` to the session's end (the cookie's Max-Age)."""
+        return max(0, int((self.record.expires_at - now).total_seconds()))
+
+
+@dataclass(frozen=True)
+class IssuedPairing:
+    """A pairing link just made: its record and its code (shown once, in the link)."""
+
+    record: PairingRecord
+    code: Secret
+
+
+PairingState = Literal["valid", "unknown", "expired", "orphaned"]
+
+
+@dataclass(frozen=True)
+class PairingStatus:
+    """What opening a pairing link would do (`Store.pairing_state`): `valid`, or
+    why not; and, when valid, the token it signs in as (its name, for the page)."""
+
+    state: PairingState
+    token_id: str | None = None
+    token_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Edited:
     """A token before and after `edit`, and which fields changed (none: nothing written)."""
 
     before: TokenRecord
     after: TokenRecord
     changed: tuple[str, ...]
+    ended: tuple[SessionRecord, ...] = ()
+    """The token's browser sessions the edit ended (permissions, directories or
+    expiry changed)."""
 
 
 @dataclass(frozen=True)

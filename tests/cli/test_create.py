@@ -19,6 +19,7 @@ RECORD_FIELDS = {
     "created_at",
     "expires_at",
     "last_used_at",
+    "last_used_from",
     "hint",
     "legacy",
     "note",
@@ -41,7 +42,7 @@ def test_defaults_all_permissions_90_days_secret_once(cli: Cli) -> None:
     assert "read, write, execute" in result.out
 
     doc = json.loads(cli.store.read_text())
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     [record] = doc["tokens"]
     assert record["name"] == "token-1"
     assert record["permissions"] == ["read", "write", "execute"]
@@ -140,7 +141,7 @@ def test_xdg_config_home_is_the_default(cli: Cli) -> None:
     env = {"OPENCODE_AUTH_TOKENS_FILE": ""}
     assert cli("token", "create", "--quiet", env=env).code == 0
     expected = Path(cli.env["XDG_CONFIG_HOME"]) / "opencode" / "auth-tokens.json"
-    assert json.loads(expected.read_text())["version"] == 2
+    assert json.loads(expected.read_text())["version"] == 3
 
 
 def test_an_execute_only_token_is_created_with_a_warning(cli: Cli) -> None:

@@ -30,7 +30,7 @@ def test_create_with_a_note_and_directories(cli: Cli, tmp_path: Path) -> None:
     home = cli.env["HOME"]
     assert data["directories"] == [str(project), f"{home}/src/app"]
     on_disk = json.loads(cli.store.read_text())
-    assert on_disk["version"] == 2
+    assert on_disk["version"] == 3
     assert on_disk["tokens"][0]["directories"] == data["directories"]
 
 

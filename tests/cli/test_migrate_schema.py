@@ -86,7 +86,7 @@ def test_migrate_hashes_secrets_keeps_backup_and_old_tokens_work(cli: Cli) -> No
     for entry in LEGACY:
         assert entry["token"] not in text
     doc = json.loads(text)
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     names = [t["name"] for t in doc["tokens"]]
     assert names == ["laptop", "token-1", "laptop (2)"]
     assert all(t["legacy"] for t in doc["tokens"])
@@ -129,7 +129,7 @@ def test_schema_describes_the_file(cli: Cli) -> None:
     assert result.code == 0
     schema = json.loads(result.out)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert set(schema["properties"]) == {"version", "tokens"}
+    assert set(schema["properties"]) == {"version", "tokens", "sessions", "pairings"}
     record = schema["$defs"]["TokenRecord"]
     assert record["additionalProperties"] is False
     assert {

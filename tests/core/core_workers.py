@@ -77,3 +77,34 @@ def read_as_unprivileged_user(path: str, uid: int, out: Connection) -> None:
         out.send((type(exc).__name__, str(exc)))
     else:
         out.send(("read",))
+
+
+def sign_in_many(path: str, worker: int, count: int, barrier: Barrier, out: Connection) -> None:
+    """Start `count` browser sessions of the token `phone` (and record a use of
+    each) as fast as possible; send back their digests."""
+    from datetime import UTC, datetime
+
+    store = TokenStore(Path(path), lock_timeout=60)
+    barrier.wait(timeout=60)
+    digests = []
+    for i in range(count):
+        issued = store.create_session("phone", client=f"10.0.{worker}.{i}", user_agent="UA")
+        store.record_session_seen({issued.record.id: (datetime.now(UTC), None)})
+        digests.append(issued.record.digest)
+    out.send(digests)
+    out.close()
+
+
+def consume(path: str, code: str, barrier: Barrier, out: Connection) -> None:
+    """Use the pairing link `code` at the same moment as another process."""
+    from core.model.errors import PairingInvalid
+
+    store = TokenStore(Path(path), lock_timeout=60)
+    barrier.wait(timeout=60)
+    try:
+        issued = store.consume_pairing(code, client="192.0.2.1", user_agent="UA")
+    except PairingInvalid as exc:
+        out.send(("refused", exc.reason))
+    else:
+        out.send(("signed in", issued.record.digest))
+    out.close()

@@ -116,7 +116,7 @@ def test_sigkill_during_writes_always_leaves_a_valid_file(store_path: Path) -> N
         extra = [r for r in snapshot.records if r.id not in base_ids]
         assert all(r.name.startswith("churn-") for r in extra)
         assert len(extra) <= kill + 1
-        assert json.loads(store_path.read_bytes())["version"] == 2
+        assert json.loads(store_path.read_bytes())["version"] == 3
         left_temp_files += bool(temp_files(store_path.parent))
 
     # Killing right after a temp file appeared did catch writers mid-write
@@ -128,3 +128,76 @@ def test_sigkill_during_writes_always_leaves_a_valid_file(store_path: Path) -> N
     assert temp_files(store_path.parent) == []
     final = read_snapshot(store_path).records
     assert base_ids <= {r.id for r in final}
+
+
+def test_concurrent_sign_ins_lose_nothing(store_path: Path) -> None:
+    """The cross-process lock covers sessions as it covers tokens: sessions
+    started (and their last-seen times recorded) by several processes at once,
+    while another process creates tokens, are all there."""
+    TokenStore(store_path).create(name="phone", expires="never")
+    ctx = forkserver()
+    workers, per_worker = 4, 15
+    barrier = ctx.Barrier(workers + 1)
+    pipes, procs = [], []
+    for worker in range(workers):
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(
+            target=core_workers.sign_in_many,
+            args=(str(store_path), worker, per_worker, barrier, send),
+        )
+        proc.start()
+        send.close()
+        pipes.append(receive)
+        procs.append(proc)
+    receive, send = ctx.Pipe(duplex=False)
+    creator = ctx.Process(
+        target=core_workers.create_many, args=(str(store_path), 99, per_worker, barrier, send)
+    )
+    creator.start()
+    send.close()
+    reported: list[str] = []
+    for pipe in pipes:
+        assert pipe.poll(120), "a worker did not finish"
+        reported += pipe.recv()
+    assert receive.poll(120)
+    tokens_made = receive.recv()
+    for proc in [*procs, creator]:
+        proc.join(30)
+        assert proc.exitcode == 0
+    doc = StoreDocument.model_validate_json(store_path.read_bytes(), strict=True)
+    assert len(doc.tokens) == 1 + per_worker
+    assert {t.digest for t in doc.tokens} >= set(tokens_made)
+    assert sorted(s.digest for s in doc.sessions) == sorted(reported)
+    assert len(reported) == workers * per_worker
+    assert all(s.last_seen_at is not None for s in doc.sessions)  # no batch lost either
+
+
+def test_a_pairing_link_used_by_two_processes_at_once_signs_in_one(store_path: Path) -> None:
+    store = TokenStore(store_path)
+    store.create(name="phone", expires="never")
+    ctx = forkserver()
+    for _ in range(6):
+        code = store.create_pairing("phone").code.reveal()
+        barrier = ctx.Barrier(2)
+        pipes, procs = [], []
+        for _ in range(2):
+            receive, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(
+                target=core_workers.consume, args=(str(store_path), code, barrier, send)
+            )
+            proc.start()
+            send.close()
+            pipes.append(receive)
+            procs.append(proc)
+        results = []
+        for pipe in pipes:
+            assert pipe.poll(60)
+            results.append(pipe.recv())
+        for proc in procs:
+            proc.join(30)
+        outcomes = sorted(result[0] for result in results)
+        assert outcomes == ["refused", "signed in"], results
+        assert ("refused", "unknown") in results  # the link was gone: used
+        signed_in = next(r[1] for r in results if r[0] == "signed in")
+        assert [s.digest for s in store.sessions() if s.digest == signed_in] == [signed_in]
+    assert len(store.sessions()) == 6 and store.load().pairings == ()

@@ -114,7 +114,7 @@ def test_migrate_converts_hashes_and_keeps_a_private_backup(
     raw = store_path.read_text()
     for entry in LEGACY:
         assert str(entry["token"]) not in raw
-    assert json.loads(raw)["version"] == 2
+    assert json.loads(raw)["version"] == 3
     assert stat.S_IMODE(os.stat(store_path).st_mode) == 0o600
 
     assert result.backup.parent == store_path.parent

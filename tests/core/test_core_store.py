@@ -58,7 +58,7 @@ def test_the_file_holds_no_secret(store: TokenStore) -> None:
         assert token[5:27] not in raw  # not even the entropy part
         assert token[5:20] not in raw
     doc = on_disk(store.path)
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     for entry in doc["tokens"]:
         assert set(entry) == {
             "id",
@@ -67,6 +67,7 @@ def test_the_file_holds_no_secret(store: TokenStore) -> None:
             "created_at",
             "expires_at",
             "last_used_at",
+            "last_used_from",
             "hint",
             "digest",
             "legacy",
@@ -364,7 +365,7 @@ def test_json_schema_describes_the_file(store: TokenStore) -> None:
     json.dumps(schema)  # serialisable as is
     assert schema["type"] == "object"
     assert schema["required"] == ["version"]
-    assert schema["properties"]["version"]["enum"] == [1, 2]
+    assert schema["properties"]["version"]["enum"] == [1, 2, 3]
     assert schema["additionalProperties"] is False
     record = schema["$defs"]["TokenRecord"]
     assert record["additionalProperties"] is False

@@ -17,7 +17,7 @@ from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import StoreCorrupt
 from core.store import Snapshot, StoreReader, TokenStore, read_snapshot
-from core.store.file.format import EMPTY, Loaded, join, serialize, split
+from core.store.file.format import EMPTY, EMPTY_TAIL, Loaded, join, serialize, split, tokens_end
 from tests.core.core_helpers import FakeClock, SeededBytes
 
 
@@ -25,18 +25,22 @@ def test_the_layout_splits_into_one_block_per_token(store: TokenStore) -> None:
     for i in range(3):
         store.create(name=f"t{i}", note='quote " and \\n', directories=["/srv/a"])
     data = store.path.read_bytes()
-    blocks = split(data)
-    assert blocks is not None and len(blocks) == 3
+    found = split(data)
+    assert found is not None
+    blocks, tail = found
+    assert len(blocks) == 3 and tail == EMPTY_TAIL
     assert join(blocks) == data
     assert serialize(store.tokens()) == data
-    assert split(EMPTY) == [] and join([]) == EMPTY
+    assert split(EMPTY) == ([], EMPTY_TAIL) and join([]) == EMPTY
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        b'{"version": 2, "tokens": []}',  # compact: written by hand or another tool
+        b'{"version": 3, "tokens": [], "sessions": [], "pairings": []}',  # compact: by hand
         b'{\n  "version": 1,\n  "tokens": []\n}\n',
+        b'{\n  "version": 2,\n  "tokens": []\n}\n',
+        b'{\n  "version": 3,\n  "tokens": []\n}\n',  # no tail
         b"",
     ],
 )
@@ -81,7 +85,9 @@ def test_a_block_that_breaks_a_rule_falls_back_to_the_whole_file(store: TokenSto
 
 def test_loaded_after_refuses_what_it_cannot_do_block_by_block(store: TokenStore) -> None:
     store.create(name="a")
-    loaded = Loaded(list(store.tokens()), split(store.path.read_bytes()))
+    found = split(store.path.read_bytes())
+    assert found is not None
+    loaded = Loaded(list(store.tokens()), found[0], tail=found[1])
     assert loaded.after(b"not json") is None
     assert loaded.after(store.path.read_bytes().replace(b'"legacy": false', b'"legacy": 1')) is None
     same = loaded.after(store.path.read_bytes())
@@ -95,7 +101,7 @@ def test_writes_change_only_the_changed_blocks(store: TokenStore) -> None:
     store.edit("t1", note="changed")
     after = split(store.path.read_bytes())
     assert before is not None and after is not None
-    assert [a == b for a, b in zip(before, after, strict=True)] == [True, False, True, True]
+    assert [a == b for a, b in zip(before[0], after[0], strict=True)] == [True, False, True, True]
     assert store.last_written is not None
     removed, added = store.last_written.delta  # type: ignore[misc]
     assert [r.name for r in removed] == ["t1"] and [r.note for r in added] == ["changed"]
@@ -174,23 +180,38 @@ BLOCK = st.lists(LINES, min_size=1, max_size=3).map(b",\n".join)
 BLOCKS = st.lists(BLOCK, max_size=8)
 
 
+# Tails as the sessions and pairings lists make them: empty, or holding lines that
+# look like the blocks' own (the tail must never be taken for tokens).
+TAILS = st.sampled_from(
+    [
+        EMPTY_TAIL,
+        b'  "sessions": [\n    {\n      "a": 1\n    }\n  ],\n  "pairings": []\n}\n',
+        b'  "sessions": [\n    {\n      "a": 1\n    },\n    {\n      "a": 2\n    }\n  ],\n'
+        b'  "pairings": [\n    {\n      "b": []\n    }\n  ]\n}\n',
+    ]
+)
+
+
 @settings(max_examples=3000, deadline=None)
-@given(old=BLOCKS, new=BLOCKS)
+@given(old=BLOCKS, new=BLOCKS, old_tail=TAILS, new_tail=TAILS)
 def test_the_changed_blocks_are_found_between_any_two_files(
-    old: list[bytes], new: list[bytes]
+    old: list[bytes], new: list[bytes], old_tail: bytes, new_tail: bytes
 ) -> None:
     from core.store.file.format import _changed_blocks, _starts_after
 
-    old_data, new_data = join(old), join(new)
+    old_data, new_data = join(old, old_tail), join(new, new_tail)
+    old_end, new_end = tokens_end(old_data), tokens_end(new_data)
+    assert old_end is not None and new_end is not None
+    assert old_data[old_end:] == old_tail and new_data[new_end:] == new_tail
     loaded = Loaded([], list(old))
-    found = _changed_blocks(old, old_data, loaded.starts(), new_data)
+    found = _changed_blocks(old, old_data, loaded.starts(), new_data, old_end, new_end)
     if found is None:  # allowed only where the change cannot sit between whole blocks
         assert old == [] or new == []
         return
     start, end_old, middle, _ = found
     assert 0 <= start <= end_old <= len(old)
     assert [*old[:start], *middle, *old[end_old:]] == new
-    shift = len(new_data) - len(old_data)
+    shift = new_end - old_end
     assert _starts_after(loaded.starts(), found, shift) == Loaded([], list(new)).starts()
 
 
@@ -282,4 +303,6 @@ def test_the_layout_is_the_one_split_expects_whichever_writer_writes_it(
     assert layout._pydantic_writes_the_layout()
     monkeypatch.setattr(layout, "_pydantic_writes_the_layout", lambda: False)
     assert serialize(records) == fast
-    assert [layout.block_of(r) for r in records] == split(fast)
+    found = split(fast)
+    assert found is not None
+    assert [layout.block_of(r) for r in records] == found[0]

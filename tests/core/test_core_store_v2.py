@@ -60,11 +60,11 @@ def test_a_version_1_file_is_read_as_it_is(store: TokenStore) -> None:
     assert store.path.read_bytes() == raw
 
 
-def test_a_version_1_file_is_written_as_version_2_on_the_next_change(store: TokenStore) -> None:
+def test_a_version_1_file_is_written_as_version_3_on_the_next_change(store: TokenStore) -> None:
     write_json(store.path, V1)
     store.create(name="new", note="for CI", directories=["/srv/app"])
     doc = json.loads(store.path.read_text())
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     old, new = doc["tokens"]
     assert old["id"] == "abcdefgh" and old["note"] is None and old["directories"] == []
     assert new["note"] == "for CI" and new["directories"] == ["/srv/app"]

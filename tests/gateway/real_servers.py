@@ -336,9 +336,19 @@ NGINX_SITE = """\
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Host $http_host;
             proxy_set_header Upgrade $http_upgrade;   # every WebSocket handshake
+            proxy_set_header X-Forwarded-Proto $scheme;  # a Secure cookie under TLS
+            proxy_set_header X-Forwarded-For $remote_addr;
             # never let a client's own X-Forwarded-* reach forward-auth
             proxy_set_header X-Forwarded-Method "";
             proxy_set_header X-Forwarded-Uri "";
+        }}
+
+        # the sign-in pages (login, logout, pairing) are forward-auth's own
+        location /_auth/ {{
+            proxy_pass http://{forward_auth};
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-For $remote_addr;
         }}
 
         location / {{
@@ -349,6 +359,7 @@ NGINX_SITE = """\
             auth_request_set $auth_csp $upstream_http_x_auth_content_security_policy;
             auth_request_set $auth_nosniff $upstream_http_x_auth_content_type_options;
             auth_request_set $auth_disposition $upstream_http_x_auth_content_disposition;
+            auth_request_set $auth_redirect $upstream_http_x_auth_redirect;
             add_header X-Auth-Token-Id $token_id always;
             # what forward-auth says the answer needs: a sandbox on opencode's API,
             # so a project's files never run as pages of this origin
@@ -372,8 +383,14 @@ NGINX_SITE = """\
             proxy_read_timeout 1h;
         }}
 
-        # auth_request's first WWW-Authenticate (Basic) stays on the 401
-        location @auth_401 {{ default_type application/json; return 401 $auth_error_body; }}
+        # a browser's page without a session goes to the login page; otherwise the
+        # 401 keeps auth_request's first WWW-Authenticate (Basic)
+        location @auth_401 {{
+            absolute_redirect off;
+            if ($auth_redirect) {{ return 303 $auth_redirect; }}
+            default_type application/json;
+            return 401 $auth_error_body;
+        }}
         location @auth_403 {{ default_type application/json; return 403 $auth_error_body; }}
         location @auth_500 {{
             default_type application/json;
@@ -526,31 +543,37 @@ CADDYFILE = """\
 }}
 
 http://127.0.0.1:{port} {{
-    forward_auth {forward_auth} {{
-        uri /auth
-        copy_headers {{
-            X-Auth-Token-Id
-            X-Auth-Content-Security-Policy
-            X-Auth-Content-Type-Options
-            X-Auth-Content-Disposition
-        }}
-        # Caddy sets X-Forwarded-Method/-Uri itself; drop any X-Original-* a client sent
-        header_up -X-Original-Method
-        header_up -X-Original-URI
-        header_up -X-Original-Host
+    # the sign-in pages (login, logout, pairing) are forward-auth's own
+    handle /_auth/* {{
+        reverse_proxy {forward_auth}
     }}
-    reverse_proxy {upstream} {{
-        header_up Authorization "{authorization}"
-        # a bearer subprotocol's token never reaches opencode (`bearer` stays)
-        header_up Sec-WebSocket-Protocol "(?i)^\\s*bearer\\s*,\\s*[^,\\s]+" "bearer"
-        # what forward-auth says the answer needs: a sandbox on opencode's API
-        header_up -X-Auth-Content-Security-Policy
-        header_up -X-Auth-Content-Type-Options
-        header_up -X-Auth-Content-Disposition
-        header_down +Content-Security-Policy {{http.request.header.X-Auth-Content-Security-Policy}}
-        header_down X-Content-Type-Options {{http.request.header.X-Auth-Content-Type-Options}}
-        header_down Content-Disposition {{http.request.header.X-Auth-Content-Disposition}}
-        flush_interval -1
+    handle {{
+        forward_auth {forward_auth} {{
+            uri /auth
+            copy_headers {{
+                X-Auth-Token-Id
+                X-Auth-Content-Security-Policy
+                X-Auth-Content-Type-Options
+                X-Auth-Content-Disposition
+            }}
+            # Caddy sets X-Forwarded-Method/-Uri itself; drop any X-Original-* a client sent
+            header_up -X-Original-Method
+            header_up -X-Original-URI
+            header_up -X-Original-Host
+        }}
+        reverse_proxy {upstream} {{
+            header_up Authorization "{authorization}"
+            # a bearer subprotocol's token never reaches opencode (`bearer` stays)
+            header_up Sec-WebSocket-Protocol "(?i)^\\s*bearer\\s*,\\s*[^,\\s]+" "bearer"
+            # what forward-auth says the answer needs: a sandbox on opencode's API
+            header_up -X-Auth-Content-Security-Policy
+            header_up -X-Auth-Content-Type-Options
+            header_up -X-Auth-Content-Disposition
+            header_down +Content-Security-Policy {{http.request.header.X-Auth-Content-Security-Policy}}
+            header_down X-Content-Type-Options {{http.request.header.X-Auth-Content-Type-Options}}
+            header_down Content-Disposition {{http.request.header.X-Auth-Content-Disposition}}
+            flush_interval -1
+        }}
     }}
 }}
 """

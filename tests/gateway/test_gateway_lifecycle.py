@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from core.gateway.usage import UsageRecorder
+from core.gateway.usage import UsageRecorder, Used
 from core.store import TokenStore
 from tests.gateway import processes
 from tests.gateway.conftest import PASSWORD, Tokens, gateway_harness
@@ -49,7 +49,7 @@ def get(url: str, token: str | None = None, timeout: float = 10) -> tuple[int, b
 
 async def test_usage_is_noted_at_most_once_a_minute_per_token() -> None:
     clock = FakeClock()
-    batches: list[dict[str, datetime]] = []
+    batches: list[dict[str, Used]] = []
     usage = UsageRecorder(lambda batch: batches.append(dict(batch)), clock=clock)
     for _ in range(100):
         usage.seen("a")

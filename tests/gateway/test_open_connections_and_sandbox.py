@@ -14,6 +14,7 @@ import pytest
 
 from core.authz.authorizer import CachedAuthorizer
 from core.authz.policy import default_policy
+from core.gateway.guard import Credentials
 from core.gateway.headers import API, APP, FILE_BYTES, ContentSafety, add_safety
 from core.gateway.live import OpenConnections
 from core.gateway.tickets import Tickets
@@ -142,13 +143,17 @@ def test_tickets_of_tokens_that_no_longer_pass_are_forgotten(tokens: Tokens) -> 
     authorizer = CachedAuthorizer(StoreReader(tokens.path))
     authorizer.index()
     tickets = Tickets()
-    assert tickets.remember(b'{"ticket":"t1"}', f"Bearer {tokens.secrets['rwx']}")
-    assert tickets.remember(b'{"ticket":"t2"}', f"Bearer {tokens.secrets['wx']}")
+    wx = Credentials(f"Bearer {tokens.secrets['wx']}")
+    assert tickets.remember(b'{"ticket":"t1"}', Credentials(f"Bearer {tokens.secrets['rwx']}"))
+    assert tickets.remember(b'{"ticket":"t2"}', wx)
     tokens.store.delete([tokens.ids["rwx"]])
     authorizer.index()
-    assert tickets.forget_unless(authorizer.still_valid) == 1
+    forgotten = tickets.forget_unless(
+        lambda asked: authorizer.still_valid(asked.authorization, cookie=asked.cookie)
+    )
+    assert forgotten == 1
     assert tickets.redeem("t1") is None
-    assert tickets.redeem("t2") == f"Bearer {tokens.secrets['wx']}"
+    assert tickets.redeem("t2") == wx
 
 
 # --- the decision reads what is forwarded ---------------------------------------------

@@ -97,6 +97,7 @@ def test_create_list_show_round_trip(store: EngineCli) -> None:
     assert "token" not in listed[0] and "digest" not in listed[0]
     assert listed[0] == {k: v for k, v in created.items() if k != "token"}
     shown = json.loads(store.ok("token", "show", "CI", "--json").out)  # name, any case
+    assert shown.pop("sessions") == []  # show adds the token's browser sessions
     assert shown == listed[0]
     table = store.ok("token", "list").out.splitlines()
     assert table[0].split() == ["ID", "NAME", "PERMS", "EXPIRES", "STATUS", "LAST", "USED"]
@@ -235,7 +236,7 @@ def test_prune_deletes_only_expired_tokens(store: EngineCli) -> None:
     assert "No expired tokens" in store.ok("token", "prune", "--yes").err
 
 
-def test_export_writes_the_store_as_a_v2_file(store: EngineCli, tmp_path: Path) -> None:
+def test_export_writes_the_store_as_a_v3_file(store: EngineCli, tmp_path: Path) -> None:
     store.secret("--name", "a", "--note", "first")
     store.secret("--name", "b", "--directory", "/srv/app")
     out = tmp_path / "exported.json"
@@ -243,9 +244,54 @@ def test_export_writes_the_store_as_a_v2_file(store: EngineCli, tmp_path: Path) 
     assert "2 copied" in result.out
     assert out.stat().st_mode & 0o777 == 0o600
     doc = json.loads(out.read_text())
-    assert doc["version"] == 2
+    assert doc["version"] == 3
     assert [t["name"] for t in doc["tokens"]] == ["a", "b"]
     stdout = json.loads(store.ok("export").out)
     assert stdout == doc
     again = store("export", "--to", str(out))
     assert again.code == 0 and "0 copied" in again.out and "2 already there" in again.out
+
+
+# --- browser sessions and pairing, on both engines ------------------------------------------
+
+
+def test_pair_then_sessions_list_end_and_logout(store: EngineCli) -> None:
+    import re
+
+    from core.model.token_format import PAIRING_PREFIX
+
+    paired = store.ok("pair", "--url", "https://gw.example:4097", "--permissions", "read")
+    found = re.search(r"https://gw\.example:4097/_auth/pair\?code=(\S+)", paired.out)
+    assert found is not None, paired.out
+    code = found.group(1)
+    assert check_format(code, PAIRING_PREFIX) is None
+    assert "ocat_" not in paired.out + paired.err  # the token's secret: never
+    assert json.loads(store.ok("session", "list", "--json").out) == []
+    core = store.core()
+    try:
+        first = core.consume_pairing(code, client="192.0.2.5", user_agent="Phone UA")
+        second = core.create_session("device-1", client="192.0.2.6", user_agent="Laptop UA")
+    finally:
+        core.close()
+    listed = json.loads(store.ok("session", "list", "--json").out)
+    assert [(s["id"], s["token_name"], s["via"]) for s in listed] == [
+        (first.record.id, "device-1", "pairing"),
+        (second.record.id, "device-1", "login"),
+    ]
+    table = store.ok("session", "list").out.splitlines()
+    assert table[0].split() == ["ID", "TOKEN", "LAST", "SEEN", "FROM", "EXPIRES"]
+    shown = store.ok("token", "show", "device-1")
+    assert "sessions     2 browsers signed in" in shown.out
+    assert [
+        s["id"] for s in json.loads(store.ok("token", "show", "device-1", "--json").out)["sessions"]
+    ] == [first.record.id, second.record.id]
+    ended = store.ok("session", "end", first.record.id)
+    assert ended.out.startswith(f"Ended session {first.record.id} of token 'device-1'")
+    missing = store("session", "end", first.record.id)
+    assert missing.code == 1 and len(missing.err.strip().splitlines()) == 1
+    out = store.ok("token", "logout", "device-1").out
+    assert out.startswith("Ended 1 session of token 'device-1'")
+    assert json.loads(store.ok("session", "list", "--json").out) == []
+    again = store("pair", "--url", "https://gw.example/x")
+    assert again.code == 2 and "path, query or fragment" in again.err
+    assert [t["name"] for t in store.listed()] == ["device-1"]  # nothing made

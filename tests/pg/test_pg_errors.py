@@ -120,12 +120,12 @@ def test_the_gateway_refuses_to_start_on_a_missing_schema(pg_empty_url: str) -> 
 def test_db_init_creates_then_says_it_is_there(pg_empty_url: str) -> None:
     first = run("--store", pg_empty_url, "db", "init")
     assert first.code == 0, first.err
-    assert first.out.startswith("Created the token store (schema opencode_auth_tui, version 1)")
+    assert first.out.startswith("Created the token store (schema opencode_auth_tui, version 2)")
     again = run("--store", pg_empty_url, "db", "init")
     assert again.code == 0
-    assert "already at version 1; nothing to do" in again.err
+    assert "already at version 2; nothing to do" in again.err
     upgrade = run("--store", pg_empty_url, "db", "upgrade")
-    assert upgrade.code == 0 and "already at version 1" in upgrade.err
+    assert upgrade.code == 0 and "already at version 2" in upgrade.err
     assert run("--store", pg_empty_url, "token", "list").code == 0
 
 
@@ -172,18 +172,18 @@ def test_a_missing_database_says_so(pg_cluster: Cluster) -> None:
 
 
 def test_an_outdated_schema_says_to_upgrade_and_upgrade_brings_it_up(pg_url: str) -> None:
-    """A build that knows a version 2 finds version 1: every command says to run
+    """A build that knows a version 3 finds version 2: every command says to run
     `db upgrade`, which applies what is missing (in one transaction)."""
-    newer = {**schema.MIGRATIONS, 2: (f"ALTER TABLE {schema.SCHEMA}.tokens ADD COLUMN x int",)}
+    newer = {**schema.MIGRATIONS, 3: (f"ALTER TABLE {schema.SCHEMA}.tokens ADD COLUMN x int",)}
     conn = connect(pg_url, "the database")
     try:
         with pytest.raises(SchemaOutdated) as raised:
             schema.require_current(conn, "db", newer)
-        assert "version 1; this build needs 2" in str(raised.value)
+        assert "version 2; this build needs 3" in str(raised.value)
         assert raised.value.hint == "run: opencode-auth-tui --store URL db upgrade"
         conn.rollback()
         change = schema.upgrade(conn, newer)
-        assert (change.outcome, change.before, change.after) == ("upgraded", 1, 2)
+        assert (change.outcome, change.before, change.after) == ("upgraded", 2, 3)
         schema.require_current(conn, "db", newer)
         # and to this build, that database is now too new:
         with pytest.raises(StoreVersionUnsupported) as too_new:

@@ -22,3 +22,22 @@ def create_many(url: str, worker: int, count: int, barrier: Barrier, out: Connec
     store.close()
     out.send(digests)
     out.close()
+
+
+def consume(url: str, code: str, barrier: Barrier, out: Connection) -> None:
+    """Use the pairing link `code` at the same moment as another process."""
+    from core.model.errors import PairingInvalid
+    from core.store.pg.engine import PostgresStore
+
+    store = PostgresStore(url, lock_timeout=60)
+    store.load()  # connected before the race starts
+    barrier.wait(timeout=60)
+    try:
+        issued = store.consume_pairing(code, client="192.0.2.1", user_agent="UA")
+    except PairingInvalid as exc:
+        out.send(("refused", exc.reason))
+    else:
+        out.send(("signed in", issued.record.digest))
+    finally:
+        store.close()
+    out.close()

@@ -29,9 +29,9 @@ from core.model.errors import (
     StoreReadOnly,
     StoreWriteFailed,
 )
-from core.model.records import STORE_VERSION, StoreDocument, TokenRecord
+from core.model.records import STORE_VERSION, StoreDocument
 from core.model.token_format import usable_legacy_secret
-from core.store.base import Store, T, generated_name
+from core.store.base import Changing, Store, T, Used, generated_name
 from core.store.file import legacy
 from core.store.file.atomic import (
     atomic_write,
@@ -40,7 +40,7 @@ from core.store.file.atomic import (
     remove_stale_temps,
     write_new_private_file,
 )
-from core.store.file.format import Loaded, changed_span
+from core.store.file.format import Loaded, changed_span, same_items
 from core.store.file.format import serialize as serialize  # the file for records (re-exported)
 from core.store.file.locking import FileLock, LockTimeout
 from core.store.file.reading import (
@@ -119,12 +119,18 @@ class TokenStore(Store):
     def mode_warnings(self) -> tuple[str, ...]:
         return file_warnings(self.path)
 
-    def record_usage(self, used: Mapping[str, datetime]) -> int:
+    def record_usage(self, used: Mapping[str, Used]) -> int:
         """As every engine does - except that a file deleted meanwhile is not
         created again just to hold timestamps of tokens that no longer exist."""
         if not self.path.exists():
             return 0
         return super().record_usage(used)
+
+    def record_session_seen(self, seen: Mapping[str, tuple[datetime, str | None]]) -> int:
+        """As every engine does; a file deleted meanwhile is not created again."""
+        if not self.path.exists():
+            return 0
+        return super().record_session_seen(seen)
 
     def migrate(self) -> Migration:
         """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
@@ -161,7 +167,9 @@ class TokenStore(Store):
                 if not usable_legacy_secret(entry.token)
             )
             backup = self._write_backup(data)
-            self._write(FileSnapshot(str(self.path), (), True, None), list(records))
+            self._write(
+                FileSnapshot(str(self.path), (), True, None), Changing(list(records), [], [])
+            )
             return Migration(records=records, backup=backup, unusable=unusable)
 
     # --- internals ----------------------------------------------------------------
@@ -178,7 +186,7 @@ class TokenStore(Store):
             ) from None
         return _StoreLock(self.path, self.lock_path, self.lock_timeout)
 
-    def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+    def _mutate(self, change: Callable[[Changing], T]) -> T:
         """Read (again, under the lock), change, write - only if something changed.
 
         The version read under the lock is the one changed: the reader re-reads
@@ -188,10 +196,12 @@ class TokenStore(Store):
         with self._locked():
             current = self._reader.snapshot()
             before = current.records
-            records = list(before)
-            result = change(records)
-            unchanged = len(records) == len(before) and all(
-                new is old for new, old in zip(records, before, strict=True)
+            state = Changing(list(before), list(current.sessions), list(current.pairings))
+            result = change(state)
+            unchanged = (
+                same_items(state.tokens, before)
+                and same_items(state.sessions, current.sessions)
+                and same_items(state.pairings, current.pairings)
             )
             if not unchanged:  # a no-op never creates or rewrites the file
                 if current.read_only:
@@ -200,12 +210,16 @@ class TokenStore(Store):
                         "is read-only (no write permission for its owner), so it was not changed",
                         hint=f"run: chmod 600 '{self.path}' to allow changes",
                     )
-                self._write(current, records)
+                self._settle(state)
+                self._write(current, state)
             return result
 
-    def _write(self, current: FileSnapshot, records: list[TokenRecord]) -> None:
-        loaded = current.loaded or Loaded(list(current.records), None)
-        data, blocks = loaded.bytes_for(records)
+    def _write(self, current: FileSnapshot, state: Changing) -> None:
+        records = state.tokens
+        loaded = current.loaded or Loaded(
+            list(current.records), None, sessions=current.sessions, pairings=current.pairings
+        )
+        data, written_loaded = loaded.bytes_for(records, state.sessions, state.pairings)
         started = time.time_ns()
         try:
             atomic_write(self.path, data)
@@ -221,7 +235,9 @@ class TokenStore(Store):
             records=tuple(records),
             exists=True,
             version=Fingerprint.of(st),
-            loaded=Loaded(records, blocks, data=data if blocks is not None else None),
+            sessions=written_loaded.sessions,
+            pairings=written_loaded.pairings,
+            loaded=written_loaded,
             delta=(current.records[start:end_old], records[start:end_new]),
             based_on=current.version,
             read_at_ns=started,

@@ -132,13 +132,18 @@ def file_warnings(path: Path) -> tuple[str, ...]:
 
 
 def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
+    """The tokens of the file's bytes (`parse_store`)."""
+    return parse_store(path, data).tokens
+
+
+def parse_store(path: Path, data: bytes) -> StoreDocument:
     """Validate the file's bytes; raise a StoreError saying exactly what is wrong.
 
     Strict: only what this program writes is accepted (a number is not a time,
     "yes" is not a boolean), so a hand edit cannot change a meaning silently.
     """
     try:
-        return StoreDocument.model_validate_json(data, strict=True).tokens
+        return StoreDocument.model_validate_json(data, strict=True)
     except ValidationError as exc:
         invalid = exc  # diagnose below, slowly and precisely
     fix = "restore it from a backup, or move it aside to start an empty store"
@@ -181,7 +186,7 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
         raise StoreVersionUnsupported(
             path,
             f"store version {json.dumps(version)[:20]} is not supported "
-            f"(this build reads versions 1 and {STORE_VERSION})",
+            f"(this build reads versions 1 to {STORE_VERSION})",
             hint="upgrade opencode-auth-tui" if newer else fix,
         )
     err = invalid.errors(include_input=False, include_url=False)[0]
@@ -229,11 +234,21 @@ def _snapshot(path: Path, previous: FileSnapshot | None, started: int) -> FileSn
         delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = (removed, added)
         records = tuple(loaded.records)
     else:
-        records = parse_document(path, data)
-        blocks = split(data)
-        if blocks is not None and len(blocks) != len(records):
-            blocks = None
-        loaded = Loaded(list(records), blocks, data=data if blocks is not None else None)
+        doc = parse_store(path, data)
+        records = doc.tokens
+        layout = split(data)
+        if layout is not None and len(layout[0]) == len(records):
+            blocks, tail = layout
+            loaded = Loaded(
+                list(records),
+                blocks,
+                data=data,
+                tail=tail,
+                sessions=doc.sessions,
+                pairings=doc.pairings,
+            )
+        else:
+            loaded = Loaded(list(records), None, sessions=doc.sessions, pairings=doc.pairings)
         delta = None
     return FileSnapshot(
         location=str(path),
@@ -242,6 +257,8 @@ def _snapshot(path: Path, previous: FileSnapshot | None, started: int) -> FileSn
         version=Fingerprint.of(st),
         warnings=_mode_warnings(path, st),
         read_only=not st.st_mode & stat.S_IWUSR,
+        sessions=loaded.sessions,
+        pairings=loaded.pairings,
         loaded=loaded,
         delta=delta,
         based_on=None if previous is None else previous.version,

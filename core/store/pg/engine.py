@@ -39,9 +39,16 @@ from core.model.errors import (
     StoreError,
     StoreWriteFailed,
 )
-from core.model.records import TokenRecord
+from core.model.records import (
+    MAX_CLIENT_LEN,
+    PairingRecord,
+    SessionRecord,
+    TokenRecord,
+    client_text,
+)
 from core.store import DEFAULT_LOCK_TIMEOUT, SchemaChange, Snapshot, Store
-from core.store.file.format import changed_span
+from core.store.base import Changing, Used, usage_batch
+from core.store.file.format import changed_span, same_items
 from core.store.pg import schema
 from core.store.pg.connection import (
     Conn,
@@ -51,7 +58,17 @@ from core.store.pg.connection import (
     one_line,
     translate,
 )
-from core.store.pg.records import _UPSERT, Change, Records, read_current, row_of
+from core.store.pg.records import (
+    _UPSERT,
+    PAIRING_INSERT,
+    SESSION_UPSERT,
+    Change,
+    Records,
+    pairing_row,
+    read_current,
+    row_of,
+    session_row,
+)
 from core.store.pg.schema import SCHEMA
 from core.store.pg.url import check_url, mask_url
 
@@ -152,11 +169,18 @@ class PostgresStore(Store):
             raise StoreCorrupt(self.location, "the token store's state row is missing")
         return int(row[0]), str(row[1])
 
-    def _commit_change(self, conn: Conn, number: int) -> None:
-        conn.execute(f"UPDATE {SCHEMA}.state SET change = %s", (number,))
+    def _commit_change(self, conn: Conn, number: int, *, sessions: bool = False) -> None:
+        """Bump the change number (and `sessions_changed` with it when sessions or
+        pairings changed) and NOTIFY it, in the change's transaction."""
+        if sessions:
+            conn.execute(
+                f"UPDATE {SCHEMA}.state SET change = %s, sessions_changed = %s", (number, number)
+            )
+        else:
+            conn.execute(f"UPDATE {SCHEMA}.state SET change = %s", (number,))
         conn.execute("SELECT pg_notify(%s, %s)", (schema.CHANNEL, str(number)))
 
-    def _mutate(self, change: Callable[[list[TokenRecord]], T]) -> T:
+    def _mutate(self, change: Callable[[Changing], T]) -> T:
         """Under the write lock: read what changed, apply `change` to every record,
         write only the rows it changed, bump the change number and NOTIFY it - or
         nothing at all, if it changed nothing or failed.
@@ -176,11 +200,18 @@ class PostgresStore(Store):
                 self._locked(conn)
                 current = self._records.refresh(conn)
                 before = current.records
-                records = list(before)
-                result = change(records)
+                state = Changing(list(before), list(current.sessions), list(current.pairings))
+                result = change(state)
+                records = state.tokens
                 start, end_old, end_new = changed_span(before, records)
-                if start == end_old and start == end_new:
+                if (
+                    start == end_old
+                    and start == end_new
+                    and same_items(state.sessions, current.sessions)
+                    and same_items(state.pairings, current.pairings)
+                ):
                     return result
+                self._settle(state)
                 window = {r.id: r for r in before[start:end_old]}
                 kept = {r.id for r in records[start:end_new]}
                 gone = [r for r in window.values() if r.id not in kept]
@@ -188,7 +219,8 @@ class PostgresStore(Store):
                 assert isinstance(current.version, Change)
                 number = current.version.number + 1
                 self._write(conn, gone, written, number)
-                self._commit_change(conn, number)
+                extras = self._write_sessions(conn, current, state)
+                self._commit_change(conn, number, sessions=extras)
         except StoreError:
             raise
         except pg_errors.UniqueViolation as exc:
@@ -207,6 +239,8 @@ class PostgresStore(Store):
             delta=(removed, written),
             based_on=current.version,
             read_at_ns=time.time_ns(),
+            sessions=tuple(state.sessions),
+            pairings=tuple(state.pairings),
         )
         self._records.install(records, snapshot)
         self.last_written = snapshot
@@ -241,33 +275,105 @@ class PostgresStore(Store):
             with conn.cursor() as cur:
                 cur.executemany(_UPSERT, [row_of(r, number) for r in written])
 
-    def record_usage(self, used: Mapping[str, datetime]) -> int:
+    def _write_sessions(self, conn: Conn, current: Snapshot[Change], state: Changing) -> bool:
+        """Write the sessions and pairings that changed (after the tokens: each
+        refers to its token); whether any did."""
+        before_sessions = {s.id: s for s in current.sessions}
+        after_sessions = {s.id for s in state.sessions}
+        gone = [i for i in before_sessions if i not in after_sessions]
+        new: list[SessionRecord] = [s for s in state.sessions if before_sessions.get(s.id) is not s]
+        before_pairings = {p.digest: p for p in current.pairings}
+        after_pairings = {p.digest for p in state.pairings}
+        used = [d for d in before_pairings if d not in after_pairings]
+        made: list[PairingRecord] = [
+            p for p in state.pairings if before_pairings.get(p.digest) is not p
+        ]
+        if gone:
+            conn.execute(f"DELETE FROM {SCHEMA}.sessions WHERE id = ANY(%s)", (gone,))
+        if used:
+            conn.execute(f"DELETE FROM {SCHEMA}.pairings WHERE digest = ANY(%s)", (used,))
+        with conn.cursor() as cur:
+            if new:
+                cur.executemany(SESSION_UPSERT, [session_row(s) for s in new])
+            if made:
+                cur.executemany(PAIRING_INSERT, [pairing_row(p) for p in made])
+        return bool(gone or new or used or made)
+
+    def _drop_expired(self, conn: Conn) -> bool:
+        """Sessions and pairings past their end leave with every change (here: the
+        batch updates, which do not read every record); whether any did."""
+        now = self.now()
+        gone = conn.execute(
+            f"DELETE FROM {SCHEMA}.sessions WHERE expires_at <= %s RETURNING id", (now,)
+        ).fetchall()
+        used = conn.execute(
+            f"DELETE FROM {SCHEMA}.pairings WHERE expires_at <= %s RETURNING digest", (now,)
+        ).fetchall()
+        return bool(gone or used)
+
+    def record_usage(self, used: Mapping[str, Used]) -> int:
         """One UPDATE for the whole batch (later times win), not a rewrite: the
-        gateway's `last_used_at`, at most once a minute per token."""
+        gateway's `last_used_at` and `last_used_from`, at most once a minute per
+        token."""
         if not used:
             return 0
-        ids = list(used)
-        times = [to_utc(used[i]).replace(microsecond=0) for i in ids]
+        batch = usage_batch(used)
+        ids = list(batch)
+        times = [batch[i][0] for i in ids]
+        sources = [batch[i][1] for i in ids]
         conn = self._connection.get()
         try:
             with conn.transaction():
                 number, _ = self._locked(conn)
                 changed = conn.execute(
                     f"""UPDATE {SCHEMA}.tokens AS t
-                        SET last_used_at = u.at, changed = %s
-                        FROM unnest(%s::text[], %s::timestamptz[]) AS u(id, at)
+                        SET last_used_at = u.at, last_used_from = u.source, changed = %s
+                        FROM unnest(%s::text[], %s::timestamptz[], %s::text[])
+                            AS u(id, at, source)
                         WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at < u.at)
                         RETURNING t.id""",
-                    (number + 1, ids, times),
+                    (number + 1, ids, times, sources),
                 ).fetchall()
                 if changed:
-                    self._commit_change(conn, number + 1)
+                    expired = self._drop_expired(conn)
+                    self._commit_change(conn, number + 1, sessions=expired)
         except StoreError:
             raise
         except psycopg.Error as exc:
             self._after_error(conn)
             raise translate(exc, self.location, reading=False) from None
         self.last_written = None  # the records are not all here: a reader reads the rows
+        return len(changed)
+
+    def record_session_seen(self, seen: Mapping[str, tuple[datetime, str | None]]) -> int:
+        """One UPDATE for the whole batch, as `record_usage`."""
+        if not seen:
+            return 0
+        ids = list(seen)
+        times = [to_utc(seen[i][0]).replace(microsecond=0) for i in ids]
+        clients = [client_text(seen[i][1], MAX_CLIENT_LEN) for i in ids]
+        conn = self._connection.get()
+        try:
+            with conn.transaction():
+                number, _ = self._locked(conn)
+                changed = conn.execute(
+                    f"""UPDATE {SCHEMA}.sessions AS s
+                        SET last_seen_at = u.at, client = coalesce(u.client, s.client)
+                        FROM unnest(%s::text[], %s::timestamptz[], %s::text[])
+                            AS u(id, at, client)
+                        WHERE s.id = u.id AND (s.last_seen_at IS NULL OR s.last_seen_at < u.at)
+                        RETURNING s.id""",
+                    (ids, times, clients),
+                ).fetchall()
+                if changed:
+                    self._drop_expired(conn)
+                    self._commit_change(conn, number + 1, sessions=True)
+        except StoreError:
+            raise
+        except psycopg.Error as exc:
+            self._after_error(conn)
+            raise translate(exc, self.location, reading=False) from None
+        self.last_written = None
         return len(changed)
 
     def _after_error(self, conn: Conn) -> None:

@@ -4,7 +4,7 @@ the rows changed since the change number held are read again)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,18 +14,33 @@ from pydantic import TypeAdapter, ValidationError
 from core.model.errors import (
     StoreCorrupt,
 )
-from core.model.records import TokenRecord, check_records
+from core.model.records import (
+    STORE_VERSION,
+    PairingRecord,
+    SessionRecord,
+    TokenRecord,
+    check_records,
+    check_sessions,
+)
 from core.model.text import escape_controls
 from core.store import Snapshot
 from core.store.pg.connection import Conn, Connection, translate
 from core.store.pg.schema import SCHEMA
 
 _COLUMNS = (
-    "id, name, permissions, created_at, expires_at, last_used_at, hint, digest, legacy, "
-    "note, directories"
+    "id, name, permissions, created_at, expires_at, last_used_at, last_used_from, hint, "
+    "digest, legacy, note, directories"
 )
 _FIELDS = tuple(part.strip() for part in _COLUMNS.split(","))
 _RECORDS = TypeAdapter(list[TokenRecord])
+SESSION_COLUMNS = (
+    "id, digest, token_id, created_at, expires_at, last_seen_at, client, user_agent, via"
+)
+_SESSION_FIELDS = tuple(part.strip() for part in SESSION_COLUMNS.split(","))
+_SESSIONS = TypeAdapter(list[SessionRecord])
+PAIRING_COLUMNS = "digest, token_id, created_at, expires_at"
+_PAIRING_FIELDS = tuple(part.strip() for part in PAIRING_COLUMNS.split(","))
+_PAIRINGS = TypeAdapter(list[PairingRecord])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +78,39 @@ def records_of(rows: Sequence[Sequence[Any]], location: str) -> list[TokenRecord
             location, f"token {escape_controls(str(where))}: {field}: {err['msg']}"
         ) from None
     try:
-        return list(check_records(records, 2, fresh=records, unique=False))
+        return list(check_records(records, STORE_VERSION, fresh=records, unique=False))
     except ValueError as exc:
         problem = str(exc)
     for record in records:  # which one (only on this slow path)
         try:
-            check_records([record], 2, fresh=[record], unique=False)
+            check_records([record], STORE_VERSION, fresh=[record], unique=False)
         except ValueError as exc:
             problem = f"token {record.id}: {exc}"
             break
+    raise StoreCorrupt(location, problem, hint="fix the row, or restore the database")
+
+
+def sessions_of(
+    session_rows: Sequence[Sequence[Any]],
+    pairing_rows: Sequence[Sequence[Any]],
+    token_ids: Collection[str],
+    location: str,
+) -> tuple[tuple[SessionRecord, ...], tuple[PairingRecord, ...]]:
+    """Session and pairing rows validated as the file's are."""
+    try:
+        sessions = _SESSIONS.validate_python(
+            [dict(zip(_SESSION_FIELDS, row, strict=True)) for row in session_rows]
+        )
+        pairings = _PAIRINGS.validate_python(
+            [dict(zip(_PAIRING_FIELDS, row, strict=True)) for row in pairing_rows]
+        )
+        return check_sessions(tuple(sessions), tuple(pairings), token_ids)
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in err["loc"]) or "row"
+        problem = f"a session or pairing row: {where}: {err['msg']}"
+    except ValueError as exc:
+        problem = str(exc)
     raise StoreCorrupt(location, problem, hint="fix the row, or restore the database")
 
 
@@ -84,6 +123,7 @@ def row_of(record: TokenRecord, change: int) -> tuple[Any, ...]:
         record.created_at,
         record.expires_at,
         record.last_used_at,
+        record.last_used_from,
         record.hint,
         record.digest,
         record.legacy,
@@ -95,15 +135,47 @@ def row_of(record: TokenRecord, change: int) -> tuple[Any, ...]:
 
 _UPSERT = f"""
 INSERT INTO {SCHEMA}.tokens (id, name, name_key, permissions, created_at, expires_at,
-    last_used_at, hint, digest, legacy, note, directories, changed)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    last_used_at, last_used_from, hint, digest, legacy, note, directories, changed)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET
     name = EXCLUDED.name, name_key = EXCLUDED.name_key, permissions = EXCLUDED.permissions,
     created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
-    last_used_at = EXCLUDED.last_used_at, hint = EXCLUDED.hint, digest = EXCLUDED.digest,
+    last_used_at = EXCLUDED.last_used_at, last_used_from = EXCLUDED.last_used_from,
+    hint = EXCLUDED.hint, digest = EXCLUDED.digest,
     legacy = EXCLUDED.legacy, note = EXCLUDED.note, directories = EXCLUDED.directories,
     changed = EXCLUDED.changed
 """
+
+SESSION_UPSERT = f"""
+INSERT INTO {SCHEMA}.sessions ({SESSION_COLUMNS})
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (id) DO UPDATE SET
+    digest = EXCLUDED.digest, token_id = EXCLUDED.token_id, created_at = EXCLUDED.created_at,
+    expires_at = EXCLUDED.expires_at, last_seen_at = EXCLUDED.last_seen_at,
+    client = EXCLUDED.client, user_agent = EXCLUDED.user_agent, via = EXCLUDED.via
+"""
+PAIRING_INSERT = f"""
+INSERT INTO {SCHEMA}.pairings ({PAIRING_COLUMNS}) VALUES (%s, %s, %s, %s)
+ON CONFLICT (digest) DO NOTHING
+"""
+
+
+def session_row(session: SessionRecord) -> tuple[Any, ...]:
+    return (
+        session.id,
+        session.digest,
+        session.token_id,
+        session.created_at,
+        session.expires_at,
+        session.last_seen_at,
+        session.client,
+        session.user_agent,
+        session.via,
+    )
+
+
+def pairing_row(pairing: PairingRecord) -> tuple[Any, ...]:
+    return (pairing.digest, pairing.token_id, pairing.created_at, pairing.expires_at)
 
 
 class Records:
@@ -128,7 +200,7 @@ class Records:
         holding the write lock): only what changed since the version held."""
         started = time.time_ns()
         state = conn.execute(
-            f"SELECT change, instance, forgotten_through FROM {SCHEMA}.state"
+            f"SELECT change, instance, forgotten_through, sessions_changed FROM {SCHEMA}.state"
         ).fetchone()
         if state is None:
             raise StoreCorrupt(
@@ -137,6 +209,7 @@ class Records:
                 hint="restore the database from a backup",
             )
         number, instance, forgotten = int(state[0]), str(state[1]), int(state[2])
+        sessions_changed = int(state[3])
         now = Change(instance, number)
         held = self.snapshot
         previous = self.version
@@ -173,6 +246,15 @@ class Records:
             rows = conn.execute(f"SELECT {_COLUMNS} FROM {SCHEMA}.tokens ORDER BY seq").fetchall()
             self._by_id = {record.id: record for record in records_of(rows, self.location)}
             delta = None
+        if (
+            incremental
+            and held is not None
+            and previous is not None
+            and sessions_changed <= previous.number
+        ):  # no session or pairing changed since the version held
+            sessions, pairings = held.sessions, held.pairings
+        else:
+            sessions, pairings = self._read_sessions(conn)
         snapshot = Snapshot(
             location=self.location,
             records=tuple(self._by_id.values()),
@@ -181,9 +263,23 @@ class Records:
             delta=delta,
             based_on=previous if delta is not None else None,
             read_at_ns=started,
+            sessions=sessions,
+            pairings=pairings,
         )
         self.snapshot = snapshot
         return snapshot
+
+    def _read_sessions(
+        self, conn: Conn
+    ) -> tuple[tuple[SessionRecord, ...], tuple[PairingRecord, ...]]:
+        """Every session and pairing (they are few: read whole)."""
+        session_rows = conn.execute(
+            f"SELECT {SESSION_COLUMNS} FROM {SCHEMA}.sessions ORDER BY seq"
+        ).fetchall()
+        pairing_rows = conn.execute(
+            f"SELECT {PAIRING_COLUMNS} FROM {SCHEMA}.pairings ORDER BY seq"
+        ).fetchall()
+        return sessions_of(session_rows, pairing_rows, self._by_id, self.location)
 
     def install(self, records: list[TokenRecord], snapshot: Snapshot[Change]) -> None:
         """Hold what this process just committed."""

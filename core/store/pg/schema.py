@@ -18,6 +18,12 @@ look-alike table in front of):
   is the change number of the row's last change.
 - `deleted`: the id and change number of each deleted token, so a reader
   follows deletions incrementally (kept a week).
+- `sessions` and `pairings` (version 2): the browser sessions and the pairing
+  links not used yet, each of a token (a foreign key: they go with it). They
+  are few, so a reader reads them whole - only after a change that changed
+  them: `state.sessions_changed` is the change number of the last one. `seq`
+  keeps the order they were made in, as the file does.
+  `tokens.last_used_from` (version 2) is where the last use came from.
 
 A change takes the `state` row `FOR UPDATE` first: writers are serialized by that
 row lock (readers never wait for it), and change numbers are handed out in commit
@@ -83,7 +89,35 @@ _V1 = (
     f"CREATE INDEX deleted_changed ON {SCHEMA}.deleted (changed)",
 )
 
-MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1}
+_V2 = (
+    f"""ALTER TABLE {SCHEMA}.tokens ADD COLUMN last_used_from text
+        CHECK (char_length(last_used_from) <= 64)""",
+    f"ALTER TABLE {SCHEMA}.state ADD COLUMN sessions_changed bigint NOT NULL DEFAULT 0",
+    f"""CREATE TABLE {SCHEMA}.sessions (
+        id text PRIMARY KEY CHECK (id ~ '^[0-9a-z]{{8}}$'),
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        digest text NOT NULL CHECK (digest ~ '^sha256:[0-9a-f]{{64}}$'),
+        token_id text NOT NULL REFERENCES {SCHEMA}.tokens (id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        last_seen_at timestamptz,
+        client text CHECK (char_length(client) <= 64),
+        user_agent text CHECK (char_length(user_agent) <= 200),
+        via text NOT NULL CHECK (via IN ('login', 'pairing'))
+    )""",
+    f"CREATE UNIQUE INDEX sessions_digest ON {SCHEMA}.sessions (digest)",
+    f"CREATE INDEX sessions_token ON {SCHEMA}.sessions (token_id)",
+    f"""CREATE TABLE {SCHEMA}.pairings (
+        digest text PRIMARY KEY CHECK (digest ~ '^sha256:[0-9a-f]{{64}}$'),
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        token_id text NOT NULL REFERENCES {SCHEMA}.tokens (id) ON DELETE CASCADE,
+        created_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL
+    )""",
+    f"CREATE INDEX pairings_token ON {SCHEMA}.pairings (token_id)",
+)
+
+MIGRATIONS: Mapping[int, Sequence[str]] = {1: _V1, 2: _V2}
 """Schema version -> the statements that make it from the version before. A new
 version adds an entry; `db upgrade` applies the missing ones in one transaction."""
 
