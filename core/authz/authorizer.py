@@ -10,14 +10,8 @@ if TYPE_CHECKING:
 from collections.abc import Hashable
 from datetime import datetime
 
-from core.authz.decision import (
-    Decision,
-    Reason,
-    TokenIndex,
-    authorize,
-    bearer_token,
-    format_problem,
-)
+from core.authz.decision import Decision, Reason, authorize, bearer_token, format_problem
+from core.authz.index import TokenIndex
 from core.authz.policy import Policy, default_policy
 from core.authz.scope import (
     UNRESTRICTED,

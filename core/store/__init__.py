@@ -6,8 +6,16 @@ Callers hold a `Store` and ask it what it can do; they never name an engine.
 
 from __future__ import annotations
 
-from core.store.base import Store, Used, clean_directories, generated_name
-from core.store.capabilities import HasFileMode, HasSchema, KeepsFiles, Migratable, RecordSource
+from core.store.base import Store
+from core.store.capabilities import (
+    ChecksWritable,
+    HasFileMode,
+    HasSchema,
+    KeepsFiles,
+    Migratable,
+    RecordSource,
+)
+from core.store.changes import Used, clean_directories, generated_name
 from core.store.file.engine import DEFAULT_LOCK_TIMEOUT, TokenStore, serialize
 from core.store.file.reading import (
     FileSnapshot,
@@ -33,6 +41,7 @@ from core.store.snapshot import (
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
+    "ChecksWritable",
     "Copied",
     "Edited",
     "FileSnapshot",

@@ -47,6 +47,17 @@ class HasFileMode(Protocol):
         ...
 
 
+@runtime_checkable
+class ChecksWritable(Protocol):
+    """Can tell, without writing, that a change would fail (a read-only file or
+    folder, a database role that may only read): a gateway then says so once at
+    start instead of failing to record `last_used_at` every few seconds."""
+
+    def write_problem(self) -> str | None:
+        """Why a change would fail, in a few words; None when nothing says so."""
+        ...
+
+
 class RecordSource(Protocol):
     """What an authorizer reads records through (`StoreReader` for the file):
     a cheap check per decision whether the version held is still the store's,

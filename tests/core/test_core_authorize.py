@@ -12,7 +12,8 @@ import time
 import pytest
 
 from core.authz.authorizer import CachedAuthorizer
-from core.authz.decision import Decision, Reason, TokenIndex, authorize, bearer_token
+from core.authz.decision import Decision, Reason, authorize, bearer_token
+from core.authz.index import TokenIndex
 from core.model.errors import LegacyStoreFound, StoreCorrupt
 from core.model.permissions import Permission
 from core.model.token_format import PREFIX, checksum, generate

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from core.authz.authorizer import CachedAuthorizer
-from core.authz.decision import Reason, TokenIndex, authorize
+from core.authz.decision import Reason, authorize
+from core.authz.index import TokenIndex
 from core.model.records import SessionRecord
 from core.model.token_format import SESSION_PREFIX, digest, generate
 from core.store import StoreReader, TokenStore

@@ -523,7 +523,7 @@ def test_the_tail_holds_the_sessions_and_the_tokens_still_split(store: TokenStor
 def test_a_reader_follows_sessions_without_reparsing_the_tokens(
     store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store.file import format as layout
+    from core.store.file import incremental as layout
 
     for i in range(20):
         store.create(name=f"t{i}")

@@ -17,7 +17,8 @@ from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import StoreCorrupt
 from core.store import Snapshot, StoreReader, TokenStore, read_snapshot
-from core.store.file.format import EMPTY, EMPTY_TAIL, Loaded, join, serialize, split, tokens_end
+from core.store.file.format import EMPTY, EMPTY_TAIL, join, serialize, split, tokens_end
+from core.store.file.incremental import Loaded
 from tests.core.core_helpers import FakeClock, SeededBytes
 
 
@@ -197,7 +198,7 @@ TAILS = st.sampled_from(
 def test_the_changed_blocks_are_found_between_any_two_files(
     old: list[bytes], new: list[bytes], old_tail: bytes, new_tail: bytes
 ) -> None:
-    from core.store.file.format import _changed_blocks, _starts_after
+    from core.store.file.incremental import _changed_blocks, _starts_after
 
     old_data, new_data = join(old, old_tail), join(new, new_tail)
     old_end, new_end = tokens_end(old_data), tokens_end(new_data)

@@ -61,6 +61,8 @@ class Attack:
     """Refusals (401) that said `Connection: close`."""
     kept_after_refusal: int = 0
     """Refusals after which the connection stayed open (keep-alive)."""
+    interrupted: int = 0
+    """Refusals whose hang-up was still being watched for when the attack stopped."""
     connects: int = 0
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -124,7 +126,12 @@ class Attack:
                     if status == 401:
                         if headers.get("connection", "").lower() == "close":
                             self.said_close += 1
-                        if await _hung_up(reader):
+                        try:
+                            hung_up = await _hung_up(reader)
+                        except asyncio.CancelledError:
+                            self.interrupted += 1
+                            raise
+                        if hung_up:
                             self.hung_up_after_refusal += 1
                             break
                         self.kept_after_refusal += 1

@@ -561,7 +561,9 @@ def assert_no_slot_held(attack: Attack) -> None:
     # every connection was refused once, and then the attack went on (connections
     # dropped for room are replaced, and lose their round)
     assert refused > 9 * 64, attack.answered
-    assert attack.said_close == refused and attack.hung_up_after_refusal == refused
+    assert attack.said_close == refused
+    # (a refusal answered just as the attack stopped is not seen through to its end)
+    assert attack.hung_up_after_refusal + attack.interrupted == refused
     assert attack.kept_after_refusal == 0
 
 

@@ -31,7 +31,8 @@ from core.model.errors import (
 )
 from core.model.records import STORE_VERSION, StoreDocument
 from core.model.token_format import usable_legacy_secret
-from core.store.base import Changing, Store, T, Used, generated_name
+from core.store.base import Store
+from core.store.changes import Changing, T, Used, generated_name
 from core.store.file import legacy
 from core.store.file.atomic import (
     atomic_write,
@@ -40,8 +41,8 @@ from core.store.file.atomic import (
     remove_stale_temps,
     write_new_private_file,
 )
-from core.store.file.format import Loaded, changed_span, same_items
-from core.store.file.format import serialize as serialize  # the file for records (re-exported)
+from core.store.file.format import serialize as serialize  # the file for records (re-exported
+from core.store.file.incremental import Loaded, changed_span, same_items
 from core.store.file.locking import FileLock, LockTimeout
 from core.store.file.reading import (
     UNREADABLE,
@@ -54,6 +55,7 @@ from core.store.file.reading import (
     read_file,
 )
 from core.store.file.safety import check_location
+from core.store.file.writable import write_problem
 from core.store.snapshot import Migration
 
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -118,6 +120,9 @@ class TokenStore(Store):
 
     def mode_warnings(self) -> tuple[str, ...]:
         return file_warnings(self.path)
+
+    def write_problem(self) -> str | None:
+        return write_problem(self.path, self.lock_path)
 
     def record_usage(self, used: Mapping[str, Used]) -> int:
         """As every engine does - except that a file deleted meanwhile is not
@@ -282,9 +287,12 @@ class _StoreLock(FileLock):
                 hint="wait for the other opencode-auth-tui to finish, then retry",
             ) from None
         except OSError as exc:
+            # The lock file is made once and kept: "create" only when it is missing.
+            verb = "open" if os.path.lexists(self.path) else "create"
+            reason = exc.strerror or str(exc)
             raise StoreWriteFailed(
                 self.store_path,
-                f"cannot create the lock file {self.path.name}: {exc.strerror or exc}",
+                f"cannot {verb} the lock file {self.path.name}: {reason[:1].lower()}{reason[1:]}",
             ) from None
         remove_stale_temps(self.store_path)
         return self

@@ -21,8 +21,9 @@ from core.model.errors import (
 )
 from core.model.records import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
 from core.store.file import legacy
-from core.store.file.format import Loaded, split
-from core.store.file.format import serialize as serialize  # the file for records (re-exported)
+from core.store.file.format import serialize as serialize  # the file for records (re-exported
+from core.store.file.format import split
+from core.store.file.incremental import Loaded
 from core.store.file.safety import check_file, check_location
 from core.store.snapshot import Snapshot
 

@@ -47,8 +47,8 @@ from core.model.records import (
     client_text,
 )
 from core.store import DEFAULT_LOCK_TIMEOUT, SchemaChange, Snapshot, Store
-from core.store.base import Changing, Used, usage_batch
-from core.store.file.format import changed_span, same_items
+from core.store.changes import Changing, Used, usage_batch
+from core.store.file.incremental import changed_span, same_items
 from core.store.pg import schema
 from core.store.pg.connection import (
     Conn,
@@ -138,6 +138,37 @@ class PostgresStore(Store):
             self._watcher.close()
             self._watcher = None
         self._connection.drop()
+
+    def write_problem(self) -> str | None:
+        """Why a change would fail: a server in recovery (a standby), a read-only
+        session, or a role without UPDATE on the tables a gateway writes - one
+        query, nothing locked or written; None when none holds, or when the
+        question itself fails (the next write says why)."""
+        try:
+            conn = self._connection.get()
+            row = conn.execute(
+                f"""SELECT pg_is_in_recovery(),
+                           current_setting('transaction_read_only') = 'on',
+                           has_table_privilege('{SCHEMA}.state', 'UPDATE')
+                           AND has_table_privilege('{SCHEMA}.tokens', 'UPDATE')
+                           AND has_table_privilege('{SCHEMA}.sessions', 'UPDATE')"""
+            ).fetchone()
+            conn.rollback()
+        except StoreError:
+            return None
+        except psycopg.Error:
+            self._connection.drop()  # whatever state it is in: the next use connects anew
+            return None
+        if row is None:
+            return None
+        standby, read_only, may_update = row
+        if standby:
+            return "the database server is a standby (in recovery): it takes no writes"
+        if read_only:
+            return "the database session is read-only (default_transaction_read_only is on)"
+        if not may_update:
+            return f"the database role may not UPDATE the tables of schema {SCHEMA}"
+        return None
 
     # --- schema -------------------------------------------------------------------
 
