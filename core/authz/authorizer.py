@@ -23,8 +23,13 @@ from core.authz.scope import (
 )
 from core.model.clock import Clock, system_clock
 from core.model.errors import StoreError
-from core.model.records import SessionRecord, TokenRecord
+from core.model.records import SessionRecord
 from core.store import RecordSource, Snapshot
+from core.store.entries import Entries, TokenEntry, entry_of
+
+Version = Snapshot[Hashable] | Entries
+"""A version of the store as read: records (a database, `StoreReader`) or the
+file's entries (`EntryReader`, what a server's store gives)."""
 
 
 class CachedAuthorizer:
@@ -59,8 +64,8 @@ class CachedAuthorizer:
         """The server's directory scope; replaced whole (one assignment) when the
         server learns opencode's directory."""
         self.clock = clock
-        self._index = TokenIndex(())
-        self._indexed: Snapshot[Hashable] | None = None
+        self._index = TokenIndex()
+        self._indexed: Version | None = None
         self._failure: tuple[Hashable, StoreError] | None = None
         self._pending: asyncio.Future[None] | None = None
         self.reloads = 0
@@ -123,15 +128,30 @@ class CachedAuthorizer:
         self.reloads += 1
         self._install(found)
 
-    def _install(self, found: Snapshot[Hashable]) -> None:
+    def _install(self, found: Version) -> None:
         indexed = self._indexed
-        if found.delta is not None and indexed is not None and found.based_on == indexed.version:
+        follows = indexed is not None and found.based_on == indexed.version
+        if isinstance(found, Snapshot) and found.delta is not None and follows:
+            gone, new = found.delta
+            self._index = self._index.updated(
+                [entry_of(r) for r in gone], [entry_of(r) for r in new], sessions=found.sessions
+            )
+        elif isinstance(found, Entries) and found.delta is not None and follows:
             self._index = self._index.updated(*found.delta, sessions=found.sessions)
-        else:
-            self._index = TokenIndex(found.records, found.sessions)
+        elif isinstance(found, Snapshot):
+            self._index = TokenIndex.of([entry_of(r) for r in found.records], found.sessions)
+        elif found.entries is not None:
+            self._index = TokenIndex.of(found.entries, found.sessions)
+        else:  # changes from a version not held here: read it whole
+            forget = getattr(self._reader, "forget", None)
+            if forget is None:
+                raise RuntimeError("a change from a version the authorizer does not hold")
+            forget()
+            self._install(self._reader.reload())
+            return
         self._indexed = found
 
-    def held(self) -> Snapshot[Hashable] | None:
+    def held(self) -> Version | None:
         """The version the index was built from."""
         return self._indexed
 
@@ -163,8 +183,8 @@ class CachedAuthorizer:
         hit = self._index.match(token)
         return hit is not None and (hit[2] is None or self.clock() < hit[2])
 
-    def token_of(self, token: str, *, index: TokenIndex | None = None) -> TokenRecord | None:
-        """The record of the token whose secret this is (pasted into the login
+    def token_of(self, token: str, *, index: TokenIndex | None = None) -> TokenEntry | None:
+        """The entry of the token whose secret this is (pasted into the login
         page), if the store's current version has it and it has not expired; the
         format is checked as `authorize` checks it (a PR #8217 secret only where
         the store holds one). A server awaits `fresh_index()` first (and may pass
@@ -187,17 +207,13 @@ class CachedAuthorizer:
     def expiry(self, token_id: str) -> datetime | None:
         """When the token `token_id` of the held version expires (None: never, or
         no such token)."""
-        indexed = self._indexed
-        record = None if indexed is None else indexed.by_id(token_id)
-        return None if record is None or record.expires_at is None else record.expires_at
+        entry = self._index.by_id(token_id)
+        return None if entry is None else entry.expires
 
     def session_expiry(self, session_id: str) -> datetime | None:
         """When the browser session `session_id` (its public id) of the held version
         ends (never later than its token's expiry); None: no such session."""
-        indexed = self._indexed
-        if indexed is None:
-            return None
-        for session in indexed.sessions:
+        for session in self._index.sessions:
             if session.id == session_id:
                 return session.expires_at
         return None

@@ -19,6 +19,19 @@ ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
 _ORDER = {p: i for i, p in enumerate(Permission)}
 
 
+EVERY_SET: tuple[tuple[Permission, ...], ...] = (
+    (Permission.READ,),
+    (Permission.WRITE,),
+    (Permission.EXECUTE,),
+    (Permission.READ, Permission.WRITE),
+    (Permission.READ, Permission.EXECUTE),
+    (Permission.WRITE, Permission.EXECUTE),
+    (Permission.READ, Permission.WRITE, Permission.EXECUTE),
+)
+"""Every permission set a token can hold, each in canonical order: what the store's
+readers recognise as written by this program."""
+
+
 def canonical(perms: Iterable[Permission]) -> tuple[Permission, ...]:
     """Deduplicated, in the fixed order read, write, execute (stable output everywhere)."""
     return tuple(sorted(set(perms), key=_ORDER.__getitem__))

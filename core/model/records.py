@@ -42,6 +42,14 @@ _SINCE_VERSION = {"note": 2, "directories": 2, "last_used_from": 3}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_LAZY: Final = True
+"""`defer_build` for every model here: pydantic builds a model's validator and
+serializer when it is first used, not when the class is made. `token list`
+reads a file in the layout this program writes without them
+(core/store/file/fast_records.py), and building them at import is ~20 ms of
+every start (a quarter of `python -c "from pydantic import BaseModel"`)."""
+
+
 class TokenStatus(StrEnum):
     ACTIVE = "active"
     EXPIRING = "expiring"  # expires within EXPIRING_WITHIN
@@ -51,7 +59,7 @@ class TokenStatus(StrEnum):
 class TokenRecord(BaseModel):
     """One token's metadata. Immutable: the store replaces records, never edits them."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
 
     id: str = Field(pattern=ID_PATTERN, description="Short public id, stable across rotation.")
     name: str = Field(min_length=1, description="Unique, human-chosen label.")
@@ -123,7 +131,7 @@ class SessionRecord(BaseModel):
     here). It ends with its token: deleting, rotating, expiring or editing the
     token's permissions, directories or expiry ends it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
 
     id: str = Field(pattern=ID_PATTERN, description="Short public id (`session end ID`).")
     digest: str = Field(
@@ -160,7 +168,7 @@ class PairingRecord(BaseModel):
     """A one-time pairing link not used yet: whoever opens it and presses the button
     is signed in as the token. Consuming it deletes it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
 
     digest: str = Field(
         pattern=_DIGEST_PATTERN,
@@ -193,6 +201,7 @@ class StoreDocument(BaseModel):
     model_config = ConfigDict(
         frozen=True,
         extra="forbid",
+        defer_build=_LAZY,
         title="opencode-auth-tui token store",
         json_schema_extra={
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -350,6 +359,14 @@ def _check_directories(value: tuple[str, ...]) -> None:
             raise ValueError(f"directories: '{directory}' is not in canonical form ({clean})")
     if len(set(value)) != len(value):
         raise ValueError("directories: a directory is listed twice")
+
+
+def build_models() -> None:
+    """Build every model's validator and serializer now rather than on first use
+    (`_LAZY`): for a process that must not import or build later - one that
+    drops privileges after start, say."""
+    for model in (TokenRecord, SessionRecord, PairingRecord, StoreDocument):
+        model.model_rebuild()
 
 
 def store_json_schema() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from core.store.capabilities import (
     RecordSource,
 )
 from core.store.changes import Used, clean_directories, generated_name
+from core.store.entries import Entries, TokenEntry
 from core.store.file.engine import DEFAULT_LOCK_TIMEOUT, TokenStore, serialize
 from core.store.file.reading import (
     FileSnapshot,
@@ -44,6 +45,7 @@ __all__ = [
     "ChecksWritable",
     "Copied",
     "Edited",
+    "Entries",
     "FileSnapshot",
     "Fingerprint",
     "HasFileMode",
@@ -61,6 +63,7 @@ __all__ = [
     "Snapshot",
     "Store",
     "StoreReader",
+    "TokenEntry",
     "TokenStore",
     "Used",
     "clean_directories",

@@ -95,6 +95,13 @@ class Store(SignInOperations, ABC):
     def new_reader(self) -> RecordSource:
         """A reader of this store for an authorizer (its own cache)."""
 
+    def startup_check(self) -> tuple[bool, int, tuple[str, ...]]:
+        """(whether the store exists, how many tokens it holds, its warnings), read
+        and validated as `load` reads it (the same StoreError): what a server
+        checks before it starts. An engine may do it without building records."""
+        snapshot = self.load()
+        return snapshot.exists, len(snapshot.records), snapshot.warnings
+
     def close(self) -> None:
         """Let go of connections (the file engine holds none)."""
 

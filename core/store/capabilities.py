@@ -7,6 +7,7 @@ from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from core.store.entries import Entries
 from core.store.snapshot import Migration, SchemaChange, Snapshot
 
 
@@ -70,9 +71,9 @@ class RecordSource(Protocol):
     def is_current(self, key: Any) -> bool:  # Any: each engine has its own marker
         """Whether the version held is the one `key` (from `stat_key`) names."""
 
-    def reload(self) -> Snapshot[Hashable]:
+    def reload(self) -> Snapshot[Hashable] | Entries:
         """The store's current version, read (raises a StoreError; never falls
         back to an older version)."""
 
     @property
-    def current(self) -> Snapshot[Hashable] | None: ...
+    def current(self) -> Snapshot[Hashable] | Entries | None: ...

@@ -136,14 +136,25 @@ def generated_name(taken: Collection[str], stem: str = "token") -> str:
 
     Names are unique case-insensitively, so `TOKEN-3` written by hand counts too.
     """
-    highest = 0
-    folded = set()
     start = f"{stem.casefold()}-"
+    folded = {name.casefold() for name in taken}
     pattern = _generated_pattern(stem)
-    for name in taken:
-        lowered = name.casefold()
-        folded.add(lowered)
-        if lowered.startswith(start):  # the regex only where it can match
+    odd: Iterable[str] = taken
+    highest = 0
+    if stem.isascii():
+        # An ASCII name folds by lower(), and then this is exactly what the
+        # regex matches - without a regex per name (10k names: 7 ms -> 3 ms).
+        # The others (few) take the regex.
+        cut = len(start)
+        numbers = [
+            rest
+            for rest in (n[cut:] for n in taken if n.isascii() and n[:cut].lower() == start)
+            if 0 < len(rest) <= 9 and rest.isdigit()
+        ]
+        highest = max(map(int, numbers), default=0)
+        odd = [name for name in taken if not name.isascii()]
+    for name in odd:
+        if name.casefold().startswith(start):  # the regex only where it can match
             match = pattern.fullmatch(name)
             if match:
                 highest = max(highest, int(match.group(1)))

@@ -23,8 +23,6 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from platformdirs.unix import Unix
-
 from core.model.errors import StoreLocationInvalid
 from core.store.pg.url import check_url, is_database_url, mask_url
 
@@ -39,6 +37,10 @@ StoreLocation = Path | str
 
 
 def default_store_path() -> Path:
+    # imported here: most commands name their store (--store, a variable) and
+    # never need it, and it costs every start a few milliseconds
+    from platformdirs.unix import Unix
+
     return Unix(appname="opencode").user_config_path / FILE_NAME
 
 

@@ -12,6 +12,7 @@ from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 
 from core.model.errors import StoreWriteFailed
+from core.model.records import build_models
 from core.store import TokenStore
 
 
@@ -43,6 +44,7 @@ def churn(path: str, ready: Event) -> None:
 
 def write_as_unprivileged_user(path: str, uid: int, out: Connection) -> None:
     """Drop to `uid` and try to create a token; report what happened."""
+    build_models()  # built on first use otherwise: by then the interpreter's files are root's
     try:
         os.setgid(uid)
         os.setuid(uid)
@@ -65,6 +67,7 @@ def write_as_unprivileged_user(path: str, uid: int, out: Connection) -> None:
 
 def read_as_unprivileged_user(path: str, uid: int, out: Connection) -> None:
     """Drop to `uid` and try to read the store; report the error class and text."""
+    build_models()  # built on first use otherwise: by then the interpreter's files are root's
     try:
         os.setgid(uid)
         os.setuid(uid)

@@ -15,6 +15,7 @@ from core.authz.index import TokenIndex
 from core.model.records import SessionRecord
 from core.model.token_format import SESSION_PREFIX, digest, generate
 from core.store import StoreReader, TokenStore
+from core.store.entries import entry_of
 from tests.core.core_helpers import T0_S, FakeClock, SeededBytes
 
 
@@ -184,7 +185,7 @@ def test_authorization_credentials_win_over_the_cookie(b: Browsers) -> None:
 def test_the_authorizer_answers_the_sign_in_pages(b: Browsers, clock: FakeClock) -> None:
     full = _session(b.store, "full")
     record = b.auth.token_of(f"  {b.full_token}\n")
-    assert record is not None and record.name == "full"
+    assert record is not None and record.id == b.store.load().require("full").id
     assert b.auth.token_of(b.full) is None  # a session id is no token
     assert b.auth.token_of("ocat_nonsense") is None
     session = b.auth.session_of(b.full)
@@ -210,10 +211,10 @@ def test_the_index_keeps_sessions_only_while_there_are_any(store: TokenStore) ->
     assert with_session.session_count == 1
     assert with_session.match_session(secret) is not None
     # a change of a token keeps its sessions indexed with its new record
-    edited = store.edit("a", name="renamed").after
-    updated = with_session.updated([a], [edited], store.sessions())
+    edited = entry_of(store.edit("a", name="renamed").after)
+    updated = with_session.updated([entry_of(a)], [edited], store.sessions())
     found = updated.match_session(secret)
-    assert found is not None and found.token[0].name == "renamed"
+    assert found is not None and found.token[0] is edited
     # its deletion: the store drops the session; the index drops it either way
     gone = updated.updated([edited], [], store.sessions())
     assert gone.match_session(secret) is None

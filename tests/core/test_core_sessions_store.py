@@ -523,6 +523,7 @@ def test_the_tail_holds_the_sessions_and_the_tokens_still_split(store: TokenStor
 def test_a_reader_follows_sessions_without_reparsing_the_tokens(
     store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from core.store.file import format as file_format
     from core.store.file import incremental as layout
 
     for i in range(20):
@@ -532,7 +533,7 @@ def test_a_reader_follows_sessions_without_reparsing_the_tokens(
     assert first.delta is None
     other = TokenStore(store.path, clock=clock)
     parsed: list[bytes] = []
-    real = layout.parse_block
+    real = file_format.parse_block  # the function incremental.py imported by name
 
     def counted(block: bytes) -> object:
         parsed.append(block)

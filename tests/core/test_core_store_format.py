@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import StoreCorrupt
-from core.store import Snapshot, StoreReader, TokenStore, read_snapshot
+from core.store import Entries, Snapshot, StoreReader, TokenStore, read_snapshot
 from core.store.file.format import EMPTY, EMPTY_TAIL, join, serialize, split, tokens_end
 from core.store.file.incremental import Loaded
 from tests.core.core_helpers import FakeClock, SeededBytes
@@ -243,7 +243,7 @@ def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClo
     reads = []
     original = auth._reader.reload
 
-    def counting() -> Snapshot[Hashable]:
+    def counting() -> Snapshot[Hashable] | Entries:
         reads.append(1)
         return original()
 
@@ -258,34 +258,40 @@ def test_a_stores_readers_never_read_back_what_it_wrote(
     store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The gateway's authorizer and its usage writer share one store object: the
-    authorizer takes the store's own write instead of reading it back, and the
-    store starts its next change from what the authorizer read."""
-    from core.store.file import reading as engine
+    authorizer takes the store's own writes from the records written (no read,
+    no parse); another process's change is read once, and only its blocks are
+    parsed."""
+    from core.store.file import fast_parse, index_reader, reading
 
     issued = store.create(name="a")
     bearer = f"Bearer {issued.secret.reveal()}"
     auth = CachedAuthorizer(store.new_reader(), clock=clock)
     reads: list[object] = []
-    real = engine._snapshot
+    parsed: list[bytes] = []
+    real_read, real_parse = reading.read_file, fast_parse.block_entry
 
-    def counted(*args: Any) -> Any:
-        reads.append(args[0])
-        return real(*args)
+    def counted_read(path: Path) -> Any:
+        reads.append(path)
+        return real_read(path)
 
-    monkeypatch.setattr(engine, "_snapshot", counted)
+    def counted_parse(block: bytes, times: Any) -> Any:
+        parsed.append(block)
+        return real_parse(block, times)
+
+    monkeypatch.setattr(index_reader, "read_file", counted_read)
+    monkeypatch.setattr(index_reader, "block_entry", counted_parse)
     assert auth.decide(bearer, "GET", "/path").allowed
     assert reads == []  # the store's own create, taken as it was written
     store.record_usage({issued.record.id: clock.now})
     assert auth.decide(bearer, "GET", "/path").allowed
-    assert reads == []  # its usage write: not read back
+    assert reads == [] and parsed == []  # its usage write: not read back
     assert auth.index().lookup(issued.secret.reveal()) is not None
-    # another process's change is read (once), and only then
+    # another process's change is read (once), and only its token parsed
     TokenStore(store.path, clock=clock).create(name="b")
-    reads.clear()  # (that store read the file itself before writing)
     assert auth.decide(bearer, "GET", "/path").allowed
     assert len(reads) == 1 and len(auth.index()) == 2
+    assert len(parsed) == 1 and b'"name": "b"' in parsed[0]
     store.record_usage({issued.record.id: clock.advance(minutes=5)})
-    assert len(reads) == 1  # the store started from what its authorizer had read
     assert auth.decide(bearer, "GET", "/path").allowed and len(reads) == 1
 
 
@@ -307,3 +313,42 @@ def test_the_layout_is_the_one_split_expects_whichever_writer_writes_it(
     found = split(fast)
     assert found is not None
     assert [layout.block_of(r) for r in records] == found[0]
+
+
+def test_a_servers_start_check_is_the_read_its_authorizer_starts_from(
+    store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`startup_check` validates the file as `load` does; the first authorizer of
+    the file takes that read (one read at start, not two) - unless the file
+    changed in between, when it reads the new version."""
+    from core.store.file import index_reader, reading
+
+    issued = store.create(name="a")
+    store.create(name="b", permissions="read")
+    reads: list[object] = []
+    real = reading.read_file
+
+    def counted(path: Path) -> Any:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(index_reader, "read_file", counted)
+    time.sleep(0.06)  # past the racy window of the last write
+    assert TokenStore(store.path).startup_check() == (True, 2, ())
+    assert len(reads) == 1
+    auth = CachedAuthorizer(TokenStore(store.path).new_reader(), clock=clock)
+    assert auth.decide(f"Bearer {issued.secret.reveal()}", "GET", "/path").allowed
+    assert len(reads) == 1 and len(auth.index()) == 2  # taken over, not read again
+    # a change between the check and the first decision: read, and it applies
+    TokenStore(store.path).startup_check()
+    TokenStore(store.path, clock=clock).delete(["a"])
+    auth = CachedAuthorizer(TokenStore(store.path).new_reader(), clock=clock)
+    assert auth.decide(f"Bearer {issued.secret.reveal()}", "GET", "/path").status == 401
+    assert len(auth.index()) == 1
+    # a broken file: the check says why, as `load` does
+    store.path.write_text("{ broken")
+    with pytest.raises(StoreCorrupt) as checked:
+        TokenStore(store.path).startup_check()
+    with pytest.raises(StoreCorrupt) as loaded:
+        TokenStore(store.path).load()
+    assert str(checked.value) == str(loaded.value)

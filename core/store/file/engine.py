@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes
+from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
 from core.model.errors import (
     LegacyStoreFound,
     NotLegacyStore,
@@ -29,10 +30,10 @@ from core.model.errors import (
     StoreReadOnly,
     StoreWriteFailed,
 )
-from core.model.records import STORE_VERSION, StoreDocument
+from core.model.records import MAX_CLIENT_LEN, STORE_VERSION, StoreDocument, client_text
 from core.model.token_format import usable_legacy_secret
 from core.store.base import Store
-from core.store.changes import Changing, T, Used, generated_name
+from core.store.changes import Changing, T, Used, generated_name, usage_batch
 from core.store.file import legacy
 from core.store.file.atomic import (
     atomic_write,
@@ -57,6 +58,10 @@ from core.store.file.reading import (
 from core.store.file.safety import check_location
 from core.store.file.writable import write_problem
 from core.store.snapshot import Migration
+
+if TYPE_CHECKING:  # the gateway's reader: imported where it is made, not by the CLI
+    from core.store.file.index_reader import EntryReader
+    from core.store.file.usage_write import UsageWrites
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 
@@ -87,6 +92,7 @@ class TokenStore(Store):
         self._reader = StoreReader(self.path, latest=self._latest)
         """The file as last read or written by this object: a long-lived store (the
         TUI, the gateway's usage writer) reads again only what changed."""
+        self._usage: UsageWrites | None = None  # made on the first usage write (a server's)
 
     @property
     def lock_path(self) -> Path:
@@ -110,10 +116,24 @@ class TokenStore(Store):
         except OSError:
             return UNREADABLE
 
-    def new_reader(self) -> StoreReader:
-        """A reader with its own cache that shares with this store the newest
-        version either has seen (`_Latest`)."""
-        return StoreReader(self.path, latest=self._latest)
+    def new_reader(self) -> EntryReader:
+        """A reader for an authorizer: token entries, not records (index_reader.py);
+        it takes this store's own writes instead of reading them back (`_Latest`)."""
+        from core.store.file.index_reader import EntryReader
+
+        return EntryReader(self.path, latest=self._latest)
+
+    def startup_check(self) -> tuple[bool, int, tuple[str, ...]]:
+        """As every engine does, without a record per token (the file validated as
+        strictly, by fast_parse.py); the first authorizer of this file in this
+        process takes this read instead of reading the file again (`hand_over`)."""
+        from core.store.file.index_reader import hand_over
+
+        check_location(self.given_path)
+        if self.given_path != self.path:
+            check_location(self.path)
+        found = hand_over(self.path)
+        return found.version is not None, len(found.entries or ()), self.mode_warnings()
 
     def kept_files(self) -> tuple[Path, ...]:
         return (self.given_path, self.path)
@@ -126,16 +146,58 @@ class TokenStore(Store):
 
     def record_usage(self, used: Mapping[str, Used]) -> int:
         """As every engine does - except that a file deleted meanwhile is not
-        created again just to hold timestamps of tokens that no longer exist."""
+        created again just to hold timestamps of tokens that no longer exist.
+        Without a record per token where the file allows (usage_write.py): the
+        same bytes, the same result and errors, and nothing kept."""
         if not self.path.exists():
             return 0
+        batch = usage_batch(used)
+        with self._locked():
+            done = self._usage_writes().record_usage(batch, self.now, self._read_only_error)
+            if done is not None:
+                self._let_go()
+                return done
         return super().record_usage(used)
 
     def record_session_seen(self, seen: Mapping[str, tuple[datetime, str | None]]) -> int:
-        """As every engine does; a file deleted meanwhile is not created again."""
+        """As every engine does; a file deleted meanwhile is not created again.
+        Without a record per token where the file allows, as `record_usage`."""
         if not self.path.exists():
             return 0
+        batch = {
+            session_id: (to_utc(when).replace(microsecond=0), client_text(client, MAX_CLIENT_LEN))
+            for session_id, (when, client) in seen.items()
+        }
+        with self._locked():
+            done = self._usage_writes().record_session_seen(batch, self.now, self._read_only_error)
+            if done is not None:
+                self._let_go()
+                return done
         return super().record_session_seen(seen)
+
+    def _usage_writes(self) -> UsageWrites:
+        """The usage-write path, imported only by the processes that record usage
+        (the gateway, forward-auth): a CLI command never pays for it."""
+        if self._usage is None:
+            from core.store.file.usage_write import UsageWrites
+
+            self._usage = UsageWrites(self.path)
+        return self._usage
+
+    def _read_only_error(self) -> StoreReadOnly:
+        return StoreReadOnly(
+            self.path,
+            "is read-only (no write permission for its owner), so it was not changed",
+            hint=f"run: chmod 600 '{self.path}' to allow changes",
+        )
+
+    def _let_go(self) -> None:
+        """After a usage write without records: the records of an older version,
+        if this store holds any, are of no use (the file changed) - drop them."""
+        self.last_written = None
+        if self._reader.current is not None:
+            self._reader = StoreReader(self.path, latest=self._latest)
+            self._latest.snapshot = None
 
     def migrate(self) -> Migration:
         """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""

@@ -65,7 +65,7 @@ SEP = b"\n    },\n    {\n"
 class Tail(BaseModel):
     """The file's tail: the sessions and pairings (the same fields as StoreDocument)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)  # as records.py
 
     sessions: tuple[SessionRecord, ...] = ()
     pairings: tuple[PairingRecord, ...] = ()

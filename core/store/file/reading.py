@@ -21,6 +21,7 @@ from core.model.errors import (
 )
 from core.model.records import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
 from core.store.file import legacy
+from core.store.file.fast_records import fast_load
 from core.store.file.format import serialize as serialize  # the file for records (re-exported
 from core.store.file.format import split
 from core.store.file.incremental import Loaded
@@ -94,10 +95,12 @@ def read_file(path: Path) -> tuple[bytes, os.stat_result] | None:
         check_location(path)
         if st.st_size > MAX_FILE_BYTES:
             raise StoreCorrupt(path, f"is {st.st_size} bytes, far larger than any token store")
-        chunks = []
+        # All of it in one read where the file system gives it (no join: at 100k
+        # tokens, a 44 MB copy saved), then whatever a growing file adds.
+        chunks = [os.read(fd, st.st_size + 1)]
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
-        return b"".join(chunks), st
+        return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), st
     except OSError as exc:
         raise StoreUnreadable(path, exc.strerror or str(exc)) from None
     finally:
@@ -171,7 +174,8 @@ def parse_store(path: Path, data: bytes) -> StoreDocument:
         if legacy.looks_legacy(obj):
             raise LegacyStoreFound(
                 path,
-                f"is in the old PR #8217 format ({len(obj)} tokens, secrets in plain text)",
+                f"is in the old PR #8217 format ({len(obj)} token{'' if len(obj) == 1 else 's'}, "
+                "secrets in plain text)",
                 hint="run `opencode-auth-tui migrate` to convert it; a 0600 backup is kept",
             )
         raise StoreCorrupt(path, "is a JSON array but not a PR #8217 token list", hint=fix)
@@ -235,21 +239,8 @@ def _snapshot(path: Path, previous: FileSnapshot | None, started: int) -> FileSn
         delta: tuple[Sequence[TokenRecord], Sequence[TokenRecord]] | None = (removed, added)
         records = tuple(loaded.records)
     else:
-        doc = parse_store(path, data)
-        records = doc.tokens
-        layout = split(data)
-        if layout is not None and len(layout[0]) == len(records):
-            blocks, tail = layout
-            loaded = Loaded(
-                list(records),
-                blocks,
-                data=data,
-                tail=tail,
-                sessions=doc.sessions,
-                pairings=doc.pairings,
-            )
-        else:
-            loaded = Loaded(list(records), None, sessions=doc.sessions, pairings=doc.pairings)
+        loaded = _load(path, data)
+        records = tuple(loaded.records)
         delta = None
     return FileSnapshot(
         location=str(path),
@@ -265,6 +256,32 @@ def _snapshot(path: Path, previous: FileSnapshot | None, started: int) -> FileSn
         based_on=None if previous is None else previous.version,
         read_at_ns=started,
     )
+
+
+def _load(path: Path, data: bytes) -> Loaded:
+    """The file's records, read whole: by fast_records.py where the file is in
+    the layout this program writes and that path takes it (the same records the
+    models make, without validating each), else by the models (`parse_store`)."""
+    layout = split(data)
+    if layout is not None:
+        blocks, tail = layout
+        fast = fast_load(blocks, tail)
+        if fast is not None:
+            records, (sessions, pairings) = fast
+            return Loaded(
+                records, blocks, data=data, tail=tail, sessions=sessions, pairings=pairings
+            )
+    doc = parse_store(path, data)
+    if layout is not None and len(layout[0]) == len(doc.tokens):
+        return Loaded(
+            list(doc.tokens),
+            layout[0],
+            data=data,
+            tail=layout[1],
+            sessions=doc.sessions,
+            pairings=doc.pairings,
+        )
+    return Loaded(list(doc.tokens), None, sessions=doc.sessions, pairings=doc.pairings)
 
 
 _SECOND_NS = 1_000_000_000

@@ -150,7 +150,7 @@ def translate(exc: psycopg.Error, location: str, *, reading: bool) -> StoreError
         return StoreUnreadable(
             location,
             f"the database role may not {verb} the token store: {one_line(exc)}",
-            hint=f"GRANT the role access to schema {SCHEMA} (see the README)",
+            hint=f"GRANT the role access to schema {SCHEMA} (see docs/postgresql.md)",
         )
     if isinstance(exc, pg_errors.UndefinedTable | pg_errors.InvalidSchemaName):
         return StoreCorrupt(

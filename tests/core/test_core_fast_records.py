@@ -1,0 +1,368 @@
+"""The CLI's fast read (core/store/file/fast_records.py) against the models: on
+every file - the corpus of test_core_fast_parse.py (valid, broken field by field
+and byte by byte), random valid stores, random byte edits of them - the fast
+path either declines or gives exactly the records `parse_store` gives: equal
+field by field, with the same types (the tzinfo's too), the same fields set,
+the same dumps and the same bytes when written back; and the reader the CLI
+uses (`read_snapshot`) accepts and refuses exactly what the models do."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.model.errors import StoreError
+from core.model.permissions import Permission, canonical
+from core.model.records import PairingRecord, SessionRecord, TokenRecord
+from core.store import TokenStore
+from core.store.file import fast_records
+from core.store.file.fast_records import fast_load
+from core.store.file.format import block_of, serialize, split
+from core.store.file.reading import parse_store, read_snapshot
+from tests.core.core_helpers import FakeClock
+from tests.core.test_core_fast_parse import (
+    FIELD_VALUES,
+    RAW_BREAKS,
+    _dumps,
+    variants,
+)
+from tests.core.test_core_fast_parse import (
+    base as base,  # the fixture, shared
+)
+
+
+def assert_same_record(fast: TokenRecord, exact: TokenRecord) -> None:
+    """Field by field, with the same types; the same pydantic state; the same dumps."""
+    assert type(fast) is TokenRecord
+    assert list(fast.__dict__) == list(exact.__dict__) == list(TokenRecord.model_fields)
+    for field, value in exact.__dict__.items():
+        got = fast.__dict__[field]
+        assert got == value and type(got) is type(value), field
+        if isinstance(value, datetime):
+            assert type(got.tzinfo) is type(value.tzinfo), field
+            assert got.utcoffset() == value.utcoffset()
+            assert got.tzname() == value.tzname()
+        if isinstance(value, tuple):
+            assert [type(v) for v in got] == [type(v) for v in value], field
+    assert type(fast.__pydantic_fields_set__) is type(exact.__pydantic_fields_set__)
+    assert fast.__pydantic_fields_set__ == exact.__pydantic_fields_set__
+    assert fast.__pydantic_extra__ == exact.__pydantic_extra__
+    assert fast.__pydantic_private__ == exact.__pydantic_private__
+    assert fast == exact
+    assert fast.model_dump() == exact.model_dump()
+    assert fast.model_dump(mode="json") == exact.model_dump(mode="json")
+    assert fast.model_dump_json() == exact.model_dump_json()
+    assert block_of(fast) == block_of(exact)
+    assert fast.__pydantic_fields_set__ is not exact.__pydantic_fields_set__
+
+
+def _models(path: Path, data: bytes, read: Any = None) -> Any:
+    """`parse_store`'s document (or `read(path)`'s result), or the StoreError raised."""
+    try:
+        return parse_store(path, data) if read is None else read(path)
+    except StoreError as exc:
+        return exc
+
+
+def check(path: Path, data: bytes) -> str:
+    """Asserts the fast read agrees with the models on `data`; says which way it went."""
+    exact = _models(path, data)
+    layout = split(data)
+    fast = None if layout is None else fast_load(*layout)
+    if fast is not None:
+        assert not isinstance(exact, StoreError), f"fast read took what the models refuse: {exact}"
+        records, (sessions, pairings) = fast
+        assert len(records) == len(exact.tokens)
+        for got, want in zip(records, exact.tokens, strict=True):
+            assert_same_record(got, want)
+        assert sessions == exact.sessions and pairings == exact.pairings
+        assert serialize(records, sessions, pairings) == serialize(
+            exact.tokens, exact.sessions, exact.pairings
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    path.chmod(0o600)
+    snapshot = _models(path, data, read=read_snapshot)
+    if isinstance(snapshot, StoreError):
+        assert isinstance(exact, StoreError), f"refused what the models accept: {snapshot}"
+        assert type(snapshot) is type(exact) and str(snapshot) == str(exact)
+        return "refused"
+    assert not isinstance(exact, StoreError), f"the reader took what the models refuse: {exact}"
+    assert len(snapshot.records) == len(exact.tokens)
+    for got, want in zip(snapshot.records, exact.tokens, strict=True):
+        assert_same_record(got, want)
+    assert snapshot.sessions == exact.sessions and snapshot.pairings == exact.pairings
+    return "fast" if fast is not None else "models"
+
+
+def test_the_sample_agrees_and_the_pattern_holds_the_models_limits() -> None:
+    assert fast_records.agrees_with_models() and fast_records._known_model_layout()
+    schema = TokenRecord.model_json_schema()["properties"]
+    pattern = fast_records._BLOCK.pattern
+    assert schema["last_used_from"]["anyOf"][0]["maxLength"] == 64
+    assert '"last_used_from": (?:"([^"\\\\\\x00-\\x1f]{0,64})"' in pattern
+    assert (schema["hint"]["minLength"], schema["hint"]["maxLength"]) == (1, 64)
+    assert '"hint": "([^"\\\\\\x00-\\x1f]{1,64})"' in pattern
+    note = schema["note"]["anyOf"][0]
+    assert (note["minLength"], note["maxLength"]) == (1, 200)
+    assert '"note": (?:"([^"\\\\\\x00-\\x1f]{1,200})"' in pattern
+    assert schema["id"]["pattern"] == "^[0-9a-z]{8}$"
+    assert schema["digest"]["pattern"] == "^sha256:[0-9a-f]{64}$"
+    assert schema["name"]["minLength"] == 1 and "maxLength" not in schema["name"]
+
+
+@pytest.fixture
+def plain(base: dict[str, Any]) -> dict[str, Any]:
+    """`base` without its one escaped string (a quote in a note), which sends a
+    whole file to the models."""
+    doc = copy.deepcopy(base)
+    doc["tokens"][1]["note"] = "a note"
+    return doc
+
+
+@pytest.mark.parametrize("escaped", [False, True])
+def test_every_field_broken_in_turn(
+    base: dict[str, Any], plain: dict[str, Any], store_path: Path, escaped: bool
+) -> None:
+    taken: dict[str, int] = {}
+    for doc in variants(base if escaped else plain):
+        for indent in (2, None):
+            data = _dumps(doc, indent)
+            way = check(store_path, data)
+            taken[way] = taken.get(way, 0) + 1
+            assert way != "fast" or _plain(data)  # an escape: the models read it
+    assert taken.get("refused", 0) > 50 and taken.get("models")
+    assert taken.get("fast", 0) > (0 if escaped else 30)
+
+
+@pytest.fixture
+def written(store: TokenStore, clock: FakeClock) -> bytes:
+    """A file as this program writes it, of every kind of field, sessions and a
+    pairing, with no string that needs an escape."""
+    store.create(name="plain")
+    store.create(
+        name="caf\u00e9 \u2603",
+        permissions="read,write",
+        expires="30d",
+        note="a note",
+        directories=["/srv/a", "/srv/b"],
+    )
+    store.create(name="reader", permissions="read", expires="1h")
+    store.create_session("plain", client="192.0.2.1", user_agent="UA \u00e9")
+    store.create_pairing("reader")
+    store.record_usage({store.load().require("plain").id: (clock.now, "2001:db8::1")})
+    return store.path.read_bytes()
+
+
+def test_the_files_this_program_writes_take_the_fast_read(
+    store: TokenStore, written: bytes
+) -> None:
+    layout = split(written)
+    fast = None if layout is None else fast_load(*layout)
+    assert fast is not None
+    assert serialize(fast[0], *fast[1]) == written  # written back: the same bytes
+    assert check(store.path, written) == "fast"
+
+
+@pytest.mark.parametrize("index", range(len(RAW_BREAKS)))
+def test_files_broken_byte_by_byte(written: bytes, store: TokenStore, index: int) -> None:
+    check(store.path, RAW_BREAKS[index](written))
+
+
+def test_with_an_unknown_model_layout_the_models_read_everything(
+    store: TokenStore, written: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = written
+    monkeypatch.setattr(fast_records, "_known_model_layout", lambda: False)
+    layout = split(data)
+    assert layout is not None and fast_load(*layout) is None
+    assert check(store.path, data) == "models"
+
+
+def _time_text(year: int, month: int, day: int, hour: int, minute: int, second: int) -> str:
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+def test_times_at_and_past_every_limit(plain: dict[str, Any], store_path: Path) -> None:
+    """Dates and clock times around every limit - no year 0, February in leap and
+    other years, the 31st of every month, hour 24, second 60 - decided as the
+    models decide them."""
+    texts = [
+        _time_text(y, 2, d, 0, 0, 0)
+        for y in (0, 1, 4, 100, 400, 1900, 2000, 2024, 9999)
+        for d in (28, 29, 30)
+    ]
+    texts += [_time_text(2025, m, d, 0, 0, 0) for m in range(14) for d in (0, 1, 30, 31, 32)]
+    texts += [_time_text(2025, 1, 1, h, 0, 0) for h in (0, 23, 24, 99)]
+    texts += [_time_text(2025, 1, 1, 0, m, s) for m in (0, 59, 60) for s in (0, 59, 60, 61)]
+    texts += [t.replace("Z", f".{f}Z") for t in texts[:4] for f in ("000000", "000001", "999999")]
+    ways = set()
+    for text in texts:
+        doc = copy.deepcopy(plain)
+        doc["tokens"][1]["created_at"] = text
+        ways.add(check(store_path, _dumps(doc, 2)))
+    assert ways == {"fast", "refused"}
+
+
+NAME_TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=80)
+DIRECTORY = st.sampled_from(["/", "/srv", "/srv/a", "/srv/a b", "/home/\u00e9", "/x\u2603/y"])
+TIME = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
+)
+
+
+@st.composite
+def token_records(draw: st.DrawFn, i: int) -> TokenRecord:
+    perms = draw(st.sets(st.sampled_from(list(Permission)), min_size=1))
+    return TokenRecord(
+        id=f"{i:08d}",
+        name=draw(NAME_TEXT) + f"#{i}",
+        permissions=canonical(perms),
+        created_at=draw(TIME),
+        expires_at=draw(st.none() | TIME),
+        last_used_at=draw(st.none() | TIME),
+        last_used_from=draw(st.none() | st.text(max_size=64)),
+        hint=draw(st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=64)),
+        digest=f"sha256:{i:064x}",
+        legacy=draw(st.booleans()),
+        note=draw(st.none() | st.text(min_size=1, max_size=200)),
+        directories=tuple(draw(st.lists(DIRECTORY, unique=True, max_size=3))),
+    )
+
+
+@st.composite
+def stores(draw: st.DrawFn) -> bytes:
+    count = draw(st.integers(0, 6))
+    records = [draw(token_records(i)) for i in range(count)]
+    sessions: list[SessionRecord] = []
+    pairings: list[PairingRecord] = []
+    with_sessions: bool = draw(st.booleans())
+    if records and with_sessions:
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        sessions.append(
+            SessionRecord(
+                id="sess0001",
+                digest="sha256:" + "e" * 64,
+                token_id=records[0].id,
+                created_at=now,
+                expires_at=now + timedelta(days=1),
+                client=draw(st.none() | st.text(max_size=64)),
+                user_agent=None,
+                via="login",
+            )
+        )
+        pairings.append(
+            PairingRecord(
+                digest="sha256:" + "f" * 64,
+                token_id=records[-1].id,
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
+    return serialize(records, sessions, pairings)
+
+
+def _plain(data: bytes) -> bool:
+    """No string in the file needs an escape (what the fast read takes)."""
+    return b"\\" not in data
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=stores())
+def test_random_stores_written_by_the_program(store_path: Path, data: bytes) -> None:
+    way = check(store_path, data)
+    if _plain(data):
+        assert way == "fast"
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    data=stores(),
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(["insert", "delete", "replace"]), st.integers(0), st.binary(max_size=3)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_random_byte_edits_of_those_stores(
+    store_path: Path, data: bytes, edits: list[tuple[str, int, bytes]]
+) -> None:
+    for edit, at, new in edits:
+        i = at % (len(data) + 1)
+        if edit == "insert":
+            data = data[:i] + new + data[i:]
+        elif edit == "delete":
+            data = data[:i] + data[i + len(new) + 1 :]
+        else:
+            data = data[:i] + new + data[i + len(new) :]
+    check(store_path, data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    field=st.sampled_from(sorted(FIELD_VALUES)),
+    value=st.text(max_size=70) | st.none() | st.booleans() | st.integers(),
+    at=st.integers(0, 2),
+)
+def test_random_values_in_any_field(
+    plain: dict[str, Any], store_path: Path, field: str, value: Any, at: int
+) -> None:
+    doc = copy.deepcopy(plain)
+    doc["tokens"][at][field] = value
+    check(store_path, _dumps(doc, 2))
+
+
+def test_a_store_read_fast_is_written_back_byte_for_byte(store: TokenStore, written: bytes) -> None:
+    """A change through the store after a fast read writes what a change after a
+    validated read writes (the other tokens' blocks unchanged)."""
+    before = store.path.read_bytes()
+    fresh = TokenStore(store.path, clock=store.clock)
+    fresh.create(name="another")
+    after = store.path.read_bytes()
+    tokens = json.loads(after)["tokens"]
+    assert [t["name"] for t in tokens][:-1] == [t["name"] for t in json.loads(before)["tokens"]]
+    assert after.startswith(before[: before.index(b"\n    }\n  ],")])
+
+
+def test_a_fresh_process_reads_the_file_without_building_a_validator(
+    written: bytes, tmp_path: Path
+) -> None:
+    """The point of the fast read: `token list`'s read makes no pydantic
+    validator for the tokens (the models are built lazily, records.py `_LAZY`);
+    only the tail's, for its session and pairing."""
+    target = tmp_path / "copy.json"
+    target.write_bytes(written)
+    target.chmod(0o600)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from core.store import TokenStore\n"
+        "from core.model.records import StoreDocument, TokenRecord\n"
+        "from core.store.file.format import Tail\n"
+        "records = TokenStore(Path(sys.argv[1])).load().records\n"
+        "assert len(records) == 3, records\n"
+        "print([m.__name__ for m in (TokenRecord, StoreDocument, Tail) if m.__pydantic_complete__])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(target)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['Tail']"
