@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.model.directories import BadDirectory, normalize_directory, within
 from core.model.permissions import Permission
@@ -25,9 +25,77 @@ def join_inside(directory: str, relative: str) -> str:
     return "/" + joined.lstrip("/") if joined.startswith("//") else joined
 
 
+# Symbolic links are resolved afresh on every request, never remembered: a link
+# swapped between two requests (`root/docs` -> `/etc`) is seen by the very next
+# one - that is the race a cache of resolved paths would open. What is saved is
+# the walk: `os.path.realpath` is Python that `lstat`s every component of the
+# path (and a link can change between two of those calls); here the kernel
+# resolves the whole path in one lookup (`open(O_PATH)`, which opens nothing
+# for reading, then `/proc/self/fd/N` names what was reached), which is both
+# cheaper and one consistent view of the links. A file below a directory is
+# looked up from that directory's own descriptor (`real_below`), so the file
+# is resolved inside the very directory whose resolution was checked, and the
+# directory's path is not walked a second time. Wherever the kernel cannot
+# answer (no /proc, a missing path, a loop, no permission) `os.path.realpath`
+# answers as before.
+_O_PATH = getattr(os, "O_PATH", 0)
+_FD_LINKS = "/proc/self/fd/"
+_KERNEL = bool(_O_PATH) and os.path.isdir(_FD_LINKS)
+
+
+def _named(fd: int) -> str | None:
+    """The absolute path the kernel reached for descriptor `fd`, or None."""
+    try:
+        name = os.readlink(f"{_FD_LINKS}{fd}")
+    except OSError:
+        return None
+    # "(unreachable)/..." or "... (deleted)": not a path to compare with
+    return name if name.startswith("/") and not name.endswith(" (deleted)") else None
+
+
 def real(path: str) -> str:
     """`path` with symbolic links resolved, as far as this machine can see it."""
+    if _KERNEL:
+        try:
+            fd = os.open(path, _O_PATH | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            return os.path.realpath(path)
+        try:
+            name = _named(fd)
+        finally:
+            os.close(fd)
+        if name is not None:
+            return name
     return os.path.realpath(path)
+
+
+def real_below(directory: str, relative: str) -> tuple[str, str]:
+    """(`real(directory)`, `real(directory/relative)`), the second looked up from
+    the first's descriptor. `relative` is normalised and has no `..` segment."""
+    if _KERNEL and relative:
+        try:
+            fd = os.open(directory, _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (OSError, ValueError):
+            fd = -1
+        if fd >= 0:
+            try:
+                top = _named(fd)
+                try:
+                    inner = os.open(relative, _O_PATH | os.O_CLOEXEC, dir_fd=fd)
+                except (OSError, ValueError):
+                    below = None
+                else:
+                    try:
+                        below = _named(inner)
+                    finally:
+                        os.close(inner)
+            finally:
+                os.close(fd)
+            if top is not None:
+                if below is None:  # a missing file: as far as it exists, from `top`
+                    below = os.path.realpath(posixpath.join(top, relative))
+                return top, below
+    return real(directory), real(posixpath.join(directory, relative) if relative else directory)
 
 
 # --- opencode's config files ------------------------------------------------------------
@@ -76,12 +144,32 @@ class Protected:
 
     folders: tuple[str, ...] = SYSTEM_PROTECTED
     families: tuple[FileFamily, ...] = ()
+    # Asked up to four times a request (a directory, a file, each also resolved):
+    # the folders as a set, looked up for each of the path's own ancestors, and
+    # the families by their folder - a few lookups, not one comparison per entry.
+    _folder_set: frozenset[str] = field(init=False, repr=False, compare=False)
+    _by_folder: dict[str, tuple[FileFamily, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_folder: dict[str, tuple[FileFamily, ...]] = {}
+        for family in self.families:
+            by_folder[family.folder] = (*by_folder.get(family.folder, ()), family)
+        object.__setattr__(self, "_folder_set", frozenset(self.folders))
+        object.__setattr__(self, "_by_folder", by_folder)
 
     def covers(self, path: str) -> bool:
-        """`path` is a protected file, or inside a protected folder."""
-        return any(within(path, folder) for folder in self.folders) or any(
-            family.covers(path) for family in self.families
-        )
+        """`path` is a protected file, or inside a protected folder (`within` one:
+        the path itself or any prefix of it that ends before a `/`)."""
+        folders = self._folder_set
+        if "/" in folders:
+            return True
+        ancestor = path
+        while ancestor:
+            if ancestor in folders:
+                return True
+            ancestor = ancestor[: ancestor.rfind("/")]
+        family_folder = posixpath.split(path)[0]
+        return any(family.covers(path) for family in self._by_folder.get(family_folder, ()))
 
     def inside(self, directory: str) -> str | None:
         """A protected path at or below `directory` (a search there would reach it)."""

@@ -42,6 +42,7 @@ from core.authz.protected import (
     is_config_file,
     join_inside,
     real,
+    real_below,
 )
 from core.authz.routing import decode_uri_component_or_raw
 from core.model.directories import BadDirectory, normalize_directory, within
@@ -332,12 +333,37 @@ def check_scope(
             except BadDirectory:
                 return _unknown("opencode reports the session's directory as a relative path")
     for index, directory in enumerate(targets):
-        refusal = _check_directory(directory, server, token_directories)
-        if refusal is None and index == 0 and rule.files is not None:
-            refusal = _check_files(rule, directory, request.file, server, granted)
+        files = index == 0 and rule.files is not None
+        target = _target(rule, directory, request.file) if files else None
+        resolved, resolved_target = _resolve(directory, target, server.follow_links)
+        refusal = _check_directory(directory, resolved, server, token_directories)
+        if refusal is None and files:
+            refusal = _check_files(
+                rule, directory, resolved, target, resolved_target, server, granted
+            )
         if refusal is not None:
             return refusal
     return None
+
+
+def _target(rule: Rule, directory: str, file: str | None) -> str | None:
+    """The file a `files: path` request names, joined to its directory."""
+    if rule.files is FileTarget.TREE:
+        return None
+    return directory if not file else join_inside(directory, file)
+
+
+def _resolve(directory: str, target: str | None, follow_links: bool) -> tuple[str, str | None]:
+    """The directory and the target file with their links resolved, in one
+    lookup each (protected.py says why this is fresh on every request)."""
+    if not follow_links:
+        return directory, None
+    if target is None or target == directory:
+        resolved = real(directory)
+        return resolved, (resolved if target is not None else None)
+    if within(target, directory):
+        return real_below(directory, target[len(directory) :].lstrip("/"))
+    return real(directory), None  # refused below: the path leaves the directory
 
 
 def _unknown(why: str) -> Refusal:
@@ -345,9 +371,8 @@ def _unknown(why: str) -> Refusal:
 
 
 def _check_directory(
-    directory: str, server: ServerScope, token_directories: Sequence[str]
+    directory: str, resolved: str, server: ServerScope, token_directories: Sequence[str]
 ) -> Refusal | None:
-    resolved = real(directory) if server.follow_links else directory
     if server.roots is not None and not any(
         within(directory, root.path) and within(resolved, root.resolved) for root in server.roots
     ):
@@ -374,13 +399,14 @@ def _check_directory(
 def _check_files(
     rule: Rule,
     directory: str,
-    file: str | None,
+    resolved: str,
+    target: str | None,
+    resolved_target: str | None,
     server: ServerScope,
     granted: frozenset[Permission],
 ) -> Refusal | None:
     protected = server.protected
-    if rule.files is FileTarget.TREE:
-        resolved = real(directory) if server.follow_links else directory
+    if target is None:  # a search of the whole tree
         hit = protected.inside(directory) or protected.inside(resolved)
         if hit is not None:
             return Refusal(
@@ -389,14 +415,10 @@ def _check_files(
                 f"a search in {directory} would reach {hit}, which is {NEVER_SERVED}",
             )
         return None
-    target = directory if not file else join_inside(directory, file)
     if not within(target, directory):
         return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
-    resolved_target: str | None = None
-    if server.follow_links:
-        resolved_target = real(target)
-        if not within(resolved_target, real(directory)):
-            return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
+    if resolved_target is not None and not within(resolved_target, resolved):
+        return Refusal(403, ScopeReason.PATH_NOT_ALLOWED, "the path leaves the directory")
     if protected.covers(target) or (
         resolved_target is not None and protected.covers(resolved_target)
     ):

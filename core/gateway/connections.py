@@ -43,7 +43,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 _HEAD_END = b"\r\n\r\n"
 
@@ -53,6 +53,10 @@ enough for a request already on its way to arrive - a client reusing a
 connection sends at once, so that is one trip across the network, well under
 half a second on any path but a satellite link; short enough that a newcomer
 at a full server, who waits for it, is answered within a second."""
+
+_EARLY_LIMIT = 64 * 1024
+"""Bytes a waiting newcomer may have sent before it is admitted (uvloop reads
+them; see `Tracked._held_back`): a request head fits many times over."""
 
 _PRECISION = 0.01
 """Added to a wait: asyncio may run a timer up to its clock's resolution early."""
@@ -235,6 +239,8 @@ class Tracked(asyncio.Protocol):
         self._paused = False
         self._idle = True
         self._tail = b""
+        self._waiting = False
+        self._early = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
@@ -243,7 +249,8 @@ class Tracked(asyncio.Protocol):
         if self._slots.admit(self, self._peer):
             self._start(transport)
             return
-        if not isinstance(transport, asyncio.ReadTransport):
+        reader = _reading(transport)
+        if reader is None:
             self._refuse(transport)
             return
         wait = self._slots.wait(self, self._peer)
@@ -252,8 +259,9 @@ class Tracked(asyncio.Protocol):
             return
         loop = asyncio.get_running_loop()
         self._deadline = loop.time() + self._slots.min_age
-        transport.pause_reading()  # what it sends stays in the socket meanwhile
+        reader.pause_reading()  # what it sends stays in the socket meanwhile
         self._paused = True
+        self._waiting = True
         self._timer = loop.call_later(wait, self._try_again)
 
     def admitted(self) -> None:
@@ -279,20 +287,50 @@ class Tracked(asyncio.Protocol):
             )
             return
         self._slots.stop_waiting(self)
+        self._waiting = False
         self._refuse(transport)
 
     def _start(self, transport: asyncio.BaseTransport) -> None:
         self._admitted = True
+        self._waiting = False
         self._registry[transport] = self
-        if self._paused and isinstance(transport, asyncio.ReadTransport):
+        reader = _reading(transport)
+        if self._paused and reader is not None:
             self._paused = False
-            transport.resume_reading()
+            reader.resume_reading()
         self._inner.connection_made(transport)
+        early, self._early = self._early, b""
+        if early:
+            self.data_received(early)
+
+    def _held_back(self, data: bytes) -> None:
+        """Bytes from a newcomer still waiting for a slot. asyncio reads nothing
+        from it (`pause_reading` in `connection_made`); uvloop ignores a pause made
+        there and reads once - those bytes are kept, in order, for when it is
+        admitted, and the pause made now holds. More than `_EARLY_LIMIT` of them
+        is refused (503) like any newcomer that cannot wait."""
+        transport = self._transport
+        if not self._waiting or transport is None:
+            return  # refused: it is being closed
+        self._early += data
+        if len(self._early) > _EARLY_LIMIT:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._slots.stop_waiting(self)
+            self._waiting = False
+            self._early = b""
+            self._refuse(transport)
+            return
+        reader = _reading(transport)
+        if reader is not None:
+            reader.pause_reading()
 
     def _refuse(self, transport: asyncio.BaseTransport) -> None:
         self._on_refused()
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(self._busy)
+        writer = _writing(transport)
+        if writer is not None:
+            writer.write(self._busy)
         transport.close()
 
     def request_started(self) -> None:
@@ -313,6 +351,7 @@ class Tracked(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted:
+            self._held_back(data)
             return
         if self._idle:
             window = self._tail + data
@@ -346,3 +385,15 @@ class Tracked(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._admitted:
             self._inner.resume_writing()
+
+
+# uvloop's transports are not instances of asyncio's transport classes (they only
+# have the same methods), so what a transport can do is asked of it by name.
+
+
+def _reading(transport: asyncio.BaseTransport) -> asyncio.ReadTransport | None:
+    return cast(asyncio.ReadTransport, transport) if hasattr(transport, "pause_reading") else None
+
+
+def _writing(transport: asyncio.BaseTransport) -> asyncio.WriteTransport | None:
+    return cast(asyncio.WriteTransport, transport) if hasattr(transport, "write") else None

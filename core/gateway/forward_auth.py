@@ -6,7 +6,7 @@ request through (with `X-Auth-Token-Id` naming the token), 401/403 (with the
 RFC 6750 challenge) turn it away. The original method and URI come from headers
 the proxy sets:
 
-    X-Original-Method / X-Original-URI      nginx (set in the config, see README)
+    X-Original-Method / X-Original-URI      nginx (set in the config, see docs/nginx-and-caddy.md)
     X-Forwarded-Method / X-Forwarded-Uri    Caddy, Traefik (set by the proxy itself)
 
 `X-Original-*` wins when both families are present - but only when they agree:
@@ -34,7 +34,7 @@ An allowed answer names the headers the proxy must add to opencode's answer
 (`X-Auth-Content-Security-Policy`, `X-Auth-Content-Type-Options`,
 `X-Auth-Content-Disposition`; headers.ContentSafety): the same sandbox the
 gateway puts on every API answer, so a project's files never run as pages of
-the proxy's origin. The README's nginx and Caddy configs add them.
+the proxy's origin. The nginx and Caddy configs in docs/nginx-and-caddy.md add them.
 
 What forward-auth cannot do is end a connection: after the subrequest it never
 sees the request again. An event stream or a terminal opened through the proxy
@@ -51,7 +51,7 @@ pass a refusal on as it is, body and all; nginx's `auth_request` keeps only the
 status (and the first `WWW-Authenticate`) and would answer with its own HTML
 page, which opencode's clients take for a server of another version. With the
 header, nginx's config can answer with the body itself (`auth_request_set` +
-`error_page`, see the README).
+`error_page`, see docs/nginx-and-caddy.md).
 """
 
 from __future__ import annotations
@@ -347,7 +347,7 @@ class ForwardAuth:
         """A browser page without a (valid) session: the login page. Caddy and Traefik
         pass forward-auth's answer on as it is: a 303. nginx's `auth_request` keeps
         only 2xx, 401 and 403, so it gets a 401 naming the page in `X-Auth-Redirect`,
-        which its config turns into the redirect (see the README)."""
+        which its config turns into the redirect (docs/nginx-and-caddy.md)."""
         location = login_location(uri)
         note(request, "login_redirect", logged_path(uri), method=request.method)
         if request.headers.get("X-Original-URI") is not None:
@@ -365,7 +365,8 @@ class ForwardAuth:
 
 def forwarded_client(request: web.BaseRequest) -> str | None:
     """The browser's address as the proxy gives it (its X-Forwarded-For, which the
-    README's configs set to the client's own address, not a list from the client)."""
+    configs in docs/nginx-and-caddy.md set to the client's own address, not a list
+    from the client)."""
     value = request.headers.get("X-Forwarded-For")
     if value is None:
         return request.remote

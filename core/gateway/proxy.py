@@ -2,14 +2,8 @@
 
 Every request is decided first (core's `CachedAuthorizer.decide`, via guard.py);
 only an allowed one is forwarded, with the client's credentials replaced by
-opencode's own Basic credentials. Nothing is buffered whole:
-
-- the request body is passed on piece by piece as it arrives (and `Expect:
-  100-continue` is answered only after the decision, so a denied client never
-  uploads);
-- the response is relayed piece by piece as opencode sends it, which is what
-  makes Server-Sent Events (`/event`, `/global/event`) arrive event by event;
-- WebSocket upgrades go to websocket.py.
+opencode's own Basic credentials: plain requests by relay.py (nothing buffered
+whole, event streams event by event), WebSocket upgrades by websocket.py.
 
 The request decided is the request forwarded. The target goes on byte for
 byte as received - except that an `auth_token` query parameter (credentials,
@@ -32,13 +26,9 @@ unreadable.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import (
-    ClientConnectorError,
-    ClientError,
-    ClientResponse,
     ClientSession,
     ClientTimeout,
     DummyCookieJar,
@@ -50,7 +40,8 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from core.authz.policy import Policy
-from core.gateway.access_log import note, note_status
+from core.authz.rules import logged_path
+from core.gateway.access_log import note
 from core.gateway.guard import (
     Credentials,
     Guard,
@@ -64,12 +55,11 @@ from core.gateway.guard import (
 from core.gateway.headers import (
     SKIP_AUTO_HEADERS,
     ContentSafety,
-    SafetyHeaders,
-    add_safety,
-    downstream_response_headers,
     upstream_request_headers,
 )
-from core.gateway.live import Held, OpenConnections, Revocable
+from core.gateway.live import OpenConnections, Revocable
+from core.gateway.public import is_public, public_headers
+from core.gateway.relay import Relay, seconds
 from core.gateway.settings import GatewayConfig
 from core.gateway.signin import (
     COOKIE,
@@ -82,48 +72,10 @@ from core.gateway.signin import (
     owns,
     redirect,
 )
-from core.gateway.tickets import CONNECT_RULES, CONNECT_TOKEN_RULES, MAX_ANSWER, Tickets
+from core.gateway.tickets import CONNECT_RULES, CONNECT_TOKEN_RULES, Tickets
 from core.gateway.upstream_info import OpencodeInfo, ScopeLearner
 from core.gateway.usage import UsageRecorder
-from core.gateway.websocket import CREDENTIALS_MESSAGE, OpenSockets, bridge
-
-SSE = "text/event-stream"
-# Below aiohttp's own write-buffer limit (64 KiB) a write returns without waiting
-# for the client, so it needs no timer.
-_NO_WAIT_WRITE = 32 * 1024
-
-
-def _seconds(value: float) -> float | None:
-    return value if value > 0 else None
-
-
-class _ClientBody:
-    """The client's request body as an async iterator, with a per-piece timeout."""
-
-    def __init__(self, request: web.BaseRequest, timeout: float | None) -> None:
-        self._content = request.content
-        self._timeout = timeout
-        self.timed_out = False
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        while True:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    chunk = await self._content.readany()
-            except TimeoutError:
-                self.timed_out = True
-                raise
-            if not chunk:
-                return
-            yield chunk
-
-
-class _Abort(Exception):
-    """Stop relaying a response already started; the reason goes to the access log."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+from core.gateway.websocket import OpenSockets, bridge
 
 
 class Gateway:
@@ -149,17 +101,15 @@ class Gateway:
         self.learner = learner
         self._policy = policy
         self._base = config.upstream
-        self._read = _seconds(config.timeouts.read)
-        self._client_timeout = _seconds(config.limits.client_timeout)
+        self._read = seconds(config.timeouts.read)
         self._heartbeat = config.websocket_heartbeat or None
         self._scheme = "https" if config.tls else "http"
         self._session: ClientSession | None = None
         self._sockets = OpenSockets()
         self.tickets = Tickets()
-        self._streams: set[ClientResponse] = set()
-        self._draining = False
         self.safety = ContentSafety(policy)
         self.live = OpenConnections(guard.authorizer, warn=guard.warn, changed=self._forget_tickets)
+        self.relay = Relay(config, self.tickets, self.live)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -171,10 +121,11 @@ class Gateway:
             trust_env=False,
             skip_auto_headers=SKIP_AUTO_HEADERS,
             timeout=ClientTimeout(
-                total=None, connect=None, sock_connect=_seconds(self.config.timeouts.connect)
+                total=None, connect=None, sock_connect=seconds(self.config.timeouts.connect)
             ),
         )
         self.info.attach(self._session)
+        self.relay.session = self._session
         self.learner.start()
         self.live.start()
         if self.usage is not None:
@@ -182,9 +133,7 @@ class Gateway:
 
     async def drain(self) -> None:
         """Shutting down: end event streams and WebSockets; other requests finish."""
-        self._draining = True
-        for upstream in list(self._streams):
-            upstream.close()
+        self.relay.drain()
         await self._sockets.close_all()
 
     async def close(self) -> None:
@@ -193,6 +142,7 @@ class Gateway:
         if self._session is not None:
             await self._session.close()
             self._session = None
+            self.relay.session = None
         if self.usage is not None:
             await self.usage.close()
 
@@ -221,6 +171,15 @@ class Gateway:
         )
         secure = self.config.tls
         found = self._credentials(request, raw, subprotocols, websocket, secure)
+        if not found and is_public(request, raw):
+            public = await self.relay.public(
+                request,
+                URL(self._base + raw, encoded=True),
+                public_headers(request, self._scheme),
+                logged_path(raw),
+            )
+            if public is not None:
+                return public
         # What goes to opencode, built before the decision so the decision reads it.
         headers = upstream_request_headers(
             request.headers,
@@ -276,7 +235,7 @@ class Gateway:
             if failure is not None:
                 note(request, failure, decision.path, decision.token_id)
             return response
-        return await self._forward(
+        return await self.relay.forward(
             request,
             url,
             headers,
@@ -343,184 +302,3 @@ class Gateway:
             return None
         tickets = query_values(raw, "ticket")
         return self.tickets.redeem(tickets[0]) if len(tickets) == 1 else None
-
-    async def _forward(
-        self,
-        request: web.BaseRequest,
-        url: URL,
-        headers: CIMultiDict[str],
-        path: str,
-        token_id: str | None,
-        safety: SafetyHeaders = (),
-        remember_ticket_for: Credentials | None = None,
-        revocable: Revocable | None = None,
-    ) -> web.StreamResponse:
-        def fail(status: int, reason: str, message: str) -> web.Response:
-            note(request, reason, path, token_id)
-            return error_response(status, reason, message)
-
-        body = None
-        if request.body_exists:
-            if request.headers.get(hdrs.EXPECT, "").lower() == "100-continue":
-                await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            body = _ClientBody(request, self._client_timeout)
-        try:
-            async with asyncio.timeout(self._read):
-                upstream = await self.session.request(
-                    request.method,
-                    url,
-                    headers=headers,
-                    data=None if body is None else body.chunks(),
-                    allow_redirects=False,
-                    compress=None,
-                )
-        except TimeoutError:
-            if body is not None and body.timed_out:
-                return fail(408, "client_timeout", "the request body arrived too slowly")
-            return fail(
-                504,
-                "upstream_timeout",
-                f"opencode did not answer within {self.config.timeouts.read:g} s",
-            )
-        except ClientConnectorError as exc:
-            return fail(
-                502,
-                "upstream_unavailable",
-                f"opencode is not reachable at {self._base}: {exc.os_error.strerror or exc}",
-            )
-        except ClientError as exc:
-            if body is not None and body.timed_out:
-                return fail(408, "client_timeout", "the request body arrived too slowly")
-            return fail(
-                502,
-                "upstream_unavailable",
-                f"opencode closed the connection before answering ({type(exc).__name__})",
-            )
-        try:
-            if upstream.status == 401 and upstream.headers.get(
-                hdrs.WWW_AUTHENTICATE, ""
-            ).lower().startswith("basic"):
-                return fail(502, "upstream_auth_failed", CREDENTIALS_MESSAGE)
-            if remember_ticket_for is not None and upstream.status == 200:
-                return await self._ticket_answer(request, upstream, remember_ticket_for, safety)
-            return await self._relay(request, upstream, path, token_id, safety, revocable)
-        finally:
-            upstream.release()
-
-    async def _ticket_answer(
-        self,
-        request: web.BaseRequest,
-        upstream: ClientResponse,
-        asked: Credentials,
-        safety: SafetyHeaders,
-    ) -> web.StreamResponse:
-        """A connect-token answer (small JSON): read whole, its ticket remembered."""
-        async with asyncio.timeout(self._read):
-            answer = await upstream.read()  # opencode's own small JSON
-        if len(answer) <= MAX_ANSWER:
-            self.tickets.remember(answer, asked)
-        response = web.Response(
-            status=upstream.status,
-            body=answer,
-            headers=add_safety(downstream_response_headers(upstream.headers), safety),
-        )
-        note_status(request, response.status)
-        return response
-
-    async def _relay(
-        self,
-        request: web.BaseRequest,
-        upstream: ClientResponse,
-        path: str,
-        token_id: str | None,
-        safety: SafetyHeaders,
-        revocable: Revocable | None,
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            status=upstream.status,
-            reason=upstream.reason,
-            headers=add_safety(downstream_response_headers(upstream.headers), safety),
-        )
-        length = upstream.content_length
-        if (
-            length is not None
-            and "chunked" not in upstream.headers.get(hdrs.TRANSFER_ENCODING, "").lower()
-        ):
-            response.content_length = length
-        stream = upstream.content_type == SSE
-        # An event stream may stay quiet for long: only its client side is timed.
-        read_timeout = None if stream else self._read
-        held: Held | None = None
-        if stream:
-            self._streams.add(upstream)
-            if revocable is not None:
-                held = revocable.hold(_end_stream(upstream))
-        body = upstream.content
-        try:
-            try:
-                pending = body.read_nowait()
-            except ClientError:
-                pending = b""  # the loop below meets the same error and reports it
-            if (
-                body.at_eof()
-                and response.content_length is None
-                and request.method != hdrs.METH_HEAD
-            ):
-                # The whole (chunked) body is already here: answer with a
-                # Content-Length in one write instead of chunk framing.
-                response.content_length = len(pending)
-            await response.prepare(request)
-            note_status(request, response.status)
-            while True:
-                # Timers cost more than the rest of a small response: take what is
-                # already buffered without one, and time only real waits.
-                try:
-                    chunk, pending = (pending, b"") if pending else (body.read_nowait(), b"")
-                    if not chunk and not body.at_eof():
-                        async with asyncio.timeout(read_timeout):
-                            chunk = await body.readany()
-                except TimeoutError:
-                    raise _Abort("upstream_timeout") from None
-                except ClientError:
-                    if stream and (self._draining or (held is not None and held.ended)):
-                        break
-                    raise _Abort("upstream_aborted") from None
-                if not chunk:
-                    break
-                transport = request.transport
-                if (
-                    transport is not None
-                    and transport.get_write_buffer_size() + len(chunk) < _NO_WAIT_WRITE
-                ):
-                    await response.write(chunk)  # fits in the buffers: cannot block
-                else:
-                    try:
-                        async with asyncio.timeout(self._client_timeout):
-                            await response.write(chunk)
-                    except TimeoutError:
-                        raise _Abort("client_timeout") from None
-            if held is not None and held.ended:
-                note(request, "revoked", path, token_id)
-                response.force_close()
-            await response.write_eof()
-        except _Abort as abort:
-            note(request, abort.reason, path, token_id)
-            if request.transport is not None:
-                request.transport.close()  # the client sees a truncated, not a complete, body
-        except (ConnectionError, ClientError):
-            note(request, "client_gone", path, token_id)
-        finally:
-            self._streams.discard(upstream)
-            if held is not None:
-                self.live.release(held)
-        return response
-
-
-def _end_stream(upstream: ClientResponse) -> Callable[[str], Awaitable[None]]:
-    """Ending an event stream: its upstream side is closed, the relay loop meets
-    the end, and the client's stream is ended (the relay logs `revoked`)."""
-
-    async def end(why: str) -> None:
-        upstream.close()
-
-    return end

@@ -51,8 +51,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from core.gateway.access_log import AccessLog, log_cancelled, logger_class
 from core.gateway.connections import Slots, Tracked
+from core.gateway.eventloop import settle
+from core.gateway.guard import Guard
 from core.gateway.settings import DEFAULT_LIMITS, Limits, ListenAddress
 from core.model.clock import Clock, system_clock
+from core.model.errors import StoreError
 
 _BUSY_BODY = b'{"error":"too_many_connections","message":"the server is at its connection limit"}'
 _BUSY = (
@@ -146,6 +149,7 @@ def _finish_logger(
 
 class Service(Protocol):
     service: str
+    guard: Guard
 
     async def start(self) -> None: ...
     async def drain(self) -> None: ...
@@ -181,6 +185,11 @@ class Listener:
 
     async def start(self) -> None:
         await self.service.start()
+        # The store is read before the port opens, so the first request is decided
+        # at once (100k tokens take about a second to read); a store that cannot be
+        # read is no reason not to start: every request gets its 503 and reason.
+        with contextlib.suppress(StoreError):
+            await self.service.guard.authorizer.fresh_index()
         limits = self.limits
         lines = (
             logger_class(self.service.service, self._clock)
@@ -314,6 +323,7 @@ async def serve_until_signal(
         await listener.start()
         if ready is not None:
             ready()
+        settle()
         await stop.wait()
         await listener.stop()
     except asyncio.CancelledError:

@@ -202,18 +202,20 @@ async def bridge(
         raise
     note_status(request, 101)
     registry.pairs.add(pair)
-    revoked = asyncio.Event()
+    # One task per direction, nothing else: a revocation cancels both (no task
+    # waits on an event for it). No await lies between starting them and
+    # holding the bridge, so `end` always finds them.
+    tasks = [
+        asyncio.ensure_future(_pump(client, upstream)),
+        asyncio.ensure_future(_pump(upstream, client)),
+    ]
 
     async def end(why: str) -> None:
-        revoked.set()
+        for task in tasks:
+            task.cancel()
 
     held = None if revocable is None else revocable.hold(end)
     try:
-        tasks = [
-            asyncio.ensure_future(_pump(client, upstream)),
-            asyncio.ensure_future(_pump(upstream, client)),
-            asyncio.ensure_future(revoked.wait()),
-        ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -128,6 +128,6 @@ def forward_auth(
 
 
 def _proxy_says_https(request: web.BaseRequest) -> bool:
-    """Behind a proxy, TLS ends at the proxy: it says so (the README's configs set
+    """Behind a proxy, TLS ends at the proxy: it says so (docs/nginx-and-caddy.md's configs set
     X-Forwarded-Proto; forward-auth trusts its proxy's headers, as for the rest)."""
     return request.headers.get("X-Forwarded-Proto", "").strip().lower() == "https"

@@ -32,6 +32,10 @@ from aiohttp import WSMsgType, web
 
 FAKE_DIRECTORY = "/srv/fake-project"
 FAKE_HOME = "/home/fake"
+OPENCODE_PUBLIC_FILES = frozenset(
+    {"/site.webmanifest", "/web-app-manifest-192x192.png", "/web-app-manifest-512x512.png"}
+)
+"""What opencode 1.18.33 serves without its password (GET only)."""
 
 
 @dataclass
@@ -52,6 +56,7 @@ class FakeUpstream:
     upload_total: int = 0
     sessions: dict[str, str] = field(default_factory=dict)
     version: str = "1.18.33"
+    public_files: frozenset[str] = OPENCODE_PUBLIC_FILES
     runner: web.AppRunner | None = None
     port: int = 0
 
@@ -81,6 +86,8 @@ class FakeUpstream:
     def _authorized(self, request: web.Request) -> bool:
         if self.password is None:
             return True
+        if request.method == "GET" and request.path in self.public_files:
+            return True  # as opencode: served without its password
         expected = "Basic " + base64.b64encode(f"opencode:{self.password}".encode()).decode()
         return request.headers.get("Authorization") == expected
 

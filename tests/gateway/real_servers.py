@@ -323,13 +323,17 @@ NGINX_SITE = """\
     }}
 
     upstream opencode {{ server {upstream}; keepalive 16; }}
+    # kept-alive connections to forward-auth: no new connection per subrequest
+    upstream opencode_auth {{ server {forward_auth}; keepalive 16; }}
 
     server {{
         listen 127.0.0.1:{port};
 
         location = /_opencode_auth {{
             internal;
-            proxy_pass http://{forward_auth};
+            proxy_pass http://opencode_auth;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-Method $request_method;

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 from collections.abc import AsyncIterator
 
 import aiohttp
+import pytest
 
 from core.gateway.connections import Slots, Tracked
 from core.gateway.server import Listener
 from core.gateway.settings import Limits, ListenAddress
 from tests.gateway import processes
 from tests.gateway.conftest import (
+    PASSWORD,
     Tokens,
     collecting_logger,
     decision_only_forward_auth,
@@ -645,3 +648,55 @@ def test_the_attack_module_parses_what_it_reads() -> None:
     assert ok is not None and ok[0] == 200
     assert chunked is not None and chunked[1]["transfer-encoding"] == "chunked"
     assert cut is None
+
+
+# --- a waiting newcomer's early bytes, on each event loop -----------------------------------
+
+LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") is not None else [])
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+async def test_a_newcomer_that_sent_its_request_while_waiting_is_answered(
+    tokens: Tokens, loop: str
+) -> None:
+    # uvloop reads a connection once even when it is paused in connection_made:
+    # the request a waiting newcomer sent must still be answered once it is in
+    upstream, upstream_url = processes.fake_upstream(PASSWORD)
+    environment = {"OPENCODE_AUTH_TUI_LOOP": loop}
+    with (
+        upstream,
+        processes.gateway(
+            tokens.path, upstream_url, "--max-connections", "1", password=PASSWORD, env=environment
+        ) as gw,
+    ):
+        port = int(gw.listening_url().rsplit(":", 1)[1])
+        _, holder = await asyncio.open_connection("127.0.0.1", port)  # idle: takes the slot
+        try:
+            await asyncio.sleep(0.1)
+            auth = {"Authorization": f"Bearer {tokens.secrets['r']}"}
+            status, took = await timed_answer(port, http_request("/vcs", auth, close=True))
+            assert status == 200  # in once the idle holder was old enough to drop
+            assert took < 3 * MIN_AGE
+        finally:
+            holder.close()
+
+
+@pytest.mark.skipif("uvloop" not in LOOPS, reason="asyncio leaves a waiting newcomer unread")
+async def test_a_newcomer_that_sent_too_much_while_waiting_is_refused(tokens: Tokens) -> None:
+    upstream, upstream_url = processes.fake_upstream(PASSWORD)
+    environment = {"OPENCODE_AUTH_TUI_LOOP": "uvloop"}
+    with (
+        upstream,
+        processes.gateway(
+            tokens.path, upstream_url, "--max-connections", "1", password=PASSWORD, env=environment
+        ) as gw,
+    ):
+        port = int(gw.listening_url().rsplit(":", 1)[1])
+        _, holder = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            await asyncio.sleep(0.1)
+            auth = {"Authorization": f"Bearer {tokens.secrets['r']}", "X-Pad": "x" * 70_000}
+            status, _ = await timed_answer(port, http_request("/vcs", auth, close=True))
+            assert status == 503  # over the limit of what a waiting newcomer may send
+        finally:
+            holder.close()

@@ -90,17 +90,17 @@ async def test_a_failed_write_is_retried_with_the_latest_time() -> None:
 async def test_the_gateway_does_not_read_back_its_own_last_used_write(
     tokens: Tokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store.file import reading as engine
+    from core.store.file import index_reader, reading
 
     clock = FakeClock()
     reads: list[object] = []
-    real = engine._snapshot
+    real = reading.read_file
 
     def counted(*args: Any) -> Any:
         reads.append(args[0])
         return real(*args)
 
-    monkeypatch.setattr(engine, "_snapshot", counted)
+    monkeypatch.setattr(index_reader, "read_file", counted)  # the authorizer's reads
 
     def wired(store: TokenStore) -> UsageRecorder:
         return UsageRecorder(store.record_usage, clock=clock, flush_every=3600)

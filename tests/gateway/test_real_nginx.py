@@ -353,7 +353,7 @@ def _directives(config: str) -> list[str]:
 
 
 def test_the_readme_nginx_config_is_the_tested_one() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "nginx-and-caddy.md").read_text()  # the configs moved there
     blocks = re.findall(r"```nginx\n(.*?)```", readme, flags=re.S)
     assert len(blocks) == 1
     tested = NGINX_SITE.format(
@@ -368,7 +368,7 @@ def test_the_readme_nginx_config_is_the_tested_one() -> None:
 def test_the_readme_caddyfile_is_the_tested_one() -> None:
     from tests.gateway.real_servers import CADDYFILE
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "nginx-and-caddy.md").read_text()  # the configs moved there
     blocks = re.findall(r"```caddyfile\n(.*?)```", readme, flags=re.S)
     assert len(blocks) == 1
     tested = CADDYFILE.format(
