@@ -42,7 +42,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from core.authz.index import TokenIndex
+from core.authz.index import Hit, TokenIndex
 from core.authz.policy import UNCLASSIFIED, Classified, DirectoryFrom, Policy, Rule, default_policy
 from core.authz.rules import (
     SHORT_PATH,
@@ -63,7 +63,6 @@ from core.authz.scope import (
     no_sessions,
 )
 from core.model.permissions import ALL_PERMISSIONS, Permission, canonical
-from core.model.records import TokenRecord
 from core.model.token_format import (
     SESSION_PREFIX,
     FormatProblem,
@@ -140,6 +139,14 @@ class Decision(NamedTuple):
         """
         if self.allowed:
             return ()
+        if self.status == 401 and (
+            self.reason is Reason.UNKNOWN_SESSION or self.session_id is not None
+        ):
+            # A browser's cookie that no longer signs in (its token deleted, the
+            # session ended or expired): a Basic challenge would pop the browser's
+            # login prompt up over the web app's next fetch (and hang it there);
+            # its next page load goes to the login page instead.
+            return (f'Bearer realm="{realm}", error="invalid_token"',)
         if self.reason is Reason.MISSING_TOKEN:
             return (f'Basic realm="{realm}"', f'Bearer realm="{realm}"')
         if self.status == 401:
@@ -260,7 +267,7 @@ def _session_credentials(
     policy: Policy,
     method: str,
     target: str,
-) -> tuple[tuple[TokenRecord, frozenset[Permission], datetime | None], str] | Decision:
+) -> tuple[Hit, str] | Decision:
     """The token entry and session id a session cookie stands for, or the 401 that
     refuses it: malformed or a bad checksum (checked offline, after a failed
     lookup, as for tokens), unknown, or past the session's end."""

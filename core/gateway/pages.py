@@ -13,7 +13,7 @@ import hashlib
 from html import escape
 
 _STYLE = """
-body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c1e21}
+body{font:16px/1.5 system-ui,sans-serif;margin:0 1rem;background:#f6f7f9;color:#1c1e21}
 main{max-width:26rem;margin:12vh auto;padding:2rem;background:#fff;border-radius:12px;
 box-shadow:0 1px 4px rgba(0,0,0,.12)}
 h1{font-size:1.35rem;margin:0 0 1rem}
@@ -42,7 +42,7 @@ def _page(title: str, body: str) -> str:
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
+        '<meta name="referrer" content="strict-origin">'
         f"<title>{escape(title)} - opencode</title><style>{_STYLE}</style></head>"
         f"<body><main>{body}</main></body></html>\n"
     )

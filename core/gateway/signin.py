@@ -59,7 +59,10 @@ _PAGE_HEADERS = {
     "Content-Security-Policy": PAGE_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # Not `no-referrer`: under it a browser sends `Origin: null` on the page's own
+    # form POST, which the cross-site check refuses. `strict-origin` sends the origin
+    # (never the path: a pairing page's URL holds its code).
+    "Referrer-Policy": "strict-origin",
     "Cache-Control": "no-store",
 }
 T = TypeVar("T")

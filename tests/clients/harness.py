@@ -3,7 +3,9 @@
 - `opencode attach` runs in a private tmux server (its own `-L` socket, so no other
   tmux is touched); the screen is read with capture-pane.
 - The web app runs in Debian's Chromium through Playwright for Python
-  (`executable_path`, a fresh empty profile per browser).
+  (`executable_path`, a fresh empty profile per browser). A person signs in to a
+  front (the gateway, nginx or Caddy + forward-auth) on its login page (`sign_in`);
+  opencode itself still takes its Basic password (`http_credentials`).
 - The JS SDK runs as `node tests/clients/sdk_list_sessions.mjs`.
 
 Nothing here asserts on durations: waits poll until a condition holds, with a
@@ -628,15 +630,59 @@ def projects_seed(*directories: Path) -> str:
     return f"if (!localStorage.getItem({key})) localStorage.setItem({key}, {json.dumps(value)});"
 
 
-def token_login(tokens: Tokens, name: str) -> dict[str, str]:
-    """The browser's Basic login with a token: the gateway and forward-auth ignore the
-    user name (opencode insists on `opencode`), the token is the password."""
-    return {"username": "anyone", "password": tokens.secrets[name]}
-
-
 def password_login(server: Server) -> dict[str, str]:
-    """The browser's Basic login to opencode itself, with its password."""
+    """The browser's Basic login to opencode itself, with its password (Playwright's
+    `http_credentials` answer its challenge as a person fills in the prompt)."""
     return {"username": "opencode", "password": server.password}
+
+
+# --- signing in to a front ----------------------------------------------------------
+
+LOGIN_PATH = "/_auth/login"
+PAIR_PATH = "/_auth/pair"
+
+
+def is_sign_in_page(url: str) -> bool:
+    """The URL is one of the fronts' sign-in pages (`/_auth/...`)."""
+    return urllib.parse.urlsplit(url).path.startswith("/_auth/")
+
+
+def sign_in(page: Any, base: str, token: str, path: str = "/") -> Any:
+    """What a person does now: open `base + path` without a session, meet the login
+    page (the front's 303 there), paste the token, press "Sign in", and land back on
+    `path` with a session cookie. Returns the answer to that last navigation."""
+    page.goto(base + path)
+    where = urllib.parse.urlsplit(page.url)
+    assert where.path == LOGIN_PATH, f"expected the login page, got {page.url}"
+    assert urllib.parse.parse_qs(where.query).get("next") == [path], page.url
+    page.get_by_label("API token").fill(token)
+    with page.expect_navigation(url=base + path, timeout=WAIT * 1000) as landed:
+        page.get_by_role("button", name="Sign in").click()
+    return landed.value
+
+
+def is_sign_in_row(row: dict[str, Any]) -> bool:
+    """An access-log row of signing in, not of the app: a sign-in page, or the first
+    navigation without a session sent to the login page (the gateway's 303; through
+    nginx forward-auth's 401 `login_redirect`, which nginx's config turns into it)."""
+    return (
+        str(row["path"]).startswith("/_auth/")
+        or row["status"] == 303
+        or row["reason"] == "login_redirect"
+    )
+
+
+def app_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the app's own requests, once the browser signed in; fails when the
+    walk did not sign in through the login page at all."""
+    signing_in = [r for r in rows if is_sign_in_row(r)]
+    assert any(r["path"] == LOGIN_PATH and r["method"] == "POST" for r in signing_in), rows
+    return [r for r in rows if not is_sign_in_row(r)]
+
+
+def session_cookies(context: Any) -> list[dict[str, Any]]:
+    """The browser's sign-in cookies (`oat_session`, `__Host-oat_session`)."""
+    return [c for c in context.cookies() if c["name"].endswith("oat_session")]
 
 
 @contextlib.contextmanager
@@ -646,17 +692,22 @@ def browser(
     http_credentials: dict[str, str] | None = None,
     viewport: tuple[int, int] = (1280, 800),
     hosts: dict[str, str] | None = None,
+    *,
+    ignore_certificate_errors: bool = False,
 ) -> Iterator[Any]:
     """A Chromium with a fresh empty profile; yields its BrowserContext.
 
     `hosts` maps names to addresses inside this browser only ({"oc.test":
     "127.0.0.1"}), so a page can be loaded from a name that is not loopback: opencode
     trusts any http://127.0.0.1:* or http://localhost:* Origin, and only a real name
-    shows whether a proxy keeps Origin and Host consistent (connect-token needs it)."""
+    shows whether a proxy keeps Origin and Host consistent (connect-token needs it).
+    `ignore_certificate_errors` lets it use a gateway's throw-away TLS certificate."""
     profile = Path(tempfile.mkdtemp(prefix="oat-chromium-"))
     args = list(CHROMIUM_ARGS)
     if hosts:
         args.append("--host-resolver-rules=" + ", ".join(f"MAP {n} {a}" for n, a in hosts.items()))
+    if ignore_certificate_errors:
+        args.append("--ignore-certificate-errors")
     context = playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=chromium,
@@ -664,6 +715,7 @@ def browser(
         headless=True,
         http_credentials=http_credentials,
         viewport={"width": viewport[0], "height": viewport[1]},
+        ignore_https_errors=ignore_certificate_errors,
     )
     try:
         yield context
@@ -832,13 +884,17 @@ ECHO_COMMAND = "echo oat-$((6*7))"  # the shell prints oat-42; the typed line do
 ECHO_OUTPUT = "oat-42"
 
 
-def walk_to_terminal(context: Any, base: str, log: RequestLog) -> Any:
-    """What a person does first: open the app at `base`, see the session list, open
-    the session, open a terminal and run a command. Returns the page, terminal open."""
+def walk_to_terminal(context: Any, base: str, log: RequestLog, token: str | None = None) -> Any:
+    """What a person does first: open the app at `base` (signing in with `token` on
+    the way, for a front), see the session list, open the session, open a terminal
+    and run a command. Returns the page, terminal open."""
     log.watch(context)
     page = context.new_page()
     log.phase = "load"
-    page.goto(base + "/")
+    if token is None:
+        page.goto(base + "/")
+    else:
+        sign_in(page, base, token)
     session = page.get_by_text(SESSION_TITLE).first
     session.wait_for(timeout=WAIT * 1000)
     log.phase = "session"
@@ -850,14 +906,22 @@ def walk_to_terminal(context: Any, base: str, log: RequestLog) -> Any:
 
 
 def first_load_ms(
-    playwright: Any, chromium: str, base: str, credentials: dict[str, str], project: Path
+    playwright: Any,
+    chromium: str,
+    base: str,
+    credentials: dict[str, str] | None,
+    project: Path,
+    token: str | None = None,
 ) -> float:
     """Milliseconds from navigation start to the session list visible, in a fresh
     profile that knows the project (performance.now() counts from the navigation's
-    start; the Basic challenge round trip is included)."""
+    start; a Basic challenge's round trip is included). With `token` the browser
+    signs in first, on the login page (not timed: the load after it is)."""
     with browser(playwright, chromium, credentials) as context:
         context.add_init_script(projects_seed(project))
         page = context.new_page()
+        if token is not None:
+            sign_in(page, base, token, "/path")  # a small JSON answer, not the app
         page.goto(base + "/", wait_until="commit")
         handle = page.wait_for_function(
             "t => document.body && document.body.innerText.includes(t) && performance.now()",

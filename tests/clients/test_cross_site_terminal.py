@@ -1,6 +1,8 @@
 """Issue 16, attack 4: a page of a sibling origin (the same host, another port - the
-same site, so Chromium sends the browser's login along) opens a terminal's
-WebSocket on the front with the credentials the browser holds, and types into it.
+same site, so Chromium sends the browser's credentials along: opencode's Basic login,
+a front's session cookie - SameSite=Strict keeps it from other sites only) opens a
+terminal's WebSocket on the front with the credentials the browser holds, and types
+into it.
 
 nginx's `auth_request` subrequest carries no `Upgrade`, so forward-auth once took
 the handshake for a plain GET, which the cross-site check exempts; the terminal
@@ -8,7 +10,7 @@ opened. forward-auth now treats a GET of a WebSocket route as a handshake.
 
 - opencode itself (its password, the control): the page's WebSocket opens and the
   typed command runs - the attack is real, and the page works.
-- the gateway, nginx and Caddy (a full token): the handshake is refused (403
+- the gateway, nginx and Caddy (signed in with a full token): the handshake is refused (403
   cross_site in the access log), nothing reaches the terminal - opencode's replay
   of its output, read directly afterwards, holds no trace of the command.
 """
@@ -46,13 +48,24 @@ def terminal(opencode_server: harness.Server) -> Iterator[str]:
 
 
 def _attack(
-    playwright: Any, chromium: str, base: str, login: dict[str, str], url: str, line: str
+    playwright: Any,
+    chromium: str,
+    base: str,
+    url: str,
+    line: str,
+    *,
+    login: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> list[str]:
-    """Log in to `base` (the browser then holds the credentials), go to a page of a
-    sibling origin and run the WebSocket there; returns its events."""
+    """Log in to `base` - opencode's Basic `login`, or sign in to a front with `token`
+    (the browser then holds the credentials) -, go to a page of a sibling origin and
+    run the WebSocket there; returns its events."""
     with harness.browser(playwright, chromium, login) as context:
         page = context.new_page()
-        answer = page.goto(base + "/path")
+        if token is None:
+            answer = page.goto(base + "/path")
+        else:
+            answer = harness.sign_in(page, base, token, "/path")
         assert answer is not None and answer.status == 200  # logged in
         with harness.serve_page("<!doctype html><title>elsewhere</title>") as port:
             page.goto(f"http://127.0.0.1:{port}/")
@@ -75,7 +88,7 @@ def test_a_sibling_page_types_into_a_terminal_of_bare_opencode(
     url = _socket_url(opencode_server.url, opencode_server, terminal)
     login = harness.password_login(opencode_server)
     try:
-        events = _attack(playwright, chromium, opencode_server.url, login, url, line)
+        events = _attack(playwright, chromium, opencode_server.url, url, line, login=login)
         assert events == ["open"]
         harness.wait_until(marker.exists, "the typed command's marker")
         assert f"touch {marker}" in opencode_server.pty_output(terminal)
@@ -95,14 +108,13 @@ def test_a_sibling_page_gets_no_terminal_through_the_front(
     marker = opencode_server.home / f"typed-{secrets.token_hex(4)}"
     line = f"touch {marker}\n"
     mark = front.mark()
-    login = harness.token_login(tokens, "rwx")
     events = _attack(
         playwright,
         chromium,
         front.url,
-        login,
         _socket_url(front.url, opencode_server, terminal),
         line,
+        token=tokens.secrets["rwx"],
     )
     rows = front.settle(mark)
 
@@ -112,7 +124,7 @@ def test_a_sibling_page_gets_no_terminal_through_the_front(
         for r in rows
         if r["path"] == f"/pty/{terminal}/connect"
     ]
-    # refused for where it came from, with the browser's token: not for lack of one
+    # refused for where it came from, with the browser's session: not for lack of one
     assert connects == [(403, "cross_site", tokens.ids["rwx"])]
     assert not marker.exists()
     assert terminal in opencode_server.ptys()  # still there, untouched:

@@ -4,9 +4,10 @@ token, must never run as a page of the gateway's (or the proxy's) origin.
 The bait is a file in opencode's project - what any cloned repository or
 node_modules brings along - whose script, run on the origin it was served from,
 asks for a terminal with `fetch('/pty', {method: 'POST'})` (the browser adds its
-login) running `touch <marker>`. A person logged in with a full token opens it the
-three ways a browser can be brought to it: the address bar, a link on a page of a
-sibling origin, and a frame in a page of the front's own origin.
+login: opencode's Basic password, a front's session cookie) running `touch <marker>`.
+A person signed in with a full token opens it the three ways a browser can be brought
+to it: the address bar, a link on a page of a sibling origin, and a frame in a page
+of the front's own origin.
 
 - Served bare (opencode itself, its password): the script runs, each way - the
   attack is real, and the bait works.
@@ -221,10 +222,11 @@ def test_project_pages_never_run_through_the_front(
     baits = [(way, plant(kind)) for way in WAYS for kind in KINDS]
     urls = {b.name: front.url + b.target(opencode_server.project) for _, b in baits}
     before = opencode_server.ptys()
-    mark = front.mark()
-    with harness.browser(playwright, chromium, harness.token_login(tokens, "rwx")) as context:
-        watch = _watch(context)
+    with harness.browser(playwright, chromium) as context:
         page = context.new_page()
+        harness.sign_in(page, front.url, tokens.secrets["rwx"], "/path")
+        mark = front.mark()
+        watch = _watch(context)
         downloads: list[str] = []
         page.on("download", lambda d: downloads.append(d.url))
         for way, bait, open_it in _each_way(page, front.url, baits, urls):
@@ -251,7 +253,7 @@ def test_project_pages_never_run_through_the_front(
             assert headers["content-security-policy"] == SANDBOX
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["content-disposition"] == "attachment"
-        # the browser held the token: the front served the file to it
+        # the browser held a session of the token: the front served the file to it
         served = [r for r in rows if r["path"] == path and r["status"] == 200]
         assert served and {r["token_id"] for r in served} == {tokens.ids["rwx"]}
 
@@ -275,14 +277,15 @@ def test_the_headers_are_what_stops_the_page(
 ) -> None:
     """The front's real answer, with `removed` taken off in the browser, opened from
     the address bar with a full token. Without any of the three, the script runs
-    on the front's own origin - the browser's login makes the terminal. Without
+    on the front's own origin - the browser's session makes the terminal. Without
     only `attachment`, the page is shown, but the sandbox blocks its script."""
     front = every_front
     baits = [plant(kind) for kind in KINDS]
     before = opencode_server.ptys()
-    with harness.browser(playwright, chromium, harness.token_login(tokens, "rwx")) as context:
-        watch = _watch(context)
+    with harness.browser(playwright, chromium) as context:
         page = context.new_page()
+        harness.sign_in(page, front.url, tokens.secrets["rwx"], "/path")
+        watch = _watch(context)
         blocked: list[str] = []
         page.on("console", lambda m: blocked.append(m.text) if "sandboxed" in m.text else None)
         taken_off: list[set[str]] = []

@@ -1,12 +1,14 @@
 """The web app that `opencode serve` serves at `/`, in Debian's Chromium (Playwright):
-directly with opencode's password, and with a token as the Basic password through the
-gateway and through nginx + forward-auth - the browser's Basic prompt, the session
-list, a session, a terminal over the PTY WebSocket, `?auth_token=`, and what a page of
-another origin gets.
+directly with opencode's password, and signed in with a token through the gateway and
+through nginx + forward-auth - the login page, the session list, a session, a terminal
+over the PTY WebSocket, `?auth_token=`, and what a page of another origin gets.
 
-Playwright's `http_credentials` answer the Basic challenge the way a person fills in
-the browser's prompt; Chromium then sends them on every request to that origin, the
-terminal's WebSocket included.
+Directly, Playwright's `http_credentials` answer opencode's Basic challenge the way a
+person fills in the browser's prompt. Through a front a browser meets no challenge: a
+page without a session is sent to the login page, where the person pastes the token
+(harness.sign_in); Chromium then sends the session cookie on every request to that
+origin, the terminal's WebSocket included. Programs still use Basic and Bearer (the
+API-level checks here, tests/gateway).
 """
 
 from __future__ import annotations
@@ -29,26 +31,14 @@ WAIT_MS = harness.WAIT * 1000
 SCREENSHOT_ENV = "OAT_WEBAPP_SCREENSHOT"  # a path (relative: to the repository)
 
 # The refusals a full token still meets in the web app, each for a reason of the
-# browser's own; every other request must have been allowed.
+# browser's own; every other request must have been allowed. (The first navigation,
+# without a session, is no refusal: it is sent to the login page with a 303.)
 EXPECTED_REFUSALS = {
-    # The first navigation goes out without credentials: the 401 and its Basic
-    # challenge are how the browser learns that it must ask for them.
-    ("GET", "/", 401, "missing_token"),
     # <link rel="manifest"> is fetched without credentials (no
-    # crossorigin="use-credentials"); the app does not need it. Directly, opencode
-    # answers it with 401 as well.
+    # crossorigin="use-credentials"), so without the cookie; the app does not need it.
+    # Directly, opencode answers it with 401 as well.
     ("GET", "/site.webmanifest", 401, "missing_token"),
 }
-
-
-def _password_login(server: harness.Server) -> dict[str, str]:
-    return {"username": "opencode", "password": server.password}
-
-
-def _token_login(tokens: harness.Tokens, name: str) -> dict[str, str]:
-    # opencode insists on the username `opencode`; the gateway and forward-auth
-    # ignore it, the token is the password.
-    return {"username": "anyone", "password": tokens.secrets[name]}
 
 
 def _path(url: str) -> str:
@@ -64,30 +54,55 @@ def test_opencode_itself_challenges_with_basic_only(opencode_server: harness.Ser
     assert headers["www-authenticate"] == ['Basic realm="Secure Area"']
 
 
-def test_a_navigation_without_credentials_gets_the_basic_challenge(
-    playwright: Any, chromium: str, front: harness.Front
+def test_a_navigation_without_credentials_gets_the_login_page(
+    playwright: Any,
+    chromium: str,
+    opencode_server: harness.Server,
+    front: harness.Front,
+    tokens: harness.Tokens,
 ) -> None:
+    """A browser without a session meets no Basic prompt: its navigation is sent (303,
+    no challenge) to the front's login page, which keeps where it was going; signing
+    in there lands on the web app. A program without credentials still gets 401 with
+    the challenges and forward-auth's JSON."""
     with harness.browser(playwright, chromium) as context:
+        context.add_init_script(harness.projects_seed(opencode_server.project))
         page = context.new_page()
-        documents = harness.document_responses(context, page)
-        # Headless, nobody answers the prompt: the navigation fails.
-        with pytest.raises(Exception, match="ERR_INVALID_AUTH_CREDENTIALS"):
-            page.goto(front.url + "/")
-        harness.wait_until(
-            lambda: documents, "the navigation's response", pause=harness.page_pause(page)
-        )
-    status, fields = documents[0]
-    challenges = [value for name, value in fields if name.lower() == "www-authenticate"]
-    assert status == 401
-    if front.kind == "gateway":
-        # Basic first (browsers prompt), then RFC 6750's Bearer.
-        assert challenges == ['Basic realm="opencode"', 'Bearer realm="opencode"']
-    else:
-        # nginx 1.22 passes on only the first challenge of the auth_request answer.
-        assert challenges == ['Basic realm="opencode"']
-    # the same JSON body either way (nginx's config answers with forward-auth's)
+        answer = page.goto(front.url + "/session?roots=true")
+        assert answer is not None and answer.status == 200
+        assert page.url == front.url + "/_auth/login?next=%2Fsession%3Froots%3Dtrue"
+        assert page.title() == "Sign in - opencode"
+        page.get_by_label("API token").wait_for(timeout=WAIT_MS)
+        first = answer.request.redirected_from
+        assert first is not None and first.url == front.url + "/session?roots=true"
+        redirect = first.response()
+        assert redirect is not None and redirect.status == 303
+        assert redirect.headers["location"] == "/_auth/login?next=%2Fsession%3Froots%3Dtrue"
+        # No prompt: a browser answers WWW-Authenticate only on a 401 (the page above
+        # loaded, which a prompt left unanswered would have failed). nginx's
+        # auth_request copies the subrequest's challenge onto whatever the named
+        # location returns, the 303 included; the gateway sends none.
+        if front.kind == "gateway":
+            assert "www-authenticate" not in redirect.headers
+        else:
+            assert redirect.headers.get("www-authenticate") in (None, 'Basic realm="opencode"')
+        assert harness.session_cookies(context) == []
+
+        landed = harness.sign_in(page, front.url, tokens.secrets["rwx"])
+        assert landed is not None and landed.status == 200
+        page.get_by_text(harness.SESSION_TITLE).first.wait_for(timeout=WAIT_MS)
+        assert [c["name"] for c in harness.session_cookies(context)] == ["oat_session"]
+
+    # A program (no Sec-Fetch-*, no Accept: text/html) gets the challenges, and the
+    # same JSON body through each front (nginx's config answers with forward-auth's).
     status, headers, body = harness.plain_request(front.url, target="/")
     assert status == 401 and headers["content-type"][0].startswith("application/json")
+    if front.kind == "gateway":
+        # Basic first (a browser would prompt), then RFC 6750's Bearer.
+        assert headers["www-authenticate"] == ['Basic realm="opencode"', 'Bearer realm="opencode"']
+    else:
+        # nginx 1.22 passes on only the first challenge of the auth_request answer.
+        assert headers["www-authenticate"] == ['Basic realm="opencode"']
     assert json.loads(body) == {
         "error": "missing_token",
         "required": ["read"],
@@ -125,11 +140,13 @@ def _assert_same_origin_and_no_preflight(log: harness.RequestLog, origin: str) -
 
 
 def _assert_recorded(log: harness.RequestLog, server: harness.Server) -> None:
-    """Every request of this walk is in data/webapp-requests.json (else: re-record it)."""
+    """Every request of this walk is in data/webapp-requests.json (else: re-record it);
+    the sign-in pages are the front's own, not the app's."""
     status, doc = server.api("GET", "/doc")
     assert status == 200
     templates = record_webapp_requests.Templates(list(doc["paths"]))
-    rows = record_webapp_requests.summarise(log, templates, {})
+    app = harness.RequestLog(seen=[s for s in log.seen if not harness.is_sign_in_page(s.url)])
+    rows = record_webapp_requests.summarise(app, templates, {})
     recorded = json.loads(record_webapp_requests.OUT.read_text())
     known = {(r["method"], r["path"]) for r in recorded["requests"]}
     missing = sorted({(r["method"], r["path"]) for r in rows} - known)
@@ -149,7 +166,7 @@ def test_webapp_directly_with_the_password(
 ) -> None:
     """The floor: the same walk against opencode itself, with its password."""
     log = harness.RequestLog()
-    with harness.browser(playwright, chromium, _password_login(opencode_server)) as context:
+    with harness.browser(playwright, chromium, harness.password_login(opencode_server)) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         harness.walk_to_terminal(context, opencode_server.url, log)
     _assert_pty_flow(log, opencode_server.project)
@@ -173,18 +190,13 @@ def test_webapp_with_a_full_token(
     log = harness.RequestLog()
     mark = front.mark()
     screenshot = os.environ.get(SCREENSHOT_ENV) if front.kind == "gateway" else None
-    with harness.browser(
-        playwright,
-        chromium,
-        _token_login(tokens, "rwx"),
-        hosts={harness.TEST_HOST: "127.0.0.1"},
-    ) as context:
+    with harness.browser(playwright, chromium, hosts={harness.TEST_HOST: "127.0.0.1"}) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
-        page = harness.walk_to_terminal(context, origin, log)
+        page = harness.walk_to_terminal(context, origin, log, tokens.secrets["rwx"])
         if screenshot:
             page.wait_for_timeout(500)  # the echo drawn, the cursor settled
             page.screenshot(path=str(harness.ROOT / screenshot))
-    rows = front.settle(mark)
+    rows = harness.app_rows(front.settle(mark))
 
     _assert_pty_flow(log, opencode_server.project)
     _assert_same_origin_and_no_preflight(log, origin)
@@ -225,10 +237,10 @@ def test_webapp_with_a_read_only_token(
     forward-auth's JSON (they once carried nginx's HTML page, which the app took for
     a server of another version: "Server responded with text/html")."""
     mark = front.mark()
-    with harness.browser(playwright, chromium, _token_login(tokens, "r")) as context:
+    with harness.browser(playwright, chromium) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         page = context.new_page()
-        page.goto(front.url + "/")
+        harness.sign_in(page, front.url, tokens.secrets["r"])
         page.get_by_text("Nothing here yet").wait_for(timeout=WAIT_MS)
         page.get_by_text("Create a session to get started").wait_for(timeout=WAIT_MS)
         page.get_by_text("New session").first.click()
@@ -268,11 +280,11 @@ def test_webapp_with_a_read_execute_token_gets_no_terminal(
     which needs write too: the panel opens empty, and the app says nothing."""
     mark = gateway.mark()
     log = harness.RequestLog()
-    with harness.browser(playwright, chromium, _token_login(tokens, "rx")) as context:
+    with harness.browser(playwright, chromium) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         log.watch(context)
         page = context.new_page()
-        page.goto(gateway.url + "/")
+        harness.sign_in(page, gateway.url, tokens.secrets["rx"])
         session = page.get_by_text(harness.SESSION_TITLE).first
         session.wait_for(timeout=WAIT_MS)
         session.click()
@@ -321,7 +333,7 @@ def test_auth_token_through_the_gateway_opens_the_page_and_no_more(
 ) -> None:
     """The gateway takes `?auth_token=` (base64 user:token) as credentials for that
     one request and strips it; the page's scripts and styles then go out without it
-    and get the Basic challenge - in a person's browser, the prompt."""
+    and get 401 (they are no navigations, so no login page): the app never starts."""
     token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
     mark = gateway.mark()
     with harness.browser(playwright, chromium) as context:
@@ -351,16 +363,18 @@ def test_auth_token_with_a_browser_login_through_the_gateway(
     gateway: harness.Front,
     tokens: harness.Tokens,
 ) -> None:
-    """With the browser's own login as well, the app starts, takes auth_token out of
-    the address bar and sends the credentials itself, as `Authorization: Basic`, on
-    its API requests; it stores them nowhere, so a reload relies on the login."""
+    """Signed in as well (the login page, a session cookie), the app starts, takes
+    auth_token out of the address bar and sends the credentials itself, as
+    `Authorization: Basic`, on its API requests; it stores them nowhere, so a reload
+    relies on the session."""
     token = harness.basic_credentials(tokens.secrets["rwx"], "anyone")
-    mark = gateway.mark()
-    with harness.browser(playwright, chromium, _token_login(tokens, "rwx")) as context:
+    with harness.browser(playwright, chromium) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
+        page = context.new_page()
+        harness.sign_in(page, gateway.url, tokens.secrets["rwx"], "/path")
+        mark = gateway.mark()
         log = harness.RequestLog()
         log.watch(context)
-        page = context.new_page()
         page.goto(gateway.url + "/?auth_token=" + urllib.parse.quote(token))
         page.get_by_text(harness.SESSION_TITLE).first.wait_for(timeout=WAIT_MS)
         assert "auth_token" not in page.url
@@ -373,9 +387,9 @@ def test_auth_token_with_a_browser_login_through_the_gateway(
     assert [s.url for s in log.seen if "auth_token=" in s.url] == [
         gateway.url + "/?auth_token=" + urllib.parse.quote(token)
     ]
-    # The page itself was allowed on auth_token, so the browser met no challenge
-    # before its static files, which then went out without credentials once (401,
-    # answered by the login); the API requests carried auth_token's credentials.
+    # The page itself was allowed on auth_token, its static files on the session
+    # cookie, the API requests on auth_token's credentials; only what a browser
+    # fetches without credentials (the manifest) was refused.
     rows = gateway.settle(mark)
     assert rows[0]["path"] == "/" and rows[0]["token_id"] == tokens.ids["rwx"]
     for method, path, status, reason in harness.refusals(rows):
@@ -439,29 +453,25 @@ def test_a_page_of_another_origin_gets_nothing(
     tokens: harness.Tokens,
     page_host: str,
 ) -> None:
-    """A person logged in to the gateway (the browser holds the token as its Basic
-    password) opens a page of another origin that calls the gateway with fetch.
+    """A person signed in to the gateway (the browser holds a session cookie of the
+    token) opens a page of another origin that calls the gateway with fetch.
 
-    - 127.0.0.1 on another port is the same site: Chromium sends the login along.
-      The preflight carries none and gets 401; the POSTs arrive with the token and get
-      403 cross_site; the GET is allowed but the page cannot read it (opencode answers
-      loopback origins with Access-Control-Allow-Origin but never -Allow-Credentials).
-    - other.test is another site: Chromium sends no login at all - 401 throughout.
+    - 127.0.0.1 on another port is the same site: Chromium sends the cookie along
+      (SameSite=Strict keeps it from other sites only). The preflight carries none and
+      gets 401; the POSTs arrive with it and get 403 cross_site; the GET is allowed
+      but the page cannot read it (opencode answers loopback origins with
+      Access-Control-Allow-Origin but never -Allow-Credentials).
+    - other.test is another site: Chromium sends no cookie at all - 401 throughout.
     Either way the page reads nothing and opencode does nothing."""
     status, before = opencode_server.api("GET", "/session")
     assert status == 200
     with (
         harness.serve_page("<!doctype html><title>elsewhere</title>") as port,
-        harness.browser(
-            playwright,
-            chromium,
-            _token_login(tokens, "rwx"),
-            hosts={"other.test": "127.0.0.1"},
-        ) as context,
+        harness.browser(playwright, chromium, hosts={"other.test": "127.0.0.1"}) as context,
     ):
         page = context.new_page()
-        page.goto(gateway.url + "/path")  # logged in: the browser now holds the token
-        assert '"home"' in page.inner_text("body")
+        harness.sign_in(page, gateway.url, tokens.secrets["rwx"], "/path")
+        assert '"home"' in page.inner_text("body")  # signed in: the browser holds a cookie
         mark = gateway.mark()
         page.goto(f"http://{page_host}:{port}/")
         seen = page.evaluate(_FOREIGN_FETCHES, gateway.url)

@@ -1,8 +1,8 @@
 """The web app's views of a project still work under the headers that keep project
 content from running (issue 16: sandbox, nosniff, attachment on opencode's API; the
 app's own files framed by this origin only): through the gateway, nginx and Caddy,
-a person with a full token sees a changed file's diff and an image in the review
-panel, opens a file, and runs a command in a terminal.
+a person signed in with a full token (the login page) sees a changed file's diff and
+an image in the review panel, opens a file, and runs a command in a terminal.
 
 How a person gets there in opencode 1.18.33: in a session, "Toggle review" (top
 right) opens the review panel listing the git changes - a file's entry shows its
@@ -125,16 +125,11 @@ def test_webapp_shows_files_images_diffs_and_terminals(
     origin = front.url if front.kind == "caddy" else harness.with_host(front.url, harness.TEST_HOST)
     log = harness.RequestLog()
     mark = front.mark()
-    with harness.browser(
-        playwright,
-        chromium,
-        harness.token_login(tokens, "rwx"),
-        hosts={harness.TEST_HOST: "127.0.0.1"},
-    ) as context:
+    with harness.browser(playwright, chromium, hosts={harness.TEST_HOST: "127.0.0.1"}) as context:
         context.add_init_script(harness.projects_seed(opencode_server.project))
         log.watch(context)
         page = context.new_page()
-        page.goto(origin + "/")
+        harness.sign_in(page, origin, tokens.secrets["rwx"])
         session = page.get_by_text(harness.SESSION_TITLE).first
         session.wait_for(timeout=WAIT_MS)
         session.click()
@@ -165,7 +160,7 @@ def test_webapp_shows_files_images_diffs_and_terminals(
         harness.open_terminal(page, log)
         harness.run_in_terminal(page, log, harness.ECHO_COMMAND, harness.ECHO_OUTPUT)
         _screenshot(page, tmp_path, f"views-{front.kind}-terminal.png")
-    rows = front.settle(mark)
+    rows = harness.app_rows(front.settle(mark))
 
     assert set(harness.refusals(rows)) <= EXPECTED_REFUSALS, harness.refusals(rows)
     reads = [
