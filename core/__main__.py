@@ -2,6 +2,6 @@
 
 import sys
 
-from core.cli import main
+from core.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -21,11 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.authz.policy import Policy, Rule, default_policy
 from core.model.errors import InvalidPermissions
 from core.model.permissions import Permission, canonical
 from core.model.text import escape_controls
+
+if TYPE_CHECKING:  # the policy is read only when a preset's operations are asked for:
+    # every CLI start names the presets in its help, and most never need the policy
+    from core.authz.policy import Policy, Rule
 
 R, W, X = Permission.READ, Permission.WRITE, Permission.EXECUTE
 
@@ -47,6 +51,8 @@ class Preset:
 
     def operations(self, policy: Policy | None = None) -> tuple[Rule, ...]:
         """The policy's rows this preset passes (the shipped policy by default)."""
+        from core.authz.policy import default_policy
+
         return tuple(rule for rule in policy or default_policy() if self.passes(rule))
 
 

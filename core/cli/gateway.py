@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from core.cli.command import Command, add_store_flag
+from core.cli.command import Command, add_store_flag, set_handler
 from core.cli.output import PROG
 from core.cli.serve import ForwardAuthOptions, GatewayOptions, run_forward_auth, run_gateway
 from core.gateway import settings as st
@@ -95,7 +95,7 @@ X-Original-Method/X-Original-URI (nginx) or X-Forwarded-Method/X-Forwarded-Uri
 (Caddy, Traefik). X-Original-* wins; if both families are present and disagree,
 or the method or URI is missing, the answer is 400. A refusal's body is the
 gateway's JSON ({"error", "message", ...}), also in the X-Auth-Error header, so
-that nginx can answer with it instead of its own HTML page (see the README).
+that nginx can answer with it instead of its own HTML page (see docs/nginx-and-caddy.md).
 
 Those headers are trusted, so only the proxy may reach this service: it listens
 on loopback and refuses any other address unless --allow-non-loopback is given.
@@ -103,14 +103,14 @@ on loopback and refuses any other address unless --allow-non-loopback is given.
 An allowed answer also carries X-Auth-Content-Security-Policy,
 X-Auth-Content-Type-Options and X-Auth-Content-Disposition: the proxy adds them
 to opencode's answer (without the X-Auth- prefix) so that a project's files
-never run as pages of its origin (see the README's nginx and Caddy configs).
+never run as pages of its origin (see the configs in docs/nginx-and-caddy.md).
 
 Revocation and open connections: a deleted, rotated or expired token is refused
 on its next request, but forward-auth never sees a connection again after the
 proxy's auth subrequest, so an event stream or terminal opened through the
 proxy stays open until it closes. The gateway (which relays connections itself)
 closes them within a second; nginx ends them on `nginx -s reload` with
-`worker_shutdown_timeout` set (see the README).
+`worker_shutdown_timeout` set (see docs/nginx-and-caddy.md).
 """
 
 
@@ -255,7 +255,7 @@ def register(commands: Subcommands) -> None:
         "client to take the next piece of a response",
     )
     add_store_flag(gateway, default=argparse.SUPPRESS)
-    gateway.set_defaults(handler=Command(GatewayOptions, run_gateway))
+    set_handler(gateway, Command(GatewayOptions, run_gateway, long_running=True))
 
     forward_auth = commands.add_parser(
         "forward-auth",
@@ -285,4 +285,4 @@ def register(commands: Subcommands) -> None:
         "the proxy can reach it, because it trusts the X-Original-*/X-Forwarded-* headers",
     )
     add_store_flag(forward_auth, default=argparse.SUPPRESS)
-    forward_auth.set_defaults(handler=Command(ForwardAuthOptions, run_forward_auth))
+    set_handler(forward_auth, Command(ForwardAuthOptions, run_forward_auth, long_running=True))

@@ -10,10 +10,11 @@ from core.cli.command import Command, NoOptions, add_command, add_group
 from core.cli.console import Console
 from core.cli.exits import EXIT_NOT_FOUND, EXIT_OK, EXIT_STORE, UsageError
 from core.cli.output import PROG, confirm, emit_json, error, note, warn
-from core.cli.store_access import check_store_flag, kept_files, load, open_named
+from core.cli.store_access import check_folder, check_store_flag, kept_files, load, open_named
 from core.cli.token_view import label
 from core.model.errors import LegacyStoreFound
 from core.model.text import escape_controls
+from core.present import counted
 from core.store import Copied, HasSchema, Migratable
 from core.store.engines import open_store
 from core.store.location import URL_ENV_VAR, resolve_store, resolve_store_path
@@ -53,7 +54,7 @@ def migrate(options: MigrateOptions, console: Console) -> int:
             return EXIT_OK
         migration = store.migrate()
         print(
-            f"Migrated {len(migration.records)} tokens; the old secrets keep working.",
+            f"Migrated {counted(len(migration.records), 'token')}; the old secrets keep working.",
             file=console.stdout,
         )
         if migration.unusable:
@@ -103,9 +104,8 @@ def _migrate_to(options: MigrateOptions, url: str, console: Console) -> int:
 
 def _report_copy(copied: Copied, source: str, target: str, console: Console) -> int:
     total = len(copied.copied) + len(copied.present) + len(copied.conflicts)
-    noun = "token" if total == 1 else "tokens"
     print(
-        f"{total} {noun} in {source}: {len(copied.copied)} copied to {target}, "
+        f"{counted(total, 'token')} in {source}: {len(copied.copied)} copied to {target}, "
         f"{len(copied.present)} already there (same id and secret), "
         f"{len(copied.conflicts)} in conflict.",
         file=console.stdout,
@@ -146,7 +146,9 @@ def export(options: ExportOptions, console: Console) -> int:
         raise UsageError(
             "export --to writes a JSON store file; to copy into a database use migrate --to"
         )
-    target = open_store(resolve_store_path(options.to))
+    target_path = resolve_store_path(options.to)
+    check_folder(target_path, "export --to")
+    target = open_store(target_path)
     if set(kept_files(store)) & set(kept_files(target)):
         raise UsageError("export --to names the store itself; give another file")
     return _report_copy(target.copy_in(snapshot.records), store.location, target.location, console)
@@ -259,5 +261,9 @@ def register(commands: Subcommands) -> None:
     )
 
     add_command(
-        commands, "schema", Command(NoOptions, schema), "print the JSON Schema of the store file"
+        commands,
+        "schema",
+        Command(NoOptions, schema),
+        "print the JSON Schema of the store file",
+        store=False,
     )

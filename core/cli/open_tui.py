@@ -42,7 +42,7 @@ def open_tui(options: TuiOptions, console: Console) -> int:
     return options.launch_tui(open_named(options.store))
 
 
-OPEN_TUI = Command(TuiOptions, open_tui)
+OPEN_TUI = Command(TuiOptions, open_tui, long_running=True)
 
 
 def register(commands: Subcommands) -> None:

@@ -9,6 +9,7 @@ the console's stdout, so they are tested in-process like any command.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from core import __version__
@@ -47,9 +48,25 @@ class Parser(argparse.ArgumentParser):
             say(self.console, message.rstrip("\n"))
         raise SystemExit(status)
 
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, except that an unknown argument points to the `--help` of
+        the command it was given to (`token create --help`), not the program's."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._refuse(
+                f"unrecognized arguments: {' '.join(extras)}",
+                getattr(parsed, "help_prog", self.prog),
+            )
+        return parsed
+
     def error(self, message: str) -> NoReturn:
+        self._refuse(message, self.prog)
+
+    def _refuse(self, message: str, prog: str) -> NoReturn:
         message = redact_secrets(escape_controls(message))
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(f"{message} (see `{prog} --help`)")
 
 
 def _on_console(console: Console) -> Any:
@@ -103,7 +120,17 @@ def build_parser(console: Console) -> Parser:
 # --- argv, before argparse -------------------------------------------------------------
 
 _VALUE_FLAGS = frozenset(
-    {"--expires", "--name", "--note", "--permissions", "--directory", "--store", "--to", "--url"}
+    {
+        "--expires",
+        "--name",
+        "--note",
+        "--permissions",
+        "--preset",
+        "--directory",
+        "--store",
+        "--to",
+        "--url",
+    }
 )
 
 

@@ -1,18 +1,25 @@
 """`policy [--json | --markdown | --diff OPENAPI_JSON]`: the opencode route policy,
-as a table for people, JSON for programs, the README's table of what each
+as a table for people, JSON for programs, docs/permissions.md's table of what each
 permission allows, or what a newer opencode's API needs decided.
+
+`policy --presets` (with `--json` or `--markdown`) shows the presets instead
+(core/authz/presets.py): a flag of `policy`, because what a preset lets a client
+do is the policy's answer, counted here from its rows - and a person who reads
+`policy --help` to learn what a permission does finds them there.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.cli.command import Command, add_command
 from core.cli.console import Console
-from core.cli.exits import EXIT_NOT_FOUND, EXIT_OK
-from core.cli.output import emit_json
+from core.cli.exits import EXIT_NOT_FOUND, EXIT_OK, UsageError
+from core.cli.output import PROG, emit_json
 from core.model.permissions import Permission
+from core.present import permission_letters
 
 if TYPE_CHECKING:
     from core.authz.policy import Policy, Rule
@@ -24,6 +31,7 @@ class PolicyOptions:
     json: bool
     markdown: bool
     diff: str | None
+    presets: bool
 
 
 def policy(options: PolicyOptions, console: Console) -> int:
@@ -31,6 +39,10 @@ def policy(options: PolicyOptions, console: Console) -> int:
 
     out = console.stdout
     rules = default_policy()
+    if options.presets:
+        if options.diff is not None:
+            raise UsageError("--presets and --diff exclude each other: give one")
+        return _presets(rules, options, console)
     if options.diff is not None:
         from core.authz.policy_diff import diff_document, read_document, saved_document
 
@@ -68,12 +80,75 @@ def policy(options: PolicyOptions, console: Console) -> int:
         needs = "+".join(p.value for p in Permission if p in rule.needs)
         print(f"{rule.method:<7}{rule.path:<56} {needs:<14} {rule.reason}", file=out)
     print(file=out)
-    counts = ", ".join(f"{n} need {k}" for k, n in sorted(rules.counts().items()))
+    counts = ", ".join(
+        f"{n} need{'s' if n == 1 else ''} {k}" for k, n in sorted(rules.counts().items())
+    )
     print(f"{counts}; any other method and path needs read+write+execute (unclassified).", file=out)
+    print(f"Permission sets for common clients: {PROG} policy --presets", file=out)
     return EXIT_OK
 
 
-# --- the README's table ------------------------------------------------------------
+# --- the presets ---------------------------------------------------------------------
+
+
+def _presets(rules: Policy, options: PolicyOptions, console: Console) -> int:
+    from core.authz.presets import PRESETS
+
+    out = console.stdout
+    if options.markdown:
+        print(presets_markdown(rules), end="", file=out)
+        return EXIT_OK
+    if options.json:
+        emit_json(
+            console,
+            [
+                {
+                    "name": p.name,
+                    "title": p.title,
+                    "permissions": [perm.value for perm in p.permissions],
+                    "purpose": p.purpose,
+                    "operations": len(p.operations(rules)),
+                }
+                for p in PRESETS
+            ],
+        )
+        return EXIT_OK
+    print(
+        f"The permissions each kind of client needs, on opencode {rules.opencode_version}.",
+        file=out,
+    )
+    print(f"Give one to a token with: {PROG} token create NAME --preset PRESET", file=out)
+    for p in PRESETS:
+        passed = len(p.operations(rules))
+        reach = f"{'all' if passed == len(rules) else f'{passed} of'} {len(rules)} operations"
+        print(file=out)
+        print(f"  {p.name:<6} {p.title:<22} {permission_letters(p.permissions)}  {reach}", file=out)
+        for line in textwrap.wrap(
+            p.purpose, width=80, initial_indent=" " * 9, subsequent_indent=" " * 9
+        ):
+            print(line, file=out)
+    return EXIT_OK
+
+
+def presets_markdown(rules: Policy) -> str:
+    """docs/permissions.md's table of presets (`policy --presets --markdown`;
+    tests/cli holds the page to it)."""
+    from core.authz.presets import PRESETS
+
+    lines = [
+        "| preset | permissions | for | operations it passes |",
+        "| --- | --- | --- | --- |",
+    ]
+    for p in PRESETS:
+        perms = ", ".join(perm.value for perm in p.permissions)
+        lines.append(
+            f"| `{p.name}` ({p.title}) | {perms} | {p.purpose} | "
+            f"{len(p.operations(rules))} of {len(rules)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# --- docs/permissions.md's table ------------------------------------------------------------
 
 _METHOD_ORDER = {"GET": 0, "POST": 1, "PUT": 2, "PATCH": 3, "DELETE": 4}
 
@@ -109,12 +184,12 @@ _CLASSES = (
         "control, dispose, upgrade, provider and integration credentials",
     ),
 )
-"""What each class of operation lets a token do, in the README's words."""
+"""What each class of operation lets a token do, in docs/permissions.md's words."""
 
 
 def policy_markdown(policy: Policy) -> str:
-    """The README's table: what each permission lets a token do (`policy --markdown`;
-    tests/test_readme.py holds the README to it)."""
+    """docs/permissions.md's table: what each permission lets a token do (`policy
+    --markdown`; tests/test_readme.py holds the page to it)."""
     lines = [
         f"| a token with | can, on opencode {policy.opencode_version} | the operations |",
         "| --- | --- | --- |",
@@ -141,14 +216,23 @@ def register(commands: Subcommands) -> None:
         "policy",
         Command(PolicyOptions, policy),
         "print the opencode route policy: what each permission lets a token do",
+        store=False,
     )
     p.add_argument("--json", action="store_true", help="print the policy as JSON")
     p.add_argument(
-        "--markdown", action="store_true", help="print the README's table of what each allows"
+        "--markdown",
+        action="store_true",
+        help="print docs/permissions.md's table of what each allows",
     )
     p.add_argument(
         "--diff",
         metavar="OPENAPI_JSON",
         help="compare a newer opencode's GET /doc with the policy; list what needs a decision "
         "(exit 1 if anything does)",
+    )
+    p.add_argument(
+        "--presets",
+        action="store_true",
+        help="print the presets (token create --preset NAME): the permissions each kind of "
+        "client needs, and how many operations each passes",
     )

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 from core.cli.console import Console
 from core.cli.exits import EXIT_SECOND_SIGNAL, UsageError
 from core.cli.output import PROG, say, warn
-from core.cli.store_access import check_store_flag, startup_snapshot
+from core.cli.store_access import named_location, startup_snapshot, write_problem
 from core.gateway import settings as st
 from core.gateway.extra import INSTALL_HINT, aiohttp_available
-from core.store.location import StoreLocation, resolve_store
+from core.store.location import StoreLocation
 
 if TYPE_CHECKING:
     from core.gateway.access_log import BufferedLog
@@ -210,16 +210,15 @@ def _ready_store(
     """The store a server starts on, checked: an unreadable one stops the start
     (exit 3; a database must be reachable, with its schema), an empty or open one
     is warned about, and so is `--any-directory`, loudly."""
-    check_store_flag(options.store)
-    location = resolve_store(options.store)
-    snapshot = startup_snapshot(location)
-    if not snapshot.exists or not snapshot.records:
+    location = named_location(options.store)
+    exists, count, warnings = startup_snapshot(location)
+    if not exists or not count:
         warn(
             console,
             f"the token store {_shown(location)} has no tokens yet: every request except "
             f"GET /global/health will be refused until one is made ({PROG} token create)",
         )
-    for warning in snapshot.warnings:
+    for warning in warnings:
         warn(console, warning)
     if scope.any_directory:
         _loud_any_directory_warning(console)
@@ -239,14 +238,24 @@ def _open_access_log(options: ServerOptions, console: Console) -> BufferedLog | 
 def _store_and_usage(
     options: ServerOptions, location: StoreLocation, console: Console
 ) -> tuple[Store, UsageRecorder | None]:
-    """The store a server decides on, and its `last_used_at` writer (None with
-    --no-last-used)."""
+    """The store a server decides on, and its `last_used_at` writer: None with
+    --no-last-used, and None - said once, here - when the store cannot be written
+    (rather than a failed write, and a warning, every few seconds)."""
     from core.gateway.wiring import usage_recorder
     from core.store.engines import open_store
 
     store = open_store(location)
-    usage = usage_recorder(store, functools.partial(warn, console)) if options.last_used else None
-    return store, usage
+    if not options.last_used:
+        return store, None
+    problem = write_problem(store)
+    if problem is not None:
+        warn(
+            console,
+            f"the token store is read-only ({problem}): last_used_at will not be recorded "
+            "(pass --no-last-used to silence this)",
+        )
+        return store, None
+    return store, usage_recorder(store, functools.partial(warn, console))
 
 
 def _say(console: Console, name: str) -> Callable[[str], None]:
@@ -309,10 +318,10 @@ def _run(
     listen: st.ListenAddress,
     access: BufferedLog | None,
 ) -> int:
-    import asyncio
+    from core.gateway.eventloop import run
 
     try:
-        return asyncio.run(main())
+        return run(main())
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {listen.host}:{listen.port}: {exc.strerror or exc}"

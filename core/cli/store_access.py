@@ -9,9 +9,10 @@ from pathlib import Path
 
 from core.cli.console import Console
 from core.cli.exits import UsageError
-from core.cli.output import warn
-from core.store import HasFileMode, KeepsFiles, Snapshot, Store
-from core.store.location import StoreLocation, resolve_store
+from core.cli.output import note, warn
+from core.model.text import escape_controls
+from core.store import ChecksWritable, HasFileMode, KeepsFiles, Snapshot, Store
+from core.store.location import StoreLocation, default_store_path, resolve_store
 
 
 def check_store_flag(flag: str | None) -> None:
@@ -22,12 +23,60 @@ def check_store_flag(flag: str | None) -> None:
         )
 
 
+def named_location(flag: str | None) -> StoreLocation:
+    """Where the store `--store` / the environment names is: a file, or a database.
+    A `--store` file in a folder that does not exist is refused (exit 2), so that
+    a mistyped path never quietly becomes a new store in new folders; the
+    environment's file and the default location make their folder when needed."""
+    check_store_flag(flag)
+    location = resolve_store(flag)
+    if flag is not None and isinstance(location, Path):
+        check_folder(location, "--store")
+    return location
+
+
+def check_folder(path: Path, flag: str) -> None:
+    """Refuse a store file named by `flag` whose folder is missing (or is no
+    folder), unless it is the default location's folder, which a first
+    `token create` makes."""
+    folder = path.parent
+    if folder.is_dir() or folder == default_store_path().parent:
+        return
+    shown, where = escape_controls(str(path)), escape_controls(str(folder))
+    if folder.exists() or folder.is_symlink():
+        raise UsageError(f"{flag} {shown}: {where} is not a folder; correct the path")
+    raise UsageError(
+        f"{flag} {shown}: the folder {where} does not exist; correct the path, or create "
+        f"the folder first: mkdir -p -m 700 '{where}'"
+    )
+
+
 def open_named(flag: str | None) -> Store:
     """The store `--store` / the environment names: the file, or a database."""
     from core.store.engines import open_store
 
-    check_store_flag(flag)
-    return open_store(resolve_store(flag))
+    return open_store(named_location(flag))
+
+
+def store_file(store: Store) -> Path | None:
+    """The file a store keeps its tokens in (None: a database)."""
+    kept = kept_files(store)
+    return kept[-1] if kept else None
+
+
+def say_if_created(store: Store, existed: bool, console: Console) -> None:
+    """`Created the token store FILE.` on stderr, when a command has just made the
+    store's file (`existed`: whether it was there before): a first token must
+    not leave a person wondering where it went."""
+    path = store_file(store)
+    if not existed and path is not None and path.exists():
+        note(console, f"Created the token store {escape_controls(str(path))}.")
+
+
+def file_exists(store: Store) -> bool:
+    """Whether the store's file is there (a database always is)."""
+    path = store_file(store)
+    return path is None or path.exists()
 
 
 def load(store: Store, console: Console) -> Snapshot[Hashable]:
@@ -55,18 +104,25 @@ def mode_warnings(store: Store) -> tuple[str, ...]:
     return store.mode_warnings() if isinstance(store, HasFileMode) else ()
 
 
+def write_problem(store: Store) -> str | None:
+    """Why the store cannot be written, from a check that writes nothing (None:
+    it can, as far as the check tells, or the engine cannot tell)."""
+    return store.write_problem() if isinstance(store, ChecksWritable) else None
+
+
 def kept_files(store: Store) -> tuple[Path, ...]:
     """The files the store keeps its tokens in (never served; none for a database)."""
     return store.kept_files() if isinstance(store, KeepsFiles) else ()
 
 
-def startup_snapshot(location: StoreLocation) -> Snapshot[Hashable]:
-    """The store as a server finds it at start: read whole and validated (a database:
-    reachable, with its schema)."""
+def startup_snapshot(location: StoreLocation) -> tuple[bool, int, tuple[str, ...]]:
+    """The store as a server finds it at start: (whether it exists, its token count,
+    its warnings), read whole and validated (a database: reachable, with its
+    schema) - `Store.startup_check`, which the file does without a record per token."""
     from core.store.engines import open_store
 
     store = open_store(location)
     try:
-        return store.load()
+        return store.startup_check()
     finally:
         store.close()

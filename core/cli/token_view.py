@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.model.permissions import Permission
-from core.model.records import TokenRecord, TokenStatus
+from core.model.records import EXPIRING_WITHIN, TokenRecord, TokenStatus
 from core.model.text import escape_controls, format_timestamp
 from core.present import fit, permission_letters, relative_time
 
@@ -35,8 +35,9 @@ def label(record: TokenRecord) -> str:
 def table(records: Sequence[TokenRecord], now: datetime, *, color: bool) -> list[str]:
     """An aligned table that fits 80 columns; names escaped and cut to fit.
 
-    Written for 100,000 rows: what repeats (the permissions, the status cell and
-    its colour) is worked out once, and each row is one f-string."""
+    Written for 100,000 rows: what repeats (the permissions, the status, the
+    texts of the time columns) is made into its cell once, and each row is one
+    f-string. An id needs no cutting: the store holds only 8-character ones."""
     gap = "  "
     lines = [gap.join(fit(title, width) for title, width in _COLUMNS).rstrip()]
     status_cell = {
@@ -47,23 +48,59 @@ def table(records: Sequence[TokenRecord], now: datetime, *, color: bool) -> list
         )
         for status in TokenStatus
     }
+    active, expiring, expired = (
+        status_cell[s] for s in (TokenStatus.ACTIVE, TokenStatus.EXPIRING, TokenStatus.EXPIRED)
+    )
+    expiring_from = now + EXPIRING_WITHIN
     perms_cell: dict[tuple[Permission, ...], str] = {}
+    expires_cell = {"never": fit("never", 15)}
+    used_cell = {"never": "never"}  # the last column: never padded
+    append = lines.append
     for record in records:
         perms = perms_cell.get(record.permissions)
         if perms is None:
             perms = perms_cell[record.permissions] = fit(permission_letters(record.permissions), 5)
-        expires = "never" if record.expires_at is None else relative_time(record.expires_at, now)
-        used = "never" if record.last_used_at is None else relative_time(record.last_used_at, now)
+        expires_at = record.expires_at
+        if expires_at is None:
+            expires, status = expires_cell["never"], active
+        else:
+            when = relative_time(expires_at, now)
+            expires = expires_cell.get(when) or expires_cell.setdefault(when, fit(when, 15))
+            # TokenRecord.status, without a call and a subtraction per row
+            if now >= expires_at:
+                status = expired
+            else:
+                status = expiring if expires_at <= expiring_from else active
+        last_used = record.last_used_at
+        when = "never" if last_used is None else relative_time(last_used, now)
+        used = used_cell.get(when) or used_cell.setdefault(when, fit(when, 12).rstrip())
         name = record.name
         if not name.isascii() or not name.isprintable():
             name = escape_controls(name)
-        lines.append(
-            f"{fit(record.id, 8)}{gap}{fit(name, 22)}{gap}{perms}{gap}{fit(expires, 15)}"
-            f"{gap}{status_cell[record.status(now)]}{gap}{fit(used, 12)}".rstrip()
-        )
+        append(f"{record.id}{gap}{fit(name, 22)}{gap}{perms}{gap}{expires}{gap}{status}{gap}{used}")
         if record.directories:  # only in these directories: said under the row
-            lines.append(fit("          in " + describe_directories(record), 80).rstrip())
+            append(fit("          in " + describe_directories(record), 80).rstrip())
     return lines
+
+
+def describe_permissions(permissions: Sequence[Permission]) -> str:
+    """`read, execute (preset watch: watch sessions)`: the permissions, and the
+    preset they make, if any (the name a `--preset` takes)."""
+    from core.authz.presets import preset_of
+
+    words = ", ".join(p.value for p in permissions)
+    found = preset_of(permissions)
+    return words if found is None else f"{words} (preset {found.name}: {found.title})"
+
+
+def summary(record: TokenRecord, now: datetime) -> str:
+    """`'ci' (id abcd1234): read, execute (preset watch: watch sessions); expires
+    ...; only in /home/me/app`: what a command just made, directories absolute."""
+    line = f"{label(record)}: {describe_permissions(record.permissions)}; "
+    line += describe_expiry(record, now)
+    if record.directories:
+        line += f"; only in {describe_directories(record)}"
+    return line
 
 
 def describe_expiry(record: TokenRecord, now: datetime) -> str:
@@ -107,7 +144,7 @@ def detail_rows(record: TokenRecord, now: datetime) -> list[tuple[str, str]]:
         ("id", record.id),
         ("name", escape_controls(record.name)),
         ("note", "none" if record.note is None else escape_controls(record.note)),
-        ("permissions", ", ".join(p.value for p in record.permissions)),
+        ("permissions", describe_permissions(record.permissions)),
         ("directories", describe_directories(record)),
         ("on opencode", _abilities(record)),
         ("status", record.status(now).value),

@@ -16,8 +16,12 @@ from core.cli.command import (
     Command,
     absolute_directories,
     add_command,
+    add_directory_flag,
     add_group,
     add_json_fields_flag,
+    add_permission_flags,
+    permissions_given,
+    say_directories,
 )
 from core.cli.console import Console
 from core.cli.exits import EXIT_OK, UsageError
@@ -29,14 +33,17 @@ from core.cli.output import (
     json_fields,
     note,
     record_json,
+    redact_secrets,
     warn,
 )
 from core.cli.session_view import session_json, session_lines
-from core.cli.store_access import load, open_named, warn_about_mode
-from core.cli.token_view import describe_expiry, detail_rows, label, table
+from core.cli.store_access import file_exists, load, open_named, say_if_created, warn_about_mode
+from core.cli.token_view import detail_rows, label, summary, table
 from core.model.expiry import DEFAULT_EXPIRY
 from core.model.permissions import Permission
 from core.model.records import TokenRecord
+from core.model.text import escape_controls
+from core.present import counted
 from core.store import Issued, Store
 
 if TYPE_CHECKING:
@@ -69,12 +76,8 @@ def _show_issued(
         data["token"] = secret.reveal()
         emit_json(console, data)
     else:
-        perms = ", ".join(p.value for p in record.permissions)
         out = console.stdout
-        print(
-            f"{verb} token {label(record)}: {perms}; {describe_expiry(record, store.now())}",
-            file=out,
-        )
+        print(f"{verb} token {summary(record, store.now())}", file=out)
         print(file=out)
         print(f"    {secret.reveal()}", file=out)
         print(file=out)
@@ -87,8 +90,11 @@ def _show_issued(
 @dataclass(frozen=True)
 class CreateOptions:
     store: str | None
+    given_name: str | None
+    """`token create NAME`, as gh and npm take a name."""
     name: str | None
     permissions: str | None
+    preset: str | None
     expires: str
     note: str | None
     directories: list[str] | None
@@ -96,17 +102,33 @@ class CreateOptions:
     quiet: bool
 
 
+def one_name(positional: str | None, flag: str | None) -> str | None:
+    """The name given as NAME or as --name; both are fine if they agree."""
+    if positional is None or flag is None or positional == flag:
+        return flag if flag is not None else positional
+    first, second = (redact_secrets(escape_controls(n[:64])) for n in (positional, flag))
+    raise UsageError(
+        f"two names given, '{first}' and --name '{second}': give the name once, "
+        "as NAME or as --name"
+    )
+
+
 def create(options: CreateOptions, console: Console) -> int:
+    name = one_name(options.given_name, options.name)
+    permissions = permissions_given(options.permissions, options.preset)
     store = open_named(options.store)
     warn_about_mode(store, console)
+    existed = file_exists(store)
     issued = store.create(
-        name=options.name,
-        permissions=options.permissions,
+        name=name,
+        permissions=permissions,
         expires=options.expires,
         note=options.note,
         directories=absolute_directories(options.directories) or (),
     )
     _show_issued(issued, store, console, "Created", as_json=options.json, quiet=options.quiet)
+    say_directories(options.directories, issued.record.directories, console)
+    say_if_created(store, existed, console)
     _warn_if_useless(issued.record.permissions, console)
     return EXIT_OK
 
@@ -118,6 +140,7 @@ class EditOptions:
     name: str | None
     note: str | None
     permissions: str | None
+    preset: str | None
     directories: list[str] | None
     all_directories: bool
     expires: str | None
@@ -128,20 +151,22 @@ _FIELD_WORDS = {"expires_at": "expiry", "directories": "directories", "note": "n
 
 
 def edit(options: EditOptions, console: Console) -> int:
-    store = open_named(options.store)
-    warn_about_mode(store, console)
     if options.all_directories and options.directories:
         raise UsageError("--directory and --all-directories exclude each other: give one")
+    permissions = permissions_given(options.permissions, options.preset)
+    store = open_named(options.store)
+    warn_about_mode(store, console)
     directories = [] if options.all_directories else absolute_directories(options.directories)
     edited = store.edit(
         options.ref,
         name=options.name,
         note=options.note,
-        permissions=options.permissions,
+        permissions=permissions,
         directories=directories,
         expires=options.expires,
     )
     record = edited.after
+    say_directories(options.directories, record.directories if options.directories else (), console)
     if "permissions" in edited.changed:
         _warn_if_useless(record.permissions, console)
     if options.json:
@@ -156,8 +181,7 @@ def edit(options: EditOptions, console: Console) -> int:
         if key in ("name", "note", "permissions", "directories", "expires"):
             print(f"  {key:<12} {value}", file=console.stdout)
     if edited.ended:
-        count = len(edited.ended)
-        note(console, f"Ended {count} browser session{'' if count == 1 else 's'} of the token.")
+        note(console, f"Ended {counted(len(edited.ended), 'browser session')} of the token.")
     return EXIT_OK
 
 
@@ -181,7 +205,7 @@ def list_tokens(options: ListOptions, console: Console) -> int:
         return EXIT_OK
     if not snapshot.records:
         note(console, f"No tokens in {store.location}.")
-        note(console, f"Create one with: {PROG} token create --name NAME")
+        note(console, f"Create one with: {PROG} token create NAME")
         return EXIT_OK
     lines = table(snapshot.records, now, color=console.color_stdout)
     console.stdout.write("\n".join(lines) + "\n")
@@ -235,8 +259,13 @@ def delete(options: DeleteOptions, console: Console) -> int:
         record = snapshot.require(ref)
         doomed[record.id] = record
     listing = ", ".join(label(r) for r in doomed.values())
-    noun = "token" if len(doomed) == 1 else f"{len(doomed)} tokens"
-    question = f"Delete {noun} {listing}? Clients using it will be refused at once."
+    if len(doomed) == 1:
+        question = f"Delete token {listing}? Clients using it will be refused at once."
+    else:
+        question = (
+            f"Delete {counted(len(doomed), 'token')} {listing}? Clients using them will be "
+            "refused at once."
+        )
     if not confirm(console, question, yes=options.yes):
         note(console, "Nothing deleted.")
         return EXIT_OK
@@ -259,9 +288,14 @@ def rotate(options: RotateOptions, console: Console) -> int:
     store = open_named(options.store)
     warn_about_mode(store, console)
     issued = store.rotate(
-        options.ref, expires=options.expires, directories=absolute_directories(options.directories)
+        options.ref,
+        expires=options.expires,
+        directories=absolute_directories(options.directories),
     )
     _show_issued(issued, store, console, "Rotated", as_json=options.json, quiet=options.quiet)
+    say_directories(
+        options.directories, issued.record.directories if options.directories else (), console
+    )
     if not options.quiet:
         note(console, "The previous secret no longer works.")
     return EXIT_OK
@@ -281,7 +315,7 @@ def prune(options: PruneOptions, console: Console) -> int:
         note(console, "No expired tokens.")
         return EXIT_OK
     listing = ", ".join(label(r) for r in expired)
-    noun = "expired token" if len(expired) == 1 else f"{len(expired)} expired tokens"
+    noun = "expired token" if len(expired) == 1 else counted(len(expired), "expired token")
     if not confirm(console, f"Delete {noun}: {listing}?", yes=options.yes):
         note(console, "Nothing deleted.")
         return EXIT_OK
@@ -297,14 +331,7 @@ def _note_and_directory_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--note", metavar="TEXT", help="what the token is for (up to 200 characters)"
     )
-    parser.add_argument(
-        "--directory",
-        metavar="PATH",
-        action="append",
-        dest="directories",
-        help="a directory the token may use (repeatable); default: every directory the "
-        "server serves",
-    )
+    add_directory_flag(parser)
 
 
 def _output_flags(parser: argparse.ArgumentParser) -> None:
@@ -329,12 +356,11 @@ def register(commands: Subcommands) -> None:
     p = add_command(
         tokens, "create", Command(CreateOptions, create), "create a token; its secret is shown once"
     )
-    p.add_argument("--name", help="unique name, 1-64 characters (default: token-N)")
     p.add_argument(
-        "--permissions",
-        metavar="LIST",
-        help="comma-separated subset of read,write,execute (default: all three)",
+        "given_name", metavar="NAME", nargs="?", help="the token's name (or give --name)"
     )
+    p.add_argument("--name", help="unique name, 1-64 characters (default: token-N)")
+    add_permission_flags(p, "all three")
     p.add_argument(
         "--expires",
         default=DEFAULT_EXPIRY,
@@ -352,9 +378,7 @@ def register(commands: Subcommands) -> None:
     )
     p.add_argument("ref", metavar="ID_OR_NAME")
     p.add_argument("--name", help="a new unique name, 1-64 characters")
-    p.add_argument(
-        "--permissions", metavar="LIST", help="comma-separated subset of read,write,execute"
-    )
+    add_permission_flags(p, None)
     p.add_argument(
         "--expires", metavar="WHEN", help="a new expiry, counted from now (never, 30d, a date)"
     )
@@ -367,7 +391,11 @@ def register(commands: Subcommands) -> None:
     p.add_argument("--json", action="store_true", help="print the edited record as JSON")
 
     p = add_command(
-        tokens, "list", Command(ListOptions, list_tokens), "list tokens (never secrets)"
+        tokens,
+        "list",
+        Command(ListOptions, list_tokens),
+        "list tokens (never secrets)",
+        aliases=["ls"],
     )
     add_json_fields_flag(p, "print a JSON array of records")
 
@@ -385,9 +413,9 @@ def register(commands: Subcommands) -> None:
         "delete",
         Command(DeleteOptions, delete),
         "delete tokens; clients using them are refused at once",
+        aliases=["revoke"],
     )
-    p.add_argument("refs", metavar="ID_OR_NAME", nargs="+")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    _delete_flags(p)
 
     p = add_command(
         tokens,
@@ -406,7 +434,8 @@ def register(commands: Subcommands) -> None:
         metavar="PATH",
         action="append",
         dest="directories",
-        help="new directories for the token (repeatable; default: keep them)",
+        help="new directories for the token (repeatable; a relative one is taken from the "
+        "current folder; default: keep them)",
     )
     _output_flags(p)
 
@@ -415,3 +444,16 @@ def register(commands: Subcommands) -> None:
 
     token_check.register(tokens)
     sessions.register_logout(tokens)
+
+    p = add_command(
+        commands,
+        "revoke",
+        Command(DeleteOptions, delete),
+        "delete tokens, as `token delete` (npm's word): clients using them are refused at once",
+    )
+    _delete_flags(p)
+
+
+def _delete_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("refs", metavar="ID_OR_NAME", nargs="+")
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")

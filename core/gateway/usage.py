@@ -9,7 +9,10 @@ not one per request. A background task wakes every
 `flush_every` seconds and hands the batch to the store's locked atomic write
 (`Store.record_usage`, and `Store.record_session_seen` when given) in a worker
 thread, so the event loop never waits for the lock or the disk. A failed write
-is retried on the next round; shutdown flushes what is left.
+is kept and retried, each failed round doubling the wait (up to `MAX_BACKOFF`
+rounds), and its warning is said once, not every round, until a write works
+again; shutdown flushes what is left. A store known to be read-only at start
+gets no recorder at all (core/cli/serve.py says so once).
 
 The gateway never reads its own batch back: the file engine's readers share the
 newest version their store wrote (core/store/file/engine.py `_Latest`), and a
@@ -35,6 +38,10 @@ UsageWriter = Callable[[Mapping[str, Used]], object]
 SessionWriter = Callable[[Mapping[str, tuple[datetime, str | None]]], object]
 V = TypeVar("V", bound=Used)
 
+MAX_BACKOFF = 60
+"""After failed rounds, at most this many `flush_every` periods pass between tries
+(5 minutes at the default 5 s)."""
+
 
 class UsageRecorder:
     def __init__(
@@ -59,6 +66,9 @@ class UsageRecorder:
         self._sessions_pending: dict[str, tuple[datetime, str | None]] = {}
         self._background = Background(self._run)
         self._flush_lock = asyncio.Lock()
+        self._failed_rounds = 0
+        self._said: dict[str, str] = {}
+        """Per writer, the failure last warned about (until one of its writes works)."""
         self.writes = 0
 
     @property
@@ -92,29 +102,43 @@ class UsageRecorder:
     async def flush(self) -> None:
         """Write the pending batches now (in a worker thread)."""
         async with self._flush_lock:
+            failed = False
             if self._pending:
                 batch, self._pending = self._pending, {}
                 if await self._hand_over(self._write, batch, "last_used_at"):
                     self.writes += 1
-                else:  # keep the batch; the next round retries
+                else:  # keep the batch; a later round retries
                     _keep_newest(self._pending, batch)
+                    failed = True
             if self._sessions_pending and self._write_sessions is not None:
                 seen, self._sessions_pending = self._sessions_pending, {}
                 if not await self._hand_over(self._write_sessions, seen, "a session's last seen"):
                     _keep_newest(self._sessions_pending, seen)
+                    failed = True
+            self._failed_rounds = self._failed_rounds + 1 if failed else 0
+
+    @property
+    def backoff(self) -> int:
+        """How many `flush_every` periods the background task waits before its next
+        round: 1, then doubling with each failed round, up to MAX_BACKOFF."""
+        return min(1 << min(self._failed_rounds, 16), MAX_BACKOFF)
 
     async def _hand_over(self, write: Callable[[T], object], batch: T, what: str) -> bool:
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(None, write, batch)
         except Exception as exc:
-            self._warn(f"could not record {what} (will retry): {exc}")
+            message = f"could not record {what} (will retry): {exc}"
+            if self._said.get(what) != message:  # the same failure, every round, is noise
+                self._said[what] = message
+                self._warn(message)
             return False
+        self._said.pop(what, None)
         return True
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self._flush_every)
+            await asyncio.sleep(self._flush_every * self.backoff)
             await self.flush()
 
     def start(self) -> None:

@@ -205,6 +205,7 @@ def test_status_colour_on_a_terminal_respects_no_color(cli: Cli) -> None:
 
 def test_no_command_on_a_terminal_opens_the_tui_on_the_given_store(cli: Cli) -> None:
     other = cli.store.parent.parent / "elsewhere" / "tokens.json"
+    other.parent.mkdir(parents=True)
     created = cli.script("--store", str(other), "token", "create", "--name", "on-terminal")
     assert created.code == 0
     code, screen = _on_terminal(cli, ["--store", str(other)], b"on-terminal", b"\x11")

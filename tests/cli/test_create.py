@@ -129,6 +129,7 @@ def test_generated_names_count_up(cli: Cli) -> None:
 
 def test_store_flag_beats_environment(cli: Cli, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere" / "tokens.json"
+    other.parent.mkdir()
     assert cli("--store", str(other), "token", "create", "--quiet").code == 0
     assert other.exists()
     assert cli.bytes() is None

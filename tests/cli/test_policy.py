@@ -19,7 +19,8 @@ def test_policy_prints_every_operation(cli: Cli) -> None:
     assert lines[0].startswith("The route policy for opencode 1.18.33 (206 operations)")
     row = next(line for line in lines if line.startswith("GET    /config/providers"))
     assert "read+execute" in row and "API keys" in row
-    assert "unclassified" in lines[-1]
+    assert "unclassified" in lines[-2]
+    assert lines[-1].endswith("opencode-auth-tui policy --presets")
 
 
 def test_policy_json(cli: Cli) -> None:
@@ -57,8 +58,9 @@ def test_policy_diff_of_a_bad_file_is_one_line(cli: Cli, tmp_path: Path) -> None
         assert result.code == 2 and len(result.err_lines) == 1, result.err
 
 
-def test_markdown_is_the_readmes_table(cli: Cli) -> None:
+def test_markdown_is_the_docs_table(cli: Cli) -> None:
+    """docs/permissions.md's table (linked from the README) is this output."""
     result = cli("policy", "--markdown")
     assert result.code == 0
-    readme = (ROOT / "README.md").read_text()
-    assert result.out in readme and result.out.startswith("| a token with |")
+    page = (ROOT / "docs" / "permissions.md").read_text()
+    assert result.out in page and result.out.startswith("| a token with |")
