@@ -3,8 +3,8 @@
 `AuthApp` receives everything that depends on time or the environment in its
 constructor - the `Store` (with its clock and secret source), the file-poll
 interval, the clipboard backend and the clipboard-clear delay, the home folder
-used to shorten the path in the header, cursor blinking - so tests and snapshots
-can pin every one of them.
+used to shorten the path in the header, the folder relative directories are
+taken from, cursor blinking - so tests and snapshots can pin every one of them.
 
 The CLI starts it with `run_tui(store)`.
 """
@@ -18,12 +18,12 @@ from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.driver import Driver
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker
 
@@ -45,6 +45,10 @@ from tui.table_model.sorting import Sort
 EXIT_OK = 0
 EXIT_STORE_ERROR = 3  # the CLI's code for "store unreadable or corrupt"
 QUIT_CLEAR_TIMEOUT = 3.0  # seconds quitting waits for the clipboard to be cleared
+ROOMY_WIDTH = 84
+"""Below this many columns a full-width dialog (76 wide) would leave a column or
+two of the screen behind it showing at each side, stray letters and all: there
+it takes the whole width instead (the `-narrow` class, see app.tcss)."""
 
 
 def display_path(path: Path | str, home: Path | None) -> str:
@@ -79,6 +83,7 @@ class AuthApp(App[int]):
         clipboard: ClipboardBackend | None = None,
         clipboard_clear_after: float | None = DEFAULT_CLEAR_AFTER,
         home: Path | None = None,
+        cwd: Path | None = None,
         cursor_blink: bool = True,
     ) -> None:
         """
@@ -90,6 +95,8 @@ class AuthApp(App[int]):
             clipboard_clear_after: Seconds after a copy at which the clipboard is
                 emptied if it still holds the secret; None never clears it.
             home: Folder shown as `~` in the store path; the user's home when None.
+            cwd: Folder a relative directory is taken from (as the CLI takes it
+                from the current folder); the current folder when None.
             cursor_blink: Whether text inputs blink their cursor.
         """
         super().__init__()
@@ -99,11 +106,15 @@ class AuthApp(App[int]):
         self.clipboard_clear_after = clipboard_clear_after
         self.cursor_blink = cursor_blink
         self.home = home if home is not None else _home()
+        self.cwd = cwd if cwd is not None else Path.cwd()
+        # The gateway's address as a device reaches it: asked once, remembered
+        # until the app quits (`P` pairs a device).
+        self.gateway_url = ""
         self.store_path_text = display_path(store.location, self.home)
         # The main screen's order and cursor, kept while a store problem is shown.
         self.last_sort = Sort()
         self.last_selected: str | None = None
-        self._pending_clear: tuple[bytes, CopyRoute] | None = None
+        self._pending_clear: tuple[bytes, CopyRoute, str] | None = None
         self._clear_timer: Timer | None = None
 
     def get_driver_class(self) -> type[Driver]:
@@ -121,6 +132,21 @@ class AuthApp(App[int]):
     def on_mount(self) -> None:
         # The main screen reads the store in a thread; a problem replaces it.
         self.push_screen(self._main_screen(None))
+        self._fit_dialogs()
+        self.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        """A modal coming to the front clears the toasts: one left from before (an
+        edit's "Saved …", 5 s long) would cover the modal's buttons."""
+        if isinstance(screen, ModalScreen):
+            self.clear_notifications()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # the event's size: `self.size` can still be the one before
+        self._fit_dialogs(event.size.width)
+
+    def _fit_dialogs(self, width: int | None = None) -> None:
+        self.set_class((self.size.width if width is None else width) < ROOMY_WIDTH, "-narrow")
 
     def screen_for_store(self) -> Screen[None]:
         """The main screen if the store can be read, else the screen that explains why."""
@@ -164,15 +190,18 @@ class AuthApp(App[int]):
 
     # --- clipboard clearing ------------------------------------------------------------
 
-    def schedule_clipboard_clear(self, digest: bytes, route: CopyRoute) -> None:
-        """Empty the clipboard later if it still holds the text with this digest."""
+    def schedule_clipboard_clear(
+        self, digest: bytes, route: CopyRoute, what: str = "The token"
+    ) -> None:
+        """Empty the clipboard later if it still holds the text with this digest
+        (`what` it is, as the notice then says: "The token", "The pairing link")."""
         if self._clear_timer is not None:
             self._clear_timer.stop()
             self._clear_timer = None
         if self.clipboard_clear_after is None:
             self._pending_clear = None
             return
-        self._pending_clear = (digest, route)
+        self._pending_clear = (digest, route, what)
         self._clear_timer = self.set_timer(self.clipboard_clear_after, self.clear_clipboard_now)
 
     def clear_clipboard_now(self) -> Worker[None] | None:
@@ -186,28 +215,28 @@ class AuthApp(App[int]):
         pending, self._pending_clear = self._pending_clear, None
         if pending is None:
             return None
-        digest, route = pending
+        digest, route, what = pending
         if route is CopyRoute.SYSTEM:
-            return self._clear_system_clipboard(digest)
+            return self._clear_system_clipboard(digest, what)
         if holds(self.clipboard, digest):
             # The terminal's clipboard cannot be read back; what the app last sent
             # it is the best knowledge there is.
             self.copy_to_clipboard("")
-            self.post_message(ClipboardCleared())
+            self.post_message(ClipboardCleared(what))
         return None
 
     @work(thread=True, group="clipboard", exit_on_error=False, description="clear clipboard")
-    def _clear_system_clipboard(self, digest: bytes) -> None:
+    def _clear_system_clipboard(self, digest: bytes, what: str) -> None:
         try:
             if holds(self.clipboard_backend.paste(), digest):
                 self.clipboard_backend.copy("")
-                self.post_message(ClipboardCleared())
+                self.post_message(ClipboardCleared(what))
         except Exception:  # noqa: S110 - no clipboard any more: nothing to clear
             pass
 
     @on(ClipboardCleared)
-    def _cleared(self) -> None:
-        self.say("The token was cleared from the clipboard.", timeout=4)
+    def _cleared(self, message: ClipboardCleared) -> None:
+        self.say(f"{message.what} was cleared from the clipboard.", timeout=4)
 
     def send_osc52(self, text: str) -> None:
         """From a thread worker: put `text` on the terminal's clipboard (OSC 52)."""

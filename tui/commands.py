@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
-from tui.keys import LegacyStoreKeys, MainKeys, StoreErrorKeys, named
+from tui.keys import DetailsKeys, LegacyStoreKeys, MainKeys, StoreErrorKeys, named
 from tui.table_model.columns import COLUMNS
 from tui.table_model.sorting import Sort
 
@@ -83,7 +83,16 @@ class MainCommands(_ScreenCommands):
             return []
         main: MainScreen = screen
         K = MainKeys
-        commands = [keyed(main, K.NEW, "token: New", "Create a token")]
+        commands = [
+            keyed(main, K.NEW, "token: New", "Create a token"),
+            keyed(
+                main,
+                K.PAIR,
+                "token: Pair a device",
+                "A token for a phone or another browser, and a one-time link (QR code) "
+                "that signs it in",
+            ),
+        ]
         if main.selected is not None:
             commands += [
                 keyed(
@@ -140,6 +149,28 @@ class MainCommands(_ScreenCommands):
             keyed(main, K.QUIT, "app: Quit", "Quit opencode-auth-tui"),
         ]
         return commands
+
+
+class DetailsCommands(_ScreenCommands):
+    def commands(self) -> list[PaletteCommand]:
+        from tui.screens.details import DetailsScreen
+
+        screen = self.screen
+        if not isinstance(screen, DetailsScreen):
+            return []
+        D = DetailsKeys
+        return [
+            keyed(
+                screen,
+                D.END_SESSIONS,
+                "token: End sessions",
+                "Sign out every browser signed in as this token; the token keeps working",
+            ),
+            keyed(screen, D.EDIT, "token: Edit", "Change this token's settings"),
+            keyed(screen, D.ROTATE, "token: Rotate", "Give this token a new secret"),
+            keyed(screen, D.DELETE, "token: Delete", "Delete this token"),
+            keyed(screen, D.CLOSE, "details: Close", "Back to the tokens"),
+        ]
 
 
 class StoreErrorCommands(_ScreenCommands):

@@ -8,8 +8,10 @@ palette (`tui.commands`) and sentences such as "press n to create a token"
 (`named`). `tests/tui/test_keys_have_one_source.py` fails when one of them
 names a key, an id or an action that no binding has.
 
-A modal's own keys (Cancel, Close, Copy, ...) stay in its class: only its
-footer shows them, and the footer reads them from its bindings.
+A modal's own keys (Cancel, Close, Copy, ...) stay in its class when only its
+footer shows them. A modal whose keys are named elsewhere too - in its command
+palette (`DetailsKeys`) or in a sentence (`PairingKeys`: "press n for a new
+link") - has them here.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class AppKeys:
 
 class MainKeys:
     NEW = Binding("n", "new_token", "New", id="main.new")
+    # P for the CLI's `pair` (a capital: p prunes, and asks first). Shift+p reads
+    # as `P` on most terminals, as `shift+p` under the kitty keyboard protocol.
+    PAIR = Binding("P,shift+p", "pair_device", "Pair", id="main.pair")
     EDIT = Binding("e", "edit_token", "Edit", id="main.edit")
     DELETE = Binding("d", "delete_token", "Delete", id="main.delete")
     ROTATE = Binding("r", "rotate_token", "Rotate", id="main.rotate")
@@ -87,6 +92,7 @@ class MainKeys:
 
     BINDINGS: ClassVar[list[BindingType]] = [
         NEW,
+        PAIR,
         EDIT,
         DELETE,
         ROTATE,
@@ -134,6 +140,50 @@ class TableKeys:
         LEFT,
         RIGHT,
     ]
+
+
+class DetailsKeys:
+    """The details modal: the token's actions, and ending its browser sessions."""
+
+    CLOSE = Binding("escape", "close", "Close", id="details.close")
+    Q = Binding("q", "close", "Close", show=False, id="details.q")
+    EDIT = Binding("e", "choose('edit')", "Edit", id="details.edit")
+    DELETE = Binding("d", "choose('delete')", "Delete", id="details.delete")
+    ROTATE = Binding("r", "choose('rotate')", "Rotate", id="details.rotate")
+    # l for the CLI's `token logout`: every browser signed in as the token, out.
+    END_SESSIONS = Binding("l", "end_sessions", "End sessions", id="details.end-sessions")
+    UP = Binding("up,k", "scroll(-1)", "Scroll up", show=False, id="details.up")
+    DOWN = Binding("down,j", "scroll(1)", "Scroll down", show=False, id="details.down")
+    LEFT = Binding("left", "app.focus_previous", "Previous", show=False, id="details.left")
+    RIGHT = Binding("right", "app.focus_next", "Next", show=False, id="details.right")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        CLOSE,
+        Q,
+        EDIT,
+        DELETE,
+        ROTATE,
+        END_SESSIONS,
+        UP,
+        DOWN,
+        LEFT,
+        RIGHT,
+    ]
+
+
+class PairingKeys:
+    """The pairing modal: the link as a QR code, Copy, a new link once it expired."""
+
+    DONE = Binding("escape", "done", "Done", id="pairing.done")
+    COPY = Binding("c", "copy", "Copy link", id="pairing.copy")
+    NEW_LINK = Binding("n", "new_link", "New link", id="pairing.new-link")
+    # the text above the code scrolls on a terminal too small for both
+    UP = Binding("up,k", "scroll(-1)", "Scroll up", show=False, id="pairing.up")
+    DOWN = Binding("down,j", "scroll(1)", "Scroll down", show=False, id="pairing.down")
+    LEFT = Binding("left", "app.focus_previous", "Previous", show=False, id="pairing.left")
+    RIGHT = Binding("right", "app.focus_next", "Next", show=False, id="pairing.right")
+
+    BINDINGS: ClassVar[list[BindingType]] = [DONE, COPY, NEW_LINK, UP, DOWN, LEFT, RIGHT]
 
 
 class StoreErrorKeys:

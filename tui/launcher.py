@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from core import cli
-from core.store import Store
+
+if TYPE_CHECKING:
+    from core.store import Store
 
 
 def launch_tui(store: Store) -> int:
@@ -22,7 +25,7 @@ def launch_tui(store: Store) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return cli.main(argv, launch_tui=launch_tui)
+    return cli.run(argv, launch_tui=launch_tui)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,9 +13,10 @@ from collections.abc import Hashable
 from textual.message import Message
 
 from core.model.errors import AuthTuiError, StoreError
-from core.model.records import TokenRecord
+from core.model.records import SessionRecord, TokenRecord
 from core.store import Edited, Issued, Migration, Snapshot
 from tui.clipboard import CopyRoute
+from tui.pairing import PairingLink
 from tui.table_model.view import TableView
 
 
@@ -45,13 +46,20 @@ class ViewBuilt(Message):
 
 
 class StoreRead(Message):
-    """The main screen's read of the store file: the snapshot, and its rows when
-    they changed (None when the records are those already shown)."""
+    """The main screen's read of the store file: the snapshot, its rows when they
+    changed (None when the records are those already shown), and why a change
+    would fail (a read-only file, folder or database), if anything says so."""
 
-    def __init__(self, snapshot: Snapshot[Hashable], view: TableView | None) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot[Hashable],
+        view: TableView | None,
+        write_problem: str | None = None,
+    ) -> None:
         super().__init__()
         self.snapshot = snapshot
         self.view = view
+        self.write_problem = write_problem
 
 
 class ViewCompleted(Message):
@@ -103,7 +111,8 @@ class Migrated(Message):
 
 
 class Copied(Message):
-    """The secret went onto a clipboard by `route`; `digest` recognises it later."""
+    """The secret (or a pairing link) went onto a clipboard by `route`; `digest`
+    recognises it later."""
 
     def __init__(self, route: CopyRoute, digest: bytes, system_error: str | None) -> None:
         super().__init__()
@@ -113,7 +122,12 @@ class Copied(Message):
 
 
 class ClipboardCleared(Message):
-    """The clipboard still held the secret when its time was up, and was emptied."""
+    """The clipboard still held the secret (or the pairing link) when its time was
+    up, and was emptied; `what` names it, as the notice says it ("The token")."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
 
 
 class TokensPruned(Message):
@@ -132,3 +146,27 @@ class IdCopied(Message):
         self.record = record
         self.route = route
         self.system_error = system_error
+
+
+class DevicePaired(Message):
+    """A device's token and its one-time link were made (`tui.pairing`)."""
+
+    def __init__(self, paired: PairingLink) -> None:
+        super().__init__()
+        self.paired = paired
+
+
+class LinkIssued(Message):
+    """Another one-time link for a paired device's token (the first one expired)."""
+
+    def __init__(self, paired: PairingLink) -> None:
+        super().__init__()
+        self.paired = paired
+
+
+class SessionsEnded(Message):
+    """A token's browser sessions (and unused pairing links) were ended."""
+
+    def __init__(self, sessions: tuple[SessionRecord, ...]) -> None:
+        super().__init__()
+        self.sessions = sessions

@@ -25,7 +25,7 @@ class TestMainScreen:
     def test_populated(self, snap_scenario: Snap) -> None:
         """Active, expiring (warning colour), expired (error colour) and never-expiring
         tokens, and a hand-written name with an escape sequence and markup, shown
-        escaped. At 80 columns the created column gives way to the others."""
+        escaped. Every column fits at 80; an expired row says `expired` once (status)."""
         assert snap_scenario("main")
 
     def test_populated_wide(self, snap_scenario: Snap) -> None:
@@ -37,13 +37,21 @@ class TestMainScreen:
         give way); the footer keeps n e d r / ? and the palette key, and fits."""
         assert snap_scenario("main-narrow")
 
+    def test_directories_and_note_at_120(self, snap_scenario: Snap) -> None:
+        """At 120 by 36 a token's directories and note have columns of their own."""
+        assert snap_scenario("main-scoped-wide")
+
+    def test_read_only_store(self, snap_scenario: Snap) -> None:
+        """A store file without write permission: the header says read-only and the
+        keys that change it are dimmed, before any change fails."""
+        assert snap_scenario("read-only")
+
     def test_filter(self, snap_scenario: Snap) -> None:
         """`/` then `ag`: two of five tokens match."""
         assert snap_scenario("filter")
 
     def test_sorted_by_created(self, snap_scenario: Snap) -> None:
-        """`s` four times: created, newest first. The header shows ▼ on created, which
-        stays visible at 80 columns; last used gives way instead."""
+        """`s` four times: created, newest first; the header shows ▼ on created."""
         assert snap_scenario("sorted")
 
 
@@ -119,6 +127,11 @@ class TestDetailsScreen:
         token can and cannot do on opencode (core.present)."""
         assert snap_scenario("details-scoped")
 
+    def test_sessions(self, snap_scenario: Snap) -> None:
+        """Two browsers signed in as the token: when, from where, which browser, and
+        how (the login page, a pairing link); `l` ends them all."""
+        assert snap_scenario("details-sessions")
+
 
 class TestHelpScreen:
     def test_help(self, snap_scenario: Snap) -> None:
@@ -142,3 +155,15 @@ class TestLegacyStoreScreen:
     def test_migrated_tokens_marked(self, snap_scenario: Snap) -> None:
         """Continue: the table, each migrated secret marked (legacy) until rotated."""
         assert snap_scenario("migrated-table")
+
+
+class TestPairing:
+    def test_form(self, snap_scenario: Snap) -> None:
+        """`P`: the gateway's address above the create form's fields, the link it
+        will make shown as typed; the name and expiry default to device-N, 30 days."""
+        assert snap_scenario("pair-form")
+
+    def test_link_and_qr_code(self, snap_scenario: Snap) -> None:
+        """The one-time link and its QR code at 80 by 24: the text on the left, the
+        code on the right, inside the border; no secret anywhere."""
+        assert snap_scenario("pairing")

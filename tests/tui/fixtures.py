@@ -78,6 +78,7 @@ class Sandbox:
         clipboard: FakeClipboard | None = None,
         poll_interval: float | None = None,
         clipboard_clear_after: float | None = None,
+        cwd: Path | None = None,
     ) -> AuthApp:
         app = AuthApp(
             store or self.store(),
@@ -85,6 +86,7 @@ class Sandbox:
             clipboard=clipboard or FakeClipboard(),
             clipboard_clear_after=clipboard_clear_after,
             home=self.home,
+            cwd=cwd if cwd is not None else self.home / "src",
             cursor_blink=False,
         )
         listen_for_notifications(app)

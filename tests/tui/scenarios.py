@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Select
 
-from tests.tui.fixtures import Sandbox
+from tests.tui.fixtures import NOW, Sandbox
 
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
 
@@ -98,7 +99,7 @@ async def migrate(pilot: Pilot[Any]) -> None:
 async def create_filled(pilot: Pilot[Any]) -> None:
     """The create form with a name, a note, two directories added (one as ~/...),
     execute alone ticked (explained: it can pass no request) and a relative path
-    typed (refused as typed)."""
+    typed (shown as the absolute path it stands for)."""
     await pilot.pause()
     await pilot.press("n")
     await pilot.pause()
@@ -113,6 +114,51 @@ async def create_filled(pilot: Pilot[Any]) -> None:
     await pilot.press(*"/srv/www", "enter")
     await pilot.press(*"src/lib")
     await settle(pilot)
+
+
+GATEWAY = "https://gw.example.net:8443"
+
+
+async def pair_form(pilot: Pilot[Any]) -> None:
+    """`P`, the gateway's address typed: the pairing form."""
+    await pilot.pause()
+    await pilot.press("P")
+    await pilot.pause()
+    await pilot.press(*GATEWAY)
+    await settle(pilot)
+
+
+async def paired(pilot: Pilot[Any]) -> None:
+    """The pairing form submitted with its defaults: the link and its QR code."""
+    await pair_form(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+
+
+def prepare_sessions(sandbox: Sandbox) -> None:
+    """The populated store, two browsers signed in as ci-deploy (the login page, a
+    pairing link), one seen since."""
+    sandbox.populate()
+    yesterday = sandbox.store(now=NOW - timedelta(days=1))
+    firefox = yesterday.create_session(
+        "ci-deploy",
+        client="192.0.2.10",
+        user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+    )
+    store = sandbox.store()
+    store.record_session_seen({firefox.record.id: (NOW - timedelta(hours=2), "192.0.2.10")})
+    link = store.create_pairing("ci-deploy")
+    store.consume_pairing(
+        link.code.reveal(),
+        client="198.51.100.7",
+        user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile Safari",
+    )
+
+
+def prepare_read_only(sandbox: Sandbox) -> None:
+    """The populated store, its file without write permission."""
+    sandbox.populate()
+    sandbox.path.chmod(0o400)
 
 
 def prepare_scoped(sandbox: Sandbox) -> None:
@@ -157,10 +203,17 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("main", "Tokens: active, expiring, expired, never", prepare_populated),
         Scenario("main-wide", "The same store at 120 by 36", prepare_populated, size=(120, 36)),
         Scenario("main-narrow", "The same store at 60 by 20", prepare_populated, size=(60, 20)),
+        Scenario(
+            "main-scoped-wide",
+            "At 120 by 36 the directories and note columns are shown",
+            prepare_scoped,
+            size=(120, 36),
+        ),
+        Scenario("read-only", "A read-only store, marked before a change fails", prepare_read_only),
         Scenario("filter", "Filtering by name or id", prepare_populated, keys("slash", "a", "g")),
         Scenario(
             "sorted",
-            "Sorted by created, newest first: the column stays at 80 columns",
+            "Sorted by created, newest first: ▼ in the header",
             prepare_populated,
             keys("s", "s", "s", "s"),
         ),
@@ -191,7 +244,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("details", "Token details", prepare_populated, keys("down", "down", "enter")),
         Scenario(
             "create-filled",
-            "New token: a note, directories, execute alone explained, a relative path refused",
+            "New token: a note, directories, execute alone explained, a relative path resolved",
             prepare_populated,
             create_filled,
         ),
@@ -214,6 +267,22 @@ SCENARIOS: dict[str, Scenario] = {
             prepare_scoped,
             keys("enter"),
             size=(80, 36),
+        ),
+        Scenario(
+            "details-sessions",
+            "Details: the browsers signed in as the token",
+            prepare_sessions,
+            keys("enter"),
+            size=(80, 36),
+        ),
+        Scenario(
+            "pair-form",
+            "Pair a device: the create form and the gateway",
+            prepare_populated,
+            pair_form,
+        ),
+        Scenario(
+            "pairing", "Pair a device: the one-time link as a QR code", prepare_populated, paired
         ),
         Scenario("help", "Keys", prepare_populated, keys("question_mark")),
         Scenario("corrupt", "A corrupt store file", prepare_corrupt),

@@ -81,32 +81,48 @@ async def test_no_directories_means_every_directory(sandbox: Sandbox) -> None:
     assert record.directories == () and record.note is None
 
 
-async def test_a_relative_directory_is_refused_as_typed_with_cores_words(
+async def test_a_relative_directory_is_taken_from_the_current_folder_and_shown_absolute(
     sandbox: Sandbox,
 ) -> None:
-    app = sandbox.app()
+    """As the CLI's `--directory`: resolved, shown as the absolute path, a warning
+    (not a refusal) when it does not exist; core's refusals stay refusals."""
+    work = sandbox.root / "work"
+    (work / "src" / "app").mkdir(parents=True)
+    app = sandbox.app(cwd=work)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_create(pilot)
         await type_into(pilot, "directory", "src/app")
         message = feedback(pilot, "directories-feedback")
-        assert "✗" in message and "'src/app' is not an absolute path" in message
-        assert screen.query_one("#directory", Input).has_class("-invalid")
-        await pilot.press("enter")  # not added
+        assert f"enter adds {work}/src/app" in message and "current folder" in message
+        assert "✗" not in message and "⚠" not in message
+        assert not screen.query_one("#directory", Input).has_class("-invalid")
+        await pilot.press("enter")
         await pilot.pause()
-        assert screen.query_one(DirectoriesField).directories == ()
-        await pilot.click("#create")
-        await settle(pilot)
-        assert isinstance(app.screen, CreateTokenScreen), "Create is refused"
-        assert app.screen.focused is screen.query_one("#directory", Input)
+        assert screen.query_one(DirectoriesField).directories == (f"{work}/src/app",)
+        await type_into(pilot, "directory", "../later")
+        message = feedback(pilot, "directories-feedback")
+        assert f"⚠ {sandbox.root}/later" in message and "does not exist (yet)" in message
+        await pilot.press("enter")
+        await pilot.pause()
+        listed = [text_of(path) for path in screen.query(".directory-path").results(Static)]
+        assert listed == [f"{work}/src/app", f"{sandbox.root}/later  ⚠ does not exist (yet)"]
         for bad, words in (
-            ("/srv/../etc", ". or .. segments"),
             ("/a\x00b", "NUL"),
             ("/a\x1b[31mb", "control character U+001B"),
         ):
             screen.query_one("#directory", Input).value = bad
             await pilot.pause()
             assert words in feedback(pilot, "directories-feedback")
-    assert not sandbox.path.exists(), "nothing written"
+            assert screen.query_one("#directory", Input).has_class("-invalid")
+        await pilot.click("#create")
+        await settle(pilot)
+        assert isinstance(app.screen, CreateTokenScreen), "Create is refused"
+        assert app.screen.focused is screen.query_one("#directory", Input)
+        screen.query_one("#directory", Input).value = ""
+        await pilot.click("#create")
+        await settle(pilot)
+    (record,) = sandbox.store().tokens()
+    assert record.directories == (f"{work}/src/app", f"{sandbox.root}/later")
 
 
 async def test_a_directory_is_removed_with_its_button(sandbox: Sandbox) -> None:
@@ -124,22 +140,35 @@ async def test_a_directory_is_removed_with_its_button(sandbox: Sandbox) -> None:
         assert "/srv/a" not in screen_text(pilot)
 
 
-async def test_a_paste_of_several_lines_adds_each_path(sandbox: Sandbox) -> None:
+async def test_a_paste_of_several_lines_adds_each_good_one_and_names_each_bad_one(
+    sandbox: Sandbox,
+) -> None:
     app = sandbox.app()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_create(pilot)
         field = screen.query_one("#directory", Input)
         field.focus()
         await pilot.pause()
-        app.post_message(events.Paste("/srv/a\n~/b\nrelative\n/srv/c\n"))  # as the driver does
+        pasted = "/srv/a\n~/b\n/bad\x00one\nrelative\n/bad\x07two\n/srv/c\n"
+        app.post_message(events.Paste(pasted))  # as the driver does
         await pilot.pause()
         assert screen.query_one(DirectoriesField).directories == (
             "/srv/a",
             str(sandbox.home / "b"),
+            str(sandbox.home / "src" / "relative"),
+            "/srv/c",
         )
-        assert field.value == "relative\n/srv/c", "the rest stays in the field, marked"
-        assert "not an absolute path" in feedback(pilot, "directories-feedback")
+        assert field.value == "", "nothing is left in the field"
+        message = feedback(pilot, "directories-feedback")
+        assert message.startswith("✗ 2 pasted lines not added:")
+        lines = message.splitlines()
+        assert len(lines) == 3, "one line per refused line"
+        assert "'/bad\\x00one'" in lines[1] and "NUL" in lines[1]
+        assert "'/bad\\x07two'" in lines[2] and "U+0007" in lines[2]
         assert isinstance(app.screen, CreateTokenScreen), "a pasted line break submits nothing"
+        await pilot.press(*"/srv/d")
+        await pilot.pause()
+        assert "not added" not in feedback(pilot, "directories-feedback"), "typing moves on"
 
 
 async def test_a_bad_note_is_refused_as_typed(sandbox: Sandbox) -> None:

@@ -24,9 +24,27 @@ from textual.screen import Screen
 from tests.tui.fixtures import Sandbox
 from tests.tui.helpers import main_screen, notes, screen_text, settle
 from tui.app import AuthApp
-from tui.commands import MainCommands, PaletteCommand, StoreErrorCommands, keyed
-from tui.keys import AppKeys, MainKeys, TableKeys, key_text, keys_of, named
-from tui.screens import confirm, create, details, edit, help, main, rotate, secret, store_error
+from tui.commands import (
+    DetailsCommands,
+    MainCommands,
+    PaletteCommand,
+    StoreErrorCommands,
+    keyed,
+)
+from tui.keys import AppKeys, DetailsKeys, MainKeys, TableKeys, key_text, keys_of, named
+from tui.screens import (
+    confirm,
+    create,
+    details,
+    edit,
+    help,
+    main,
+    pair_device,
+    pairing_link,
+    rotate,
+    secret,
+    store_error,
+)
 from tui.screens.help import HelpRow, help_rows
 from tui.widgets.token_table import TokenTable
 
@@ -44,6 +62,8 @@ KEYED: list[type[DOMNode]] = [
     details.DetailsScreen,
     help.HelpScreen,
     rotate.RotateScreen,
+    pair_device.PairDeviceScreen,
+    pairing_link.PairingLinkScreen,
     store_error.StoreErrorScreen,
     store_error.LegacyStoreScreen,
 ]
@@ -247,6 +267,19 @@ async def test_the_palette_runs_the_keys_of_the_main_screen(populated: Sandbox) 
         assert screen.selected is not None, "every command is offered with a token selected"
         commands = MainCommands(screen).commands()
         assert palette_problems(commands, MAIN_BOUND, MAIN_OFFERED) == []
+
+
+async def test_the_palette_runs_the_keys_of_the_details(populated: Sandbox) -> None:
+    app = populated.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(TableKeys.DETAILS.key.split(",")[0])
+        await settle(pilot)
+        assert isinstance(app.screen, details.DetailsScreen)
+        commands = DetailsCommands(app.screen).commands()
+        D = DetailsKeys
+        offered = [D.CLOSE, D.EDIT, D.DELETE, D.ROTATE, D.END_SESSIONS]
+        assert palette_problems(commands, bindings_of(details.DetailsScreen), offered) == []
 
 
 async def test_the_palette_runs_the_keys_of_the_store_problem_screens(sandbox: Sandbox) -> None:

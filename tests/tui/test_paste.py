@@ -22,6 +22,7 @@ from tests.tui.fixtures import Sandbox
 from tests.tui.helpers import main_screen, names, screen_text, settle, text_of
 from tests.tui.terminal_input import BRACKETED, PASTED, describe, parsed
 from tui.paste import PasteSafeLinuxDriver, PasteSafeParser
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.create import CreateTokenScreen
 from tui.screens.main import MainScreen
 from tui.widgets.text_field import TextField, paste_text, visible
@@ -140,7 +141,10 @@ async def test_every_input_of_every_form_takes_a_paste_as_text(populated: Sandbo
         await paste(pilot, "30d\nrm -rf\r")
         assert app.screen is screen
         assert custom.value == "30d\nrm -rf"
-        await pilot.press("escape")
+        await pilot.press("escape")  # the form was filled in: asked first
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
         await pilot.press("slash")

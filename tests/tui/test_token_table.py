@@ -20,6 +20,9 @@ from tui.table_model.columns import (
     COLUMN_KEYS,
     COLUMNS,
     NAME_FLOOR,
+    WIDE_MAX,
+    WIDE_MIN,
+    WIDE_ONLY,
     column_label,
     fit_columns,
     natural_widths,
@@ -64,15 +67,18 @@ async def test_it_paints_what_a_datatable_with_the_same_rows_paints() -> None:
     widths = fit_columns(natural_widths(rows), 100)
     widths["name"] = 14  # long names are cut with "…"
     app = TwoTables()
-    async with app.run_test(size=(90, 50)) as pilot:
+    # narrower than the columns (82 cells with their padding): both scroll sideways
+    async with app.run_test(size=(76, 50)) as pilot:
         fast = app.query_one("#fast", TokenTable)
         stock: DataTable[Cell] = app.query_one("#stock", DataTable)
         fast.set_columns(widths)
-        for spec in COLUMNS:
+        shown = [spec for spec in COLUMNS if spec.key in widths]
+        assert [spec.key for spec in shown] == [k for k in COLUMN_KEYS if k not in WIDE_ONLY]
+        for spec in shown:
             stock.add_column(Text(spec.label), key=spec.key, width=widths[spec.key])
         fast.set_rows(rows)
         for row in rows:
-            stock.add_row(*row.cells, key=row.id)
+            stock.add_row(*row.cells[: len(shown)], key=row.id)
         await pilot.pause()
         assert fast.row_count == stock.row_count == 40
         assert fast.virtual_size == stock.virtual_size
@@ -195,7 +201,12 @@ def test_sorts_are_total_and_put_never_last() -> None:
 
 @pytest.mark.parametrize("column", COLUMN_KEYS)
 def test_every_column_sorts_both_ways_with_ties_in_name_order(column: str) -> None:
-    rows = rows_of(many_records(60), PLAIN_COLOURS)
+    records = many_records(60)
+    for index in range(0, 60, 3):  # some with a note and directories, most without
+        records[index] = records[index].model_copy(
+            update={"note": f"note {index % 7}", "directories": (f"/srv/p{index % 5}",)}
+        )
+    rows = rows_of(records, PLAIN_COLOURS)
     sort = Sort.by(column)
     forward = sort_rows(rows, sort)
     backward = sort_rows(rows, sort.reversed())
@@ -236,13 +247,21 @@ def test_s_steps_through_each_order_and_its_reverse() -> None:
     assert column_label("name", Sort.by("created")) == "name"
 
 
+# natural widths with no directories and no note (0: no token has one)
+NATURAL = (30, 8, 5, 10, 18, 8, 11, 0, 0)
+
+
 def test_fit_columns_shrinks_the_name_then_drops_created_last_used_and_id() -> None:
-    natural = dict(zip(COLUMN_KEYS, (30, 8, 5, 10, 18, 8, 11), strict=True))
-    padding = 2 * len(COLUMN_KEYS)
+    natural = dict(zip(COLUMN_KEYS, NATURAL, strict=True))
+    natural.pop("directories"), natural.pop("note")
+    padding = 2 * len(natural)
+    natural |= {"directories": 0, "note": 0}
     everything = sum(natural.values()) + padding
-    assert fit_columns(natural, everything) == natural
+    narrow_keys = [key for key in COLUMN_KEYS if key not in WIDE_ONLY]
+    assert fit_columns(natural, everything) == {key: natural[key] for key in narrow_keys}
+    assert fit_columns(natural, 300) == fit_columns(natural, everything), "nothing to show"
     narrower = fit_columns(natural, everything - 10)
-    assert narrower["name"] == 20 and list(narrower) == list(COLUMN_KEYS)
+    assert narrower["name"] == 20 and list(narrower) == narrow_keys
     at_80 = fit_columns(natural, 79)
     assert "created" not in at_80 and "last_used" in at_80 and at_80["name"] >= 12
     at_60 = fit_columns(natural, 59)
@@ -254,11 +273,30 @@ def test_fit_columns_shrinks_the_name_then_drops_created_last_used_and_id() -> N
 
 
 def test_fit_columns_keeps_the_sorted_column() -> None:
-    natural = dict(zip(COLUMN_KEYS, (30, 8, 5, 10, 18, 8, 11), strict=True))
+    natural = dict(zip(COLUMN_KEYS, NATURAL, strict=True))
     at_80 = fit_columns(natural, 79, keep="created")
     assert "created" in at_80 and "last_used" not in at_80
     at_60 = fit_columns(natural, 59, keep="last_used")
     assert list(at_60) == ["name", "permissions", "expires", "status", "last_used"]
+
+
+def test_directories_and_note_are_shown_where_there_is_room_for_them() -> None:
+    natural = dict(zip(COLUMN_KEYS, (14, 8, 5, 10, 12, 8, 11, 25, 60), strict=True))
+    base = sum(w for k, w in natural.items() if k not in WIDE_ONLY) + 2 * 7
+    at_120 = fit_columns(natural, 120)
+    assert list(at_120)[-2:] == ["directories", "note"], "in the room left at 120"
+    assert at_120["directories"] == at_120["note"] == (120 - base) // 2 - 2, "shared"
+    assert sum(at_120.values()) + 2 * len(at_120) <= 120
+    assert at_120["note"] >= WIDE_MIN
+    wide = fit_columns(natural, 250)
+    assert wide["directories"] == 25 and wide["note"] == WIDE_MAX, "a long note is cut"
+    just_one = fit_columns(natural, base + 2 * 2 + 15)
+    assert "directories" in just_one and "note" not in just_one, "the note gives way first"
+    assert "directories" not in fit_columns(natural, 80) and "note" not in fit_columns(natural, 80)
+    kept = fit_columns(natural, 80, keep="note")
+    assert kept["note"] == WIDE_MAX, "the sorted column is shown in any case, cut"
+    empty = fit_columns(natural | {"note": 0}, 80, keep="note")
+    assert empty["note"] == len("note ▲"), "room for its header and arrow"
 
 
 def test_names_are_escaped_and_never_markup() -> None:

@@ -2,14 +2,17 @@
 
 The rules are core's (`validate_name`, `validate_note`, `clean_directories`,
 `parse_expiry`, and the store's duplicate-name rule), applied on every change so
-mistakes show before Create. A set of permissions that can pass no request
-(execute alone: `passes_nothing`) is explained, not refused - the CLI creates
-it too, with a warning. The store call itself runs in a thread worker; if the
-store refuses (a name taken meanwhile by another process, a read-only folder,
-...) the form stays open and says why. On success the modal dismisses with the
-`Issued` token.
+mistakes show before Create, and "fix the fields marked ✗" goes as soon as
+they are fixed. Permissions are picked by preset or box by box
+(`PermissionsField`); a set that can pass no request (execute alone:
+`passes_nothing`) is explained, not refused - the CLI creates it too, with a
+warning. The store call itself runs in a thread worker; if the store refuses (a
+name taken meanwhile by another process, a read-only folder, ...) the form
+stays open and says why. On success the modal dismisses with the `Issued`
+token. Esc or Cancel on a form that was filled in asks before dropping it.
 
-`TokenForm` is the part shared with the edit form (`tui.screens.edit`).
+`TokenForm` is the part shared with the edit form (`tui.screens.edit`) and the
+pairing form (`tui.screens.pair_device`).
 """
 
 from __future__ import annotations
@@ -28,42 +31,32 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
-from core.model.errors import DuplicateName, InputError, InvalidName, InvalidNote
+from core.model.errors import DuplicateName, InputError, InvalidName
 from core.model.expiry import DEFAULT_EXPIRY
-from core.model.names import validate_name, validate_note
-from core.model.permissions import Permission, passes_nothing
+from core.model.permissions import Permission
 from core.model.records import TokenRecord
-from core.model.text import escape_controls
 from core.store import Issued, Snapshot, Store, generated_name
 from tui.error_text import one_line
+from tui.form_checks import name_problem, note_problem
 from tui.messages import StoreActionFailed, TokenIssued
+from tui.screens.confirm import ConfirmScreen
 from tui.store_action import run_store_action
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.directories_field import DirectoriesField
 from tui.widgets.expiry_field import ExpiryField
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.permissions_field import PermissionsField
 from tui.widgets.text_field import TextField
 
-PERMISSION_HELP = "read: GET · write: POST, PUT… · execute: sessions, shell"
 NOTE_HELP = "Optional: what the token is for."
+FIX_FIRST = "Fix the fields marked ✗ first."
 
 # Rows the form needs around its scrolled fields: border, title, buttons, footer.
 _CHROME = 2 + 2 + 4 + 1
 
 ResultT = TypeVar("ResultT")
-
-
-class PermissionBox(Checkbox):
-    """A checkbox drawn `[x] read` / `[ ] read`: both states legible, without colour
-    too (NO_COLOR, monochrome). Textual draws an X for both states on a dark
-    block, told apart by colour only, and an unticked box nearly vanishes."""
-
-    @property
-    def _button(self) -> Content:
-        style = self.get_visual_style("toggle--button")
-        return Content.assemble(("[", style), ("x" if self.value else " ", style), ("]", style))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,44 +68,6 @@ class CreateRequest:
     directories: tuple[str, ...] = ()
 
 
-def name_problem(
-    raw: str, snapshot: Snapshot[Hashable], current: TokenRecord | None = None
-) -> str | None:
-    """Why `raw` cannot be the token's name, or None.
-
-    For a new token (`current` None) the empty name is allowed (a generated one
-    is used); for a token being edited its own name is, as it is.
-    """
-    if current is not None:
-        if raw == current.name:
-            return None
-        if raw.strip() == "":
-            return "a token needs a name"
-    elif raw == "":
-        return None
-    try:
-        name = validate_name(raw)
-    except InvalidName as exc:
-        return exc.message
-    folded = name.casefold()
-    for record in snapshot.records:
-        if current is not None and record.id == current.id:
-            continue
-        if record.name.casefold() == folded:
-            return f"a token named {escape_controls(record.name)!r} already exists (id {record.id})"
-        if record.id == name:
-            return f"{name!r} is another token's id; choose a different name"
-    return None
-
-
-def note_problem(raw: str) -> str | None:
-    try:
-        validate_note(raw)
-    except InvalidNote as exc:
-        return exc.message
-    return None
-
-
 class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
     """The fields of a token, checked as typed, and one submit at a time."""
 
@@ -122,12 +77,16 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
     BUSY_LABEL = ""
     SUBMIT_ID = "submit"
 
+    DISCARD_TITLE = "Discard this form?"
+    DISCARD_BODY = "What you filled in is lost; nothing was saved."
+
     def __init__(
         self,
         store: Store,
         snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
+        cwd: Path | None = None,
         cursor_blink: bool = True,
         record: TokenRecord | None = None,
     ) -> None:
@@ -135,9 +94,11 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         self._store = store
         self._snapshot = snapshot
         self._home = home
+        self._cwd = cwd if cwd is not None else Path.cwd()
         self._cursor_blink = cursor_blink
         self._record = record
         self._busy_now = False
+        self._initial_state: tuple[object, ...] | None = None
 
     # --- what differs between create and edit ------------------------------------
 
@@ -164,6 +125,18 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
     def name_hint(self, value: str) -> str:
         return ""
 
+    def extra_fields(self) -> ComposeResult:
+        """Fields above the name (the pairing form's gateway address)."""
+        yield from ()
+
+    def extra_problems(self) -> list[tuple[Widget, str | None]]:
+        """The extra fields' checks, run on submit: (where to focus, problem)."""
+        return []
+
+    def extra_state(self) -> tuple[object, ...]:
+        """The extra fields' values, to tell a filled-in form."""
+        return ()
+
     def submit(self) -> None:
         """All fields are valid: start the store call (a thread worker)."""
         raise NotImplementedError
@@ -174,6 +147,7 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         with Vertical(classes="dialog token-form"):
             yield Static(Content(self.title_text()), classes="dialog-title")
             with VerticalScroll(id="form-body"):
+                yield from self.extra_fields()
                 with Horizontal(classes="field"):
                     yield Static("Name", classes="field-label")
                     yield self._input("name", "e.g. ci-deploy", self.initial_name())
@@ -182,21 +156,11 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
                     yield Static("Note", classes="field-label")
                     yield self._input("note", "what is it for? (optional)", self.initial_note())
                 yield Static(id="note-feedback", classes="feedback")
-                with Horizontal(classes="field"):
-                    yield Static("Permissions", classes="field-label")
-                    with Horizontal(id="permissions"):
-                        held = set(self.initial_permissions())
-                        for permission in Permission:
-                            yield PermissionBox(
-                                permission.value,
-                                permission in held,
-                                id=f"perm-{permission.value}",
-                                compact=True,
-                            )
-                yield Static(id="permissions-feedback", classes="feedback")
+                yield PermissionsField(initial=self.initial_permissions())
                 yield DirectoriesField(
                     initial=self.initial_directories(),
                     home=self._home,
+                    cwd=self._cwd,
                     cursor_blink=self._cursor_blink,
                 )
                 yield self.expiry_field()
@@ -218,7 +182,28 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
             return  # the app quit as the form opened (`q` then `n`): nothing to check
         self._check_name()
         self._check_note()
-        self._check_permissions()
+        # The fields' own values are set once they are mounted too.
+        self.call_after_refresh(self._remember_initial_state)
+
+    def _remember_initial_state(self) -> None:
+        if self.is_attached:
+            self._initial_state = self._state()
+
+    def _state(self) -> tuple[object, ...]:
+        """Everything the user can change here, to tell a filled-in form."""
+        return (
+            self.name_value,
+            self.note_value,
+            self._permissions(),
+            self.query_one(DirectoriesField).state,
+            self.query_one(ExpiryField).state,
+            *self.extra_state(),
+        )
+
+    @property
+    def filled_in(self) -> bool:
+        """Whether leaving now would drop something the user did."""
+        return self._initial_state is not None and self._state() != self._initial_state
 
     def on_resize(self) -> None:
         # Every field on one page where it fits; else they scroll, and the buttons stay.
@@ -253,19 +238,10 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         return problem
 
     def _permissions(self) -> tuple[Permission, ...]:
-        return tuple(p for p in Permission if self.query_one(f"#perm-{p.value}", Checkbox).value)
+        return self.query_one(PermissionsField).permissions
 
     def _check_permissions(self) -> str | None:
-        chosen = self._permissions()
-        problem = None if chosen else "choose at least one permission"
-        useless = passes_nothing(chosen) if chosen else None
-        if useless is not None:
-            # Allowed (as by the CLI, which warns), but the user is told.
-            fine = Content.assemble(("⚠ ", "bold"), useless[0].upper() + useless[1:] + ".")
-            self._feedback("permissions-feedback", None, fine, warning=True)
-        else:
-            self._feedback("permissions-feedback", problem, PERMISSION_HELP)
-        return problem
+        return self.query_one(PermissionsField).check()
 
     @on(Input.Changed, "#name")
     def _name_changed(self) -> None:
@@ -275,9 +251,14 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
     def _note_changed(self) -> None:
         self._check_note()
 
+    @on(Input.Changed)
     @on(Checkbox.Changed)
-    def _permission_changed(self) -> None:
-        self._check_permissions()
+    @on(Select.Changed)
+    def _any_change(self) -> None:
+        # "Fix the fields marked ✗ first" stays only while a field is still marked.
+        showing = self.query_one("#form-error").display and not self._busy_now
+        if showing and all(problem is None for _, problem in self._problems()):
+            self._show_form_error(None)
 
     # --- submit ------------------------------------------------------------------
 
@@ -292,22 +273,27 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         elif event.button.id == "cancel":
             self.action_cancel()
 
-    def action_submit(self) -> None:
-        if self._busy_now:
-            return  # one store call per press: a second enter meanwhile is not another
+    def _problems(self) -> list[tuple[Widget, str | None]]:
+        """Every field checked (their lines updated): where to focus, and the problem."""
         expiry = self.query_one(ExpiryField)
         directories = self.query_one(DirectoriesField)
-        problems: list[tuple[Widget, str | None]] = [
+        permissions = self.query_one(PermissionsField)
+        return [
+            *self.extra_problems(),
             (self.query_one("#name"), self._check_name()),
             (self.query_one("#note"), self._check_note()),
-            (self.query_one("#perm-read"), self._check_permissions()),
+            (permissions.problem_widget, permissions.check()),
             (directories.problem_widget, directories.check()),
             (expiry.problem_widget, expiry.check()),
         ]
-        for widget, problem in problems:
+
+    def action_submit(self) -> None:
+        if self._busy_now:
+            return  # one store call per press: a second enter meanwhile is not another
+        for widget, problem in self._problems():
             if problem is not None:
                 widget.focus()
-                self._show_form_error("Fix the fields marked ✗ first.")
+                self._show_form_error(FIX_FIRST)
                 return
         self._show_form_error(None)
         self.submit()
@@ -346,7 +332,25 @@ class TokenForm(ModalScreen[ResultT], Generic[ResultT]):
         return True
 
     def action_cancel(self) -> None:
-        if not self._busy_now:
+        """Esc or Cancel: leave, asking first if the form was filled in."""
+        if self._busy_now:
+            return
+        if not self.filled_in:
+            self.dismiss(None)
+            return
+        self.app.push_screen(
+            ConfirmScreen(
+                self.DISCARD_TITLE,
+                self.DISCARD_BODY,
+                confirm="Discard",
+                cancel="Keep editing",
+                danger=True,
+            ),
+            callback=self._discard_confirmed,
+        )
+
+    def _discard_confirmed(self, discard: bool | None) -> None:
+        if discard:
             self.dismiss(None)
 
     # --- values ------------------------------------------------------------------
@@ -367,6 +371,9 @@ class CreateTokenScreen(TokenForm[Issued | None]):
     SUBMIT_LABEL = "Create"
     BUSY_LABEL = "Creating…"
     SUBMIT_ID = "create"
+    NAME_STEM = "token"
+    DISCARD_TITLE = "Discard the new token?"
+    DISCARD_BODY = "What you filled in is lost; no token was created."
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="create.cancel")
     ]
@@ -377,10 +384,11 @@ class CreateTokenScreen(TokenForm[Issued | None]):
         snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
+        cwd: Path | None = None,
         cursor_blink: bool = True,
     ) -> None:
-        super().__init__(store, snapshot, home=home, cursor_blink=cursor_blink)
-        self._default_name = generated_name({r.name for r in snapshot.records})
+        super().__init__(store, snapshot, home=home, cwd=cwd, cursor_blink=cursor_blink)
+        self._default_name = generated_name({r.name for r in snapshot.records}, self.NAME_STEM)
 
     def name_hint(self, value: str) -> str:
         return f"Leave empty to name it {self._default_name}." if value == "" else ""

@@ -53,6 +53,8 @@ class EditTokenScreen(TokenForm[Edited | None]):
     SUBMIT_LABEL = "Save"
     BUSY_LABEL = "Saving…"
     SUBMIT_ID = "save"
+    DISCARD_TITLE = "Discard your changes?"
+    DISCARD_BODY = "The token stays as it was; what you changed here is lost."
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="edit.cancel")
     ]
@@ -64,9 +66,12 @@ class EditTokenScreen(TokenForm[Edited | None]):
         snapshot: Snapshot[Hashable],
         *,
         home: Path | None = None,
+        cwd: Path | None = None,
         cursor_blink: bool = True,
     ) -> None:
-        super().__init__(store, snapshot, home=home, cursor_blink=cursor_blink, record=record)
+        super().__init__(
+            store, snapshot, home=home, cwd=cwd, cursor_blink=cursor_blink, record=record
+        )
         self.record = record
 
     def title_text(self) -> str:

@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tui.keys import AppKeys, MainKeys, TableKeys, named
+from tui.table_model.sorting import cycle
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
@@ -52,8 +53,10 @@ def help_rows(palette_key: str) -> tuple[HelpRow, ...]:
     """Every key of the main screen, its table and the app, with `palette_key`
     (the app's `COMMAND_PALETTE_BINDING`)."""
     palette = Binding(palette_key, "app.command_palette", "palette", id="app.palette")
+    orders = cycle()
     return (
-        HelpRow((M.NEW,), "new token: name, note, permissions, directories, expiry"),
+        HelpRow((M.NEW,), "new token: name, note, preset, directories, expiry"),
+        HelpRow((M.PAIR,), "pair a device: a token and a one-time link (QR code)"),
         HelpRow((M.EDIT,), "edit the selected token (its secret stays)"),
         HelpRow((M.DELETE, M.DELETE_KEY), "delete the selected token"),
         HelpRow((M.ROTATE,), "rotate: a new secret, and a new expiry if you like"),
@@ -61,7 +64,11 @@ def help_rows(palette_key: str) -> tuple[HelpRow, ...]:
         HelpRow((M.COPY_ID,), "copy the selected token's id"),
         HelpRow((M.DETAILS,), "details of the selected token", click="click"),
         HelpRow((M.FILTER,), "filter by name or id ({} clears)", mentions=(M.CLEAR_FILTER,)),
-        HelpRow((M.SORT,), "sort: name, expires, created, last used; again: reverse"),
+        HelpRow(
+            (M.SORT,),
+            # every order is also in the palette, by name; here: how many, and the way back
+            f"sort: steps through {len(orders)} orders, then back to {orders[0].description}",
+        ),
         HelpRow((), "sort by that column; again: reversed (▲/▼)", click="click a header"),
         HelpRow(
             (T.UP_ARROW, T.DOWN_ARROW, T.DOWN, T.UP),
@@ -70,8 +77,10 @@ def help_rows(palette_key: str) -> tuple[HelpRow, ...]:
             mentions=(T.PAGE_UP, T.PAGE_DOWN),
         ),
         HelpRow((T.FIRST, T.LAST, T.HOME, T.END), "first / last token", separator=" "),
-        HelpRow((palette,), "command palette: every action by name"),
-        HelpRow((M.HELP,), "this help"),
+        # one row for both: every key fits on one page at 80 by 24
+        HelpRow(
+            (palette,), "command palette: every action by name · {} this help", mentions=(M.HELP,)
+        ),
         HelpRow((M.QUIT, AppKeys.QUIT), "quit"),
     )
 

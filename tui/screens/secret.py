@@ -10,6 +10,7 @@ clipboard `clipboard_clear_after` seconds later if it still holds the secret.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import on, work
@@ -25,7 +26,7 @@ from core.model.token_format import Secret
 from tui.clipboard import NO_CLIPBOARD, CopyRoute, copy_text, fingerprint
 from tui.messages import Copied
 from tui.screens.confirm import ConfirmScreen
-from tui.table_model.texts import display_name, expires_text, long_permissions
+from tui.table_model.texts import display_name, token_summary
 from tui.widgets.dialog_button import DialogButton
 from tui.widgets.key_footer import KeyFooter
 
@@ -44,8 +45,17 @@ class SecretScreen(ModalScreen[None]):
         Binding("right", "app.focus_next", "Next", show=False, id="secret.right"),
     ]
 
-    def __init__(self, secret: Secret, record: TokenRecord, *, verb: str, now: datetime) -> None:
+    def __init__(
+        self,
+        secret: Secret,
+        record: TokenRecord,
+        *,
+        verb: str,
+        now: datetime,
+        home: Path | None = None,
+    ) -> None:
         super().__init__()
+        self._home = home
         self._secret: Secret | None = secret
         self._record = record
         self._verb = verb
@@ -78,10 +88,7 @@ class SecretScreen(ModalScreen[None]):
             # would cover the buttons, and no taller, so it fits at 60 by 20.
             yield Static(id="copy-outcome")
             yield Static(
-                Content(
-                    f"id {record.id} · {long_permissions(record.permissions)} · "
-                    f"expires {expires_text(record, self._now)}"
-                ),
+                Content(token_summary(record, self._now, self._home)),
                 classes="muted",
                 id="token-summary",
             )

@@ -4,6 +4,8 @@ A terminal may be 60 columns wide or 200. The widths are measured over every
 row, not only those the filter shows, so columns do not jump about while a filter
 is typed; on a narrow terminal the name shrinks first, then whole columns give
 way in a fixed order (all of them are in the details screen), never the sorted one.
+A wide terminal shows two more: the directories and the note, once every other
+column has its full width.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from core.model.records import TokenStatus
 from core.present import format_date
 from tui.table_model.rows import TokenRow
 from tui.table_model.sorting import Sort
-from tui.table_model.texts import LEGACY_MARK
+from tui.table_model.texts import LEGACY_MARK, text_width
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("expires", "expires"),
     ColumnSpec("status", "status"),
     ColumnSpec("last_used", "last used"),
+    ColumnSpec("directories", "directories"),
+    ColumnSpec("note", "note"),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
 
@@ -45,6 +49,12 @@ COLUMN_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
 # screen); the column the table is sorted by is never left out. At 60 columns
 # name, permissions, expires and status remain.
 DROPPABLE: tuple[str, ...] = ("created", "last_used", "id")
+# Shown only when every other column has its full width and there is room for
+# these too (at least WIDE_MIN each, at most WIDE_MAX): free text that would
+# otherwise crowd out the columns a table is read by.
+WIDE_ONLY: tuple[str, ...] = ("directories", "note")
+WIDE_MIN = 10
+WIDE_MAX = 40
 NAME_MIN = 12
 NAME_FLOOR = 6  # ... and how narrow it gets before the table scrolls sideways
 CELL_PADDING = 1  # DataTable's default: one cell each side of every column
@@ -81,7 +91,7 @@ def natural_widths(
     """
     rows = list(rows)
     timed = rows if measure is None else measure
-    widths = {spec.key: cell_len(spec.label) for spec in COLUMNS}
+    widths = {spec.key: 0 if spec.key in WIDE_ONLY else cell_len(spec.label) for spec in COLUMNS}
     if not rows:
         return widths
 
@@ -116,7 +126,20 @@ def natural_widths(
         ),
     )
     widest("last_used", (len(row.last_used) for row in timed))
+    # The free-text columns: 0 (never shown) when no token has any.
+    for key, of in (("directories", _DIRECTORIES), ("note", _NOTE)):
+        found = [text_width(text) for text in map(of, rows) if text]
+        if found:
+            widths[key] = max(cell_len(_LABELS[key]), *found)
     return widths
+
+
+def _DIRECTORIES(row: TokenRow) -> str:
+    return row.directories if row.record.directories else ""
+
+
+def _NOTE(row: TokenRow) -> str:
+    return row.note
 
 
 def fit_columns(
@@ -124,12 +147,17 @@ def fit_columns(
 ) -> dict[str, int]:
     """The columns to show and their widths, for a table `available` cells wide.
 
-    Everything is shown when it fits. Otherwise the name column shrinks (names
-    end in "…") down to NAME_MIN, then the DROPPABLE columns other than `keep`
-    (the sorted column) are left out one by one, then the name shrinks down to
-    NAME_FLOOR. If even that does not fit, the table scrolls sideways.
+    Every column but the WIDE_ONLY ones is shown when it fits. Otherwise the name
+    column shrinks (names end in "…") down to NAME_MIN, then the DROPPABLE
+    columns other than `keep` (the sorted column) are left out one by one, then
+    the name shrinks down to NAME_FLOOR. If even that does not fit, the table
+    scrolls sideways. The WIDE_ONLY columns take the room left over, if there is
+    enough for them (the sorted one is shown in any case).
     """
-    shown = list(COLUMN_KEYS)
+    shown = [key for key in COLUMN_KEYS if key not in WIDE_ONLY or key == keep]
+    if keep in WIDE_ONLY:
+        # sorted by it: shown, as wide as its header and arrow, at most WIDE_MAX
+        natural = {**natural, keep: max(cell_len(_LABELS[keep]) + 2, min(natural[keep], WIDE_MAX))}
     name_min = min(NAME_MIN, natural["name"])
 
     def room_for_name(keys: list[str]) -> int:
@@ -144,4 +172,27 @@ def fit_columns(
         room = room_for_name(shown)
     floor = name_min if room >= name_min else min(NAME_FLOOR, natural["name"])
     name_width = max(floor, min(natural["name"], room))
-    return {key: name_width if key == "name" else natural[key] for key in shown}
+    widths = {key: name_width if key == "name" else natural[key] for key in shown}
+    if room >= natural["name"]:
+        widths = _with_wide_columns(widths, natural, available)
+    return {key: widths[key] for key in COLUMN_KEYS if key in widths}
+
+
+def _with_wide_columns(
+    widths: dict[str, int], natural: Mapping[str, int], available: int
+) -> dict[str, int]:
+    """`widths` plus the WIDE_ONLY columns some token has text for, in what is left
+    of `available`: each at most its natural width and WIDE_MAX, the room shared
+    between them, none under WIDE_MIN (the note gives way first)."""
+    wanted = [key for key in WIDE_ONLY if key not in widths and natural[key] > 0]
+    left = available - sum(w + 2 * CELL_PADDING for w in widths.values())
+    while wanted and left // len(wanted) - 2 * CELL_PADDING < min(
+        WIDE_MIN, *(natural[k] for k in wanted)
+    ):
+        wanted.pop()
+    out = dict(widths)
+    for index, key in enumerate(wanted):
+        share = left // (len(wanted) - index) - 2 * CELL_PADDING
+        out[key] = min(natural[key], WIDE_MAX, share)
+        left -= out[key] + 2 * CELL_PADDING
+    return out

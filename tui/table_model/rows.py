@@ -1,4 +1,4 @@
-"""One record as the table shows it: a row, its seven cells, its colour.
+"""One record as the table shows it: a row, its nine cells, its colour.
 
 A store can hold 100,000 tokens and only a screenful is painted, so a row
 computes at once only what every row needs (status, colour, name, sort key) and
@@ -11,23 +11,54 @@ holding an escape sequence (hand-written into the file) is shown literally, afte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from rich.style import Style
 from rich.text import Text
 
 from core.model.records import TokenRecord, TokenStatus
-from core.present import format_date
+from core.model.text import escape_controls
+from core.present import format_date, shorten
 from tui.table_model.texts import (
     display_name,
-    expires_text,
+    expires_cell,
     last_used_text,
     perms_text,
     status_text,
     text_width,
 )
+
+_DIGITS = re.compile(r"(\d+)")
+NameKey = tuple[str | int, ...]
+
+
+def natural_key(folded: str) -> NameKey:
+    """A name's sort key with its numbers as numbers: cli-2 before cli-10.
+
+    The parts alternate text, number, text, ... so two keys always compare text
+    with text and numbers with numbers.
+    """
+    parts: list[str | int] = list(_DIGITS.split(folded))
+    if len(parts) == 1:
+        return (folded,)
+    parts[1::2] = [int(digits) for digits in parts[1::2]]
+    return tuple(parts)
+
+
+def directories_cell(directories: tuple[str, ...], home: Path | None) -> str:
+    """`all`, or the directories (`~` for home), comma-separated."""
+    if not directories:
+        return "all"
+    return ", ".join(escape_controls(shorten(d, home)) for d in directories)
+
+
+def note_cell(note: str | None) -> str:
+    """The note on one line (it may hold line breaks only if hand-written)."""
+    return escape_controls(" ".join(note.split())) if note else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +106,7 @@ class TokenRow:
     What every row needs at once - its status (the counts, the colour), its name
     as shown and the sort key - is computed when the view is built. The rest is
     computed on first use: the two relative times, what the filter searches, and
-    the seven `Cell`s (only for rows that are painted). `complete()` computes it
+    the nine `Cell`s (only for rows that are painted). `complete()` computes it
     all, off the UI thread, for views that need every row's texts (widths).
     """
 
@@ -85,8 +116,10 @@ class TokenRow:
         "_haystack",
         "_last_used",
         "folded",
+        "home",
         "id",
         "name",
+        "name_key",
         "name_width",
         "now",
         "record",
@@ -94,7 +127,13 @@ class TokenRow:
         "style",
     )
 
-    def __init__(self, record: TokenRecord, now: datetime, colours: RowColours) -> None:
+    def __init__(
+        self,
+        record: TokenRecord,
+        now: datetime,
+        colours: RowColours,
+        home: Path | None = None,
+    ) -> None:
         status = record.status(now)
         self.id = record.id
         self.record = record
@@ -110,6 +149,8 @@ class TokenRow:
         self.name = name
         self.name_width = text_width(name)
         self.folded = record.name.casefold()
+        self.name_key = natural_key(self.folded)
+        self.home = home
         self._expires: str | None = None
         self._last_used: str | None = None
         self._haystack: str | None = None
@@ -119,7 +160,7 @@ class TokenRow:
     def expires(self) -> str:
         text = self._expires
         if text is None:
-            text = self._expires = expires_text(self.record, self.now)
+            text = self._expires = expires_cell(self.record, self.now)
         return text
 
     @property
@@ -140,8 +181,16 @@ class TokenRow:
         return text
 
     @property
+    def directories(self) -> str:
+        return directories_cell(self.record.directories, self.home)
+
+    @property
+    def note(self) -> str:
+        return note_cell(self.record.note)
+
+    @property
     def cells(self) -> tuple[Cell, ...]:
-        """The seven cells, in COLUMN_KEYS order (built on first use)."""
+        """The nine cells, in COLUMN_KEYS order (built on first use)."""
         cells = self._cells
         if cells is None:
             record, style = self.record, self.style
@@ -153,6 +202,8 @@ class TokenRow:
                 Cell(self.expires, style),
                 Cell(status_text(record, self.status), style),
                 Cell(self.last_used, style),
+                Cell(self.directories, style),
+                Cell(self.note, style),
             )
         return cells
 
@@ -176,7 +227,7 @@ class TokenRow:
         if self._haystack is None:
             self.haystack  # noqa: B018 - computed and kept
         if self._expires is None:
-            self._expires = expires_text(self.record, self.now)
+            self._expires = expires_cell(self.record, self.now)
         if self._last_used is None:
             self._last_used = last_used_text(self.record, self.now)
 

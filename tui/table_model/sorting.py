@@ -1,9 +1,9 @@
 """The table's sort orders: what a click, `s` or the palette sorts by, and the row order.
 
 Every column can be sorted by, each with the direction a first click gives (the
-newest, the most used, ... first) and the words the status bar uses for it. Ties
-are always broken by name then id, so equal rows never swap places between two
-reads of the store.
+newest, the most used, ... first) and the words the status bar uses for it. Names
+sort naturally (cli-2 before cli-10). Ties are always broken by name then id, so
+equal rows never swap places between two reads of the store.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from core.model.records import TokenStatus
-from tui.table_model.rows import TokenRow
+from tui.table_model.rows import NameKey, TokenRow
 from tui.table_model.texts import perms_text
 
 ASCENDING = "▲"
@@ -34,10 +34,20 @@ _ORDERS: Mapping[str, _Order] = {
     "expires": _Order(False, "expires soonest first", "expires latest first"),
     "status": _Order(True, "status active first", "status expired first"),
     "last_used": _Order(True, "last used longest ago first", "last used most recent first"),
+    "directories": _Order(False, "directories A→Z", "directories Z→A"),
+    "note": _Order(False, "note A→Z", "note Z→A"),
 }
 
 # The orders `s` steps through, each first in its usual direction, then reversed.
 SORT_CYCLE: tuple[str, ...] = ("name", "expires", "created", "last_used")
+
+
+def cycle() -> list[Sort]:
+    """Every order `s` steps through, from the first (name A→Z) back to it."""
+    orders = [Sort()]
+    while (following := orders[-1].next()) != orders[0]:
+        orders.append(following)
+    return orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +113,14 @@ _PRIMARY: Mapping[str, Callable[[TokenRow], object]] = {
     "last_used": lambda row: (
         row.record.last_used_at.timestamp() if row.record.last_used_at else -_FAR_FUTURE
     ),
+    # no directories ("all") before any; no note after every note
+    "directories": lambda row: (bool(row.record.directories), row.directories.casefold()),
+    "note": lambda row: (not row.record.note, row.note.casefold()),
 }
 
 
-def _by_name(row: TokenRow) -> tuple[str, str]:
-    return (row.folded, row.id)
+def _by_name(row: TokenRow) -> tuple[NameKey, str, str]:
+    return (row.name_key, row.folded, row.id)
 
 
 def sort_rows(rows: Iterable[TokenRow], sort: Sort) -> list[TokenRow]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 from rich.cells import cell_len
 
 from core.model.permissions import Permission
 from core.model.records import TokenRecord, TokenStatus
 from core.model.text import escape_controls
-from core.present import permission_letters, relative_time
+from core.present import permission_letters, relative_time, shorten
 
 
 def long_permissions(perms: Iterable[Permission]) -> str:
@@ -41,6 +42,29 @@ def expires_text(record: TokenRecord, now: datetime) -> str:
     if record.expires_at > now:
         return relative_time(record.expires_at, now)
     return f"expired {relative_time(record.expires_at, now)}"
+
+
+def expires_cell(record: TokenRecord, now: datetime) -> str:
+    """The table's `expires` cell: `in 89 days`, `never`, or for an expired token
+    just `2 days ago` - the status column beside it already says `expired`."""
+    if record.expires_at is None:
+        return "never"
+    return relative_time(record.expires_at, now)
+
+
+def directories_summary(directories: Iterable[str], home: Path | None) -> str:
+    """`every directory` or `only in ~/src/app, /srv/www` (escaped, `~` for home)."""
+    shown = [escape_controls(shorten(d, home)) for d in directories]
+    return "only in " + ", ".join(shown) if shown else "every directory"
+
+
+def token_summary(record: TokenRecord, now: datetime, home: Path | None) -> str:
+    """One line about a token just issued: `id x · read, write · expires in 90 days ·
+    only in ~/src/app` (the secret and pairing modals)."""
+    return (
+        f"id {record.id} · {long_permissions(record.permissions)} · "
+        f"expires {expires_text(record, now)} · {directories_summary(record.directories, home)}"
+    )
 
 
 def last_used_text(record: TokenRecord, now: datetime) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from core.model.records import TokenRecord, TokenStatus
 from tui.table_model.columns import natural_widths
@@ -85,8 +86,11 @@ def build_view(
     sort: Sort,
     previous: TableView | None = None,
     *,
+    home: Path | None = None,
     eager_limit: int | None = None,
 ) -> TableView:
+    """The rows of `records` at `now` in `sort` order (`home`: shown as `~` in the
+    directories column); rows of `previous` are reused where nothing changed."""
     records = tuple(records)
     now = in_records_zone(now, records)
     reuse: Mapping[str, TokenRow] = {}
@@ -96,7 +100,9 @@ def build_view(
     for record in records:
         row = reuse.get(record.id)
         rows.append(
-            row if row is not None and row.record is record else TokenRow(record, now, colours)
+            row
+            if row is not None and row.record is record
+            else TokenRow(record, now, colours, home)
         )
     expiring = expired = 0
     for row in rows:

@@ -2,10 +2,13 @@
 serves) or a list of absolute paths.
 
 A text field takes one path at a time: `enter` adds it to the list under the
-field (a paste of several lines adds each line), `~` stands for the home
-folder, and a path core refuses (relative, NUL, `.`/`..` segments) is marked
-as you type, with core's own words (`clean_directories`). Each added path has
-a `✕` button that removes it. A path typed but not yet added counts too, so
+field, `~` stands for the home folder, and a relative path is taken from the
+current folder - as the CLI takes `--directory` - and shown as the absolute
+path it stands for. A path core refuses (NUL, control characters) is marked as
+you type, with core's own words (`clean_directories`); one that does not exist
+(yet) is a warning only, as the project may come later. A paste of several
+lines adds each line core accepts and names each one it refuses. Each added path
+has a `✕` button that removes it. A path typed but not yet added counts too, so
 Create or Save never drops it.
 """
 
@@ -23,11 +26,12 @@ from textual.widgets import Button, Input, Static
 
 from core.model.errors import InvalidDirectory
 from core.model.text import escape_controls
-from core.present import shorten
+from core.present import counted, shorten
 from core.store import clean_directories
 from tui.widgets.text_field import TextField, paste_text
 
 ALL_DIRECTORIES = "None: every directory the server serves."
+REJECTED_SHOWN = 4  # pasted lines named one by one; the rest are counted
 
 
 def expand_home(text: str, home: Path | None) -> str:
@@ -40,14 +44,34 @@ def expand_home(text: str, home: Path | None) -> str:
     return text
 
 
-def directory_problem(text: str, home: Path | None) -> str | None:
+def resolve(text: str, home: Path | None, cwd: Path) -> str:
+    """The absolute path `text` stands for: `~` expanded, a relative path taken from
+    `cwd`, `.` and `..` resolved (as the CLI's `--directory`); "" for blank text."""
+    expanded = expand_home(text, home)
+    if not expanded:
+        return ""
+    return os.path.normpath(os.path.join(str(cwd), expanded))
+
+
+def is_relative(text: str, home: Path | None) -> bool:
+    expanded = expand_home(text, home)
+    return bool(expanded) and not expanded.startswith("/")
+
+
+def directory_problem(text: str, home: Path | None, cwd: Path) -> str | None:
     """Why `text` cannot be one of a token's directories (core's words), or None."""
     try:
-        clean_directories([expand_home(text, home)])
+        clean_directories([resolve(text, home, cwd)])
     except InvalidDirectory as exc:
         # core's words, less its "directory: " (the field says which it is)
         return exc.message.removeprefix("directory: ")
     return None
+
+
+def exists(directory: str) -> bool:
+    """Whether the directory is there on this machine (a warning when not: a token
+    may be made before its project is cloned)."""
+    return os.path.isdir(directory)
 
 
 class DirectoryInput(TextField):
@@ -79,12 +103,20 @@ class DirectoriesField(Vertical):
     """
 
     def __init__(
-        self, *, initial: tuple[str, ...] = (), home: Path | None, cursor_blink: bool = True
+        self,
+        *,
+        initial: tuple[str, ...] = (),
+        home: Path | None,
+        cwd: Path,
+        cursor_blink: bool = True,
     ) -> None:
         super().__init__()
         self._directories: list[str] = list(initial)
         self._home = home
+        self._cwd = cwd
         self._cursor_blink = cursor_blink
+        # pasted lines core refused, and why: named under the field until it changes
+        self._rejected: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field"):
@@ -113,9 +145,15 @@ class DirectoriesField(Vertical):
     def directories(self) -> tuple[str, ...]:
         """The directories as core takes them: those added, and a valid path typed."""
         chosen = list(self._directories)
-        if self.pending.strip() and directory_problem(self.pending, self._home) is None:
-            chosen.append(expand_home(self.pending, self._home))
+        if self.pending.strip() and self._problem(self.pending) is None:
+            chosen.append(self._resolve(self.pending))
         return clean_directories(chosen)
+
+    @property
+    def state(self) -> tuple[tuple[str, ...], str]:
+        """What the user has done here (the paths added, the text typed): a form
+        asks before dropping a change."""
+        return tuple(self._directories), self.pending
 
     @property
     def problem_widget(self) -> Input:
@@ -124,25 +162,62 @@ class DirectoriesField(Vertical):
     def shown(self, directory: str) -> str:
         return escape_controls(shorten(directory, self._home))
 
+    def _resolve(self, text: str) -> str:
+        return resolve(text, self._home, self._cwd)
+
+    def _problem(self, text: str) -> str | None:
+        return directory_problem(text, self._home, self._cwd)
+
     # --- checks --------------------------------------------------------------------
 
     def check(self) -> str | None:
         """Check the typed path; show the outcome under the field; the problem or None."""
         field = self.query_one("#directory", Input)
         feedback = self.query_one("#directories-feedback", Static)
-        problem = directory_problem(field.value, self._home) if field.value.strip() else None
+        typed = field.value.strip()
+        problem = self._problem(field.value) if typed else None
         field.set_class(problem is not None, "-invalid")
-        feedback.set_class(problem is not None, "-problem")
+        warning = False
         if problem is not None:
-            feedback.update(Content.assemble(("✗ ", "bold"), problem))
-        elif field.value.strip():
-            feedback.update(Content("enter adds it."))
+            text = Content.assemble(("✗ ", "bold"), problem)
+        elif typed:
+            text, warning = self._typed_words(field.value)
+        elif self._rejected:
+            text = self._rejected_words()
         elif not self._directories:
-            feedback.update(Content(ALL_DIRECTORIES))
+            text = Content(ALL_DIRECTORIES)
         else:
             noun = "this directory" if len(self._directories) == 1 else "these"
-            feedback.update(Content(f"Only inside {noun} (✕ removes one):"))
+            text = Content(f"Only inside {noun} (✕ removes one):")
+        feedback.set_class(problem is not None or bool(self._rejected and not typed), "-problem")
+        feedback.set_class(warning, "-warning")
+        feedback.update(text)
         return problem
+
+    def _typed_words(self, typed: str) -> tuple[Content, bool]:
+        """What enter would add: the absolute path if it was relative, and a
+        warning if it does not exist (then True)."""
+        directory = self._resolve(typed)
+        shown = self.shown(directory)
+        if is_relative(typed, self._home):
+            shown += " (taken from the current folder)"
+        if not exists(directory):
+            words = f"{shown} does not exist (yet); enter adds it all the same."
+            return Content.assemble(("⚠ ", "bold"), words), True
+        if is_relative(typed, self._home):
+            return Content(f"enter adds {shown}."), False
+        return Content("enter adds it."), False
+
+    def _rejected_words(self) -> Content:
+        """Each pasted line that was not added, and why (the first few)."""
+        count = len(self._rejected)
+        head = f"{counted(count, 'pasted line')} not added:"
+        lines = [Content.assemble(("✗ ", "bold"), head)]
+        for line, problem in self._rejected[:REJECTED_SHOWN]:
+            lines.append(Content(f"  '{escape_controls(line)}': {problem}"))
+        if count > REJECTED_SHOWN:
+            lines.append(Content(f"  and {count - REJECTED_SHOWN} more"))
+        return Content("\n").join(lines)
 
     # --- adding and removing -------------------------------------------------------
 
@@ -150,10 +225,10 @@ class DirectoriesField(Vertical):
         """Add one path; the problem if core refuses it (then nothing is added)."""
         if not text.strip():
             return None
-        problem = directory_problem(text, self._home)
+        problem = self._problem(text)
         if problem is not None:
             return problem
-        (directory,) = clean_directories([expand_home(text, self._home)])
+        (directory,) = clean_directories([self._resolve(text)])
         if directory not in self._directories:
             self._directories.append(directory)
             await self._show_list()
@@ -169,19 +244,23 @@ class DirectoriesField(Vertical):
 
     @on(DirectoryInput.PastedLines)
     async def _pasted_lines(self, message: DirectoryInput.PastedLines) -> None:
+        """Add every line core accepts; name each one it refuses, and why."""
         message.stop()
+        rejected = []
+        for line in message.lines:
+            problem = await self.add(line)
+            if problem is not None:
+                rejected.append((line.strip(), problem))
         field = self.query_one("#directory", Input)
-        for index, line in enumerate(message.lines):
-            if await self.add(line) is not None:
-                field.value = "\n".join(message.lines[index:])  # what could not be added
-                break
-        else:
-            field.value = ""
+        field.value = ""  # an empty field's Changed keeps the lines named below
+        self._rejected = rejected
         self.check()
 
     @on(Input.Changed, "#directory")
-    def _changed(self, event: Input.Changed) -> None:
-        event.stop()
+    def _changed(self) -> None:
+        # Typing replaces what a paste could not add (a form listens for the change too).
+        if self.pending:
+            self._rejected = []
         self.check()
 
     @on(Button.Pressed, ".remove-directory")
@@ -194,6 +273,13 @@ class DirectoriesField(Vertical):
             self.check()
             self.query_one("#directory", Input).focus()
 
+    def _listed(self, directory: str) -> Content:
+        if exists(directory):
+            return Content(self.shown(directory))
+        return Content.assemble(
+            self.shown(directory), ("  ⚠ does not exist (yet)", "$text-warning")
+        )
+
     async def _show_list(self) -> None:
         listing = self.query_one("#directory-list", Vertical)
         await listing.remove_children()
@@ -202,7 +288,7 @@ class DirectoriesField(Vertical):
             rows.append(
                 Horizontal(
                     Static("", classes="field-label"),
-                    Static(Content(self.shown(directory)), classes="directory-path"),
+                    Static(self._listed(directory), classes="directory-path"),
                     Button(
                         "✕",
                         id=f"remove-directory-{index}",

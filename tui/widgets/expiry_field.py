@@ -22,6 +22,7 @@ from core.model.errors import InvalidExpiry
 from core.model.expiry import parse_expiry
 from core.model.text import format_timestamp
 from core.present import relative_time
+from tui.widgets.dialog_select import DialogSelect
 from tui.widgets.text_field import TextField
 
 CUSTOM = "custom"
@@ -104,7 +105,7 @@ class ExpiryField(Vertical):
         custom_value = "" if self._initial in known else self._initial
         with Horizontal(classes="field"):
             yield Static(self._label, classes="field-label")
-            yield Select(
+            yield DialogSelect(
                 self._choices(),
                 value=CUSTOM if custom_value else self._initial,
                 allow_blank=False,
@@ -142,6 +143,13 @@ class ExpiryField(Vertical):
         if self.is_custom:
             return self.query_one("#custom-expiry", Input).value
         return str(self.query_one("#expiry", Select).value)
+
+    @property
+    def state(self) -> tuple[str, str]:
+        """The choice and the custom text: a form asks before dropping a change."""
+        return str(self.query_one("#expiry", Select).value), self.query_one(
+            "#custom-expiry", Input
+        ).value
 
     @property
     def problem_widget(self) -> Input | Select[str]:

@@ -17,7 +17,7 @@ the one below it:
 - `shown_rows.ShownRows`: the rows the table shows - the filter, the sort, the
   columns, the status line (its words: `status_line`);
 - `store_watch.StoreWatch`: those rows kept in step with the store, off the UI thread;
-- `token_actions.TokenActions`: create, edit, delete, rotate, prune, copy, details;
+- `token_actions.TokenActions`: create, pair, edit, delete, rotate, prune, copy, details;
 - `MainScreen`, here: the layout, the keys, the footer, and why a key does nothing.
 """
 
@@ -36,6 +36,7 @@ from tui.commands import MainCommands, ProviderSet
 from tui.keys import MainKeys, TableKeys, actions, ids, named
 from tui.screens.help import HelpScreen
 from tui.screens.main.status_line import READING_STATUS, READING_TABLE
+from tui.screens.main.store_watch import write_problem_of
 from tui.screens.main.token_actions import TokenActions
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text_field import TextField
@@ -44,8 +45,10 @@ from tui.widgets.token_table import TokenTable
 K = MainKeys
 # Keys that do nothing until the store has been read, or without a token under
 # the cursor (dimmed in the footer); pressed anyway, they say why.
-_NEEDS_THE_STORE = actions((K.NEW, K.PRUNE))
+_NEEDS_THE_STORE = actions((K.NEW, K.PAIR, K.PRUNE))
 _NEEDS_A_SELECTION = actions((K.EDIT, K.DELETE, K.ROTATE, K.DETAILS, K.COPY_ID))
+# Keys that change the store: dimmed, and saying why, while it is read-only.
+_CHANGES = actions((K.NEW, K.PAIR, K.EDIT, K.DELETE, K.ROTATE, K.PRUNE))
 _NO_TOKEN_TO: dict[str, str] = {
     K.EDIT.action: "edit",
     K.DELETE.action: "delete",
@@ -54,6 +57,7 @@ _NO_TOKEN_TO: dict[str, str] = {
     TableKeys.DETAILS.action: "show",
     K.COPY_ID.action: "copy",
     K.NEW.action: "create",
+    K.PAIR.action: "pair",
     K.PRUNE.action: "prune",
 }
 
@@ -69,6 +73,7 @@ class MainScreen(TokenActions):
     # the first of FOOTER_DROP first (? and esc always stay; see KeyFooter).
     FOOTER_ORDER: ClassVar[tuple[str, ...]] = ids(
         K.NEW,
+        K.PAIR,
         K.EDIT,
         K.DELETE,
         K.ROTATE,
@@ -84,6 +89,7 @@ class MainScreen(TokenActions):
     FOOTER_DROP: ClassVar[tuple[str, ...]] = ids(
         TableKeys.DETAILS,
         K.COPY_ID,
+        K.PAIR,
         K.PRUNE,
         K.QUIT,
         K.SORT,
@@ -121,6 +127,7 @@ class MainScreen(TokenActions):
             self.reload()
         else:
             self._warn_about(self.snapshot)
+            self._mark_read_only(write_problem_of(self.store, self.snapshot))
             self._rebuild()
         self.query_one(TokenTable).focus()
         if self.auth_app.poll_interval is not None:
@@ -131,8 +138,10 @@ class MainScreen(TokenActions):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.view is None and action in _NEEDS_THE_STORE:
             return None  # the store is still being read
-        if action in _NEEDS_A_SELECTION:
-            return True if self.selected is not None else None
+        if action in _NEEDS_A_SELECTION and self.selected is None:
+            return None
+        if action in _CHANGES and self.write_problem is not None:
+            return None  # the header says read-only; pressed anyway, the key says why
         if action == K.CLEAR_FILTER.action:
             return bool(self.query_one("#filter-bar").display)
         return True
@@ -141,7 +150,12 @@ class MainScreen(TokenActions):
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled:
             return
-        verb = _NO_TOKEN_TO.get(active.binding.action)
+        action = active.binding.action
+        no_token = action in _NEEDS_A_SELECTION and self.selected is None
+        if action in _CHANGES and self.view is not None and not no_token:
+            self.refuses_changes()  # says why: the store is read-only
+            return
+        verb = _NO_TOKEN_TO.get(action)
         if verb is not None:
             self.auth_app.say(self._why_no_token(), title=f"No token to {verb}", timeout=4)
 

@@ -79,10 +79,11 @@ class ShownRows(Screen[None]):
         self._filtered = filter_view(rows, self.query_text, self._filtered, counts)
         return rows if self._filtered is None else self._filtered.rows
 
-    def _show_rows(self, *, keep: str | None) -> None:
-        """Put the filtered rows in the table, the cursor on `keep` if it is still there."""
+    def _show_rows(self, *, keep: str | None, first: bool = False) -> None:
+        """Put the filtered rows in the table, the cursor on `keep` if it is still
+        there, else where it was (`first`: on the first row)."""
         table = self.table
-        previous_row = table.cursor_row
+        previous_row = 0 if first else table.cursor_row
         rows = self.view.rows if self.view else []
         self._shown = self._filter(rows)
         table.set_columns(self._fit(), self._labels())
@@ -151,11 +152,13 @@ class ShownRows(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        """Typing a filter puts the cursor on the first match: where it was before
+        (`G`: the last token) is no guide to which match is meant, and a key
+        pressed next (`d`) must act on the token the filter found first."""
         if event.value == self.query_text:
             return
-        keep = self.selected_id
         self.query_text = event.value
-        self._show_rows(keep=keep)
+        self._show_rows(keep=None, first=True)
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:

@@ -6,6 +6,11 @@ change, and rebuilds the rows when the theme or the minute changes (relative
 times move on). Reading a large store and building its rows take long enough to
 freeze a screen, so both run in thread workers that report back with a message
 from `tui.messages`; a read that fails gives way to the screen that explains it.
+
+Each read also asks the store whether a change would fail (`ChecksWritable`: a
+read-only file, folder or database role), so the header says "read-only" before
+anyone fills in a form; and a modal in front that shows the store's state (the
+details' sessions, the pairing modal's link) is handed each new snapshot.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from collections.abc import Hashable
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
+from typing import Protocol, runtime_checkable
 
 from rich.style import Style
 from textual import on, work
 
 from core.model.errors import StoreError
-from core.store import Snapshot
+from core.store import ChecksWritable, Snapshot, Store
 from tui.error_text import one_line
 from tui.heap import collector_paused, is_large, settle_heap
 from tui.messages import SnapshotFailed, StoreRead, ViewBuilt, ViewCompleted
@@ -27,6 +33,27 @@ from tui.screens.main.shown_rows import ShownRows
 from tui.table_model.rows import RowColours
 from tui.table_model.sorting import Sort
 from tui.table_model.view import TableView, build_view
+
+READ_ONLY_MARK = "read-only"
+
+
+@runtime_checkable
+class FollowsStore(Protocol):
+    """A screen that shows part of the store's state: told of every new snapshot."""
+
+    def store_changed(self, snapshot: Snapshot[Hashable]) -> None: ...
+
+
+def write_problem_of(store: Store, snapshot: Snapshot[Hashable]) -> str | None:
+    """Why a change to the store would fail, from the store (without writing), or
+    from the snapshot (the file's owner has no write permission)."""
+    if isinstance(store, ChecksWritable):
+        problem = store.write_problem()
+        if problem is not None:
+            return problem
+    if snapshot.read_only:
+        return f"{snapshot.location} has no write permission for its owner"
+    return None
 
 
 class StoreWatch(ShownRows):
@@ -49,6 +76,8 @@ class StoreWatch(ShownRows):
         self._reload_again = False
         self._failure: StoreError | None = None
         self._warned: tuple[str, ...] = ()
+        self.write_problem: str | None = None
+        """Why a change would fail (the header says read-only), or None."""
         # a token just created (or selected before a store problem): the cursor goes there
         self._select_next: str | None = select
 
@@ -93,7 +122,9 @@ class StoreWatch(ShownRows):
         sort: Sort,
     ) -> None:
         with collector_paused(is_large(len(snapshot.records))):
-            view = build_view(snapshot.records, now, colours, sort, previous)
+            view = build_view(
+                snapshot.records, now, colours, sort, previous, home=self.auth_app.home
+            )
             settle_heap(len(view.rows))
         self.post_message(ViewBuilt(snapshot, view))
 
@@ -184,9 +215,17 @@ class StoreWatch(ShownRows):
                 return
             view = None
             if current is None or (snapshot is not current and snapshot.records != current.records):
-                view = build_view(snapshot.records, self.store.now(), colours, sort, previous)
+                view = build_view(
+                    snapshot.records,
+                    self.store.now(),
+                    colours,
+                    sort,
+                    previous,
+                    home=self.auth_app.home,
+                )
                 settle_heap(len(view.rows))
-        self.post_message(StoreRead(snapshot, view))
+            problem = write_problem_of(self.store, snapshot)
+        self.post_message(StoreRead(snapshot, view, problem))
 
     @on(StoreRead)
     def _store_read(self, message: StoreRead) -> None:
@@ -197,6 +236,41 @@ class StoreWatch(ShownRows):
         if message.view is not None:
             self._apply_view(message.view)
         self._warn_about(message.snapshot)
+        self._mark_read_only(message.write_problem)
+        for screen in self.app.screen_stack:
+            if isinstance(screen, FollowsStore):
+                screen.store_changed(message.snapshot)
+
+    def refuses_changes(self) -> bool:
+        """Whether the store is read-only - then say so: no form is opened to fail."""
+        if self.write_problem is None:
+            return False
+        self.auth_app.say(
+            f"{self._shown_problem(self.write_problem)}: no change can be saved.",
+            title="The store is read-only",
+            severity="warning",
+            timeout=6,
+        )
+        return True
+
+    def _mark_read_only(self, problem: str | None) -> None:
+        """Say once that changes would fail, and keep "read-only" in the header."""
+        first = self.write_problem is None
+        self.write_problem = problem
+        path = self.auth_app.store_path_text
+        # the mark first: a long path is cut at the header's end, the mark never is
+        self.sub_title = f"{READ_ONLY_MARK} · {path}" if problem is not None else path
+        self.refresh_bindings()
+        if first and problem is not None:
+            self.auth_app.say(
+                f"{self._shown_problem(problem)}. The tokens are shown; changes would be refused.",
+                title="The store is read-only",
+                severity="warning",
+            )
+
+    def _shown_problem(self, problem: str) -> str:
+        """The problem as said to the user: the store's path as the header shows it."""
+        return problem.replace(str(self.store.location), self.auth_app.store_path_text)
 
     @on(SnapshotFailed)
     def _load_failed(self, message: SnapshotFailed) -> None:

@@ -1,4 +1,5 @@
-"""What the main screen's keys do to tokens: create, edit, delete, rotate, prune, copy, show.
+"""What the main screen's keys do to tokens: create, pair, edit, delete, rotate, prune,
+copy, show.
 
 Each flow is the same shape: a modal asks (a form, or a question that names the
 tokens), the change runs in a thread worker (`run_store_action`) and comes back
@@ -22,11 +23,14 @@ from core.store import Edited, Issued
 from tui.clipboard import CopyRoute, copy_text
 from tui.error_text import one_line
 from tui.messages import IdCopied, StoreActionFailed, TokenIssued, TokensDeleted, TokensPruned
+from tui.pairing import PairingLink
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.create import CreateTokenScreen
 from tui.screens.details import DetailsScreen
 from tui.screens.edit import EditTokenScreen
 from tui.screens.main.store_watch import StoreWatch
+from tui.screens.pair_device import PairDeviceScreen
+from tui.screens.pairing_link import PairingLinkScreen
 from tui.screens.rotate import RotateScreen
 from tui.screens.secret import SecretScreen
 from tui.store_action import run_store_action
@@ -63,13 +67,14 @@ class TokenActions(StoreWatch):
     # --- create and edit ---------------------------------------------------------------
 
     def action_new_token(self) -> None:
-        if self.snapshot is None:
+        if self.snapshot is None or self.refuses_changes():
             return
         self.app.push_screen(
             CreateTokenScreen(
                 self.store,
                 self.snapshot,
                 home=self.auth_app.home,
+                cwd=self.auth_app.cwd,
                 cursor_blink=self.auth_app.cursor_blink,
             ),
             callback=self._created,
@@ -82,11 +87,38 @@ class TokenActions(StoreWatch):
         self._show_secret(issued.secret, issued.record, "created")
 
     def _show_secret(self, secret: Secret, record: TokenRecord, verb: str) -> None:
-        self.app.push_screen(SecretScreen(secret, record, verb=verb, now=self.store.now()))
+        self.app.push_screen(
+            SecretScreen(secret, record, verb=verb, now=self.store.now(), home=self.auth_app.home)
+        )
+
+    # --- pair a device -------------------------------------------------------------------
+
+    def action_pair_device(self) -> None:
+        if self.snapshot is None or self.refuses_changes():
+            return
+        app = self.auth_app
+        self.app.push_screen(
+            PairDeviceScreen(
+                self.store,
+                self.snapshot,
+                gateway_url=app.gateway_url,
+                home=app.home,
+                cwd=app.cwd,
+                cursor_blink=app.cursor_blink,
+            ),
+            callback=self._paired,
+        )
+
+    def _paired(self, paired: PairingLink | None) -> None:
+        if paired is None:
+            return
+        self.auth_app.gateway_url = paired.base  # asked once per session
+        self._after_write(select=paired.record.id)
+        self.app.push_screen(PairingLinkScreen(paired, self.store, self.auth_app.home))
 
     def action_edit_token(self) -> None:
         record = self.selected
-        if record is None or self.snapshot is None:
+        if record is None or self.snapshot is None or self.refuses_changes():
             return
         self.app.push_screen(
             EditTokenScreen(
@@ -94,6 +126,7 @@ class TokenActions(StoreWatch):
                 self.store,
                 self.snapshot,
                 home=self.auth_app.home,
+                cwd=self.auth_app.cwd,
                 cursor_blink=self.auth_app.cursor_blink,
             ),
             callback=self._edited,
@@ -115,7 +148,7 @@ class TokenActions(StoreWatch):
 
     def action_delete_token(self) -> None:
         record = self.selected
-        if record is None:
+        if record is None or self.refuses_changes():
             return
         body = Content.assemble(
             "Delete the token '",
@@ -143,7 +176,7 @@ class TokenActions(StoreWatch):
 
     def action_rotate_token(self) -> None:
         record = self.selected
-        if record is None:
+        if record is None or self.refuses_changes():
             return
         self.app.push_screen(
             RotateScreen(record, self.store, cursor_blink=self.auth_app.cursor_blink),
@@ -186,6 +219,8 @@ class TokenActions(StoreWatch):
                 title="Nothing to prune",
                 timeout=4,
             )
+            return
+        if self.refuses_changes():
             return
         self.app.push_screen(
             ConfirmScreen(
@@ -245,10 +280,10 @@ class TokenActions(StoreWatch):
 
     def action_details(self) -> None:
         record = self.selected
-        if record is None:
+        if record is None or self.snapshot is None:
             return
         self.app.push_screen(
-            DetailsScreen(record, self.store.now(), self.auth_app.home),
+            DetailsScreen(record, self.store, self.snapshot, self.auth_app.home),
             callback=self._from_details,
         )
 
