@@ -3,7 +3,8 @@ at 10,000, each beside the floor from the same run.
 
 The floor is the issue's: `python -c "from pydantic import BaseModel"`. Goals:
 `token list` <= 1.5x the floor at 1k tokens and <= 2x at 10k, `token create` <=
-2.5x at 10k. For context the run also times the floor plus building one
+2.5x at 10k. For context the run also times the floor plus importing `Field`
+(which any model class needs, defined or built), plus building one
 one-field model - what any program pays the first time it makes a pydantic
 model (the schema generator, annotated_types, the plugin loader and its
 importlib.metadata) - and plus importing the store file's models
@@ -55,6 +56,9 @@ LAUNCH_MAIN = "import sys\nfrom core.cli import main\nsys.exit(main())"
 """The same CLI through `main`, without `run`'s paused garbage collector (context)."""
 FLOOR = "from pydantic import BaseModel"
 ONE_MODEL = "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int"
+FIELDS = "from pydantic import BaseModel, Field"
+"""What defining any model class needs, built or not: `BaseModel` alone does not
+import pydantic.fields (FieldInfo), which brings pydantic.types and annotated_types."""
 MODELS = "import core.model.records"
 VALIDATE = (
     "import sys\nfrom core.model.records import StoreDocument\n"
@@ -162,6 +166,11 @@ def main() -> None:
         plain = {**base_env, "PYTHONPATH": str(HERE)}
         rows = [
             Row(f'floor: python -c "{FLOOR}"', [sys.executable, "-c", FLOOR], plain),
+            Row(
+                "context: ... and import Field (any model class does)",
+                [sys.executable, "-c", FIELDS],
+                plain,
+            ),
             Row(
                 "context: ... and build one one-field model",
                 [sys.executable, "-c", ONE_MODEL],

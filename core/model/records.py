@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from core.model.directories import BadDirectory, normalize_directory
 from core.model.names import MAX_NOTE_LEN
-from core.model.permissions import Permission, canonical
+from core.model.permissions import EVERY_SET, Permission, canonical
 from core.model.token_format import ID_PATTERN
 
 STORE_VERSION: Final = 3
@@ -335,18 +335,7 @@ def check_sessions(
     return sessions, pairings
 
 
-_CANONICAL_ORDERS = frozenset(
-    canonical(combo)
-    for combo in (
-        (Permission.READ,),
-        (Permission.WRITE,),
-        (Permission.EXECUTE,),
-        (Permission.READ, Permission.WRITE),
-        (Permission.READ, Permission.EXECUTE),
-        (Permission.WRITE, Permission.EXECUTE),
-        (Permission.READ, Permission.WRITE, Permission.EXECUTE),
-    )
-)
+_CANONICAL_ORDERS = frozenset(EVERY_SET)
 
 
 def _check_directories(value: tuple[str, ...]) -> None:

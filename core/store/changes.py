@@ -81,6 +81,27 @@ def usage_batch(used: Mapping[str, Used]) -> dict[str, tuple[datetime, str | Non
     return batch
 
 
+def mark_seen(
+    sessions: list[SessionRecord], batch: Mapping[str, tuple[datetime, str | None]]
+) -> int:
+    """`record_session_seen`'s change, in place: each session in `batch` (UTC
+    whole-second time, client) gets the later of its `last_seen_at` and the
+    batch's time, and the client address when one is given. How many changed."""
+    changed = 0
+    for i, session in enumerate(sessions):
+        got = batch.get(session.id)
+        if got is None:
+            continue
+        when, client = got
+        if session.last_seen_at is None or when > session.last_seen_at:
+            update: dict[str, object] = {"last_seen_at": when}
+            if client is not None:
+                update["client"] = client
+            sessions[i] = session.model_copy(update=update)
+            changed += 1
+    return changed
+
+
 def permissions_of(value: str | Iterable[Permission] | None) -> tuple[Permission, ...]:
     if value is None:
         return canonical(ALL_PERMISSIONS)

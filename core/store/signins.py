@@ -33,7 +33,7 @@ from core.model.token_format import (
     digest,
     generate,
 )
-from core.store.changes import Changing, T
+from core.store.changes import Changing, T, mark_seen
 from core.store.snapshot import (
     IssuedPairing,
     IssuedSession,
@@ -130,19 +130,7 @@ class SignInOperations(ABC):
         }
 
         def change(state: Changing) -> int:
-            changed = 0
-            for i, session in enumerate(state.sessions):
-                got = batch.get(session.id)
-                if got is None:
-                    continue
-                when, client = got
-                if session.last_seen_at is None or when > session.last_seen_at:
-                    update: dict[str, object] = {"last_seen_at": when}
-                    if client is not None:
-                        update["client"] = client
-                    state.sessions[i] = session.model_copy(update=update)
-                    changed += 1
-            return changed
+            return mark_seen(state.sessions, batch)
 
         return self._mutate(change)
 

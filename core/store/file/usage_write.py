@@ -42,7 +42,7 @@ from pathlib import Path
 
 from core.model.errors import StoreError, StoreWriteFailed
 from core.model.records import PairingRecord, SessionRecord, check_sessions
-from core.store.changes import Changing
+from core.store.changes import Changing, mark_seen
 from core.store.file.atomic import atomic_write
 from core.store.file.fast_parse import block_entry
 from core.store.file.format import (
@@ -158,18 +158,7 @@ class UsageWrites:
         if found is None:
             return None
         sessions = list(found.sessions)
-        changed = 0
-        for i, session in enumerate(sessions):
-            got = batch.get(session.id)
-            if got is None:
-                continue
-            when, client = got
-            if session.last_seen_at is None or when > session.last_seen_at:
-                update: dict[str, object] = {"last_seen_at": when}
-                if client is not None:
-                    update["client"] = client
-                sessions[i] = session.model_copy(update=update)
-                changed += 1
+        changed = mark_seen(sessions, batch)
         if not changed:
             return 0
         if found.read_only:
