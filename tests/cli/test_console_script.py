@@ -122,6 +122,10 @@ def test_a_closed_stdout_is_no_internal_error(cli: Cli) -> None:
         assert (proc.returncode, proc.stderr) == (0, ""), args
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _on_terminal(cli: Cli, args: list[str], expect: bytes, then: bytes | int) -> tuple[int, bytes]:
     """Start the console script on a pseudo-terminal (80x24), wait for `expect`
     on the screen, then type `then` (bytes) or send it (a signal); return the exit
@@ -129,7 +133,18 @@ def _on_terminal(cli: Cli, args: list[str], expect: bytes, then: bytes | int) ->
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**cli.env, "TERM": "xterm-256color"}
-    proc = subprocess.Popen([str(SCRIPT), *args], stdin=slave, stdout=slave, stderr=slave, env=env)
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        # As a shell starts a command at a terminal: Ctrl-C's default action, even
+        # when the test run itself was started in the background (`cmd &` in a
+        # script ignores SIGINT, its children inherit that, and Python then
+        # installs no KeyboardInterrupt handler).
+        preexec_fn=_sigint_default,
+    )
     os.close(slave)
     screen = b""
     sent = False
