@@ -168,11 +168,14 @@ def query_key(item: str) -> str:
 
 
 def _one(values: Iterable[str], what: str) -> tuple[str | None, str | None]:
-    """The single (non-empty) value, or a problem when two values differ."""
-    distinct = list(dict.fromkeys(v for v in values if v))
+    """The single value (None for none, or only empty ones), or a problem when two
+    values differ - an empty one included: opencode reads the first
+    (`searchParams.get`), and `directory=&directory=/here` would have it fall back
+    to its own directory while a check of the non-empty one passed."""
+    distinct = list(dict.fromkeys(values))
     if len(distinct) > 1:
         return None, f"the request names {what} more than once, differently"
-    return (distinct[0] if distinct else None), None
+    return ((distinct[0] or None) if distinct else None), None
 
 
 def directory_request(
@@ -193,6 +196,13 @@ def directory_request(
         return DirectoryRequest(workspace=workspace, session_id=session_id)
     if len(header_values) > 1:
         return DirectoryRequest(problem=f"the {DIRECTORY_HEADER} header was sent more than once")
+    if header_values and not header_values[0].isascii():
+        # Raw bytes beyond ASCII are read as UTF-8 here and may be read otherwise
+        # (as Latin-1) by opencode: the folder decided on would not be the one used.
+        return DirectoryRequest(
+            problem=f"the {DIRECTORY_HEADER} header holds characters beyond ASCII "
+            "(percent-encode them, as opencode's clients do)"
+        )
     header = decode_uri_component_or_raw(header_values[0]) if header_values else None
     query, file, problem, named_workspace = _query_facts(rule, target)
     if problem is None and rule.files is FileTarget.WILDCARD:

@@ -308,7 +308,9 @@ class ForwardAuth:
         websocket = self._websocket(
             method, uri, request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
         )
-        subprotocols = split_subprotocols(protocols) if protocols and websocket else None
+        subprotocols = (
+            split_subprotocols(protocols, leading=True) if protocols and websocket else None
+        )
         if query_credentials(uri) is not None:
             # 401 with the Basic challenge (not 400, which nginx turns into 500):
             # the browser prompts, and the token typed there passes.

@@ -50,9 +50,17 @@ class Subprotocols:
     others: tuple[str, ...]
 
 
-def split_subprotocols(value: str | None) -> Subprotocols:
-    """`bearer, <token>[, other...]`: the entry after `bearer` is the token."""
+def split_subprotocols(value: str | None, *, leading: bool = False) -> Subprotocols:
+    """`bearer, <token>[, other...]`: the entry after `bearer` is the token.
+
+    `leading`: only a `bearer` that comes first counts (forward-auth). The proxy
+    configs take the token out of the header before it goes to opencode only in
+    that place, so a token elsewhere in the list would be decided on and then
+    reach opencode; the gateway builds the forwarded list itself and takes it
+    out wherever it is."""
     items = [item.strip() for item in (value or "").split(",") if item.strip()]
+    if leading and items and items[0].lower() != BEARER_SUBPROTOCOL:
+        return Subprotocols(None, None, tuple(items))
     token: str | None = None
     bearer: str | None = None
     others: list[str] = []

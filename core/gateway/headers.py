@@ -85,6 +85,23 @@ def _filtered(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDi
     return out
 
 
+def undecodable_header(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a header's name or value is not UTF-8. aiohttp reads such bytes as
+    lone surrogates, which the decision would see, and its writer leaves those
+    characters out of what it sends on: `x-opencode-directory: /root/\\xff..`
+    would be decided as a name inside the root and reach opencode as `/root/..`.
+    The gateway refuses such a request (a request decided on is forwarded as it
+    was decided). ASCII, nearly every header, costs one check per header."""
+    for name, value in raw_headers:
+        if not (value.isascii() and name.isascii()):
+            try:
+                name.decode("utf-8")
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+    return False
+
+
 def upstream_request_headers(
     incoming: CIMultiDictProxy[str],
     *,

@@ -55,6 +55,7 @@ from core.gateway.guard import (
 from core.gateway.headers import (
     SKIP_AUTO_HEADERS,
     ContentSafety,
+    undecodable_header,
     upstream_request_headers,
 )
 from core.gateway.live import OpenConnections, Revocable
@@ -160,6 +161,13 @@ class Gateway:
             note(request, "bad_request", "")
             return error_response(
                 400, "bad_request", "the request target must be a path (origin-form)"
+            )
+        if undecodable_header(request.raw_headers):
+            note(request, "bad_request", logged_path(raw))
+            return error_response(
+                400,
+                "bad_request",
+                "a header is not valid UTF-8: it would not reach opencode as it was sent",
             )
         if owns(raw):
             return await self.signin.handle(request)

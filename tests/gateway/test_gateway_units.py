@@ -70,6 +70,18 @@ def test_split_subprotocols() -> None:
     assert split_subprotocols(None).token is None
 
 
+def test_forward_auth_takes_a_bearer_token_only_where_the_proxy_configs_remove_it() -> None:
+    """nginx's map and Caddy's header_up strip `bearer, <token>` only at the start of
+    the header: a token later in the list would reach opencode, so forward-auth
+    does not take it (the request is decided without credentials)."""
+    s = split_subprotocols("chat, bearer, ocat_abc", leading=True)
+    assert (s.token, s.bearer, s.others) == (None, None, ("chat", "bearer", "ocat_abc"))
+    s = split_subprotocols(" Bearer , ocat_abc, chat", leading=True)
+    assert (s.token, s.bearer, s.others) == ("ocat_abc", "Bearer", ("chat",))
+    # the gateway rebuilds the list it forwards, so it takes the token anywhere
+    assert split_subprotocols("chat, bearer, ocat_abc").token == "ocat_abc"
+
+
 def _proxy(pairs: list[tuple[str, str]]) -> CIMultiDictProxy[str]:
     return CIMultiDictProxy(CIMultiDict(pairs))
 

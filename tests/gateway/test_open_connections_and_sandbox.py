@@ -186,6 +186,100 @@ async def test_a_header_the_connection_list_drops_is_not_decided_on(
         assert h.upstream.last().headers["x-opencode-directory"] == ["/srv/elsewhere"]
 
 
+async def _raw_exchange(url: str, head: bytes) -> bytes:
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    writer.write(head)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"X-Opencode-Directory: /srv/elsewhere/\xff../\xff../fake-project",
+        b"X-Anything: a\xffb",
+        b"X-Opencode-Directory: /srv/elsewhere/\xc3\xa9",  # UTF-8, but not ASCII
+    ],
+)
+async def test_header_bytes_beyond_ascii_are_refused_before_anything_is_forwarded(
+    tmp_path_factory: pytest.TempPathFactory, header: bytes
+) -> None:
+    """aiohttp reads a byte that is not UTF-8 as a lone surrogate, and its writer
+    leaves that character out: `/srv/elsewhere/\\xff..` was decided as a folder
+    inside /srv/elsewhere and reached opencode as `/srv/elsewhere/..`. Any header
+    that is not UTF-8 is refused, and the directory header must be ASCII."""
+    from core.gateway.settings import ScopeSettings
+    from tests.gateway.conftest import make_tokens
+    from tests.gateway.fake_upstream import FAKE_DIRECTORY
+
+    tokens = make_tokens(tmp_path_factory.mktemp("store") / "auth-tokens.json")
+    limited = tokens.store.create(
+        name="elsewhere", permissions="read", directories=["/srv/elsewhere"]
+    )
+    scope = ScopeSettings((FAKE_DIRECTORY, "/srv/elsewhere"), False)
+    async with gateway_harness(tokens, scope=scope) as h:
+        head = (
+            b"GET /file/content?path=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Authorization: Bearer "
+            + limited.secret.reveal().encode()
+            + b"\r\n"
+            + header
+            + b"\r\n\r\n"
+        )
+        answer = await _raw_exchange(h.url, head)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+        assert not [seen for seen in h.upstream.seen if seen.raw_path.startswith("/file")]
+        # percent-encoded, as clients send it: decided, and forwarded as it came
+        encoded = {
+            "Authorization": f"Bearer {limited.secret.reveal()}",
+            "x-opencode-directory": "/srv/elsewhere/%C3%A9",
+        }
+        async with h.client.get(f"{h.url}/file/content?path=x", headers=encoded) as resp:
+            assert resp.status == 200
+        assert h.upstream.last().headers["x-opencode-directory"] == ["/srv/elsewhere/%C3%A9"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["directory=&directory=/srv/elsewhere", "directory=/srv/elsewhere&directory="],
+)
+async def test_an_empty_repeat_of_the_directory_parameter_is_refused(
+    tmp_path_factory: pytest.TempPathFactory, query: str
+) -> None:
+    """opencode reads the first `directory` (`searchParams.get`), and an empty one
+    means its own directory: checking only the non-empty one let a token limited
+    to /srv/elsewhere work in opencode's directory."""
+    from core.gateway.settings import ScopeSettings
+    from tests.gateway.conftest import make_tokens
+    from tests.gateway.fake_upstream import FAKE_DIRECTORY
+
+    tokens = make_tokens(tmp_path_factory.mktemp("store") / "auth-tokens.json")
+    limited = tokens.store.create(
+        name="elsewhere", permissions="read", directories=["/srv/elsewhere"]
+    )
+    scope = ScopeSettings((FAKE_DIRECTORY, "/srv/elsewhere"), False)
+    async with gateway_harness(tokens, scope=scope) as h:
+        bearer = {"Authorization": f"Bearer {limited.secret.reveal()}"}
+        async with h.client.get(f"{h.url}/file/content?path=x&{query}", headers=bearer) as resp:
+            assert resp.status == 400
+            assert (await resp.json())["error"] == "bad_directory"
+        assert not [seen for seen in h.upstream.seen if seen.raw_path.startswith("/file")]
+        # one directory, or two empty ones (opencode's own: refused for this token)
+        async with h.client.get(
+            f"{h.url}/file/content?path=x&directory=/srv/elsewhere", headers=bearer
+        ) as resp:
+            assert resp.status == 200
+        async with h.client.get(
+            f"{h.url}/file/content?path=x&directory=&directory=", headers=bearer
+        ) as resp:
+            assert resp.status == 403
+
+
 # --- what an answer carries ------------------------------------------------------------
 
 
@@ -259,6 +353,14 @@ async def test_forward_auth_treats_a_terminal_route_as_a_handshake_without_upgra
         async with client.get(url, headers=offered) as resp:
             assert resp.status == 200
             assert resp.headers["X-Auth-Token-Id"] == tokens.ids["rwx"]
+        # ... only where the proxy configs take it out again: first in the list
+        later = nginx(
+            "GET",
+            "/pty/pty_1/connect",
+            **{"Sec-WebSocket-Protocol": f"chat, bearer, {tokens.secrets['rwx']}"},
+        )
+        async with client.get(url, headers=later) as resp:
+            assert resp.status == 401
         # a plain route still ignores the subprotocol, as the gateway does
         plain = nginx(
             "GET", "/vcs", **{"Sec-WebSocket-Protocol": offered["Sec-WebSocket-Protocol"]}

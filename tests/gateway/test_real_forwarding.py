@@ -175,6 +175,46 @@ def test_a_connection_header_cannot_drop_the_workspace_either(
         assert status == 403 and b"workspace" in body, (front.name, status, body[:300])
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param("/\xff..", id="invalid-utf8"),  # http.client sends it as the byte 0xff
+        pytest.param("/\u00e9/..", id="latin1-e-acute"),
+        pytest.param("/\u00c3\u00a9/..", id="utf8-e-acute"),  # sent as the bytes c3 a9
+    ],
+)
+@pytest.mark.parametrize("name", ["gateway", "nginx", "caddy"])
+def test_bytes_beyond_ascii_cannot_hide_a_parent_in_the_directory_header(
+    both_roots: dict[str, str],
+    opencode: Opencode,
+    scoped: dict[str, str],
+    spelling: str,
+    name: str,
+) -> None:
+    """A token limited to `outside` names `outside/<0xff>../project`: read as UTF-8
+    that is a folder inside `outside`, but aiohttp's writer left the undecodable
+    character out and opencode got `outside/../project` - the project. A raw byte
+    beyond ASCII is read one way by the front and maybe another by opencode, so the
+    directory header must be ASCII (clients percent-encode) and the gateway refuses
+    any header that is not UTF-8. Refused, and opencode never answers."""
+    front = Front(name, both_roots[name])
+    directory = f"{opencode.outside}{spelling}/{opencode.project.name}"
+    headers = {"x-opencode-directory": directory}
+    status, _, body = front.get("/file/content?path=README.md", scoped["outside"], headers)
+    assert README_TEXT.strip() not in body.decode(errors="replace"), (name, status)
+    assert status == 400, (name, status, body[:300])
+    # the gateway refuses a header that is not UTF-8 before deciding; forward-auth
+    # (whose proxy forwards the bytes as they came) refuses the directory
+    assert json.loads(body)["error"] in ("bad_request", "bad_directory"), (name, body[:300])
+    # the same folder percent-encoded, as opencode's clients send it, is decided
+    # on what opencode reads: a folder inside `outside` that does not exist
+    encoded = urllib.parse.quote(directory, safe="/")
+    status, _, body = front.get(
+        "/file/content?path=README.md", scoped["outside"], {"x-opencode-directory": encoded}
+    )
+    assert README_TEXT.strip() not in body.decode(errors="replace"), (name, status)
+
+
 def test_the_legitimate_read_still_works(
     front: Front, opencode: Opencode, scoped: dict[str, str]
 ) -> None:
