@@ -5,8 +5,11 @@ the poll); a pairing link used by two processes at once signing in one."""
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -16,7 +19,7 @@ from core.authz.authorizer import CachedAuthorizer
 from core.authz.decision import Reason
 from core.model.errors import PairingInvalid, SessionNotFound, TokenExpired, TokenNotFound
 from core.model.records import PAIRING_LIFETIME, SESSION_LIFETIME
-from core.model.token_format import digest
+from core.model.token_format import PAIRING_PREFIX, digest, generate
 from core.store import Store, TokenStore
 from core.store.pg import schema
 from core.store.pg.connection import connect
@@ -371,6 +374,58 @@ def test_a_pairing_link_used_by_two_processes_at_once_signs_in_one(pg_url: str) 
         assert len(store.sessions()) == 4 and store.load().pairings == ()
     finally:
         store.close()
+
+
+def _at_once(call: Callable[[], object], threads: int = 6) -> list[str]:
+    """`call` from `threads` threads released together: each one's outcome."""
+    barrier = threading.Barrier(threads)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            call()
+            outcomes.append("ok")
+        except Exception as exc:  # the outcome is what the test looks at
+            outcomes.append(type(exc).__name__)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(60)
+    return outcomes
+
+
+def test_one_store_used_from_many_threads_keeps_its_transactions_apart(pg_url: str) -> None:
+    """The gateway calls its store from a thread pool (the sign-in pages, usage
+    batches). On one shared connection, six presses of one pairing link at once
+    once nested their transactions: several sessions from a one-time code, a
+    transaction left open holding the state row - and then every other writer,
+    `token delete` included, timed out. Anyone can send well-formed codes."""
+    gateway = PostgresStore(pg_url)
+    other = PostgresStore(pg_url, lock_timeout=2.0)  # the CLI, in another process
+    try:
+        gateway.create(name="phone", expires="never")
+        for _ in range(5):
+            code = gateway.create_pairing("phone").code.reveal()
+            press = functools.partial(gateway.consume_pairing, code, client=None, user_agent=None)
+            outcomes = _at_once(press)
+            assert sorted(outcomes) == ["PairingInvalid"] * 5 + ["ok"], outcomes
+        assert len(other.sessions()) == 5 and other.load().pairings == ()
+
+        # a burst of made-up codes (no token needed to send them) leaves no lock held
+        def made_up() -> object:
+            code = generate(os.urandom, PAIRING_PREFIX).reveal()
+            return gateway.consume_pairing(code, client=None, user_agent=None)
+
+        for _ in range(3):
+            assert _at_once(made_up) == ["PairingInvalid"] * 6
+        other.delete(["phone"])
+        assert gateway.load().records == () and gateway.sessions() == ()
+    finally:
+        gateway.close()
+        other.close()
 
 
 def test_expired_sessions_leave_with_a_usage_batch(pg_url: str) -> None:

@@ -24,6 +24,7 @@ to run, a lock held too long `StoreLocked`.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime
@@ -99,11 +100,18 @@ class PostgresStore(Store):
         self._connection = Connection(self.url, self.location)
         self._records = Records(self.location)
         self._watcher: ChangeWatcher | None = None
+        self._busy = threading.RLock()
+        """Held for every use of the one connection: the gateway calls the store
+        from a thread pool (sign-in pages, usage batches), and two threads on one
+        psycopg connection nest their transactions - one's FOR UPDATE no longer
+        keeps the other out, and a transaction can be left open holding the
+        state row's lock, so that every other writer (`token delete`) times out."""
 
     # --- what an engine provides --------------------------------------------------
 
     def load(self) -> Snapshot[Change]:
-        snapshot = read_current(self._connection, self._records)
+        with self._busy:
+            snapshot = read_current(self._connection, self._records)
         if self._watcher is not None:
             self._watcher.observe(snapshot.version)
         return snapshot
@@ -137,9 +145,14 @@ class PostgresStore(Store):
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
-        self._connection.drop()
+        with self._busy:
+            self._connection.drop()
 
     def write_problem(self) -> str | None:
+        with self._busy:  # one thread at a time on the connection
+            return self._write_problem()
+
+    def _write_problem(self) -> str | None:
         """Why a change would fail: a server in recovery (a standby), a read-only
         session, or a role without UPDATE on the tables a gateway writes - one
         query, nothing locked or written; None when none holds, or when the
@@ -212,6 +225,10 @@ class PostgresStore(Store):
         conn.execute("SELECT pg_notify(%s, %s)", (schema.CHANNEL, str(number)))
 
     def _mutate(self, change: Callable[[Changing], T]) -> T:
+        with self._busy:  # one thread at a time on the connection
+            return self._mutate_alone(change)
+
+    def _mutate_alone(self, change: Callable[[Changing], T]) -> T:
         """Under the write lock: read what changed, apply `change` to every record,
         write only the rows it changed, bump the change number and NOTIFY it - or
         nothing at all, if it changed nothing or failed.
@@ -343,6 +360,10 @@ class PostgresStore(Store):
         return bool(gone or used)
 
     def record_usage(self, used: Mapping[str, Used]) -> int:
+        with self._busy:  # one thread at a time on the connection
+            return self._record_usage(used)
+
+    def _record_usage(self, used: Mapping[str, Used]) -> int:
         """One UPDATE for the whole batch (later times win), not a rewrite: the
         gateway's `last_used_at` and `last_used_from`, at most once a minute per
         token."""
@@ -377,6 +398,10 @@ class PostgresStore(Store):
         return len(changed)
 
     def record_session_seen(self, seen: Mapping[str, tuple[datetime, str | None]]) -> int:
+        with self._busy:  # one thread at a time on the connection
+            return self._record_session_seen(seen)
+
+    def _record_session_seen(self, seen: Mapping[str, tuple[datetime, str | None]]) -> int:
         """One UPDATE for the whole batch, as `record_usage`."""
         if not seen:
             return 0

@@ -180,6 +180,7 @@ class PgReader:
         self._current: Snapshot[Change] | None = None
         self._read_in: int | None = None
         self.reads = 0
+        self._busy = threading.Lock()  # one thread at a time on the connection (engine.py)
 
     def stat_key(self) -> Hashable:
         if self.watcher._thread is None:  # started by the first decision, not before
@@ -198,7 +199,8 @@ class PgReader:
     def reload(self) -> Snapshot[Change]:
         bucket = self.watcher.bucket()
         try:
-            snapshot = read_current(self._connection, self._records)
+            with self._busy:
+                snapshot = read_current(self._connection, self._records)
         except StoreError:
             self._current = None  # never fall back to an older version
             raise
@@ -220,4 +222,5 @@ class PgReader:
 
     def close(self) -> None:
         self.watcher.close()
-        self._connection.drop()
+        with self._busy:
+            self._connection.drop()
