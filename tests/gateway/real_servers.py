@@ -315,6 +315,15 @@ NGINX_SITE = """\
         "~*^\\s*bearer\\s*,\\s*[^,\\s]+\\s*(?<rest>,.*)?$" "bearer$rest";
         default $http_sec_websocket_protocol;
     }}
+    # the sign-in's session cookie is forward-auth's business, never opencode's
+    map $http_cookie $cookie_but_host_session {{
+        "~^(?<before>.*?)(?:^|;\\s*)__Host-oat_session=[^;]*(?<after>.*)$" "$before$after";
+        default $http_cookie;
+    }}
+    map $cookie_but_host_session $opencode_cookie {{
+        "~^(?<before>.*?)(?:^|;\\s*)oat_session=[^;]*(?<after>.*)$" "$before$after";
+        default $cookie_but_host_session;
+    }}
     # forward-auth's refusal (X-Auth-Error); when nginx answers by itself (a deny
     # rule, forward-auth unreachable) it says so - never another request's message
     map $auth_error $auth_error_body {{
@@ -382,6 +391,7 @@ NGINX_SITE = """\
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Sec-WebSocket-Protocol $websocket_protocol;
+            proxy_set_header Cookie $opencode_cookie;
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_read_timeout 1h;
@@ -569,6 +579,9 @@ http://127.0.0.1:{port} {{
             header_up Authorization "{authorization}"
             # a bearer subprotocol's token never reaches opencode (`bearer` stays)
             header_up Sec-WebSocket-Protocol "(?i)^\\s*bearer\\s*,\\s*[^,\\s]+" "bearer"
+            # the sign-in's session cookie is forward-auth's business, never opencode's
+            # ($1 is the empty group at the end: Caddy needs a replacement to be given)
+            header_up Cookie "(?:^|;\\s*)(?:__Host-)?oat_session=[^;]*()" "$1"
             # what forward-auth says the answer needs: a sandbox on opencode's API
             header_up -X-Auth-Content-Security-Policy
             header_up -X-Auth-Content-Type-Options

@@ -352,10 +352,23 @@ async def test_the_bearer_subprotocol_opens_a_terminal_through_every_front(
         assert lesser.value.status == 403, front.name
 
 
+@pytest.mark.parametrize(
+    ("cookie", "forwarded"),
+    [
+        ("a=1; oat_session=SESSION; b=2", "a=1; b=2"),
+        ("oat_session=SESSION; __Host-oat_session=HOSTSESSION; b=2", "; b=2"),
+        ("__Host-oat_session=HOSTSESSION", None),
+        ("x_oat_session=kept; foo=bar", "x_oat_session=kept; foo=bar"),
+    ],
+)
 @pytest.mark.parametrize("proxy", ["nginx", "caddy"])
-def test_the_bearer_token_never_reaches_opencode(real_tokens: Tokens, proxy: str) -> None:
+def test_the_bearer_token_never_reaches_opencode(
+    real_tokens: Tokens, proxy: str, cookie: str, forwarded: str | None
+) -> None:
     """The proxies' configs rewrite `bearer, <token>` to `bearer` toward opencode (a
-    fake opencode here, which echoes what reaches it)."""
+    fake opencode here, which echoes what reaches it), and take the sign-in's
+    session cookie out of `Cookie`, as the gateway does: a session id is as good
+    as the token for 30 days, and opencode has no use for it."""
     from tests.gateway.real_servers import find_caddy, find_nginx, start_caddy, start_nginx
 
     binary = find_nginx() if proxy == "nginx" else find_caddy()
@@ -378,6 +391,7 @@ def test_the_bearer_token_never_reaches_opencode(real_tokens: Tokens, proxy: str
                 {
                     "Authorization": f"Bearer {secret}",
                     "Sec-WebSocket-Protocol": f"bearer, {secret}, other",
+                    "Cookie": cookie,
                 },
             )
         finally:
@@ -389,3 +403,8 @@ def test_the_bearer_token_never_reaches_opencode(real_tokens: Tokens, proxy: str
     seen = {k.lower(): v for k, v in json.loads(body)["headers"].items()}
     assert seen["sec-websocket-protocol"] == ["bearer, other"], proxy
     assert secret not in body.decode()
+    assert "SESSION" not in body.decode(), (proxy, seen.get("cookie"))
+    if forwarded is None:
+        assert seen.get("cookie", [""]) == [""], proxy
+    else:
+        assert [c.strip("; ") for c in seen["cookie"]] == [forwarded.strip("; ")], proxy
