@@ -49,6 +49,9 @@ class Held:
     token_id: str
     recheck: Recheck
     end: End
+    session_id: str | None = None
+    """The browser session it came with (a cookie), whose end can come before
+    its token's."""
     ended: str | None = None
     """Why it was ended, once it was (the relay reads it to log `revoked`)."""
 
@@ -61,9 +64,10 @@ class Revocable:
     token_id: str
     recheck: Recheck
     registry: OpenConnections
+    session_id: str | None = None
 
     def hold(self, end: End) -> Held:
-        return self.registry.hold(self.token_id, self.recheck, end)
+        return self.registry.hold(self.token_id, self.recheck, end, self.session_id)
 
 
 class OpenConnections:
@@ -97,8 +101,10 @@ class OpenConnections:
     def tokens(self) -> frozenset[str]:
         return frozenset(self._by_token)
 
-    def hold(self, token_id: str, recheck: Recheck, end: End) -> Held:
-        held = Held(token_id, recheck, end)
+    def hold(
+        self, token_id: str, recheck: Recheck, end: End, session_id: str | None = None
+    ) -> Held:
+        held = Held(token_id, recheck, end, session_id)
         self._by_token.setdefault(token_id, set()).add(held)
         self._new.append(held)
         self._wake.set()
@@ -153,11 +159,18 @@ class OpenConnections:
             await self._recheck([held for held in new if held.ended is None])
 
     def _expiry_passed(self) -> bool:
+        """A held token's expiry, or a held browser session's end (30 days at
+        most, and sooner than its token's), has passed."""
         now = self._authorizer.clock()
-        for token_id in self._by_token:
+        for token_id, group in self._by_token.items():
             expires = self._authorizer.expiry(token_id)
             if expires is not None and now >= expires:
                 return True
+            for held in group:
+                if held.session_id is not None:
+                    ends = self._authorizer.session_expiry(held.session_id)
+                    if ends is None or now >= ends:
+                        return True
         return False
 
     async def recheck_all(self) -> None:

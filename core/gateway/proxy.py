@@ -209,7 +209,9 @@ class Gateway:
         if isinstance(decision, web.StreamResponse):
             if decision.status == 401 and is_navigation(request.method, request.headers):
                 # A browser without a (valid) session: the login page, then back here.
-                answer = redirect(login_location(raw))
+                # back to where it was going, without a refused `auth_token` (it would
+                # win over the new session's cookie, and send the browser round again)
+                answer = redirect(login_location(without_query_credentials(raw)))
                 if found.cookie is not None:
                     clear_cookie(answer, secure=secure)
                 return answer
@@ -225,6 +227,7 @@ class Gateway:
                 decision.token_id,
                 self._recheck(found, request.method, raw, headers),
                 self.live,
+                decision.session_id,
             )
 
         url = URL(self._base + without_query_credentials(raw), encoded=True)

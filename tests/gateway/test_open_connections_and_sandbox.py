@@ -102,6 +102,36 @@ async def test_nothing_is_decided_again_while_nothing_changes(tokens: Tokens) ->
         await live.close()
 
 
+async def test_a_browser_sessions_end_decides_its_connections_again(tokens: Tokens) -> None:
+    """A session ends after 30 days at most, sooner than a token that never
+    expires: its open streams are decided again when it does, not only at the
+    next change of the store."""
+    token = tokens.store.create(name="lasting", expires="never").record
+    session = tokens.store.create_session(token.id, client=None, user_agent=None).record
+    clock = _Clock()
+    live = OpenConnections(CachedAuthorizer(StoreReader(tokens.path), clock=clock), interval=0.01)
+    calls: list[str] = []
+
+    async def recheck() -> str | None:
+        calls.append("recheck")
+        return "unknown_session" if clock.now >= session.expires_at else None
+
+    async def end(why: str) -> None:
+        calls.append(why)
+
+    live.hold(token.id, recheck, end, session.id)
+    live.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert calls == ["recheck"]  # once when first seen, then nothing changes
+        clock.now = session.expires_at + timedelta(seconds=1)
+        await asyncio.sleep(0.2)
+        assert calls == ["recheck", "recheck", "unknown_session"]
+        assert len(live) == 0
+    finally:
+        await live.close()
+
+
 async def test_a_recheck_that_fails_ends_the_connection(tokens: Tokens) -> None:
     live = OpenConnections(CachedAuthorizer(StoreReader(tokens.path)))
     ended: list[str] = []

@@ -91,6 +91,13 @@ async def test_a_browser_without_a_session_is_sent_to_the_login_page_and_a_progr
         ) as page:
             assert page.status == 303
             assert page.headers["Location"] == "/_auth/login?next=%2Fsession%3Fx%3D1"
+        # a refused `auth_token` is not sent round again: it would win over the
+        # session's cookie after the sign-in and lead back here
+        async with h.client.get(
+            f"{h.url}/session?auth_token=ocat_nope&x=1", headers=NAVIGATE, allow_redirects=False
+        ) as page:
+            assert page.status == 303
+            assert page.headers["Location"] == "/_auth/login?next=%2Fsession%3Fx%3D1"
         async with h.client.get(f"{h.url}/session") as api:
             assert api.status == 401
             challenges = api.headers.getall("WWW-Authenticate")
