@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -20,7 +22,8 @@ from core.gateway.live import OpenConnections
 from core.gateway.tickets import Tickets
 from core.model.errors import StoreCorrupt
 from core.store import StoreReader, TokenStore
-from tests.gateway.conftest import Tokens, gateway_harness
+from core.store.snapshot import Issued
+from tests.gateway.conftest import Harness, Tokens, gateway_harness
 from tests.gateway.test_forward_auth import forward_auth, nginx
 
 # --- live: open connections decided again -------------------------------------------
@@ -189,10 +192,12 @@ def test_tickets_of_tokens_that_no_longer_pass_are_forgotten(tokens: Tokens) -> 
 # --- the decision reads what is forwarded ---------------------------------------------
 
 
-@pytest.mark.parametrize("connection", ["close, x-opencode-directory", "X-OPENCODE-DIRECTORY"])
-async def test_a_header_the_connection_list_drops_is_not_decided_on(
-    tmp_path_factory: pytest.TempPathFactory, connection: str
-) -> None:
+@contextlib.asynccontextmanager
+async def limited_elsewhere(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[tuple[Harness, Issued]]:
+    """A gateway serving opencode's own directory and /srv/elsewhere, and a read
+    token limited to /srv/elsewhere."""
     from core.gateway.settings import ScopeSettings
     from tests.gateway.conftest import make_tokens
     from tests.gateway.fake_upstream import FAKE_DIRECTORY
@@ -203,6 +208,14 @@ async def test_a_header_the_connection_list_drops_is_not_decided_on(
     )
     scope = ScopeSettings((FAKE_DIRECTORY, "/srv/elsewhere"), False)
     async with gateway_harness(tokens, scope=scope) as h:
+        yield h, limited
+
+
+@pytest.mark.parametrize("connection", ["close, x-opencode-directory", "X-OPENCODE-DIRECTORY"])
+async def test_a_header_the_connection_list_drops_is_not_decided_on(
+    tmp_path_factory: pytest.TempPathFactory, connection: str
+) -> None:
+    async with limited_elsewhere(tmp_path_factory) as (h, limited):
         bearer = {"Authorization": f"Bearer {limited.secret.reveal()}"}
         headers = {**bearer, "x-opencode-directory": "/srv/elsewhere", "Connection": connection}
         async with h.client.get(f"{h.url}/file?path=.", headers=headers) as resp:
@@ -243,16 +256,7 @@ async def test_header_bytes_beyond_ascii_are_refused_before_anything_is_forwarde
     leaves that character out: `/srv/elsewhere/\\xff..` was decided as a folder
     inside /srv/elsewhere and reached opencode as `/srv/elsewhere/..`. Any header
     that is not UTF-8 is refused, and the directory header must be ASCII."""
-    from core.gateway.settings import ScopeSettings
-    from tests.gateway.conftest import make_tokens
-    from tests.gateway.fake_upstream import FAKE_DIRECTORY
-
-    tokens = make_tokens(tmp_path_factory.mktemp("store") / "auth-tokens.json")
-    limited = tokens.store.create(
-        name="elsewhere", permissions="read", directories=["/srv/elsewhere"]
-    )
-    scope = ScopeSettings((FAKE_DIRECTORY, "/srv/elsewhere"), False)
-    async with gateway_harness(tokens, scope=scope) as h:
+    async with limited_elsewhere(tmp_path_factory) as (h, limited):
         head = (
             b"GET /file/content?path=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             b"Authorization: Bearer "
@@ -284,16 +288,7 @@ async def test_an_empty_repeat_of_the_directory_parameter_is_refused(
     """opencode reads the first `directory` (`searchParams.get`), and an empty one
     means its own directory: checking only the non-empty one let a token limited
     to /srv/elsewhere work in opencode's directory."""
-    from core.gateway.settings import ScopeSettings
-    from tests.gateway.conftest import make_tokens
-    from tests.gateway.fake_upstream import FAKE_DIRECTORY
-
-    tokens = make_tokens(tmp_path_factory.mktemp("store") / "auth-tokens.json")
-    limited = tokens.store.create(
-        name="elsewhere", permissions="read", directories=["/srv/elsewhere"]
-    )
-    scope = ScopeSettings((FAKE_DIRECTORY, "/srv/elsewhere"), False)
-    async with gateway_harness(tokens, scope=scope) as h:
+    async with limited_elsewhere(tmp_path_factory) as (h, limited):
         bearer = {"Authorization": f"Bearer {limited.secret.reveal()}"}
         async with h.client.get(f"{h.url}/file/content?path=x&{query}", headers=bearer) as resp:
             assert resp.status == 400
