@@ -7,7 +7,7 @@ needs `execute` before it shows anything (it reads the config and the provider
 list). So a person picks by what the client is for, not by letter:
 
     full   rwx  full client: attach and prompt, the web app, the SDK
-    watch  r-x  watch sessions: attach and follow, never prompt or run anything
+    watch  r-x  watch sessions: attach and follow, never prompt or run a command
     files  r--  files and search only: the project's files, by name, and git status
 
 What each one lets a client do is the route policy's answer (`passes`,
@@ -69,7 +69,8 @@ PRESETS: tuple[Preset, ...] = (
         "watch sessions",
         (R, X),
         "follow sessions in opencode attach or the web app as they run; cannot start a "
-        "session, prompt the agent or run anything (it can read the config, API keys included)",
+        "session, prompt the agent or run a command or terminal (it can read the config, API "
+        "keys included, and asking for the MCP servers or tools starts the config's own)",
     ),
     Preset(
         "files",

@@ -161,8 +161,9 @@ _CLASSES = (
     (
         "read",
         "look at the project: list and read its files (not opencode's config files), find "
-        "files by name, git status, agents, commands, skills and tools, language and MCP "
-        "servers' status, the web app's files. Never credentials, config or session content",
+        "files by name, git status, language servers' and formatters' status, the web app's "
+        "files. Never credentials, config or session content, and never a program of the "
+        "config started",
     ),
     (
         "write",
@@ -171,9 +172,11 @@ _CLASSES = (
     ),
     (
         "read, execute",
-        "read what holds credentials or session content: the config and opencode's config "
-        "files, provider listings (with their keys), searches inside files and diffs (which "
-        "reach those files), event streams, sessions and messages, terminals, pending "
+        "read what holds credentials, config or session content: the config and opencode's "
+        "config files, provider and model listings (with their keys), agents, commands, "
+        "skills and tools (their prompts and text; listing tools imports the config's tool "
+        "files), MCP servers' status (asking starts them), searches inside files and diffs "
+        "(which reach those files), event streams, sessions and messages, terminals, pending "
         "permission requests and questions",
     ),
     (
@@ -204,7 +207,8 @@ def policy_markdown(policy: Policy) -> str:
     listed = ", ".join(f"`{r.method} {r.path}`" for r in rules)
     lines.append(
         "| read + write + execute | attach to a terminal (its output, and keystrokes into "
-        "it); and anything no row names (a newer opencode's operation, a web-app link) | "
+        "it), take an attached TUI's next control request; and anything no row names (a "
+        "newer opencode's operation, a web-app link) | "
         f"{len(rules)}: {listed}; and every unclassified method and path |"
     )
     return "\n".join(lines) + "\n"

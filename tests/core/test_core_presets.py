@@ -183,11 +183,17 @@ def test_watch_passes_no_row_that_prompts_or_runs_anything(policy: Policy) -> No
         assert W not in rule.needs, rule.name
 
 
-def test_watch_is_every_read_but_a_terminals_keystrokes(policy: Policy) -> None:
+def test_watch_is_every_read_but_a_terminals_keystrokes_and_the_tuis_queue(policy: Policy) -> None:
     watch = preset("watch")
     reads = {rule.name for rule in policy if rule.method == "GET"}
     passed = {rule.name for rule in watch.operations(policy)}
-    assert reads - passed == {"GET /pty/{ptyID}/connect", "GET /api/pty/{ptyID}/connect"}
+    # a terminal's keystrokes, and taking an attached TUI's next control request off
+    # its queue (a change: the TUI never gets it)
+    assert reads - passed == {
+        "GET /pty/{ptyID}/connect",
+        "GET /api/pty/{ptyID}/connect",
+        "GET /tui/control/next",
+    }
 
 
 def test_files_passes_what_a_file_browser_needs(policy: Policy) -> None:

@@ -357,7 +357,7 @@ def test_no_read_route_reveals_a_secret(
         for secret in opencode.canaries:
             if secret in text:
                 leaks.append(f"{rule.name} ({status})")
-    assert called > 50
+    assert called > 40  # every read row (43 on opencode 1.18.33): the loop ran
     assert leaks == []
 
 
