@@ -238,10 +238,12 @@ def start_opencode(binary: str) -> Opencode:
     return server
 
 
-def stop_opencode(server: Opencode) -> None:
+def stop_opencode(server: Opencode, *, patience: float = 10) -> None:
+    """Stop it (killed after `patience` seconds: it may take ten to stop on its own)
+    and remove its folders."""
     server.proc.terminate()
     try:
-        server.proc.wait(10)
+        server.proc.wait(patience)
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()

@@ -72,12 +72,7 @@ def own_opencode() -> Iterator[Opencode]:
     try:
         yield server
     finally:
-        server.proc.terminate()  # it may take ten seconds to stop on its own: not waited for
-        try:
-            server.proc.wait(2)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-        stop_opencode(server)
+        stop_opencode(server, patience=2)
 
 
 @dataclass(frozen=True)

@@ -158,12 +158,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             proxy.stop()
         for child in children:
             child.stop()
-        oc.proc.terminate()  # it may take ten seconds to stop on its own: not waited for
-        try:
-            oc.proc.wait(2)
-        except subprocess.TimeoutExpired:
-            oc.proc.kill()
-        stop_opencode(oc)
+        stop_opencode(oc, patience=2)
 
 
 def _call(url: str, method: str, target: str, secret: str) -> tuple[int, str]:
