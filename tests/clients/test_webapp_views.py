@@ -151,8 +151,11 @@ def test_webapp_shows_files_images_diffs_and_terminals(
         # a file opened by name, in a tab of its own
         page.get_by_role("button", name="Open file").click()
         page.keyboard.type(views.shown)
-        page.get_by_text(views.shown).last.wait_for(timeout=WAIT_MS)  # found
-        page.keyboard.press("Enter")
+        found = page.get_by_text(views.shown).last
+        found.wait_for(timeout=WAIT_MS)
+        # clicked, not Enter: Enter takes whichever entry is highlighted, and on a busy
+        # machine the list could still be the one for the first letters typed
+        found.click()
         page.get_by_text(views.shown_line).first.wait_for(timeout=WAIT_MS)
         _screenshot(page, tmp_path, f"views-{front.kind}-file.png")
 
