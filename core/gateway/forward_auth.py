@@ -74,7 +74,13 @@ from core.gateway.guard import (
     query_credentials,
     split_subprotocols,
 )
-from core.gateway.headers import APP, ContentSafety, SafetyHeaders
+from core.gateway.headers import (
+    APP,
+    ContentSafety,
+    SafetyHeaders,
+    method_override,
+    method_override_message,
+)
 from core.gateway.signin import (
     SignIn,
     clear_cookie,
@@ -304,6 +310,10 @@ class ForwardAuth:
         except OriginalRequestError as exc:
             note(request, "bad_request", "")
             return error_response(400, "bad_request", str(exc))
+        override = method_override(request.headers)
+        if override is not None:  # nginx and Caddy pass the client's headers on
+            note(request, "bad_request", logged_path(uri), method=method)
+            return error_response(400, "bad_request", method_override_message(override))
         protocols = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL)
         websocket = self._websocket(
             method, uri, request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"

@@ -102,6 +102,28 @@ def undecodable_header(raw_headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return False
 
 
+# Headers some frameworks read as the request's real method. opencode 1.18.33 honours
+# none of them (a test holds it to that), but the decision is made on the method
+# the request line carries, so a request naming another one is refused rather than
+# forwarded with a second opinion on what it does.
+METHOD_OVERRIDES = ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override")
+
+
+def method_override(headers: Mapping[str, str] | CIMultiDictProxy[str]) -> str | None:
+    """The first method-override header the request carries, if any."""
+    for name in METHOD_OVERRIDES:
+        if name in headers:
+            return name
+    return None
+
+
+def method_override_message(name: str) -> str:
+    return (
+        f"the request carries {name}: it is decided on the method of its request line, "
+        "so it may not name another"
+    )
+
+
 def upstream_request_headers(
     incoming: CIMultiDictProxy[str],
     *,

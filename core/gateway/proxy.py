@@ -55,6 +55,8 @@ from core.gateway.guard import (
 from core.gateway.headers import (
     SKIP_AUTO_HEADERS,
     ContentSafety,
+    method_override,
+    method_override_message,
     undecodable_header,
     upstream_request_headers,
 )
@@ -169,6 +171,10 @@ class Gateway:
                 "bad_request",
                 "a header is not valid UTF-8: it would not reach opencode as it was sent",
             )
+        override = method_override(request.headers)
+        if override is not None:
+            note(request, "bad_request", logged_path(raw))
+            return error_response(400, "bad_request", method_override_message(override))
         if owns(raw):
             return await self.signin.handle(request)
         websocket = is_websocket_upgrade(request)

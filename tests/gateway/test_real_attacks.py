@@ -108,6 +108,7 @@ def state(opencode: Opencode) -> dict[str, object]:
         "mcp": direct(opencode, "GET", "/mcp"),
         "worktrees": direct(opencode, "GET", "/experimental/worktree"),
         "projects": [p["id"] for p in direct(opencode, "GET", "/project")],  # type: ignore[attr-defined]
+        "sessions": [s["id"] for s in direct(opencode, "GET", "/session")],  # type: ignore[attr-defined]
         "auth.json": digest(home / ".local/share/opencode/auth.json"),
         "global config files": {
             name: digest(home / ".config/opencode" / name)
@@ -229,6 +230,10 @@ def attacks(oc: Opencode, project_id: str) -> list[tuple[str, str, str, object, 
         ("r", "GET", "/doc/../config", None, {}),
         # read + execute may look at sessions, not run or change anything
         ("rx", "POST", "/mcp", {"name": "evil", "config": mcp_command(marker)}, {}),
+        # a header naming another method than the one decided on
+        ("rx", "GET", "/session", None, {"X-HTTP-Method-Override": "POST"}),
+        ("rx", "GET", "/mcp", None, {"X-HTTP-Method": "POST"}),
+        ("r", "GET", "/file", None, {"X-Method-Override": "DELETE"}),
         ("rx", "GET", "/file/content?directory=/etc&path=passwd", None, {}),
     ]
 
@@ -256,6 +261,22 @@ def test_every_attack_is_refused_and_nothing_happens(
     assert accepted == []
     assert leaked == []
     assert after == before
+
+
+def test_opencode_itself_takes_no_method_override(opencode: Opencode) -> None:
+    """Why refusing the override headers loses nothing: opencode 1.18.33 reads the
+    method of the request line only. A GET naming POST lists sessions, makes none."""
+    before = direct(opencode, "GET", "/session")
+    for name in ("X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"):
+        status, _, raw = request(
+            opencode.url,
+            "GET",
+            "/session",
+            {"Authorization": opencode.authorization, name: "POST"},
+            timeout=20,
+        )
+        assert (status, json.loads(raw)) == (200, before), name
+    assert direct(opencode, "GET", "/session") == before
 
 
 # nginx decodes the path itself and answers a `..` above the root with its own 400
