@@ -312,7 +312,10 @@ class Front:
     nginx: Any = None  # the proxy: real_servers.NginxProcess, or CaddyProcess
 
     def mark(self) -> int:
-        """Where the access log is now: pass it to `access(since=...)`."""
+        """Where the access log is now, once the lines of what came before are in
+        (they are written in batches, and a stream's when it ends - a previous
+        client's may come late): pass it to `access(since=...)`."""
+        self.settle()
         return len(self.decider.out)
 
     def access(self, since: int = 0) -> list[dict[str, Any]]:

@@ -133,7 +133,6 @@ def test_watch_follows_a_session_as_it_runs_and_cannot_prompt_in_it(
     session = server.create_session("a session to watch")
     first, second = marker(), marker()
     add_prompt(server, session, first)
-    front.settle()  # the previous test's attach has left: its streams' lines are in
     mark = front.mark()
     attach(tmux, opencode_binary, front.url, tokens.secrets["watch"], "-s", session)
     tmux.wait_for(lambda screen: first in screen, "the session's history")

@@ -225,7 +225,6 @@ def test_project_pages_never_run_through_the_front(
     with harness.browser(playwright, chromium) as context:
         page = context.new_page()
         harness.sign_in(page, front.url, tokens.secrets["rwx"], "/path")
-        front.settle()  # the sign-in's own lines are in (the log is written in batches)
         mark = front.mark()
         watch = _watch(context)
         downloads: list[str] = []

@@ -455,7 +455,6 @@ def test_a_cross_site_form_post_with_the_cookie_is_refused_and_changes_nothing(
         (cookie,) = harness.session_cookies(context)
         sessions = {s.id for s in _sessions_of(tokens, tokens.ids["rwx"])}
         others = {s.id for s in _sessions_of(tokens, tokens.ids["r"])}
-        front.settle()  # the sign-in's own lines are in (the log is written in batches)
         mark = front.mark()
         page.goto(f"http://127.0.0.1:{port}/")
         page.set_content(html)  # the page of that origin, with its forms

@@ -372,7 +372,6 @@ def test_auth_token_with_a_browser_login_through_the_gateway(
         context.add_init_script(harness.projects_seed(opencode_server.project))
         page = context.new_page()
         harness.sign_in(page, gateway.url, tokens.secrets["rwx"], "/path")
-        gateway.settle()  # the sign-in's own lines are in (the log is written in batches)
         mark = gateway.mark()
         log = harness.RequestLog()
         log.watch(context)
@@ -473,7 +472,6 @@ def test_a_page_of_another_origin_gets_nothing(
         page = context.new_page()
         harness.sign_in(page, gateway.url, tokens.secrets["rwx"], "/path")
         assert '"home"' in page.inner_text("body")  # signed in: the browser holds a cookie
-        gateway.settle()  # the sign-in's own lines are in (the log is written in batches)
         mark = gateway.mark()
         page.goto(f"http://{page_host}:{port}/")
         seen = page.evaluate(_FOREIGN_FETCHES, gateway.url)
