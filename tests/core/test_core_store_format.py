@@ -232,6 +232,29 @@ def test_one_read_per_change_not_one_per_decision(store: TokenStore, clock: Fake
     assert len(auth.index()) == 11
 
 
+def test_a_usage_write_is_read_once_not_on_every_decision_after(
+    store: TokenStore, clock: FakeClock
+) -> None:
+    """The gateway's own usage write is taken without reading the file, and when
+    it was racy the file is read once more after the window - then held. (The
+    rewrite was once taken again on every recheck, its time keeping it racy for
+    good: every decision after the first use sent a read to a worker thread.)"""
+    auth = CachedAuthorizer(store.new_reader(), clock=clock)
+    issued = store.create(name="a")
+    token = issued.secret.reveal()
+    assert auth.decide(f"Bearer {token}", "GET", "/path").allowed
+    store.record_usage({issued.record.id: (clock(), "192.0.2.1")})
+    for _ in range(3):
+        assert auth.decide(f"Bearer {token}", "GET", "/path").allowed
+    time.sleep(1.1)  # past any racy window (a whole-second file system's too)
+    assert auth.decide(f"Bearer {token}", "GET", "/path").allowed
+    verified = auth.verifications
+    for _ in range(50):
+        assert auth.decide(f"Bearer {token}", "GET", "/path").allowed
+    assert auth.verifications == verified  # held: not read again
+    assert auth.reloads + auth.verifications <= 3
+
+
 def test_a_broken_file_is_read_once_per_change(store: TokenStore, clock: FakeClock) -> None:
     auth = CachedAuthorizer(StoreReader(store.path, racy_window=0), clock=clock)
     store.create(name="a")

@@ -214,7 +214,10 @@ class EntryReader:
 
     def _read(self, key: Key | None) -> Entries:
         rewrites = _rewrites.get(self._fspath, ())
-        if rewrites and _fp_key(rewrites[-1].version) == key:
+        # A version held already is asked for again only when it was racy: then
+        # the file itself is read (a write in the same tick keeps the stat key),
+        # never the same rewrite taken again - its time would keep it racy.
+        if rewrites and _fp_key(rewrites[-1].version) == key != self._current_key:
             taken = self._take_rewrites(rewrites)
             if taken is not None:
                 return taken
