@@ -1,7 +1,7 @@
 """The gateway's own cost (issue 20), each figure next to its floor or peer from
 the same run. Prints numbers; asserts nothing.
 
-    .venv/bin/python benchmarks/front_cost_bench.py [--only cpu echo memory ready fa]
+    .venv/bin/python benchmarks/front_cost_bench.py [--only cpu echo memory ready fa bigcpu]
         [--rounds 5] [--seconds 4] [--connections 4] [--tokens 100000] [--root DIR]
         [--before DIR] [--no-uvloop]
 
@@ -27,6 +27,10 @@ ready   From launch to the first authorized answer, a `--tokens` store and a
 fa      forward-auth with a `--tokens` store, asked continuously from launch:
         when it listens, its first answers and their statuses in the first 5 s.
         Goal: ready before it listens, or 503 with a reason until then.
+bigcpu  CPU of the gateway per `GET /session` with a `--tokens` store, once the
+        token's first use has been written (the gateway's own usage write, which
+        it takes without reading the file), next to the bare proxy over the echo
+        upstream; with `--before`, the other checkout's gateway too.
 
 `--root DIR` runs the gateway and forward-auth of another checkout (a git
 worktree of an older commit) instead of this one's; the peers are this
@@ -563,6 +567,55 @@ def memory_rows(tool: Tool, tmp: Path, args: argparse.Namespace, store: Path,
             child.stop()
 
 
+def big_cpu_rows(tool: Tool, tmp: Path, args: argparse.Namespace, store: Path,
+                 secrets: list[str]) -> None:  # fmt: skip
+    """CPU per request with the big store, once the token's first use is written
+    (a usage write the gateway then holds): each gateway next to the bare proxy,
+    over the echo upstream, paired per round."""
+    directory = tmp / "project"
+    directory.mkdir(exist_ok=True)
+    echo, echo_url = script("echo_upstream.py", str(directory))
+    children = [echo]
+    try:
+        headers = {"Authorization": f"Bearer {secrets[0]}"}
+        fronts: list[tuple[str, int, str, dict[str, str]]] = []
+        trees = [("gateway", tool)]
+        if args.before is not None:
+            trees.append((BEFORE, Tool(args.before.resolve())))
+        for number, (name, tree) in enumerate(trees):
+            own = tmp / f"bigcpu-{number}" / store.name  # each its own file: its own writes
+            own.parent.mkdir(exist_ok=True)
+            shutil.copyfile(store, own)
+            gw = tree.gateway(own, echo_url, None, "--access-log", str(tmp / f"{name}.log"))
+            children.append(gw)
+            url = gw.listening_url()
+            wait_answer(url, "/session", headers, time.monotonic() + 60)
+            fronts.append((name, gw.proc.pid, url, headers))
+        bare, bare_url = script("bare_proxy.py", echo_url)
+        children.append(bare)
+        fronts.append((BARE, bare.proc.pid, bare_url, {}))
+        for _, _, url, front_headers in fronts:
+            wrk(url + "/session", front_headers, 1, 1)
+        time.sleep(6)  # the first use written (every 5 s), and its racy window passed
+        print(f"\n5. CPU per request, {args.tokens:,} tokens, after the token's first use "
+              f"was written; {quiet_enough()}")  # fmt: skip
+        cells: dict[str, list[float]] = {}
+        for _ in range(args.rounds):
+            for name, pid, url, front_headers in fronts:
+                before = cpu_seconds(pid)
+                load = wrk(url + "/session", front_headers, args.connections, args.seconds)
+                cells.setdefault(name, []).append(
+                    (cpu_seconds(pid) - before) / load.requests * 1000
+                )
+        for name, _, _, _ in fronts:
+            paired = [v / b for v, b in zip(cells[name], cells[BARE], strict=True)]
+            print(f"   {name:<26}{spread(cells[name], '{:.3f}'):>22} ms/request"
+                  f"{spread(paired):>20} x bare")  # fmt: skip
+    finally:
+        for child in children:
+            child.stop()
+
+
 BARE_HANDLER = """
 import asyncio
 from aiohttp import web
@@ -643,7 +696,9 @@ def fa_once(tool: Tool, store: Path, upstream: str, directory: str, secret: str)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="+", default=["cpu", "echo", "memory", "ready", "fa"])
+    parser.add_argument(
+        "--only", nargs="+", default=["cpu", "echo", "memory", "ready", "fa", "bigcpu"]
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ready-rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=4.0)
@@ -676,7 +731,7 @@ def main() -> int:
             cpu_rows(tool, tmp, args)
         if "echo" in args.only:
             echo_rows(tool, tmp, args)
-        if {"memory", "ready", "fa"} & set(args.only):
+        if {"memory", "ready", "fa", "bigcpu"} & set(args.only):
             store, secrets = big_store(tmp, args.tokens)
             if "memory" in args.only:
                 memory_rows(tool, tmp, args, store, secrets)
@@ -684,6 +739,8 @@ def main() -> int:
                 ready_rows(tool, tmp, args, store, secrets)
             if "fa" in args.only:
                 fa_rows(tool, tmp, args, store, secrets)
+            if "bigcpu" in args.only:
+                big_cpu_rows(tool, tmp, args, store, secrets)
     return 0
 
 
