@@ -298,7 +298,7 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
-    access_log off;
+    access_log {tmp}/access.log;
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -358,8 +358,10 @@ NGINX_SITE = """\
             proxy_set_header X-Forwarded-Uri "";
         }}
 
-        # the sign-in pages (login, logout, pairing) are forward-auth's own
+        # the sign-in pages (login, logout, pairing) are forward-auth's own; not
+        # in nginx's log: a pairing link holds its code (forward-auth logs them)
         location /_auth/ {{
+            access_log off;
             proxy_pass http://{forward_auth};
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -425,6 +427,7 @@ class Nginx:
     upstream_kind: str  # "opencode" or "fake"
     proxy: str = "nginx"
     forward_auth: str = ""  # forward-auth's own URL, to ask it directly
+    access_log: Path | None = None  # nginx's own access log
 
 
 @dataclass
@@ -495,7 +498,12 @@ def nginx_front(request: pytest.FixtureRequest, real_tokens: Tokens) -> Iterator
     running: NginxProcess | None = None
     try:
         running = start_nginx(binary, upstream_url, forward_auth.listening_url(), password)
-        yield Nginx(running.url, kind, forward_auth=forward_auth.listening_url())
+        yield Nginx(
+            running.url,
+            kind,
+            forward_auth=forward_auth.listening_url(),
+            access_log=running.prefix / "access.log",
+        )
     finally:
         if running is not None:
             running.stop()

@@ -8,6 +8,7 @@ the token end the session. (In a real browser: tests/clients/test_signin_browser
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 from http.cookies import SimpleCookie
 
@@ -23,6 +24,30 @@ pytestmark = pytest.mark.opencode
 
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_nginx_logs_no_pairing_code(request: pytest.FixtureRequest, real_tokens: Tokens) -> None:
+    """A pairing link holds its code in the query, and nginx's access log would keep
+    it (the README's config leaves the sign-in pages out of it; forward-auth logs
+    them with the path only)."""
+    nginx: Nginx = request.getfixturevalue("nginx_front")
+    assert nginx.access_log is not None
+    store = TokenStore(real_tokens.path)
+    device = store.create(name="phone-logged", permissions="read")
+    try:
+        code = store.create_pairing(device.record.id).code.reveal()
+        assert http(nginx.url, "GET", f"/_auth/pair?code={code}")[0] == 200
+        marker = f"/global/health?logged={code[-6:]}"
+        assert http(nginx.url, "GET", marker)[0] == 200
+        deadline = time.monotonic() + 10
+        while marker not in nginx.access_log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        logged = nginx.access_log.read_text()
+        assert marker in logged  # nginx does log, and has written this far
+        leaked = code in logged or "/_auth/pair" in logged
+        assert not leaked, "nginx logged the pairing link"  # (the code is not printed)
+    finally:
+        store.delete([device.record.id])
 
 
 @pytest.fixture(params=["gateway", "nginx", "caddy"])
