@@ -16,7 +16,9 @@ floor from the same run. Prints numbers; asserts nothing.
    while another process writes; the longest stall of the loop, next to how long
    one reload takes (it runs on a worker thread; goal: 0 ms on the loop).
 4. forward-auth decisions/s at 32 connections, access log on (to a file), next to
-   a bare aiohttp "return 200" handler; goal >= 0.6x.
+   a bare aiohttp "return 200" handler; goal >= 0.6x. forward-auth serves a real
+   folder, which each `GET /session` names, and has an upstream (a fake opencode)
+   to learn opencode's own directory from; every answer must be 200.
 5. 8 connections sending unique 8 KB paths of `%25` escapes with no token, and
    what they do to `GET /global/health` at 1 connection, next to the same with
    plain 8 KB paths and with no such clients.
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,11 +138,17 @@ class Tool:
         child.listening_url()
         return child
 
-    def forward_auth(self, store: Path, *extra: str) -> processes.Child:
-        scope = ["--any-directory"] if self.has_any_directory else []
+    def forward_auth(
+        self, store: Path, *extra: str, directory: Path | None = None
+    ) -> processes.Child:
+        if directory is not None:
+            scope = ["--directory", str(directory)]
+        else:
+            scope = ["--any-directory"] if self.has_any_directory else []
         child = processes.Child(
             [*self.argv, "--store", str(store), "forward-auth", "--listen", "127.0.0.1:0",
              *scope, *extra],
+            env={"OPENCODE_SERVER_PASSWORD": PASSWORD},
         )  # fmt: skip
         child.listening_url()
         return child
@@ -344,20 +353,52 @@ def loop_stall(tool: Tool, store: Path, secrets: list[str]) -> None:
     )
 
 
+def _status(url: str, headers: dict[str, str]) -> int | None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
 def forward_auth_vs_bare(
     tool: Tool, tmp: Path, store: Path, secrets: list[str], args: argparse.Namespace
 ) -> None:
-    fa = tool.forward_auth(store, "--access-log", str(tmp / "fa-access.log"))
+    # forward-auth serves a real folder, which the request names (as the web app
+    # does), and learns opencode's own from its upstream: until it has, it answers
+    # 503, which is no decision (an earlier version of this row measured those)
+    project = tmp / "fa-project"
+    project.mkdir(exist_ok=True)
+    upstream, upstream_url = processes.fake_upstream(PASSWORD)
+    fa = tool.forward_auth(
+        store,
+        "--upstream",
+        upstream_url,
+        "--access-log",
+        str(tmp / "fa-access.log"),
+        directory=project,
+    )
     bare = processes.Child([sys.executable, "-c", BARE_HANDLER])
     bare_url = f"http://127.0.0.1:{bare.first_line()}/auth"
     fa_url = fa.listening_url() + "/auth"
     headers = {
         "Authorization": f"Bearer {secrets[0]}",
         "X-Original-Method": "GET",
-        "X-Original-URI": "/session",
+        "X-Original-URI": "/session?directory=" + urllib.parse.quote(str(project), safe=""),
     }
     runs: dict[str, list[Result]] = {"fa": [], "bare": []}
     try:
+        deadline = time.monotonic() + 30
+        while _status(fa_url, headers) != 200:
+            if time.monotonic() > deadline:
+                print("\n4. forward-auth never answered 200 (not measured)")
+                return
+            time.sleep(0.1)
         for url in (fa_url, bare_url):
             wrk(url, connections=32, seconds=1, headers=headers)
         for _ in range(args.rounds):
@@ -368,6 +409,7 @@ def forward_auth_vs_bare(
     finally:
         fa.stop()
         bare.stop()
+        upstream.stop()
     fa_r, bare_r = median_result(runs["fa"]), median_result(runs["bare"])
     ratio = fa_r.rps / bare_r.rps
     print("\n4. forward-auth at 32 connections, access log on")
