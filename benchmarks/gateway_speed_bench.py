@@ -357,8 +357,9 @@ def _status(url: str, headers: dict[str, str]) -> int | None:
     import urllib.error
     import urllib.request
 
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+        with direct.open(urllib.request.Request(url, headers=headers), timeout=5) as r:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return exc.code
