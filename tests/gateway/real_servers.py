@@ -133,25 +133,14 @@ class Opencode:
         return (self.password, ENV_KEY_CANARY, AUTH_KEY_CANARY)
 
 
-def _git_repository(folder: Path) -> None:
+def git_repository(folder: Path) -> None:
+    """`folder` made a git repository with one (empty) commit: opencode takes a
+    folder without one for no project, and its first request there can hang."""
+    folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    subprocess.run(
-        [
-            "git",
-            "-C",
-            str(folder),
-            "-c",
-            "user.email=t@example.invalid",
-            "-c",
-            "user.name=t",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-        check=True,
-    )
+    identity = ["-c", "user.email=t@example.invalid", "-c", "user.name=t"]
+    commit = ["commit", "-q", "--allow-empty", "-m", "start"]
+    subprocess.run(["git", "-C", str(folder), *identity, *commit], check=True)
 
 
 def start_opencode(binary: str) -> Opencode:
@@ -165,7 +154,7 @@ def start_opencode(binary: str) -> Opencode:
     project = home / "project"
     project.mkdir()
     (project / "README.md").write_text(README_TEXT)
-    _git_repository(project)
+    git_repository(project)
     outside = home / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("outside the project\n")

@@ -31,7 +31,6 @@ import json
 import re
 import secrets
 import shutil
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from core.authz.policy import DirectoryFrom, Rule, default_policy
 from tests.gateway.real_servers import (
     Opencode,
     find_opencode,
+    git_repository,
     missing,
     request,
     start_opencode,
@@ -104,11 +104,7 @@ class Folders:
         self.markers = oc.home / f"{parent}-markers"
         self.markers.mkdir()
         self.template = oc.home / f"{parent}-template"
-        self.template.mkdir()
-        subprocess.run(["git", "init", "-q", str(self.template)], check=True)
-        identity = ["-c", "user.email=t@example.invalid", "-c", "user.name=t"]
-        commit = ["commit", "-q", "--allow-empty", "-m", parent]
-        subprocess.run(["git", "-C", str(self.template), *identity, *commit], check=True)
+        git_repository(self.template)
         self.made: list[Foreign] = []
 
     def new(self) -> Foreign:

@@ -22,7 +22,6 @@ that prove the probe can fail), and the read token still reads the project.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -37,6 +36,7 @@ from tests.gateway.real_servers import (
     Opencode,
     find_nginx,
     find_opencode,
+    git_repository,
     missing,
     request,
     start_nginx,
@@ -86,13 +86,7 @@ class Served:
 
 def _probe_folder(home: Path) -> tuple[Path, Path, Path]:
     folder = home / "probed"
-    folder.mkdir()
-    subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    identity = ["-c", "user.email=t@example.invalid", "-c", "user.name=t"]
-    subprocess.run(
-        ["git", "-C", str(folder), *identity, "commit", "-q", "--allow-empty", "-m", "x"],
-        check=True,
-    )
+    git_repository(folder)
     mcp_ran, tool_ran = home / "probed-mcp-ran", home / "probed-tool-ran"
     (folder / "opencode.json").write_text(
         json.dumps(
