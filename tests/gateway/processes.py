@@ -91,6 +91,13 @@ class Child:
     def listening_url(self) -> str:
         return self.wait_for(_LISTENING).group(1)
 
+    def serving_url(self) -> str:
+        """The listening URL once the server has learned opencode's directory: until
+        then a request that needs a directory gets 503 (`directory_unknown`)."""
+        url = self.listening_url()
+        self.wait_for("serving the directories")
+        return url
+
     def first_line(self, timeout: float = 20.0) -> str:
         deadline = time.monotonic() + timeout
         while not self.out and time.monotonic() < deadline:

@@ -207,7 +207,7 @@ async def test_stop_lets_in_flight_requests_finish_and_ends_streams(tokens: Toke
 def test_signal_stops_gracefully_after_in_flight_requests(tokens: Tokens, sig: int) -> None:
     upstream, upstream_url = processes.fake_upstream(PASSWORD)
     with upstream, processes.gateway(tokens.path, upstream_url, password=PASSWORD) as gw:
-        url = gw.listening_url()
+        url = gw.serving_url()
         assert get(f"{url}/vcs", tokens.secrets["r"])[0] == 200
         result: dict[str, object] = {}
 

@@ -60,14 +60,17 @@ def upstream() -> Iterator[str]:
 
 
 def servers(store_url: str, upstream: str) -> list[tuple[processes.Child, str, bool]]:
-    """Two gateways and a forward-auth on the same database, listening."""
+    """Two gateways and a forward-auth on the same database, listening (the
+    gateways once they have learned opencode's directory)."""
     store: Any = store_url  # processes.* pass --store on as str(store)
     started: list[tuple[processes.Child, bool]] = [
         (processes.gateway(store, upstream, password=PASSWORD), False),
         (processes.gateway(store, upstream, password=PASSWORD), False),
         (processes.forward_auth(store, upstream=upstream, password=PASSWORD), True),
     ]
-    return [(child, child.listening_url(), fa) for child, fa in started]
+    return [
+        (child, child.listening_url() if fa else child.serving_url(), fa) for child, fa in started
+    ]
 
 
 def until_refused(url: str, secret: str, forward_auth: bool, start: float) -> float:
