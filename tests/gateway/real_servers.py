@@ -135,11 +135,15 @@ class Opencode:
 
 def git_repository(folder: Path) -> None:
     """`folder` made a git repository with one (empty) commit: opencode takes a
-    folder without one for no project, and its first request there can hang."""
+    folder without one for no project, and its first request there can hang.
+
+    The commit's message is unique: opencode names a project by its root commit, and
+    two empty commits with one message made in the same second are the same commit,
+    so two folders would be one project (whose worktree is the first folder)."""
     folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", str(folder)], check=True)
     identity = ["-c", "user.email=t@example.invalid", "-c", "user.name=t"]
-    commit = ["commit", "-q", "--allow-empty", "-m", "start"]
+    commit = ["commit", "-q", "--allow-empty", "-m", f"start {secrets.token_hex(8)}"]
     subprocess.run(["git", "-C", str(folder), *identity, *commit], check=True)
 
 

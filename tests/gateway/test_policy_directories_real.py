@@ -31,6 +31,7 @@ import json
 import re
 import secrets
 import shutil
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -248,6 +249,24 @@ def test_session_rows_work_in_the_sessions_directory_only(own_opencode: Opencode
     assert harmful == []
     found = loaded(oc, folders, sent)
     assert not found, "opencode loaded a folder a `session` row named:\n" + "\n".join(found)
+
+
+def test_two_folders_made_at_once_are_two_projects(tmp_path: Path) -> None:
+    """opencode names a project by its root commit: folders made in the same second
+    must not share one, or the control below looks for a project that is another's."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    git_repository(first)
+    git_repository(second)
+    roots = [
+        subprocess.run(
+            ["git", "-C", str(f), "rev-list", "--max-parents=0", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for f in (first, second)
+    ]
+    assert roots[0] != roots[1]
 
 
 def wait_for(what: Callable[[], bool], seconds: float = 15.0) -> bool:
