@@ -92,18 +92,33 @@ class CachedAuthorizer:
 
     async def fresh_index(self) -> TokenIndex:
         """The index of the file's current version; a changed file is read on a
-        worker thread (one read for every request that waits for it)."""
-        fresh, key = self._fresh()
-        if fresh:
-            return self._index
+        worker thread (one read for every request that waits for it).
+
+        A read already under way may have begun before the change this request
+        saw (the revocation watcher's, another request's): the request waits for
+        it, then looks again, and reads itself if the file is still ahead - so a
+        token deleted before a request arrives is never answered from an index
+        read before the deletion."""
         import asyncio
 
-        pending = self._pending
-        if pending is None or pending.done():
-            pending = asyncio.get_running_loop().run_in_executor(None, self._reload, key)
-            self._pending = pending
-        await asyncio.shield(pending)
-        return self._index
+        while True:
+            fresh, key = self._fresh()
+            if fresh:
+                return self._index
+            pending = self._pending
+            own = pending is None or pending.done()
+            if own:
+                pending = asyncio.get_running_loop().run_in_executor(None, self._reload, key)
+                self._pending = pending
+            assert pending is not None
+            try:
+                await asyncio.shield(pending)
+            except StoreError:
+                if own:
+                    raise
+                continue  # another's read, of a version before this one's: look again
+            if own:  # begun after this request's look: a version at least as new
+                return self._index
 
     def _reload(self, key: Hashable) -> None:
         try:

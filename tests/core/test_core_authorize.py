@@ -3,10 +3,12 @@ that follows the store file, so revocation applies to the very next request."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -407,6 +409,46 @@ def test_revocation_is_seen_in_a_tight_loop(store: TokenStore, clock: FakeClock)
         else:
             store.rotate(f"n{i}")
         assert auth.decide(f"Bearer {token}", "GET", "/x").reason is Reason.UNKNOWN_TOKEN
+
+
+def test_a_read_begun_before_a_deletion_does_not_answer_after_it(t: Tokens) -> None:
+    """A read of the store already under way when a token is deleted (the
+    revocation watcher's, another request's) read the file before the deletion:
+    a request that arrives after it waits for that read, sees the file is still
+    ahead, and reads again - it is never answered from the older index."""
+    reader = t.auth._reader
+    assert isinstance(reader, StoreReader)
+    real = reader.reload
+    read_done, go_on = threading.Event(), threading.Event()
+    first: list[bool] = []
+
+    def slow_first_reload() -> FileSnapshot:
+        found = real()
+        if not first:  # the first read: the file before the deletion, held a while
+            first.append(True)
+            read_done.set()
+            go_on.wait(10)
+        return found
+
+    async def scenario() -> tuple[bool, bool]:
+        t.store.create(name="change")  # a change, so that the next look reads the file
+        reader.reload = slow_first_reload  # type: ignore[method-assign]
+        early = asyncio.ensure_future(t.auth.fresh_index())
+        await asyncio.get_running_loop().run_in_executor(None, read_done.wait, 10)
+        t.store.delete(["full"])  # after the first read took the file
+        late = asyncio.ensure_future(t.auth.fresh_index())
+        await asyncio.sleep(0.05)
+        go_on.set()
+        await early
+        index = await late
+        return (
+            t.auth.decide(f"Bearer {t.full}", "GET", "/file", index=index).allowed,
+            len(first) == 1,
+        )
+
+    allowed, slowed = asyncio.run(scenario())
+    assert slowed
+    assert not allowed
 
 
 class FrozenStat:
