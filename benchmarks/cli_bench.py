@@ -8,11 +8,13 @@ The floor is the issue's: `python -c "from pydantic import BaseModel"`. Goals:
 one-field model - what any program pays the first time it makes a pydantic
 model (the schema generator, annotated_types, the plugin loader and its
 importlib.metadata) - and plus importing the store file's models
-(core.model.records), and plus validating the 1k and 10k files with them (what
-`parse_store` does): the least a CLI that validates its store with those models
-can cost, before it parses a flag or prints a line. The last row is this tree's
-`token list` at 10k through `core.cli.main` rather than `run`: with Python's
-garbage collector left on, as before `run` paused it.
+(core.model.schema), and plus validating the 1k and 10k files with them (what
+`parse_store` does for a file in another layout): the least a CLI that validated
+its store with those models would cost, before it parsed a flag or printed a
+line. This program's commands read and write a file in its own layout with
+plain records and import no pydantic (core/model/records.py). The last row is
+this tree's `token list` at 10k through `core.cli.main` rather than `run`: with
+Python's garbage collector left on, as before `run` paused it.
 
 Every command runs in its own process, in rounds, each round running every
 command once in turn (interleaved), after a warm-up; bytecode caching is
@@ -33,6 +35,7 @@ copy of the store.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -59,12 +62,13 @@ ONE_MODEL = "from pydantic import BaseModel\nclass M(BaseModel):\n    x: int"
 FIELDS = "from pydantic import BaseModel, Field"
 """What defining any model class needs, built or not: `BaseModel` alone does not
 import pydantic.fields (FieldInfo), which brings pydantic.types and annotated_types."""
-MODELS = "import core.model.records"
+MODELS = "import core.model.schema"
 VALIDATE = (
-    "import sys\nfrom core.model.records import StoreDocument\n"
-    "StoreDocument.model_validate_json(open(sys.argv[1], 'rb').read(), strict=True)"
+    "import sys\nfrom core.model.schema import parse_document_json\n"
+    "parse_document_json(open(sys.argv[1], 'rb').read())"
 )
-"""The store's models validating a file, as `parse_store` does: no CLI at all."""
+"""The store's models validating a file, as `parse_store` does for a file in
+another layout: no CLI at all."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,7 @@ def make_store(folder: Path, count: int) -> Path:
     store = TokenStore(path, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC))
     template = store.create(name="template").record
     records = [
-        template.model_copy(
-            update={"id": f"{i:08d}", "name": f"token-{i}", "digest": f"sha256:{i:064x}"}
-        )
+        dataclasses.replace(template, id=f"{i:08d}", name=f"token-{i}", digest=f"sha256:{i:064x}")
         for i in range(count)
     ]
     atomic_write(path, serialize(records))

@@ -212,7 +212,7 @@ def db(options: DbOptions, console: Console) -> int:
 
 
 def schema(_options: NoOptions, console: Console) -> int:
-    from core.model.records import store_json_schema
+    from core.model.schema import store_json_schema
 
     emit_json(console, store_json_schema())
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""The store file's shape, as pydantic models (the JSON Schema comes from here).
+"""The store's records: plain, immutable values, what every part of the program
+passes around (the CLI, the TUI, the stores, the gateway's sign-in).
 
 The file is a versioned JSON object:
 
@@ -6,8 +7,17 @@ The file is a versioned JSON object:
      "pairings": [PairingRecord, ...]}
 
 Records never hold a secret, only its SHA-256 digest: a token's, a browser
-session id's, a pairing code's. Unknown fields are refused (`extra="forbid"`): a
-hand-edited `"expires": ...` typo must not silently mean "never expires".
+session id's, a pairing code's. What a file must satisfy - each field's form, no
+unknown field (`extra="forbid"`: a hand-edited `"expires": ...` typo must not
+silently mean "never expires") - is said by the pydantic models in schema.py,
+from which the JSON Schema comes, and the rules across records by
+`check_records` and `check_sessions` below. A record is made either by the store,
+from input checked on the way in (names.py, expiry.py, directories.py), or from a
+file that passed those rules: a file in the layout this program writes by
+core/store/file/fast_records.py, any other by the models. Nothing here imports
+pydantic, so a command that reads and writes only such a file (`token list`,
+`token create`) never does.
+
 Version 2 added `note` and `directories`; version 3 the browser sessions, the
 pairings and `last_used_from`. An older file is read as it is (it cannot hold
 what came later) and written as version 3 on the next change.
@@ -15,18 +25,16 @@ what came later) and written as version 3 on the next change.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from core.model.directories import BadDirectory, normalize_directory
-from core.model.names import MAX_NOTE_LEN
 from core.model.permissions import EVERY_SET, Permission, canonical
-from core.model.token_format import ID_PATTERN
 
 STORE_VERSION: Final = 3
 READABLE_VERSIONS = (1, 2, 3)
@@ -37,17 +45,29 @@ token that does ends with it, or sooner)."""
 PAIRING_LIFETIME = timedelta(minutes=5)
 MAX_CLIENT_LEN = 64
 MAX_USER_AGENT_LEN = 200
-_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
-_SINCE_VERSION = {"note": 2, "directories": 2, "last_used_from": 3}
+SINCE_VERSION: Final = {"note": 2, "directories": 2, "last_used_from": 3}
+"""The fields a file of an older version cannot hold (schema.py refuses them)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-_LAZY: Final = True
-"""`defer_build` for every model here: pydantic builds a model's validator and
-serializer when it is first used, not when the class is made. `token list`
-reads a file in the layout this program writes without them
-(core/store/file/fast_records.py), and building them at import is ~20 ms of
-every start (a quarter of `python -c "from pydantic import BaseModel"`)."""
+def json_time(value: datetime) -> str:
+    """An aware time as the file holds it, as pydantic writes it: ISO 8601 with
+    `Z` for UTC, six digits of fraction when there is one, another offset in
+    whole minutes."""
+    text = value.replace(tzinfo=None).isoformat()
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("naive datetime: the store only holds timezone-aware times")
+    seconds = int(offset.total_seconds())
+    if seconds == 0 and not offset.microseconds:
+        return text + "Z"
+    sign = "-" if offset.days < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _json_time_or_none(value: datetime | None) -> str | None:
+    return None if value is None else json_time(value)
 
 
 class TokenStatus(StrEnum):
@@ -56,51 +76,23 @@ class TokenStatus(StrEnum):
     EXPIRED = "expired"
 
 
-class TokenRecord(BaseModel):
-    """One token's metadata. Immutable: the store replaces records, never edits them."""
+@dataclass(frozen=True, kw_only=True)
+class TokenRecord:
+    """One token's metadata (the fields of schema.TokenRecord, in the file's order).
+    Immutable: the store replaces records, never edits them (`dataclasses.replace`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
-
-    id: str = Field(pattern=ID_PATTERN, description="Short public id, stable across rotation.")
-    name: str = Field(min_length=1, description="Unique, human-chosen label.")
-    permissions: tuple[Permission, ...] = Field(
-        min_length=1, description="Subset of read, write, execute, in that order."
-    )
-    created_at: AwareDatetime = Field(description="When the current secret was issued (UTC).")
-    expires_at: AwareDatetime | None = Field(description="Expiry (UTC); null means never.")
-    last_used_at: AwareDatetime | None = Field(
-        default=None,
-        description="Last accepted request (UTC), at most once a minute; null if never.",
-    )
-    last_used_from: str | None = Field(
-        default=None,
-        max_length=MAX_CLIENT_LEN,
-        description="The client address of that request; null if never or unknown. Version 3.",
-    )
-    hint: str = Field(
-        min_length=1, max_length=64, description="Non-secret label: prefix and last 4 characters."
-    )
-    digest: str = Field(
-        pattern=_DIGEST_PATTERN,
-        description="SHA-256 of the full token text. The secret itself is never stored.",
-    )
-    legacy: bool = Field(
-        default=False,
-        description="True for a secret migrated from the PR #8217 format (not ocat_).",
-    )
-    note: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_NOTE_LEN,
-        description="What the token is for (free text); null if none. Version 2.",
-    )
-    directories: tuple[str, ...] = Field(
-        default=(),
-        description=(
-            "Absolute directories the token may make opencode work in; empty means "
-            "every directory the server serves. Version 2."
-        ),
-    )
+    id: str
+    name: str
+    permissions: tuple[Permission, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = None
+    last_used_from: str | None = None
+    hint: str
+    digest: str
+    legacy: bool = False
+    note: str | None = None
+    directories: tuple[str, ...] = ()
 
     def status(self, now: datetime) -> TokenStatus:
         if self.expires_at is None:
@@ -114,10 +106,28 @@ class TokenRecord(BaseModel):
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
 
+    def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it: every field, in order, JSON-ready."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "permissions": [p.value for p in self.permissions],
+            "created_at": json_time(self.created_at),
+            "expires_at": _json_time_or_none(self.expires_at),
+            "last_used_at": _json_time_or_none(self.last_used_at),
+            "last_used_from": self.last_used_from,
+            "hint": self.hint,
+            "digest": self.digest,
+            "legacy": self.legacy,
+            "note": self.note,
+            "directories": list(self.directories),
+        }
+
     def public_dict(self, now: datetime) -> dict[str, Any]:
         """The record as JSON-ready data for output: file field names minus the
         digest, plus the derived `status`."""
-        data = self.model_dump(mode="json", exclude={"digest"})
+        data = self.to_json()
+        del data["digest"]
         data["status"] = self.status(now).value
         return data
 
@@ -126,60 +136,67 @@ Via = Literal["login", "pairing"]
 VIAS: tuple[str, ...] = get_args(Via)
 
 
-class SessionRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class SessionRecord:
     """One browser signed in as a token (its cookie holds the id whose digest is
     here). It ends with its token: deleting, rotating, expiring or editing the
     token's permissions, directories or expiry ends it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
-
-    id: str = Field(pattern=ID_PATTERN, description="Short public id (`session end ID`).")
-    digest: str = Field(
-        pattern=_DIGEST_PATTERN,
-        description="SHA-256 of the session id the cookie holds (ocsess_...); never the id.",
-    )
-    token_id: str = Field(pattern=ID_PATTERN, description="The token the browser acts as.")
-    created_at: AwareDatetime = Field(description="Sign-in time (UTC).")
-    expires_at: AwareDatetime = Field(
-        description="End of the session (UTC): never later than the token's expiry."
-    )
-    last_seen_at: AwareDatetime | None = Field(
-        default=None, description="Last accepted request (UTC), in batches; null if none yet."
-    )
-    client: str | None = Field(
-        default=None, max_length=MAX_CLIENT_LEN, description="Client address, last seen."
-    )
-    user_agent: str | None = Field(
-        default=None,
-        max_length=MAX_USER_AGENT_LEN,
-        description="The browser's User-Agent as sent (escaped wherever it is shown).",
-    )
-    via: Via = Field(description="How it began: the login page, or a pairing link.")
+    id: str
+    digest: str
+    token_id: str
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime | None = None
+    client: str | None = None
+    user_agent: str | None = None
+    via: Via
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it: every field, in order, JSON-ready."""
+        return {
+            "id": self.id,
+            "digest": self.digest,
+            "token_id": self.token_id,
+            "created_at": json_time(self.created_at),
+            "expires_at": json_time(self.expires_at),
+            "last_seen_at": _json_time_or_none(self.last_seen_at),
+            "client": self.client,
+            "user_agent": self.user_agent,
+            "via": self.via,
+        }
 
     def public_dict(self) -> dict[str, Any]:
         """JSON-ready, minus the digest."""
-        return self.model_dump(mode="json", exclude={"digest"})
+        data = self.to_json()
+        del data["digest"]
+        return data
 
 
-class PairingRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class PairingRecord:
     """A one-time pairing link not used yet: whoever opens it and presses the button
     is signed in as the token. Consuming it deletes it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=_LAZY)
-
-    digest: str = Field(
-        pattern=_DIGEST_PATTERN,
-        description="SHA-256 of the pairing code the link holds (ocpair_...); never the code.",
-    )
-    token_id: str = Field(pattern=ID_PATTERN, description="The token the device will act as.")
-    created_at: AwareDatetime = Field(description="When the link was made (UTC).")
-    expires_at: AwareDatetime = Field(description="5 minutes later (UTC), or the token's expiry.")
+    digest: str
+    token_id: str
+    created_at: datetime
+    expires_at: datetime
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as the file holds it: every field, in order, JSON-ready."""
+        return {
+            "digest": self.digest,
+            "token_id": self.token_id,
+            "created_at": json_time(self.created_at),
+            "expires_at": json_time(self.expires_at),
+        }
 
 
 def client_text(value: str | None, limit: int) -> str | None:
@@ -195,72 +212,18 @@ def client_text(value: str | None, limit: int) -> str | None:
     return clean or None
 
 
-class StoreDocument(BaseModel):
-    """The whole store file."""
+@dataclass(frozen=True)
+class Document:
+    """A whole store file's records, validated (schema.py)."""
 
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        defer_build=_LAZY,
-        title="opencode-auth-tui token store",
-        json_schema_extra={
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "description": (
-                "auth-tokens.json as written by opencode-auth-tui: token metadata "
-                "and SHA-256 digests, never secrets."
-            ),
-        },
-    )
-
-    version: Literal[1, 2, 3] = Field(
-        description="Format version of this file: 3 (1 and 2 are read, and written as 3)."
-    )
-    tokens: tuple[TokenRecord, ...] = Field(default=())
-    sessions: tuple[SessionRecord, ...] = Field(
-        default=(), description="Browser sessions signed in as a token. Version 3."
-    )
-    pairings: tuple[PairingRecord, ...] = Field(
-        default=(), description="Pairing links not used yet. Version 3."
-    )
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _integer_version(cls, value: Any) -> Any:
-        # Literal[1, 2, 3] alone also accepts true and 2.0 (they compare equal).
-        if type(value) is not int:
-            raise ValueError(f"version must be the integer {STORE_VERSION}")
-        return value
-
-    @model_validator(mode="after")
-    def _whole_file_rules(self) -> StoreDocument:
-        """The rules across records, checked in one pass after pydantic-core alone
-        has parsed the records (no Python validator runs per record: the file is
-        read on every change, at 100k tokens too). See `check_records` and
-        `check_sessions`."""
-        update: dict[str, Any] = {}
-        checked = check_records(self.tokens, self.version, fresh=self.tokens)
-        if checked is not self.tokens:
-            update["tokens"] = tuple(checked)
-        if self.version < 3:
-            for field in ("sessions", "pairings"):
-                if field in self.model_fields_set:
-                    raise ValueError(
-                        f"{field} needs store version 3 (the file says version {self.version})"
-                    )
-        elif self.sessions or self.pairings:
-            sessions, pairings = check_sessions(
-                self.sessions, self.pairings, {r.id for r in self.tokens}
-            )
-            if sessions is not self.sessions:
-                update["sessions"] = sessions
-            if pairings is not self.pairings:
-                update["pairings"] = pairings
-        return self.model_copy(update=update) if update else self
+    version: int
+    tokens: tuple[TokenRecord, ...]
+    sessions: tuple[SessionRecord, ...] = ()
+    pairings: tuple[PairingRecord, ...] = ()
 
 
 def check_records(
     tokens: Sequence[TokenRecord],
-    version: int,
     *,
     fresh: Sequence[TokenRecord],
     unique: bool = True,
@@ -269,10 +232,12 @@ def check_records(
 
     Ids, names and digests are unique across all records. Each of the `fresh`
     records (just parsed; the others were checked before) is checked on its own:
-    no field newer than the file's version, directories in canonical form (so a
-    hand edit cannot smuggle in `..`), permissions in the order read, write,
-    execute - a record in another order is put in order, and then a new list is
-    returned. (`unique=False`: the caller checks uniqueness itself, incrementally.)
+    directories in canonical form (so a hand edit cannot smuggle in `..`),
+    permissions in the order read, write, execute - a record in another order is
+    put in order, and then a new list is returned. (`unique=False`: the caller
+    checks uniqueness itself, incrementally. That no field is newer than the
+    file's version is schema.py's to say: only the models see which fields a
+    file named.)
     """
     for field, values in (
         ()
@@ -291,21 +256,12 @@ def check_records(
                     raise ValueError(f"two tokens share the {field} {shown}")
                 seen.add(value)
     reordered: dict[int, TokenRecord] = {}
-    newer = {field for field, since in _SINCE_VERSION.items() if since > version}
     for record in fresh:
-        if newer:
-            added = record.model_fields_set & newer
-            if added:
-                field = sorted(added)[0]
-                raise ValueError(
-                    f"{field} needs store version {_SINCE_VERSION[field]} "
-                    f"(the file says version {version})"
-                )
         if record.directories:
             _check_directories(record.directories)
         if record.permissions not in _CANONICAL_ORDERS:
-            reordered[id(record)] = record.model_copy(
-                update={"permissions": canonical(record.permissions)}
+            reordered[id(record)] = dataclasses.replace(
+                record, permissions=canonical(record.permissions)
             )
     if not reordered:
         return tokens
@@ -348,15 +304,3 @@ def _check_directories(value: tuple[str, ...]) -> None:
             raise ValueError(f"directories: '{directory}' is not in canonical form ({clean})")
     if len(set(value)) != len(value):
         raise ValueError("directories: a directory is listed twice")
-
-
-def build_models() -> None:
-    """Build every model's validator and serializer now rather than on first use
-    (`_LAZY`): for a process that must not import or build later - one that
-    drops privileges after start, say."""
-    for model in (TokenRecord, SessionRecord, PairingRecord, StoreDocument):
-        model.model_rebuild()
-
-
-def store_json_schema() -> dict[str, Any]:
-    return StoreDocument.model_json_schema(mode="serialization")

@@ -4,9 +4,11 @@ every engine, with the browser-session and pairing-link operations it inherits
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from core.model.clock import Clock, TokenBytes, system_clock, system_token_bytes, to_utc
 from core.model.expiry import DEFAULT_EXPIRY, lifetime_of, parse_expiry
@@ -189,7 +191,7 @@ class Store(SignInOperations, ABC):
         def change(state: Changing) -> Edited:
             records = state.tokens
             old = self._snapshot_of(records).require(ref)
-            update: dict[str, object] = {}
+            update: dict[str, Any] = {}
             if clean_name is not None and clean_name != old.name:
                 check_name_free(clean_name, [r for r in records if r.id != old.id])
                 update["name"] = clean_name
@@ -203,7 +205,7 @@ class Store(SignInOperations, ABC):
                 update["expires_at"] = expires_at
             if not update:
                 return Edited(old, old, ())
-            new = old.model_copy(update=update)
+            new = dataclasses.replace(old, **update)
             records[records.index(old)] = new
             ended = state.end_of({old.id}) if ENDS_SESSIONS.intersection(update) else ()
             return Edited(old, new, tuple(update), ended)
@@ -245,17 +247,16 @@ class Store(SignInOperations, ABC):
             records = state.tokens
             old = self._snapshot_of(records).require(ref)
             spec = expires if expires is not None else lifetime_of(old.created_at, old.expires_at)
-            new = old.model_copy(
-                update={
-                    "created_at": now,
-                    "expires_at": parse_expiry(spec, now),
-                    "last_used_at": None,
-                    "last_used_from": None,
-                    "hint": secret.hint,
-                    "digest": digest(secret.reveal()),
-                    "legacy": False,
-                    **({} if dirs is None else {"directories": dirs}),
-                }
+            new = dataclasses.replace(
+                old,
+                created_at=now,
+                expires_at=parse_expiry(spec, now),
+                last_used_at=None,
+                last_used_from=None,
+                hint=secret.hint,
+                digest=digest(secret.reveal()),
+                legacy=False,
+                directories=old.directories if dirs is None else dirs,
             )
             records[records.index(old)] = new
             state.end_of({old.id})
@@ -295,8 +296,8 @@ class Store(SignInOperations, ABC):
                     continue
                 when, client = got
                 if record.last_used_at is None or when > record.last_used_at:
-                    records[i] = record.model_copy(
-                        update={"last_used_at": when, "last_used_from": client}
+                    records[i] = dataclasses.replace(
+                        record, last_used_at=when, last_used_from=client
                     )
                     changed += 1
             return changed

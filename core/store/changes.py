@@ -3,6 +3,7 @@ the operations share: permissions, directories, names, usage batches."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -94,10 +95,9 @@ def mark_seen(
             continue
         when, client = got
         if session.last_seen_at is None or when > session.last_seen_at:
-            update: dict[str, object] = {"last_seen_at": when}
-            if client is not None:
-                update["client"] = client
-            sessions[i] = session.model_copy(update=update)
+            sessions[i] = dataclasses.replace(
+                session, last_seen_at=when, client=session.client if client is None else client
+            )
             changed += 1
     return changed
 

@@ -12,7 +12,7 @@ from multiprocessing.synchronize import Barrier, Event
 from pathlib import Path
 
 from core.model.errors import StoreWriteFailed
-from core.model.records import build_models
+from core.model.schema import build_models
 from core.store import TokenStore
 
 

@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 
 from core.authz.authorizer import CachedAuthorizer
 from core.model.errors import AuthTuiError, StoreError
+from core.model.permissions import Permission
 from core.model.records import TokenRecord, check_records
+from core.model.schema import parse_block
 from core.store import StoreReader, TokenStore
 from core.store.entries import TokenEntry, entry_of
 from core.store.file.fast_parse import block_entry, fast_entries
-from core.store.file.format import parse_block, split, tokens_end
+from core.store.file.format import split, tokens_end
 from core.store.file.index_reader import EntryReader, _blocks_of
 from core.store.file.reading import parse_store
 from tests.core.core_helpers import FakeClock
@@ -170,7 +172,7 @@ def check(path: Path, data: bytes) -> str:
         entry = block_entry(block, {})
         if entry is not None:  # the block alone, as the models read it, with the rules
             record = parse_block(block)
-            assert check_records([record], 3, fresh=[record], unique=False) == [record]
+            assert check_records([record], fresh=[record], unique=False) == [record]
             assert entry.same(entry_of(record))
     from tests.core.test_core_fast_records import check as check_fast_records
 
@@ -389,13 +391,13 @@ def test_the_entry_reader_follows_changes_as_a_reader_of_records_does(
                 issued = TokenRecord(
                     id=f"fix{repairs % 10}{i}abc"[:8],
                     name=f"fixed{repairs}-{i}",
-                    permissions=("read",),
+                    permissions=(Permission.READ,),
                     created_at=clock.now,
                     expires_at=clock.now + timedelta(days=1),
                     hint="ocat_x",
                     digest=f"sha256:{repairs:032x}{i:032x}",
                 )
-                fixed.append(issued.model_dump(mode="json"))
+                fixed.append(issued.to_json())
             doc = {"version": 3, "tokens": fixed, "sessions": [], "pairings": []}
             store.path.write_bytes(json.dumps(doc, indent=2).encode() + b"\n")
             assert _held(entries) == _held(records)

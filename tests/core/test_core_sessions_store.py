@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from core.model import schema
 from core.model.errors import (
     PairingInvalid,
     SessionNotFound,
@@ -86,7 +87,7 @@ def test_session_and_pairing_records_refuse_what_they_cannot_hold() -> None:
         "expires_at": T0_S + SESSION_LIFETIME,
         "via": "login",
     }
-    assert SessionRecord.model_validate(good).last_seen_at is None
+    assert schema.SessionRecord.model_validate(good).record().last_seen_at is None
     for bad in (
         {"via": "magic"},
         {"digest": "ocsess_plaintext"},
@@ -96,11 +97,11 @@ def test_session_and_pairing_records_refuse_what_they_cannot_hold() -> None:
         {"expires": T0_S},  # an unknown field, not a silent default
     ):
         with pytest.raises(ValidationError):
-            SessionRecord.model_validate({**good, **bad})
+            schema.SessionRecord.model_validate({**good, **bad})
     pairing = {"digest": "sha256:" + "2" * 64, "token_id": "wxyz6789"}
     with pytest.raises(ValidationError):
-        PairingRecord.model_validate(pairing)  # times are required
-    assert "digest" not in SessionRecord.model_validate(good).public_dict()
+        schema.PairingRecord.model_validate(pairing)  # times are required
+    assert "digest" not in schema.SessionRecord.model_validate(good).record().public_dict()
 
 
 def test_client_text_is_what_a_json_file_and_a_database_can_hold() -> None:
@@ -523,8 +524,7 @@ def test_the_tail_holds_the_sessions_and_the_tokens_still_split(store: TokenStor
 def test_a_reader_follows_sessions_without_reparsing_the_tokens(
     store: TokenStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store.file import format as file_format
-    from core.store.file import incremental as layout
+    from core.model import schema
 
     for i in range(20):
         store.create(name=f"t{i}")
@@ -533,13 +533,13 @@ def test_a_reader_follows_sessions_without_reparsing_the_tokens(
     assert first.delta is None
     other = TokenStore(store.path, clock=clock)
     parsed: list[bytes] = []
-    real = file_format.parse_block  # the function incremental.py imported by name
+    real = schema.parse_block  # incremental.py imports it where it reads another's change
 
     def counted(block: bytes) -> object:
         parsed.append(block)
         return real(block)
 
-    monkeypatch.setattr(layout, "parse_block", counted)
+    monkeypatch.setattr(schema, "parse_block", counted)
     session = other.create_session("t3", client=None, user_agent=None).record
     after = reader.reload()
     assert after.delta is not None and after.delta == ([], [])  # no token changed
@@ -738,11 +738,9 @@ def test_v3_documents_serialised_are_read_back_equal(data: st.DataObject) -> Non
     assert found is not None and len(found[0]) == len(records)
 
 
-def test_the_tail_is_laid_out_the_same_whichever_writer_writes_it(
-    store: TokenStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """pydantic's indent=2 and the standard library's write the same tail, odd user
-    agents included; with pydantic's switched off, the same bytes are written."""
+def test_the_tail_is_laid_out_as_json_and_pydantic_lay_it_out(store: TokenStore) -> None:
+    """The standard library's indent=2 and pydantic's write the same tail as
+    format.py, odd user agents included."""
     from core.store.file import format as layout
 
     store.create(name="caf\u00e9")
@@ -752,9 +750,13 @@ def test_the_tail_is_laid_out_the_same_whichever_writer_writes_it(
     snapshot = store.load()
     fast = serialize(snapshot.records, snapshot.sessions, snapshot.pairings)
     assert fast == store.path.read_bytes()
-    assert layout._pydantic_writes_the_layout()
-    monkeypatch.setattr(layout, "_pydantic_writes_the_layout", lambda: False)
-    assert serialize(snapshot.records, snapshot.sessions, snapshot.pairings) == fast
     found = split(fast)
     assert found is not None
     assert layout.tail_of(snapshot.sessions, snapshot.pairings) == found[1]
+    tail = {
+        "sessions": [s.to_json() for s in snapshot.sessions],
+        "pairings": [p.to_json() for p in snapshot.pairings],
+    }
+    assert json.dumps(tail, indent=2, ensure_ascii=False).encode()[2:] + b"\n" == found[1]
+    models = schema.Tail.model_validate_json(b"{\n" + found[1], strict=True)
+    assert models.model_dump_json(indent=2).encode()[2:] + b"\n" == found[1]

@@ -3,9 +3,11 @@ what an incremental step gives must always equal a full, validated parse."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Hashable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -318,22 +320,45 @@ def test_a_stores_readers_never_read_back_what_it_wrote(
     assert auth.decide(bearer, "GET", "/path").allowed and len(reads) == 1
 
 
-def test_the_layout_is_the_one_split_expects_whichever_writer_writes_it(
-    store: TokenStore, monkeypatch: pytest.MonkeyPatch
+def test_the_layout_is_jsons_and_pydantics_and_the_one_split_expects(
+    store: TokenStore, clock: FakeClock
 ) -> None:
-    """The file's layout is this module's (the standard library's indent=2), not
-    whatever pydantic happens to print: with pydantic's writer switched off, the
-    same bytes are written, and they still split into one block per token."""
+    """The file's layout is the standard library's indent=2 (`ensure_ascii=False`),
+    written by hand line by line (format.py): the same bytes as `json.dumps` and
+    as pydantic's `model_dump_json(indent=2)` of the models, for records of every
+    kind of value, and they split into one block per token."""
+    from core.model import schema
     from core.store.file import format as layout
 
-    store.create(name="caf\u00e9 \u2603", note='a "quoted" note \\ here', directories=["/srv/a"])
-    store.create(name="plain", permissions="read")
-    records = list(store.load().records)
-    fast = serialize(records)
-    assert layout._pydantic_writes_the_layout()
-    monkeypatch.setattr(layout, "_pydantic_writes_the_layout", lambda: False)
-    assert serialize(records) == fast
-    found = split(fast)
+    store.create(name="caf\u00e9 \u2603", note='a "quoted" note \\ here')
+    store.create(name="plain", permissions="read", expires="1h", directories=["/srv/a", "/b"])
+    store.create_session("plain", client="192.0.2.1", user_agent='UA \u00e9 "q" \\ \x1b')
+    store.create_pairing("plain")
+    store.record_usage({store.load().require("plain").id: (clock.now, "2001:db8::1")})
+    loaded = store.load()
+    odd = dataclasses.replace(  # what a hand edit can hold and the store never makes
+        loaded.records[0],
+        id="odd00000",
+        name="n \x01 \x7f \u2028 \ufeff \U0001f600 \x85",
+        digest="sha256:" + "0" * 64,
+    )
+    records, sessions, pairings = [*loaded.records, odd], loaded.sessions, loaded.pairings
+    assert serialize(loaded.records, sessions, pairings) == store.path.read_bytes()
+    written = serialize(records, sessions, pairings)
+    whole = {
+        "version": 3,
+        "tokens": [r.to_json() for r in records],
+        "sessions": [s.to_json() for s in sessions],
+        "pairings": [p.to_json() for p in pairings],
+    }
+    assert written == json.dumps(whole, indent=2, ensure_ascii=False).encode() + b"\n"
+    models = schema.StoreDocument.model_validate_json(written, strict=True)
+    assert written == models.model_dump_json(indent=2).encode() + b"\n"
+    assert layout.serialize([], (), ()) == layout.EMPTY
+    assert json.dumps({**whole, "tokens": []}, indent=2, ensure_ascii=False).encode() + b"\n" == (
+        layout.join([], layout.tail_of(sessions, pairings))
+    )
+    found = split(written)
     assert found is not None
     assert [layout.block_of(r) for r in records] == found[0]
 
@@ -375,3 +400,24 @@ def test_a_servers_start_check_is_the_read_its_authorizer_starts_from(
     with pytest.raises(StoreCorrupt) as loaded:
         TokenStore(store.path).load()
     assert str(checked.value) == str(loaded.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.none()
+    ),
+    minutes=st.integers(-1439, 1439),
+)
+def test_a_time_is_written_as_pydantic_writes_it(when: datetime, minutes: int) -> None:
+    """`json_time` (what the file holds) is pydantic's JSON for the same time, in UTC
+    (`Z`) and at any whole-minute offset, with and without a fraction."""
+    from pydantic import AwareDatetime, TypeAdapter
+
+    from core.model.records import json_time
+
+    adapter = TypeAdapter(AwareDatetime)
+    for tz in (UTC, timezone(timedelta(minutes=minutes))):
+        aware = when.replace(tzinfo=tz)
+        assert json_time(aware) == adapter.dump_python(aware, mode="json")
+        assert adapter.validate_json(f'"{json_time(aware)}"') == aware

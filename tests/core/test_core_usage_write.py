@@ -22,15 +22,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.authz.authorizer import CachedAuthorizer
+from core.model import schema
 from core.model.errors import InputError, StoreError, StoreReadOnly
 from core.model.permissions import Permission
 from core.model.records import TokenRecord
+from core.model.schema import parse_block
 from core.store import TokenStore
 from core.store.base import Store
 from core.store.changes import Used
 from core.store.file import index_reader, reading
 from core.store.file.fast_parse import block_entry
-from core.store.file.format import block_of, parse_block
+from core.store.file.format import block_of
 from core.store.file.usage_write import _CANONICAL, UsageWrites
 from tests.core.core_helpers import T0, FakeClock, SeededBytes
 
@@ -474,7 +476,7 @@ def test_what_the_check_accepts_block_of_writes_back_the_same(
 def test_every_character_as_block_of_writes_it(char: str) -> None:
     """Raw or escaped, each character is accepted exactly as `block_of` writes it,
     and not in the other form."""
-    record = TokenRecord.model_validate(
+    record = schema.TokenRecord.model_validate(
         {
             "id": "abcd1234",
             "name": f"a{char}b",
@@ -486,7 +488,7 @@ def test_every_character_as_block_of_writes_it(char: str) -> None:
             "note": f"n{char}",
             "last_used_from": f"c{char}",
         }
-    )
+    ).record()
     block = block_of(record)
     assert _CANONICAL.fullmatch(block) and block_entry(block, {}) is not None
     written = json.dumps(char, ensure_ascii=False)[1:-1].encode()

@@ -9,6 +9,7 @@ clipboard.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
@@ -126,7 +127,7 @@ class Sandbox:
                 records["old-staging"].id: NOW - timedelta(days=3),
             }
         )
-        hand_written = store.get("placeholder").model_copy(update={"name": CONTROL_NAME})
+        hand_written = dataclasses.replace(store.get("placeholder"), name=CONTROL_NAME)
         others = [r for r in store.tokens() if r.id != hand_written.id]
         self.write_records([*others, hand_written])
         records.pop("placeholder")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -246,9 +247,7 @@ async def test_prune_deletes_only_the_expired_tokens_it_named(populated: Sandbox
         await pilot.pause()
         # Meanwhile another token expires (written by hand): it was not named, so it stays.
         store = populated.store()
-        late = store.get("grafana-agent").model_copy(
-            update={"expires_at": NOW - timedelta(hours=1)}
-        )
+        late = dataclasses.replace(store.get("grafana-agent"), expires_at=NOW - timedelta(hours=1))
         populated.write_records([r if r.id != late.id else late for r in store.tokens()])
         await pilot.click("#confirm")
         await settle(pilot)
@@ -275,9 +274,7 @@ async def test_prune_with_nothing_expired_says_so(sandbox: Sandbox) -> None:
 
 
 def test_the_prune_question_names_a_few_and_counts_the_rest() -> None:
-    records = [
-        r.model_copy(update={"expires_at": NOW - timedelta(days=1)}) for r in many_records(9)
-    ]
+    records = [dataclasses.replace(r, expires_at=NOW - timedelta(days=1)) for r in many_records(9)]
     text = prune_question(records, NOW).plain
     assert text.startswith("Delete the 9 expired tokens?")
     assert text.count("expired 1 day ago") == PRUNE_LISTED

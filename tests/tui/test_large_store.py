@@ -4,6 +4,7 @@ timings are benchmarks/tui_bench.py's job, not the tests'."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 from typing import Any
@@ -95,7 +96,7 @@ def test_filtered_narrowing_matches_a_fresh_filter() -> None:
 def test_a_view_over_the_eager_limit_is_completed_later(monkeypatch: pytest.MonkeyPatch) -> None:
     records = many_records(300)
     # far down the name order, the widest expiry text: "364 days ago"
-    records[299] = records[299].model_copy(update={"expires_at": NOW - timedelta(days=364)})
+    records[299] = dataclasses.replace(records[299], expires_at=NOW - timedelta(days=364))
     monkeypatch.setattr(table_view, "PREVIEW_ROWS", 10)
     first = build_view(records, NOW, PLAIN_COLOURS, Sort(), eager_limit=100)
     assert not first.complete
@@ -112,7 +113,7 @@ async def test_a_large_store_is_shown_first_then_measured(
     sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     records = many_records(300)
-    records[299] = records[299].model_copy(update={"expires_at": NOW - timedelta(days=364)})
+    records[299] = dataclasses.replace(records[299], expires_at=NOW - timedelta(days=364))
     sandbox.write_records(records)
     monkeypatch.setattr(table_view, "EAGER_LIMIT", 100)
     monkeypatch.setattr(table_view, "PREVIEW_ROWS", 10)
@@ -194,7 +195,7 @@ async def test_a_click_moves_the_cursor_and_a_second_opens_the_details(populated
 
 def test_a_new_minutes_view_keeps_the_relative_columns_as_wide_until_completed() -> None:
     records = many_records(300)
-    records[299] = records[299].model_copy(update={"expires_at": NOW - timedelta(days=364)})
+    records[299] = dataclasses.replace(records[299], expires_at=NOW - timedelta(days=364))
     done = build_view(records, NOW, PLAIN_COLOURS, Sort())
     later = NOW + timedelta(minutes=1)
     table_model_preview = build_view(records, later, PLAIN_COLOURS, Sort(), done, eager_limit=10)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from rich.style import Style
@@ -137,9 +139,9 @@ def rows_of(records: list[TokenRecord], colours: RowColours) -> list[TokenRow]:
     return [TokenRow(r, NOW, colours) for r in records]
 
 
-def record(**changes: object) -> TokenRecord:
+def record(**changes: Any) -> TokenRecord:
     base = many_records(1)[0]
-    return base.model_copy(update=changes)
+    return dataclasses.replace(base, **changes)
 
 
 def test_the_perms_column_shows_rwx_letters_in_fixed_places() -> None:
@@ -203,8 +205,8 @@ def test_sorts_are_total_and_put_never_last() -> None:
 def test_every_column_sorts_both_ways_with_ties_in_name_order(column: str) -> None:
     records = many_records(60)
     for index in range(0, 60, 3):  # some with a note and directories, most without
-        records[index] = records[index].model_copy(
-            update={"note": f"note {index % 7}", "directories": (f"/srv/p{index % 5}",)}
+        records[index] = dataclasses.replace(
+            records[index], note=f"note {index % 7}", directories=(f"/srv/p{index % 5}",)
         )
     rows = rows_of(records, PLAIN_COLOURS)
     sort = Sort.by(column)

@@ -30,11 +30,10 @@ from core.model.errors import (
     StoreReadOnly,
     StoreWriteFailed,
 )
-from core.model.records import MAX_CLIENT_LEN, STORE_VERSION, StoreDocument, client_text
+from core.model.records import MAX_CLIENT_LEN, STORE_VERSION, client_text
 from core.model.token_format import usable_legacy_secret
 from core.store.base import Store
 from core.store.changes import Changing, T, Used, generated_name, usage_batch
-from core.store.file import legacy
 from core.store.file.atomic import (
     atomic_write,
     ensure_private_dir,
@@ -201,6 +200,11 @@ class TokenStore(Store):
 
     def migrate(self) -> Migration:
         """Convert a PR #8217 file: hash every secret, keep a 0600 backup of the original."""
+        # The old format and the models (pydantic) are imported only here and when
+        # a file needs validating: not by every command (records.py).
+        from core.model.schema import parse_document as validate
+        from core.store.file import legacy
+
         with self._locked():
             found = read_file(self.path)
             if found is None:
@@ -225,9 +229,7 @@ class TokenStore(Store):
                 new_id=self._new_id,
                 generated_name=generated_name,
             )
-            records = StoreDocument.model_validate(
-                {"version": STORE_VERSION, "tokens": converted}
-            ).tokens
+            records = validate({"version": STORE_VERSION, "tokens": converted}).tokens
             unusable = tuple(
                 record.name
                 for record, entry in zip(records, entries, strict=True)

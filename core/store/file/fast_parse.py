@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from core.model.directories import BadDirectory, normalize_directory
 from core.model.names import MAX_NOTE_LEN
 from core.model.permissions import EVERY_SET
@@ -41,8 +39,8 @@ from core.model.records import (
     SessionRecord,
     check_sessions,
 )
+from core.model.schema import parse_tail
 from core.store.entries import TokenEntry, directory_tuple, entry_of, permission_set
-from core.store.file.format import parse_tail
 from core.store.file.reading import parse_store
 
 _ID = re.compile(r"[0-9a-z]{8}", re.ASCII)  # ID_PATTERN, matched whole
@@ -142,9 +140,8 @@ def tail_records(
         return (), ()
     text = json.dumps({"sessions": sessions, "pairings": pairings}, ensure_ascii=False)
     try:
-        tail = parse_tail(text.encode("utf-8")[1:])
-        return check_sessions(tail.sessions, tail.pairings, ids)
-    except (ValidationError, ValueError):
+        return check_sessions(*parse_tail(text.encode("utf-8")[1:]), ids)
+    except ValueError:  # pydantic's ValidationError is one
         return None
 
 
@@ -174,8 +171,7 @@ def tail_bytes_records(
     """The sessions and pairings of a file's tail (format.py), strictly, and
     their rules; None where those refuse them."""
     try:
-        parsed = parse_tail(tail)
-        return check_sessions(parsed.sessions, parsed.pairings, ids)
+        return check_sessions(*parse_tail(tail), ids)
     except ValueError:  # pydantic's ValidationError is one
         return None
 

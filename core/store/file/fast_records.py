@@ -1,13 +1,12 @@
-"""The store file's tokens as `TokenRecord`s without pydantic validating each
-one: for the CLI's reads (`token list`, `show`, the read before a write).
-pydantic-core validates a 10,000-token file in ~50 ms; this makes the same
-records in ~0.8 of that (what is left is building the Python objects - the
-gateway's fast_parse.py, a JSON scan then a check, costs as much as the models).
+"""The store file's tokens as `TokenRecord`s without pydantic: for the CLI's
+reads (`token list`, `show`, the read before a write), which then import no
+pydantic at all (importing it, and building the models' validators, costs more
+than reading 10,000 tokens here).
 
 Only a file in the exact layout this program writes is taken (format.py: the
 header, one block per token, the tail): each block must match `_BLOCK`, which
 spells out that layout field by field - every field present, in the model's
-order, each value in the one form the models' own serializer gives it (times
+order, each value in the one form the store's serializer gives it (times
 in UTC with `Z`, whole seconds or six digits of fraction; permissions in their
 canonical order; strings without a single escape). Within that form the
 pattern enforces the models' rules (the id and digest patterns, the lengths),
@@ -15,11 +14,12 @@ and the code the rest (real dates, directories in canonical form and distinct,
 unique ids, names and digests; the tail - sessions and pairings, few - goes
 through its own models and rules). The values are then exactly what validation
 gives: a JSON string with no escape is its own text, `true` is True, and a
-time is built from the same digits with pydantic's own UTC tzinfo.
+time is built from the same digits, in UTC.
 
 Anything else - a name with a quote, another layout, version 1 or 2, a field
 broken - is not judged here at all: `fast_load` gives None and the caller
-validates with the models, which accept it or say precisely what is wrong. So
+validates with the models (core/model/schema.py), which accept it or say
+precisely what is wrong. So
 this path can only decline, never accept what the models refuse, nor give a
 different record; tests/core/test_core_fast_records.py checks that against the
 models field by field (and `agrees_with_models` on a sample of every kind of
@@ -28,18 +28,14 @@ value).
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import re
-from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel
-from pydantic_core import TzInfo
+from datetime import UTC, datetime
 
 from core.model.directories import BadDirectory, normalize_directory
 from core.model.permissions import EVERY_SET, Permission
 from core.model.records import PairingRecord, SessionRecord, TokenRecord, check_sessions
-from core.store.file.format import EMPTY_TAIL, parse_block, parse_tail
+from core.store.file.format import EMPTY_TAIL
 
 _CHAR = r'[^"\\\x00-\x1f]'
 """A character a JSON string holds as itself (no escape needed, none used)."""
@@ -65,10 +61,10 @@ _BLOCK = re.compile(
 """One token's block as the models' serializer writes it (format.py), with the
 limits of `TokenRecord` (MAX_CLIENT_LEN 64, hint 1-64, MAX_NOTE_LEN 200: a test
 holds these to the model's)."""
-_FIELDS = set(TokenRecord.model_fields)
-"""Every field: each is in the block (each record gets its own copy, as validation gives)."""
+_FIELDS = tuple(f.name for f in dataclasses.fields(TokenRecord))
+"""Every field of a record, in the file's order: the block names each (a test holds
+`_BLOCK` to this order)."""
 _DIRECTORY_SEP = '",\n        "'
-_UTC: Any = TzInfo(0)  # what pydantic gives a `Z` time
 _new = object.__new__
 _set = object.__setattr__
 
@@ -79,8 +75,6 @@ def fast_load(blocks: list[bytes], tail: bytes) -> tuple[list[TokenRecord], Tail
     """The records of a file in the canonical layout (format.py `split`: its
     blocks and tail), and its sessions and pairings - exactly what `parse_store`
     would give - or None where this path does not judge the file."""
-    if not _known_model_layout():
-        return None
     records = _records(blocks)
     if records is None:
         return None
@@ -88,14 +82,17 @@ def fast_load(blocks: list[bytes], tail: bytes) -> tuple[list[TokenRecord], Tail
     names, digests = {r.name for r in records}, {r.digest for r in records}
     if not len(ids) == len(names) == len(digests) == len(records):
         return None  # two tokens share an id, a name or a digest: the models say which
-    if tail == EMPTY_TAIL:  # what the models make of it (and no validator built)
+    if tail == EMPTY_TAIL:  # what the models make of it
         return records, ((), ())
+    # Browser sessions or pairing links (few): the models read those. Imported
+    # here, not above, so that a store without any imports no pydantic.
+    from core.model.schema import parse_tail
+
     try:
-        parsed = parse_tail(tail)
-        sessions = check_sessions(parsed.sessions, parsed.pairings, ids)
+        sessions, pairings = parse_tail(tail)
+        return records, check_sessions(sessions, pairings, ids)
     except ValueError:  # pydantic's ValidationError is one
         return None
-    return records, sessions
 
 
 def _records(blocks: list[bytes]) -> list[TokenRecord] | None:
@@ -146,6 +143,8 @@ def _record(block: bytes, times: dict[str, datetime]) -> TokenRecord | None:
         listed = tuple(directories[9:-1].split(_DIRECTORY_SEP))
         if not _canonical(listed):
             return None
+    # What `TokenRecord(...)` makes, at a fraction of the cost of its frozen
+    # __init__ (one setattr per field): the instance's dict, set whole.
     record: TokenRecord = _new(TokenRecord)
     _set(
         record,
@@ -165,9 +164,6 @@ def _record(block: bytes, times: dict[str, datetime]) -> TokenRecord | None:
             "directories": listed,
         },
     )
-    _set(record, "__pydantic_fields_set__", _FIELDS.copy())
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
     return record
 
 
@@ -175,7 +171,7 @@ def _time(text: str, times: dict[str, datetime]) -> datetime | None:
     """The aware UTC time of `text` (the digits before the `Z`), None if it names
     no real time; `times` remembers each text's time within one read."""
     try:
-        found = datetime.fromisoformat(text).replace(tzinfo=_UTC)
+        found = datetime.fromisoformat(text).replace(tzinfo=UTC)
     except ValueError:
         return None
     if len(times) < 65536:
@@ -210,47 +206,26 @@ _SAMPLE = (
 )
 
 
-@functools.cache
-def _known_model_layout() -> bool:
-    """Whether a model instance is what this module makes: the four slots it
-    sets, no private attributes, no post-init hook, extra fields forbidden. A
-    pydantic release that changed that would get no records from here, only
-    from the models. (That the values are what validation gives is for the
-    tests to show - `agrees_with_models` - not for every start: the validator
-    it needs costs more to build than this path saves.)"""
-    return (
-        BaseModel.__slots__
-        == ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
-        and not TokenRecord.__private_attributes__
-        and TokenRecord.__pydantic_post_init__ is None
-        and not TokenRecord.__pydantic_root_model__
-        and TokenRecord.model_config.get("extra") == "forbid"
-    )
-
-
 def agrees_with_models() -> bool:
     """Whether this path and the models make the same record of a sample that
-    uses every kind of value (the tests ask; see `_known_model_layout`)."""
+    uses every kind of value (the tests ask)."""
+    from core.model.schema import parse_block
+
     fast = _record(_SAMPLE, {})
-    exact = parse_block(_SAMPLE)
-    return fast is not None and same_record(fast, exact)
+    return fast is not None and same_record(fast, parse_block(_SAMPLE))
 
 
 def same_record(a: TokenRecord, b: TokenRecord) -> bool:
-    """Equal field by field with the same types (and tzinfo types), the same
-    fields set, and nothing else held."""
+    """Equal field by field, in the same order, with the same types (a time with
+    the same UTC offset), and nothing else held."""
     if a.__dict__ != b.__dict__ or list(a.__dict__) != list(b.__dict__):
         return False
     for field, value in a.__dict__.items():
         other = b.__dict__[field]
         if type(value) is not type(other):
             return False
-        if isinstance(value, datetime) and type(value.tzinfo) is not type(other.tzinfo):
+        if isinstance(value, datetime) and value.utcoffset() != other.utcoffset():
             return False
         if isinstance(value, tuple) and [type(v) for v in value] != [type(v) for v in other]:
             return False
-    return (
-        a.__pydantic_fields_set__ == b.__pydantic_fields_set__
-        and a.__pydantic_extra__ == b.__pydantic_extra__
-        and a.__pydantic_private__ == b.__pydantic_private__
-    )
+    return list(a.__dict__) == list(_FIELDS)

@@ -10,10 +10,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pydantic import ValidationError
-
 from core.model.records import (
-    STORE_VERSION,
     PairingRecord,
     SessionRecord,
     TokenRecord,
@@ -28,8 +25,6 @@ from core.store.file.format import (
     TOKENS_END,
     block_of,
     join,
-    parse_block,
-    parse_tail,
     serialize,
     split,
     tail_of,
@@ -151,6 +146,11 @@ class Loaded:
         broken): then parse the whole file, which reports the precise problem."""
         if self.blocks is None:
             return None
+        # Another writer's blocks are validated by the models; imported here, not
+        # above, so that a process that only ever reads and writes its own never
+        # imports pydantic.
+        from core.model.schema import parse_block, parse_tail
+
         old = self.file()
         if old is None:
             return None
@@ -164,10 +164,10 @@ class Loaded:
         sessions, pairings, exact = self.sessions, self.pairings, self.tail_exact
         if tail != self.tail:
             try:
-                parsed = parse_tail(tail)
-            except ValidationError:
+                sessions, pairings = parse_tail(tail)
+            except ValueError:  # pydantic's ValidationError is one
                 return None
-            sessions, pairings, exact = parsed.sessions, parsed.pairings, False
+            exact = False
         found = _changed_blocks(self.blocks, old, self.starts(), data, old_end, new_end)
         if found is None:
             return None
@@ -176,7 +176,7 @@ class Loaded:
         starts = _starts_after(self.starts(), found, new_end - old_end)
         try:
             added = [parse_block(block) for block in middle]
-        except ValidationError:
+        except ValueError:
             return None
         removed = self.records[start:end_old]
         records = [*self.records[:start], *added, *self.records[end_old:]]
@@ -184,7 +184,7 @@ class Loaded:
         if keys is None:
             return None
         try:
-            checked = check_records(added, STORE_VERSION, fresh=added, unique=False)
+            checked = check_records(added, fresh=added, unique=False)
             kept = check_sessions(sessions, pairings, keys[0])
         except ValueError:
             return None

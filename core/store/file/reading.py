@@ -11,16 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from core.model.errors import (
     LegacyStoreFound,
     StoreCorrupt,
     StoreUnreadable,
     StoreVersionUnsupported,
 )
-from core.model.records import READABLE_VERSIONS, STORE_VERSION, StoreDocument, TokenRecord
-from core.store.file import legacy
+from core.model.records import READABLE_VERSIONS, STORE_VERSION, Document, TokenRecord
 from core.store.file.fast_records import fast_load
 from core.store.file.format import serialize as serialize  # the file for records (re-exported
 from core.store.file.format import split
@@ -140,14 +137,22 @@ def parse_document(path: Path, data: bytes) -> tuple[TokenRecord, ...]:
     return parse_store(path, data).tokens
 
 
-def parse_store(path: Path, data: bytes) -> StoreDocument:
-    """Validate the file's bytes; raise a StoreError saying exactly what is wrong.
+def parse_store(path: Path, data: bytes) -> Document:
+    """Validate the file's bytes by the models; raise a StoreError saying exactly
+    what is wrong.
 
     Strict: only what this program writes is accepted (a number is not a time,
     "yes" is not a boolean), so a hand edit cannot change a meaning silently.
     """
+    # The models are imported here, not above: a file in the layout this program
+    # writes is read without them (fast_records.py), and then no pydantic is.
+    from pydantic import ValidationError
+
+    from core.model.schema import parse_document_json
+    from core.store.file import legacy
+
     try:
-        return StoreDocument.model_validate_json(data, strict=True)
+        return parse_document_json(data)
     except ValidationError as exc:
         invalid = exc  # diagnose below, slowly and precisely
     fix = "restore it from a backup, or move it aside to start an empty store"

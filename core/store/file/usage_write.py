@@ -30,6 +30,7 @@ block each rewritten one was): a timestamp changes no entry.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -42,6 +43,7 @@ from pathlib import Path
 
 from core.model.errors import StoreError, StoreWriteFailed
 from core.model.records import PairingRecord, SessionRecord, check_sessions
+from core.model.schema import parse_block, parse_tail
 from core.store.changes import Changing, mark_seen
 from core.store.file.atomic import atomic_write
 from core.store.file.fast_parse import block_entry
@@ -50,8 +52,6 @@ from core.store.file.format import (
     SEP,
     TOKENS_END,
     block_of,
-    parse_block,
-    parse_tail,
     tail_of,
     tokens_end,
 )
@@ -136,7 +136,7 @@ class UsageWrites:
             except ValueError:  # not after the check; but then the general path says why
                 return None
             if record.last_used_at is None or when > record.last_used_at:
-                new = record.model_copy(update={"last_used_at": when, "last_used_from": client})
+                new = dataclasses.replace(record, last_used_at=when, last_used_from=client)
                 changed.append((start_index, start, stop, old, block_of(new)))
         if not changed:
             return 0
@@ -184,16 +184,16 @@ class UsageWrites:
         digest = hashlib.sha256(data).digest()
         check = digest != self._checked
         try:
-            tail = parse_tail(data[end:])
+            tail_sessions, tail_pairings = parse_tail(data[end:])
         except ValueError:  # pydantic's ValidationError is one
             return None
-        referred = {s.token_id for s in tail.sessions} | {p.token_id for p in tail.pairings}
+        referred = {s.token_id for s in tail_sessions} | {p.token_id for p in tail_pairings}
         scanned = _scan(data, end, wanted, referred, check)
         if scanned is None:
             return None
         blocks, order, present = scanned
         try:
-            sessions, pairings = check_sessions(tail.sessions, tail.pairings, present)
+            sessions, pairings = check_sessions(tail_sessions, tail_pairings, present)
         except ValueError:
             return None
         self._checked = digest

@@ -11,11 +11,11 @@ from typing import Any
 import psycopg
 from pydantic import TypeAdapter, ValidationError
 
+from core.model import schema
 from core.model.errors import (
     StoreCorrupt,
 )
 from core.model.records import (
-    STORE_VERSION,
     PairingRecord,
     SessionRecord,
     TokenRecord,
@@ -32,15 +32,15 @@ _COLUMNS = (
     "digest, legacy, note, directories"
 )
 _FIELDS = tuple(part.strip() for part in _COLUMNS.split(","))
-_RECORDS = TypeAdapter(list[TokenRecord])
+_RECORDS = TypeAdapter(list[schema.TokenRecord])
 SESSION_COLUMNS = (
     "id, digest, token_id, created_at, expires_at, last_seen_at, client, user_agent, via"
 )
 _SESSION_FIELDS = tuple(part.strip() for part in SESSION_COLUMNS.split(","))
-_SESSIONS = TypeAdapter(list[SessionRecord])
+_SESSIONS = TypeAdapter(list[schema.SessionRecord])
 PAIRING_COLUMNS = "digest, token_id, created_at, expires_at"
 _PAIRING_FIELDS = tuple(part.strip() for part in PAIRING_COLUMNS.split(","))
-_PAIRINGS = TypeAdapter(list[PairingRecord])
+_PAIRINGS = TypeAdapter(list[schema.PairingRecord])
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def records_of(rows: Sequence[Sequence[Any]], location: str) -> list[TokenRecord
     across records; uniqueness is the database's constraints)."""
     data = [dict(zip(_FIELDS, row, strict=True)) for row in rows]
     try:
-        records = _RECORDS.validate_python(data)
+        records = [model.record() for model in _RECORDS.validate_python(data)]
     except ValidationError as exc:
         err = exc.errors(include_input=False, include_url=False)[0]
         loc = err["loc"]
@@ -78,12 +78,12 @@ def records_of(rows: Sequence[Sequence[Any]], location: str) -> list[TokenRecord
             location, f"token {escape_controls(str(where))}: {field}: {err['msg']}"
         ) from None
     try:
-        return list(check_records(records, STORE_VERSION, fresh=records, unique=False))
+        return list(check_records(records, fresh=records, unique=False))
     except ValueError as exc:
         problem = str(exc)
     for record in records:  # which one (only on this slow path)
         try:
-            check_records([record], STORE_VERSION, fresh=[record], unique=False)
+            check_records([record], fresh=[record], unique=False)
         except ValueError as exc:
             problem = f"token {record.id}: {exc}"
             break
@@ -104,7 +104,9 @@ def sessions_of(
         pairings = _PAIRINGS.validate_python(
             [dict(zip(_PAIRING_FIELDS, row, strict=True)) for row in pairing_rows]
         )
-        return check_sessions(tuple(sessions), tuple(pairings), token_ids)
+        return check_sessions(
+            tuple(s.record() for s in sessions), tuple(p.record() for p in pairings), token_ids
+        )
     except ValidationError as exc:
         err = exc.errors(include_input=False, include_url=False)[0]
         where = ".".join(str(part) for part in err["loc"]) or "row"
