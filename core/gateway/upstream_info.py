@@ -260,6 +260,8 @@ class ScopeLearner:
                 "know need all three permissions (logged as unclassified); see "
                 "`opencode-auth-tui policy --diff`"
             )
+        if scope.roots is None:  # --any-directory: now a request that names none works too
+            self._say(f"serving every directory; opencode's own is {facts.directory}")
         if scope.roots:
             shown = ", ".join(root.path for root in scope.roots)
             self._say(f"serving the directories {shown}")

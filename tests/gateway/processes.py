@@ -95,7 +95,7 @@ class Child:
         """The listening URL once the server has learned opencode's directory: until
         then a request that needs a directory gets 503 (`directory_unknown`)."""
         url = self.listening_url()
-        self.wait_for("serving the directories")
+        self.wait_for(r"serving (the|every) director")
         return url
 
     def first_line(self, timeout: float = 20.0) -> str:

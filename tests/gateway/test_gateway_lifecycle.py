@@ -18,8 +18,9 @@ import pytest
 
 from core.gateway.usage import UsageRecorder, Used
 from core.store import TokenStore
-from tests.gateway import processes
+from tests.gateway import processes, real_servers
 from tests.gateway.conftest import PASSWORD, Tokens, gateway_harness
+from tests.gateway.fake_upstream import FAKE_DIRECTORY
 
 
 class FakeClock:
@@ -225,6 +226,31 @@ def test_signal_stops_gracefully_after_in_flight_requests(tokens: Tokens, sig: i
         log = [json.loads(line) for line in gw.out]
         assert [(x["path"], x["status"]) for x in log] == [("/vcs", 200), ("/slow", 200)]
         assert all(tokens.secrets["r"] not in line for line in gw.out + gw.err)
+        upstream.stop()
+
+
+def test_any_directory_says_when_it_has_learned_opencodes_directory(tokens: Tokens) -> None:
+    """With --any-directory, a request that names no directory needs opencode's own
+    (503 `directory_unknown` until it is learned): the server says when it has it,
+    as it does for its directories otherwise."""
+    upstream, upstream_url = processes.fake_upstream(PASSWORD)
+    with (
+        upstream,
+        processes.forward_auth(tokens.path, upstream=upstream_url, password=PASSWORD) as fa,
+    ):
+        url = fa.serving_url()
+        line = fa.wait_for(r"serving every directory; opencode's own is (\S+)")
+        assert line.group(1) == FAKE_DIRECTORY
+        status, _, body = real_servers.request(
+            url,
+            path="/auth",
+            headers={
+                "X-Original-Method": "GET",
+                "X-Original-URI": "/file?path=x",  # no directory named: opencode's own
+                "Authorization": f"Bearer {tokens.secrets['r']}",
+            },
+        )
+        assert status == 200, body[:200]
         upstream.stop()
 
 
