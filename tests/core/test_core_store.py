@@ -455,3 +455,18 @@ def test_no_op_changes_never_create_the_file(tmp_path: Path) -> None:
     assert store.record_usage({"abcd1234": datetime(2026, 1, 1, tzinfo=UTC)}) == 0
     assert store.delete([]) == ()
     assert not path.exists()
+
+
+def test_the_models_and_the_records_have_the_same_fields_in_the_same_order() -> None:
+    """schema.py's models validate what records.py's plain records hold: a field in one
+    and not the other would be lost, or silently defaulted, on the way from a file."""
+    from core.model import records, schema
+
+    for name in ("TokenRecord", "SessionRecord", "PairingRecord"):
+        model, plain = getattr(schema, name), getattr(records, name)
+        assert list(model.model_fields) == [f.name for f in dataclasses.fields(plain)], name
+        optional = {n for n, f in model.model_fields.items() if not f.is_required()}
+        defaulted = {
+            f.name for f in dataclasses.fields(plain) if f.default is not dataclasses.MISSING
+        }
+        assert optional == defaulted, name

@@ -19,11 +19,10 @@ time is built from the same digits, in UTC.
 Anything else - a name with a quote, another layout, version 1 or 2, a field
 broken - is not judged here at all: `fast_load` gives None and the caller
 validates with the models (core/model/schema.py), which accept it or say
-precisely what is wrong. So
-this path can only decline, never accept what the models refuse, nor give a
-different record; tests/core/test_core_fast_records.py checks that against the
-models field by field (and `agrees_with_models` on a sample of every kind of
-value).
+precisely what is wrong. So this path can only decline, never accept what the
+models refuse, nor give a different record; tests/core/test_core_fast_records.py
+checks that against the models field by field (and `agrees_with_models` on a
+sample of every kind of value).
 """
 
 from __future__ import annotations
@@ -58,7 +57,7 @@ _BLOCK = re.compile(
     rf'      "directories": (?:\[\]|\[\n((?:        "{_CHAR}*",\n)*        "{_CHAR}*")\n      \])',
     re.ASCII,
 )
-"""One token's block as the models' serializer writes it (format.py), with the
+"""One token's block as the store's serializer writes it (format.py), with the
 limits of `TokenRecord` (MAX_CLIENT_LEN 64, hint 1-64, MAX_NOTE_LEN 200: a test
 holds these to the model's)."""
 _FIELDS = tuple(f.name for f in dataclasses.fields(TokenRecord))
