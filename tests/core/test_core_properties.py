@@ -3,6 +3,8 @@ store round-trip and the token format."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -18,6 +20,7 @@ from core.model.permissions import Permission
 from core.model.records import TokenRecord
 from core.model.token_format import ALPHABET, check_format, generate
 from core.store import TokenStore, parse_document, serialize
+from core.store.file.format import block_of
 from tests.core.core_helpers import FakeClock, SeededBytes
 
 FAST = settings(max_examples=300, deadline=None)
@@ -162,6 +165,33 @@ def record_lists(draw: st.DrawFn) -> list[TokenRecord]:
 def test_records_serialised_are_read_back_equal(records: list[TokenRecord]) -> None:
     data = serialize(records)
     assert parse_document(Path("auth-tokens.json"), data) == tuple(records)
+
+
+@FAST
+@given(
+    records=record_lists(),
+    note=st.none() | st.text(min_size=1, max_size=200),
+    client=st.none() | st.text(max_size=64),
+    directories=st.lists(st.text(max_size=20), max_size=3),
+)
+def test_a_block_is_written_as_json_and_pydantic_write_it(
+    records: list[TokenRecord], note: str | None, client: str | None, directories: list[str]
+) -> None:
+    """format.py writes a token's block field by field: the same text as the standard
+    library's indent=2 and as pydantic's, for any text in any field."""
+    from core.model import schema
+
+    for plain in records:
+        record = dataclasses.replace(
+            plain, note=note, last_used_from=client, directories=tuple(directories)
+        )
+        block = block_of(record)
+        for whole in (
+            json.dumps(record.to_json(), indent=2, ensure_ascii=False),
+            schema.TokenRecord.model_validate(record.to_json()).model_dump_json(indent=2),
+        ):
+            lines = whole.split("\n")[1:-1]
+            assert block == "\n".join("    " + line for line in lines).encode()
 
 
 valid_names = st.text(min_size=1, max_size=66).filter(lambda s: _valid(s))

@@ -40,10 +40,17 @@ token there) are checked over the whole new lists each time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from json.encoder import encode_basestring
 from typing import Any
 
-from core.model.records import STORE_VERSION, PairingRecord, SessionRecord, TokenRecord
+from core.model.records import (
+    STORE_VERSION,
+    PairingRecord,
+    SessionRecord,
+    TokenRecord,
+    json_time,
+)
 
 HEADER = b'{\n  "version": %d,\n  "tokens": [\n    {\n' % STORE_VERSION
 TOKENS_END = b"\n    }\n  ],\n"
@@ -66,8 +73,50 @@ def serialize(
 
 
 def block_of(record: TokenRecord) -> bytes:
-    """One token's block: its object's lines, without the braces, six spaces in."""
-    return _members(record.to_json(), "    ").encode("utf-8")
+    """One token's block: its object's lines, without the braces, six spaces in.
+    The same text as `_members(record.to_json(), "    ")`, field by field without
+    the dictionary (a whole file of 100k tokens is written in half the time;
+    tests hold it to `json.dumps` and to pydantic, for any text in any field)."""
+    string = encode_basestring
+    return "".join(
+        (
+            '      "id": ',
+            string(record.id),
+            ',\n      "name": ',
+            string(record.name),
+            ',\n      "permissions": ',
+            _strings([p.value for p in record.permissions]),
+            ',\n      "created_at": "',
+            json_time(record.created_at),
+            '",\n      "expires_at": ',
+            _time(record.expires_at),
+            ',\n      "last_used_at": ',
+            _time(record.last_used_at),
+            ',\n      "last_used_from": ',
+            "null" if record.last_used_from is None else string(record.last_used_from),
+            ',\n      "hint": ',
+            string(record.hint),
+            ',\n      "digest": ',
+            string(record.digest),
+            ',\n      "legacy": ',
+            "true" if record.legacy else "false",
+            ',\n      "note": ',
+            "null" if record.note is None else string(record.note),
+            ',\n      "directories": ',
+            _strings(record.directories),
+        )
+    ).encode("utf-8")
+
+
+def _time(value: datetime | None) -> str:
+    return "null" if value is None else f'"{json_time(value)}"'
+
+
+def _strings(values: Sequence[str]) -> str:
+    """A token's list of strings, as it lies in its block."""
+    if not values:
+        return "[]"
+    return "[\n        " + ",\n        ".join(map(encode_basestring, values)) + "\n      ]"
 
 
 def tail_of(sessions: Sequence[SessionRecord], pairings: Sequence[PairingRecord]) -> bytes:
