@@ -33,6 +33,7 @@ from core.store.file.format import block_of, serialize, split
 from core.store.file.reading import parse_store, read_snapshot
 from tests.core.core_helpers import FakeClock
 from tests.core.test_core_fast_parse import (
+    DELETE,
     FIELD_VALUES,
     RAW_BREAKS,
     _dumps,
@@ -336,11 +337,9 @@ def _fresh_process(code: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-def test_a_fresh_process_reads_the_file_without_the_token_models(
-    written: bytes, tmp_path: Path
-) -> None:
-    """The point of the fast read: `token list`'s read makes no pydantic validator
-    for the tokens; only the tail's, for its session and pairing."""
+def test_a_fresh_process_reads_the_file_without_pydantic(written: bytes, tmp_path: Path) -> None:
+    """The point of the fast read: reading a file this program wrote, browser
+    sessions and a pairing link included, imports no pydantic."""
     target = tmp_path / "copy.json"
     target.write_bytes(written)
     target.chmod(0o600)
@@ -348,13 +347,63 @@ def test_a_fresh_process_reads_the_file_without_the_token_models(
         "import sys\n"
         "from pathlib import Path\n"
         "from core.store import TokenStore\n"
-        "records = TokenStore(Path(sys.argv[1])).load().records\n"
-        "assert len(records) == 3, records\n"
-        "from core.model import schema\n"
-        "models = (schema.TokenRecord, schema.StoreDocument, schema.Tail)\n"
-        "print([m.__name__ for m in models if m.__pydantic_complete__])"
+        "snapshot = TokenStore(Path(sys.argv[1])).load()\n"
+        "assert (len(snapshot.records), len(snapshot.sessions)) == (3, 1), snapshot\n"
+        "assert len(snapshot.pairings) == 1, snapshot\n"
+        "print('pydantic' in sys.modules)"
     )
-    assert _fresh_process(code, str(target)) == "['Tail']"
+    assert _fresh_process(code, str(target)) == "False"
+
+
+SESSION_VALUES: dict[str, list[Any]] = {
+    "id": ["abcd1234", "ABCD1234", "abcd123", 5, None, DELETE],
+    "digest": ["sha256:" + "b" * 64, "sha256:" + "B" * 64, "sha256:" + "b" * 63, None],
+    "token_id": ["abcd123", "zzzz0000", None],
+    "created_at": ["2026-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "yesterday", None],
+    "expires_at": ["2026-01-01T00:00:00.123456Z", "2026-01-01T00:00:00+01:00", None, DELETE],
+    "last_seen_at": [None, "2026-01-01T24:00:00Z", "2026-01-02T00:00:00Z", DELETE],
+    "client": [None, "", "x" * 64, "x" * 65, 'a "q"', "\u00e9", 5, DELETE],
+    "user_agent": [None, "", "x" * 200, "x" * 201, "a\\b", "\u2028", DELETE],
+    "via": ["login", "pairing", "Login", "telepathy", None, DELETE],
+    "expires": [None],
+}
+PAIRING_VALUES: dict[str, list[Any]] = {
+    "digest": ["sha256:" + "c" * 64, "sha256:" + "c" * 65, None, DELETE],
+    "token_id": ["abcd123", "zzzz0000", 5],
+    "created_at": ["2026-01-01T00:00:00Z", "0000-01-01T00:00:00Z", None, DELETE],
+    "expires_at": ["2026-01-01T00:00:00Z", "2026-01-01T00:00:60Z", "2026-01-01", DELETE],
+    "via": ["login"],
+}
+
+
+def test_every_session_and_pairing_field_broken_in_turn(written: bytes, store: TokenStore) -> None:
+    """The tail's fast read against the models: each field of a session and of a
+    pairing changed in turn, in the canonical layout - taken exactly when the models
+    take it, and then the same records."""
+    doc = json.loads(written)
+    taken: dict[str, int] = {}
+    for key, values in (("sessions", SESSION_VALUES), ("pairings", PAIRING_VALUES)):
+        for field, choices in values.items():
+            for value in choices:
+                new = copy.deepcopy(doc)
+                if value is DELETE:
+                    new[key][0].pop(field, None)
+                else:
+                    new[key][0][field] = value
+                way = check(store.path, _dumps(new, 2))
+                taken[way] = taken.get(way, 0) + 1
+    assert taken.get("fast", 0) > 10 and taken.get("refused", 0) > 20 and taken.get("models")
+
+
+def test_the_tail_pattern_holds_the_models_limits() -> None:
+    sessions = schema_models.SessionRecord.model_json_schema()["properties"]
+    pattern = fast_records._TAIL.pattern
+    assert sessions["client"]["anyOf"][0]["maxLength"] == 64
+    assert '"client": (?:"([^"\\\\\\x00-\\x1f]{0,64})"' in pattern
+    assert sessions["user_agent"]["anyOf"][0]["maxLength"] == 200
+    assert '"user_agent": (?:"([^"\\\\\\x00-\\x1f]{0,200})"' in pattern
+    assert sessions["via"]["enum"] == ["login", "pairing"]
+    assert '"via": "(login|pairing)"' in pattern
 
 
 @pytest.mark.parametrize(
@@ -373,11 +422,13 @@ def test_a_command_on_a_file_this_program_wrote_imports_no_pydantic(
     store: TokenStore, tmp_path: Path, argv: list[str]
 ) -> None:
     """What the store's plain records are for: the CLI's commands on a file in the
-    layout this program writes, without browser sessions, import no pydantic (its
-    import alone is most of a command's start). The control: a file in another
-    layout imports it, to validate."""
+    layout this program writes, browser sessions and pairing links included, import
+    no pydantic (its import alone is most of a command's start). The control: a file
+    in another layout imports it, to validate."""
     store.create(name="plain", note="a note", directories=["/srv/a"])
     store.create(name="reader", permissions="read", expires="1h")
+    store.create_session("plain", client="192.0.2.1", user_agent="UA")
+    store.create_pairing("reader")
     code = (
         "import sys\n"
         "from core.cli import run\n"

@@ -1,20 +1,20 @@
-"""The store file's tokens as `TokenRecord`s without pydantic: for the CLI's
-reads (`token list`, `show`, the read before a write), which then import no
-pydantic at all (importing it, and building the models' validators, costs more
-than reading 10,000 tokens here).
+"""The store file's records without pydantic: for the CLI's reads (`token list`,
+`show`, the read before a write), which then import no pydantic at all
+(importing it, and building the models' validators, costs more than reading
+10,000 tokens here).
 
 Only a file in the exact layout this program writes is taken (format.py: the
-header, one block per token, the tail): each block must match `_BLOCK`, which
-spells out that layout field by field - every field present, in the model's
-order, each value in the one form the store's serializer gives it (times
-in UTC with `Z`, whole seconds or six digits of fraction; permissions in their
-canonical order; strings without a single escape). Within that form the
-pattern enforces the models' rules (the id and digest patterns, the lengths),
-and the code the rest (real dates, directories in canonical form and distinct,
-unique ids, names and digests; the tail - sessions and pairings, few - goes
-through its own models and rules). The values are then exactly what validation
-gives: a JSON string with no escape is its own text, `true` is True, and a
-time is built from the same digits, in UTC.
+header, one block per token, the tail): each block must match `_BLOCK`, and the
+tail - the browser sessions and pairing links - `_TAIL`, which spell out that
+layout field by field - every field present, in the models' order, each value
+in the one form the store's serializer gives it (times in UTC with `Z`, whole
+seconds or six digits of fraction; permissions in their canonical order; strings
+without a single escape). Within that form the patterns enforce the models'
+rules (the id and digest patterns, the lengths, `via`), and the code the rest
+(real dates, directories in canonical form and distinct, unique ids, names and
+digests, and the sessions' rules, `check_sessions`). The values are then exactly
+what validation gives: a JSON string with no escape is its own text, `true` is
+True, and a time is built from the same digits, in UTC.
 
 Anything else - a name with a quote, another layout, version 1 or 2, a field
 broken - is not judged here at all: `fast_load` gives None and the caller
@@ -67,6 +67,38 @@ _DIRECTORY_SEP = '",\n        "'
 _new = object.__new__
 _set = object.__setattr__
 
+_SESSION = (
+    r"    \{\n"
+    r'      "id": "([0-9a-z]{8})",\n'
+    r'      "digest": "(sha256:[0-9a-f]{64})",\n'
+    r'      "token_id": "([0-9a-z]{8})",\n'
+    rf"      \"created_at\": {_TIME},\n"
+    rf"      \"expires_at\": {_TIME},\n"
+    rf"      \"last_seen_at\": (?:{_TIME}|null),\n"
+    rf'      "client": (?:"({_CHAR}{{0,64}})"|null),\n'
+    rf'      "user_agent": (?:"({_CHAR}{{0,200}})"|null),\n'
+    r'      "via": "(login|pairing)"\n'
+    r"    \}"
+)
+_PAIRING = (
+    r"    \{\n"
+    r'      "digest": "(sha256:[0-9a-f]{64})",\n'
+    r'      "token_id": "([0-9a-z]{8})",\n'
+    rf"      \"created_at\": {_TIME},\n"
+    rf"      \"expires_at\": {_TIME}\n"
+    r"    \}"
+)
+_TAIL = re.compile(
+    rf'  "sessions": (?:\[\]|\[\n(?P<sessions>(?:{_SESSION},\n)*{_SESSION})\n  \]),\n'
+    rf'  "pairings": (?:\[\]|\[\n(?P<pairings>(?:{_PAIRING},\n)*{_PAIRING})\n  \])\n'
+    r"\}\n"
+)
+_ONE_SESSION = re.compile(_SESSION)
+_ONE_PAIRING = re.compile(_PAIRING)
+"""The tail as the store's serializer writes it, with the limits of `SessionRecord`
+and `PairingRecord` (MAX_CLIENT_LEN 64, MAX_USER_AGENT_LEN 200, `via` one of VIAS: a
+test holds these to the models'). A session or pairing must then name real times."""
+
 Tail = tuple[tuple[SessionRecord, ...], tuple[PairingRecord, ...]]
 
 
@@ -83,14 +115,12 @@ def fast_load(blocks: list[bytes], tail: bytes) -> tuple[list[TokenRecord], Tail
         return None  # two tokens share an id, a name or a digest: the models say which
     if tail == EMPTY_TAIL:  # what the models make of it
         return records, ((), ())
-    # Browser sessions or pairing links (few): the models read those. Imported
-    # here, not above, so that a store without any imports no pydantic.
-    from core.model.schema import parse_tail
-
+    found = _tail(tail)
+    if found is None:
+        return None
     try:
-        sessions, pairings = parse_tail(tail)
-        return records, check_sessions(sessions, pairings, ids)
-    except ValueError:  # pydantic's ValidationError is one
+        return records, check_sessions(*found, ids)
+    except ValueError:  # two share an id or a digest: the models say which
         return None
 
 
@@ -164,6 +194,52 @@ def _record(block: bytes, times: dict[str, datetime]) -> TokenRecord | None:
         },
     )
     return record
+
+
+def _tail(tail: bytes) -> Tail | None:
+    """The sessions and pairings of a tail in the layout this program writes, as
+    the models make them (before the rules across records), or None where `_TAIL`
+    does not take it or a time is not a real one."""
+    try:
+        match = _TAIL.fullmatch(tail.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
+    if match is None:
+        return None
+    listed_sessions, listed_pairings = match.group("sessions"), match.group("pairings")
+    times: dict[str, datetime] = {}
+    sessions = []
+    for one in _ONE_SESSION.finditer(listed_sessions or ""):
+        token_id, digest, of_token, created, expires, seen, client, agent, via = one.groups()
+        created_at, expires_at = _time(created, times), _time(expires, times)
+        seen_at = None if seen is None else _time(seen, times)
+        if created_at is None or expires_at is None or (seen and seen_at is None):
+            return None
+        sessions.append(
+            SessionRecord(
+                id=token_id,
+                digest=digest,
+                token_id=of_token,
+                created_at=created_at,
+                expires_at=expires_at,
+                last_seen_at=seen_at,
+                client=client,
+                user_agent=agent,
+                via="login" if via == "login" else "pairing",
+            )
+        )
+    pairings = []
+    for one in _ONE_PAIRING.finditer(listed_pairings or ""):
+        digest, of_token, created, expires = one.groups()
+        created_at, expires_at = _time(created, times), _time(expires, times)
+        if created_at is None or expires_at is None:
+            return None
+        pairings.append(
+            PairingRecord(
+                digest=digest, token_id=of_token, created_at=created_at, expires_at=expires_at
+            )
+        )
+    return tuple(sessions), tuple(pairings)
 
 
 def _time(text: str, times: dict[str, datetime]) -> datetime | None:
