@@ -19,7 +19,12 @@ import pytest
 from core.authz.policy import default_policy
 from core.gateway.signin import COOKIE, PREFIX, SECURE_COOKIE, safe_next
 from core.store import TokenStore
-from tests.gateway.conftest import Tokens, decision_only_forward_auth, gateway_harness
+from tests.gateway.conftest import (
+    Tokens,
+    bad_checksum,
+    decision_only_forward_auth,
+    gateway_harness,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "data" / "opencode-1.18.33-openapi.json"
 NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
@@ -142,7 +147,10 @@ async def test_a_token_signs_in_and_the_cookie_holds_a_session_not_the_token(
 
 async def test_a_wrong_token_is_refused_on_the_page_and_never_echoed(tokens: Tokens) -> None:
     async with gateway_harness(tokens) as h:
-        for bad in (tokens.secrets["expired"], "ocat_not_a_token", tokens.secrets["r"][:-1] + "x"):
+        # (a typo in the last character: `bad_checksum` never leaves it as it was - a
+        # plain `+ "x"` gave the valid token back to one secret in 62, as CI once found)
+        typo = bad_checksum(tokens.secrets["r"])
+        for bad in (tokens.secrets["expired"], "ocat_not_a_token", typo):
             async with await login(h, bad) as refused:
                 assert refused.status == 401
                 assert set_cookies(refused) == []
