@@ -194,6 +194,12 @@ def test_read_and_execute_get_them_which_proves_the_probe(served: Served) -> Non
         else:
             assert status == 200, (route, status, body[:300])
         bodies.append(body)
+    deadline = time.monotonic() + 20
+    while not any(KEY in body for body in bodies) and time.monotonic() < deadline:
+        # Once, in a loaded CI run, the first model listing came back without the
+        # folder's provider options: asked again, it must hold the key within 20 s.
+        time.sleep(0.5)
+        bodies.append(_call(url, *served.target(ROUTES[0]), secret)[1])
     assert any(KEY in body for body in bodies)
     assert all(any(text in body for body in bodies) for text in CONFIG_TEXTS)
     deadline = time.monotonic() + 20
